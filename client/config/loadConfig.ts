@@ -1,0 +1,261 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError, type ConfigIssue } from '../errors';
+import { AdvancedCacheConfig, SECRET_FIELDS, type CacheConfigInput } from './schema';
+
+/** Where a value came from, lowest precedence first. */
+export type ConfigSource = 'default' | `file:${string}` | `env:${string}` | 'options';
+
+export interface LoadConfigOptions {
+  /** Explicit options: the highest precedence. */
+  readonly options?: CacheConfigInput;
+  /** Config file; else `CACHEVAULT_CONFIG`, else `./cachevault.config.json` if present. */
+  readonly file?: string;
+  /** Environment to read `CACHEVAULT_*` from. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Directory the default config file is looked for in. @default process.cwd() */
+  readonly cwd?: string;
+}
+
+export interface LoadedConfig {
+  readonly config: AdvancedCacheConfig;
+  /** Source of every leaf that did not come from defaults, by dotted path. */
+  readonly sources: ReadonlyMap<string, ConfigSource>;
+  readonly file: string | undefined;
+  /** Deprecations and insecure settings, already worded for a human. */
+  readonly warnings: readonly string[];
+}
+
+export const DEFAULT_CONFIG_FILE = 'cachevault.config.json';
+
+type Leaf = { path: string; kind: 'string' | 'number' | 'boolean' | 'array' | 'nullable-number' };
+
+/** Every leaf field of the schema with the kind its env variable is parsed as. */
+export function configLeaves(): Leaf[] {
+  const out: Leaf[] = [];
+  walk(AdvancedCacheConfig, '', out);
+  return out;
+}
+
+function unwrap(schema: z.ZodType): { inner: z.ZodType; nullable: boolean } {
+  let inner = schema;
+  let nullable = false;
+  for (;;) {
+    if (inner instanceof z.ZodDefault || inner instanceof z.ZodOptional || inner instanceof z.ZodNullable) {
+      if (inner instanceof z.ZodNullable) nullable = true;
+      inner = inner.unwrap() as z.ZodType;
+    } else return { inner, nullable };
+  }
+}
+
+function walk(schema: z.ZodType, prefix: string, out: Leaf[]): void {
+  const { inner, nullable } = unwrap(schema);
+  if (inner instanceof z.ZodObject) {
+    for (const [name, child] of Object.entries(inner.shape as Record<string, z.ZodType>)) {
+      walk(child, prefix ? `${prefix}.${name}` : name, out);
+    }
+    return;
+  }
+  const kind: Leaf['kind'] =
+    inner instanceof z.ZodNumber ? (nullable ? 'nullable-number' : 'number')
+    : inner instanceof z.ZodBoolean ? 'boolean'
+    : inner instanceof z.ZodArray ? 'array'
+    : 'string';
+  out.push({ path: prefix, kind });
+}
+
+/** `file.maxBytes` -> `CACHEVAULT_FILE_MAX_BYTES`. */
+export function envVarName(path: string): string {
+  return `CACHEVAULT_${path.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase()}`;
+}
+
+/** Old option names that keep working, with one warning each. */
+const DEPRECATIONS: readonly { from: string; to: string; convert?: (v: unknown) => unknown }[] = [
+  { from: 'backendType', to: 'backend' },
+  { from: 'ttl', to: 'defaultTtlMs', convert: (v) => (typeof v === 'number' ? v * 1000 : v) },
+  { from: 'file.path', to: 'file.dir' },
+  { from: 'dynamodb.table', to: 'dynamodb.tableName' },
+];
+
+export function isSecretPath(path: string): boolean {
+  return SECRET_FIELDS.includes(path) || /(secret|password|passphrase|token|material)$/i.test(path);
+}
+
+/** Loads defaults < file < environment < options, validates, and reports every bad field. */
+export function loadConfig(input: LoadConfigOptions = {}): LoadedConfig {
+  const env = input.env ?? process.env;
+  const warnings: string[] = [];
+  const sources = new Map<string, ConfigSource>();
+  let merged: Record<string, unknown> = {};
+
+  const file = resolveConfigFile(input, env);
+  if (file !== undefined) {
+    const fromFile = deprecate(readConfigFile(file), `file ${file}`, warnings);
+    merged = mergeTracked(merged, fromFile, `file:${file}`, sources);
+  }
+  merged = mergeTracked(merged, readEnv(env), undefined, sources);
+  if (input.options) {
+    const fromOptions = deprecate(structuredClone(input.options) as Record<string, unknown>, 'options', warnings);
+    merged = mergeTracked(merged, fromOptions, 'options', sources);
+  }
+
+  const parsed = AdvancedCacheConfig.safeParse(merged);
+  if (!parsed.success) {
+    const issues: ConfigIssue[] = parsed.error.issues.map((issue) => {
+      const path = issue.path.join('.');
+      const raw = getPath(merged, issue.path.map(String));
+      return {
+        path: path || '(root)',
+        value: isSecretPath(path) ? '[redacted]' : raw === undefined ? '(missing)' : JSON.stringify(raw).slice(0, 120),
+        expected: issue.message,
+        source: sources.get(path) ?? sourceOfParent(path, sources) ?? 'default',
+      };
+    });
+    const lines = issues.map((i) => `  - ${i.path} = ${i.value} (from ${i.source}): ${i.expected}`).join('\n');
+    throw new ConfigError(`Invalid cachevault configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines}`, issues, {
+      hint: 'Fix the fields above; `cachevault config validate` checks a file without starting anything. docs/configuration.md lists every option.',
+    });
+  }
+  warnings.push(...insecureSettings(parsed.data));
+  return { config: parsed.data, sources, file, warnings };
+}
+
+function resolveConfigFile(input: LoadConfigOptions, env: NodeJS.ProcessEnv): string | undefined {
+  const explicit = input.file ?? env.CACHEVAULT_CONFIG;
+  if (explicit !== undefined && explicit !== '') {
+    const path = resolve(input.cwd ?? process.cwd(), explicit);
+    if (!existsSync(path)) {
+      throw new ConfigError(`Config file ${path} does not exist.`, [{ path: '(file)', value: path, expected: 'an existing JSON file' }], {
+        hint: 'Check the path given with --config or CACHEVAULT_CONFIG.',
+      });
+    }
+    return path;
+  }
+  const fallback = resolve(input.cwd ?? process.cwd(), DEFAULT_CONFIG_FILE);
+  return existsSync(fallback) ? fallback : undefined;
+}
+
+export function readConfigFile(path: string): Record<string, unknown> {
+  const text = readFileSync(path, 'utf8');
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`Config file ${path} is not valid JSON: ${(err as Error).message}`, [{ path: '(file)', value: path, expected: 'valid JSON' }], {
+      cause: err,
+      hint: 'Fix the JSON syntax (a trailing comma or a missing quote is the usual cause).',
+    });
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError(`Config file ${path} must hold a JSON object.`, [{ path: '(root)', value: typeof data, expected: 'a JSON object' }]);
+  }
+  return data as Record<string, unknown>;
+}
+
+function readEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const leaf of configLeaves()) {
+    const name = envVarName(leaf.path);
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    setPath(out, leaf.path.split('.'), { __env: name, value: coerce(raw, leaf.kind) });
+  }
+  return out;
+}
+
+function coerce(raw: string, kind: Leaf['kind']): unknown {
+  switch (kind) {
+    case 'number':
+      return /^-?\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : raw;
+    case 'nullable-number':
+      return raw.trim() === 'null' ? null : /^-?\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : raw;
+    case 'boolean':
+      return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
+    case 'array':
+      return raw.split(',').map((s) => s.trim()).filter(Boolean);
+    default:
+      return raw;
+  }
+}
+
+function deprecate(data: Record<string, unknown>, where: string, warnings: string[]): Record<string, unknown> {
+  for (const { from, to, convert } of DEPRECATIONS) {
+    const path = from.split('.');
+    const value = getPath(data, path);
+    if (value === undefined) continue;
+    deletePath(data, path);
+    if (getPath(data, to.split('.')) === undefined) setPath(data, to.split('.'), convert ? convert(value) : value);
+    warnings.push(`"${from}" (in ${where}) is deprecated; use "${to}" instead.`);
+  }
+  return data;
+}
+
+function insecureSettings(config: AdvancedCacheConfig): string[] {
+  const out: string[] = [];
+  const shared = config.backend === 'dynamodb' || (config.backend === 'hybrid' && config.hybrid.tiers.includes('dynamodb'));
+  if (!config.encryption.enabled && shared) {
+    out.push('Encryption is disabled on a shared backend (DynamoDB): anyone who can read the table can read cached values.');
+  }
+  if (config.encryption.enabled && config.keys.providers.includes('env')) {
+    out.push(`The env key provider reads a key from ${config.keys.envKey.variable}; environment variables leak more easily than a keyring or KMS.`);
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !('__env' in v);
+}
+
+/** Deep merge that records, per leaf, which source set it. Env leaves carry their variable name. */
+function mergeTracked(
+  base: Record<string, unknown>,
+  over: Record<string, unknown>,
+  source: ConfigSource | undefined,
+  sources: Map<string, ConfigSource>,
+  prefix = '',
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const path = prefix ? `${prefix}.${k}` : k;
+    if (isPlainObject(v) && isPlainObject(out[k])) {
+      out[k] = mergeTracked(out[k] as Record<string, unknown>, v, source, sources, path);
+    } else if (v !== null && typeof v === 'object' && '__env' in v) {
+      const tagged = v as { __env: string; value: unknown };
+      out[k] = tagged.value;
+      sources.set(path, `env:${tagged.__env}`);
+    } else {
+      out[k] = isPlainObject(v) ? mergeTracked({}, v, source, sources, path) : v;
+      if (source && !isPlainObject(v)) sources.set(path, source);
+    }
+  }
+  return out;
+}
+
+function sourceOfParent(path: string, sources: ReadonlyMap<string, ConfigSource>): ConfigSource | undefined {
+  for (const [p, s] of sources) if (p.startsWith(`${path}.`) || path.startsWith(`${p}.`)) return s;
+  return undefined;
+}
+
+function getPath(obj: unknown, path: readonly string[]): unknown {
+  let cur: unknown = obj;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+}
+
+function setPath(obj: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let cur = obj;
+  for (const p of path.slice(0, -1)) {
+    if (!isPlainObject(cur[p])) cur[p] = {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  cur[path[path.length - 1]!] = value;
+}
+
+function deletePath(obj: Record<string, unknown>, path: readonly string[]): void {
+  const parent = getPath(obj, path.slice(0, -1));
+  if (parent && typeof parent === 'object') delete (parent as Record<string, unknown>)[path[path.length - 1]!];
+}

@@ -1,0 +1,337 @@
+import { EnvelopeFormatError, IntegrityError, InvalidArgumentError, KeyUnavailableError } from '../errors';
+import type { CacheBackend } from '../backends/cacheBackend';
+import { describe } from '../backends/baseBackend';
+import type { EncryptionProvider } from '../crypto/encryptionProvider';
+import { NoEncryption } from '../crypto/noEncryption';
+import { silentLogger } from '../logger';
+import type { BackendStats, Clock, EntryIdentity, HealthReport, Logger, StoredEntry, TierFailure, WriteResult } from '../types';
+import { compressionTransform } from './compression';
+import { msgpackSerializer, type Serializer } from './serializer';
+import { SingleFlight } from './singleFlight';
+import type { ValueTransform } from './valueTransform';
+import type { StampedeLease } from './stampedeLease';
+
+/** Expiry for one write: a relative TTL, an absolute time, or the manager's default. */
+export type ExpiryOptions =
+  | { readonly ttlMs: number | null; readonly expiresAt?: never }
+  | { readonly expiresAt: number | null; readonly ttlMs?: never }
+  | { readonly ttlMs?: undefined; readonly expiresAt?: undefined };
+
+export type WrapOptions = ExpiryOptions & {
+  /** Ask the cross-instance lease (if configured) so one machine computes. @default true */
+  readonly useLease?: boolean;
+};
+
+export interface CacheManagerOptions {
+  /** Where entries are stored. */
+  readonly backend: CacheBackend;
+  /** Namespace of this manager; `namespace(name)` derives others. @default 'default' */
+  readonly namespace?: string;
+  /** TTL for writes that name none, in milliseconds; `null` never expires. @default 3600000 (1 hour) */
+  readonly defaultTtlMs?: number | null;
+  /** Seals values before they reach the backend. @default new NoEncryption() (CRC-32 framing) */
+  readonly encryption?: EncryptionProvider;
+  /** Byte transforms between serializer and encryption. @default [compressionTransform()] */
+  readonly transforms?: readonly ValueTransform[];
+  /** @default msgpackr with structured-clone types */
+  readonly serializer?: Serializer;
+  /** Cross-instance stampede protection for `wrap`. @default none (in-process single-flight only) */
+  readonly lease?: StampedeLease;
+  /** Rethrow backend failures on reads instead of treating them as misses. @default false */
+  readonly strict?: boolean;
+  /** @default Date.now */
+  readonly clock?: Clock;
+  /** @default a silent logger */
+  readonly logger?: Logger;
+}
+
+/** Manager-level counters; the backend's own counters are under `backend`. */
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  sets: number;
+  deletes: number;
+  /** Backend operations that failed (a read failure is also a miss). */
+  errors: number;
+  /** Entries that failed authentication or their checksum: tampered, corrupt or moved. */
+  decryptFailures: number;
+  /** Entries sealed under a key version this client does not have. */
+  keyUnavailable: number;
+  /** Writes that reached only some tiers (a shared tier down). */
+  degradedWrites: number;
+  bytesRead: number;
+  bytesWritten: number;
+  backend: BackendStats;
+}
+
+export interface Lookup<T> {
+  readonly found: boolean;
+  readonly value: T | undefined;
+  readonly expiresAt: number | null;
+}
+
+type Counters = Omit<CacheStats, 'backend'>;
+
+/** State shared by a manager and the namespace views derived from it. */
+interface SharedState {
+  readonly counters: Counters;
+  readonly flights: SingleFlight<unknown>;
+  readonly loggedReasons: Set<string>;
+}
+
+const DEFAULT_TTL_MS = 3_600_000;
+
+/**
+ * The API apps use. Values go serialize -> transforms -> seal on the way down and back up on the
+ * way out; backends only ever see sealed bytes. A read that cannot be completed honestly
+ * (corrupt, tampered, unknown key, tier down) is a miss, counted and logged, never garbage.
+ */
+export class CacheManager {
+  readonly namespaceName: string;
+  private readonly backend: CacheBackend;
+  private readonly defaultTtlMs: number | null;
+  private readonly encryption: EncryptionProvider;
+  private readonly transforms: readonly ValueTransform[];
+  private readonly serializer: Serializer;
+  private readonly lease: StampedeLease | undefined;
+  private readonly strict: boolean;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly shared: SharedState;
+
+  constructor(options: CacheManagerOptions, shared?: SharedState) {
+    this.backend = options.backend;
+    this.namespaceName = options.namespace ?? 'default';
+    this.defaultTtlMs = options.defaultTtlMs === undefined ? DEFAULT_TTL_MS : options.defaultTtlMs;
+    checkTtl(this.defaultTtlMs, 'defaultTtlMs');
+    this.encryption = options.encryption ?? new NoEncryption();
+    this.transforms = options.transforms ?? [compressionTransform()];
+    this.serializer = options.serializer ?? msgpackSerializer;
+    this.lease = options.lease;
+    this.strict = options.strict ?? false;
+    this.clock = options.clock ?? Date.now;
+    this.logger = options.logger ?? silentLogger;
+    this.options = options;
+    this.shared = shared ?? {
+      counters: {
+        hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, decryptFailures: 0,
+        keyUnavailable: 0, degradedWrites: 0, bytesRead: 0, bytesWritten: 0,
+      },
+      flights: new SingleFlight<unknown>(),
+      loggedReasons: new Set<string>(),
+    };
+  }
+
+  private readonly options: CacheManagerOptions;
+
+  /** A view of the same cache under another namespace; stats are shared with this manager. */
+  namespace(name: string): CacheManager {
+    return new CacheManager({ ...this.options, namespace: name }, this.shared);
+  }
+
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    return (await this.lookup<T>(key)).value;
+  }
+
+  /** Like get, but tells a cached `undefined` apart from a miss, and returns the expiry. */
+  async lookup<T = unknown>(key: string): Promise<Lookup<T>> {
+    let entry: StoredEntry | undefined;
+    try {
+      entry = await this.backend.get(this.namespaceName, key);
+    } catch (err) {
+      this.readFailed(err);
+      entry = undefined;
+    }
+    return this.decode<T>(entry);
+  }
+
+  async has(key: string): Promise<boolean> {
+    return (await this.lookup(key)).found;
+  }
+
+  async set<T>(key: string, value: T, options: ExpiryOptions = {}): Promise<WriteResult> {
+    const entry = await this.encode(key, value, this.expiryOf(options));
+    const result = await this.write(() => this.backend.set(entry));
+    this.shared.counters.sets += 1;
+    this.shared.counters.bytesWritten += entry.value.byteLength;
+    return result;
+  }
+
+  async getMany<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]> {
+    let entries: (StoredEntry | undefined)[];
+    try {
+      entries = await this.backend.getMany(this.namespaceName, keys);
+    } catch (err) {
+      this.readFailed(err);
+      entries = keys.map(() => undefined);
+    }
+    return Promise.all(entries.map(async (entry) => (await this.decode<T>(entry)).value));
+  }
+
+  async setMany<T>(items: readonly ({ readonly key: string; readonly value: T } & ExpiryOptions)[]): Promise<WriteResult> {
+    const entries = await Promise.all(items.map((item) => this.encode(item.key, item.value, this.expiryOf(item))));
+    const result = await this.write(() => this.backend.setMany(entries));
+    this.shared.counters.sets += entries.length;
+    for (const entry of entries) this.shared.counters.bytesWritten += entry.value.byteLength;
+    return result;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const removed = await this.backend.delete(this.namespaceName, key);
+    if (removed) this.shared.counters.deletes += 1;
+    return removed;
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    const removed = await this.backend.deleteMany(this.namespaceName, keys);
+    this.shared.counters.deletes += removed;
+    return removed;
+  }
+
+  /** Removes every entry of this manager's namespace. */
+  async clear(): Promise<void> {
+    await this.backend.clear(this.namespaceName);
+  }
+
+  /**
+   * Get-or-compute. Concurrent misses on one key in this process call `fn` once; with a
+   * `lease` configured, concurrent misses across machines mostly do too (the lease is short and
+   * a holder that dies only delays others until it lapses). A failed `fn` is not cached.
+   */
+  async wrap<T>(key: string, fn: () => T | Promise<T>, options: WrapOptions = {}): Promise<T> {
+    const cached = await this.lookup<T>(key);
+    if (cached.found) return cached.value as T;
+    const flightId = `${this.namespaceName}\u0000${key}`;
+    return this.shared.flights.run(flightId, async () => {
+      const lease = options.useLease === false ? undefined : this.lease;
+      if (!lease) return this.compute(key, fn, options);
+      const ref = { namespace: this.namespaceName, key };
+      const held = await lease.acquire(ref);
+      if (!held.acquired) {
+        const filled = await lease.waitFor(ref, () => this.lookup<T>(key));
+        if (filled?.found) return filled.value as T;
+      }
+      try {
+        return await this.compute(key, fn, options);
+      } finally {
+        await held.release();
+      }
+    }) as Promise<T>;
+  }
+
+  stats(): CacheStats {
+    return { ...this.shared.counters, backend: this.backend.stats() };
+  }
+
+  healthCheck(): Promise<HealthReport> {
+    return this.backend.healthCheck();
+  }
+
+  /** Closes the backend and drops key material. */
+  async close(): Promise<void> {
+    await this.backend.close();
+    await this.encryption.close?.();
+  }
+
+  // ---- the data path -----------------------------------------------------------------------
+
+  private async compute<T>(key: string, fn: () => T | Promise<T>, options: ExpiryOptions): Promise<T> {
+    const value = await fn();
+    try {
+      await this.set(key, value, options);
+    } catch (err) {
+      // The caller asked for a value, and has one; a failed cache write must not take it away.
+      this.shared.counters.errors += 1;
+      this.logOnce('wrap-set-failed', { error: describe(err) }, 'wrap could not store the computed value');
+    }
+    return value;
+  }
+
+  private async encode(key: string, value: unknown, expiresAt: number | null): Promise<StoredEntry> {
+    const identity: EntryIdentity = { namespace: this.namespaceName, key, expiresAt };
+    let bytes = this.serializer.serialize(value);
+    for (const transform of this.transforms) bytes = await transform.encode(bytes, identity);
+    const sealed = await this.encryption.seal(bytes, identity);
+    return { ...identity, value: sealed.bytes, keyId: sealed.keyId, createdAt: this.clock() };
+  }
+
+  private async decode<T>(entry: StoredEntry | undefined): Promise<Lookup<T>> {
+    const counters = this.shared.counters;
+    if (entry === undefined || (entry.expiresAt !== null && entry.expiresAt <= this.clock())) {
+      counters.misses += 1;
+      return { found: false, value: undefined, expiresAt: null };
+    }
+    try {
+      let bytes = await this.encryption.open(entry.value, entry);
+      for (let i = this.transforms.length - 1; i >= 0; i--) bytes = await this.transforms[i]!.decode(bytes, entry);
+      const value = this.serializer.deserialize(bytes) as T;
+      counters.hits += 1;
+      counters.bytesRead += entry.value.byteLength;
+      return { found: true, value, expiresAt: entry.expiresAt };
+    } catch (err) {
+      counters.misses += 1;
+      if (err instanceof KeyUnavailableError) {
+        counters.keyUnavailable += 1;
+        this.logOnce(`key:${err.keyId ?? '?'}`, { keyId: err.keyId, reason: err.message }, 'entry sealed under an unavailable key treated as a miss');
+      } else if (err instanceof IntegrityError || err instanceof EnvelopeFormatError) {
+        counters.decryptFailures += 1;
+        this.logOnce(`integrity:${err.code}`, { namespace: entry.namespace, reason: err.message }, 'tampered or corrupt entry treated as a miss');
+      } else {
+        // The serializer rejected bytes that passed authentication: a bug or a foreign writer.
+        counters.decryptFailures += 1;
+        this.logOnce('decode', { namespace: entry.namespace, reason: describe(err) }, 'undecodable entry treated as a miss');
+      }
+      return { found: false, value: undefined, expiresAt: null };
+    }
+  }
+
+  private async write(fn: () => Promise<WriteResult>): Promise<WriteResult> {
+    try {
+      const result = await fn();
+      if (result.degraded && result.degraded.length > 0) {
+        this.shared.counters.degradedWrites += 1;
+        this.logOnce(`degraded:${result.degraded.map((d: TierFailure) => d.tier).join(',')}`, { degraded: result.degraded }, 'write reached only some tiers');
+      }
+      return result;
+    } catch (err) {
+      this.shared.counters.errors += 1;
+      throw err;
+    }
+  }
+
+  private readFailed(err: unknown): void {
+    this.shared.counters.errors += 1;
+    if (this.strict || err instanceof InvalidArgumentError) throw err;
+    this.logOnce(`read:${describe(err)}`, { error: describe(err) }, 'cache read failed; treated as a miss');
+  }
+
+  private expiryOf(options: ExpiryOptions): number | null {
+    if (options.expiresAt !== undefined) {
+      if (options.expiresAt !== null && !Number.isFinite(options.expiresAt)) {
+        throw new InvalidArgumentError(`expiresAt must be epoch milliseconds or null, got ${options.expiresAt}.`);
+      }
+      return options.expiresAt;
+    }
+    const ttl = options.ttlMs !== undefined ? options.ttlMs : this.defaultTtlMs;
+    checkTtl(ttl, 'ttlMs');
+    return ttl === null ? null : this.clock() + ttl;
+  }
+
+  /** The first occurrence of each reason at warn; repeats at debug, so a bad entry cannot flood logs. */
+  private logOnce(reason: string, fields: object, msg: string): void {
+    if (this.shared.loggedReasons.has(reason)) {
+      this.logger.debug(fields, msg);
+      return;
+    }
+    if (this.shared.loggedReasons.size < 1000) this.shared.loggedReasons.add(reason);
+    this.logger.warn(fields, msg);
+  }
+}
+
+function checkTtl(ttl: number | null, field: string): void {
+  if (ttl !== null && (!Number.isFinite(ttl) || ttl <= 0)) {
+    throw new InvalidArgumentError(`${field} must be a positive number of milliseconds or null (no expiry), got ${ttl}.`, {
+      hint: 'TTLs are in milliseconds: one minute is 60000.',
+    });
+  }
+}

@@ -1,0 +1,129 @@
+import { crc32 } from 'node:zlib';
+import { EnvelopeFormatError, IntegrityError } from '../errors';
+import type { EntryIdentity } from '../types';
+
+/**
+ * The binary envelope every stored value travels in, encrypted or not:
+ *
+ * ```
+ * magic (2) | format version (1) | algorithm id (1) | key id length (1) | key id | body
+ * ```
+ *
+ * The body is algorithm-specific (for AES-GCM: salt | ciphertext | tag; for `none`: payload |
+ * CRC-32). The associated data authenticated with the body is the whole header plus the entry's
+ * identity (namespace, key, expiresAt), so bytes moved to another key, namespace, key version or
+ * expiry fail to open. One reader handles every algorithm, so turning encryption on is a
+ * rewrite, never a format guess.
+ */
+export const ENVELOPE_MAGIC = Buffer.from([0xc7, 0x56]);
+export const ENVELOPE_VERSION = 1;
+
+/** Algorithm ids as stored in byte 3. Never renumber: they are on disk. */
+export const AlgorithmId = {
+  none: 0,
+  'aes-256-gcm': 1,
+  'aes-256-cbc-hmac-sha-512': 2,
+} as const;
+export type AlgorithmName = keyof typeof AlgorithmId;
+
+export const NO_KEY_ID = 'none';
+const FIXED_HEADER_BYTES = 5;
+const MAX_KEY_ID_BYTES = 64;
+const KEY_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+
+export interface EnvelopeHeader {
+  readonly version: number;
+  readonly algorithm: AlgorithmName;
+  readonly keyId: string;
+  /** Bytes of the header; the body starts here. */
+  readonly headerLength: number;
+}
+
+const ALGORITHM_BY_ID = new Map<number, AlgorithmName>(
+  (Object.entries(AlgorithmId) as [AlgorithmName, number][]).map(([name, id]) => [id, name]),
+);
+
+export function headerLength(keyId: string): number {
+  return FIXED_HEADER_BYTES + Buffer.byteLength(keyId);
+}
+
+/**
+ * Allocates the whole envelope once (header plus `bodyLength` bytes) and writes the header, so
+ * providers fill the body in place instead of concatenating copies of large payloads.
+ */
+export function allocateEnvelope(algorithm: AlgorithmName, keyId: string, bodyLength: number): { envelope: Buffer; bodyOffset: number } {
+  if (!KEY_ID_PATTERN.test(keyId)) throw new EnvelopeFormatError(`Invalid key id ${JSON.stringify(keyId)}.`);
+  const offset = headerLength(keyId);
+  const envelope = Buffer.allocUnsafe(offset + bodyLength);
+  ENVELOPE_MAGIC.copy(envelope, 0);
+  envelope[2] = ENVELOPE_VERSION;
+  envelope[3] = AlgorithmId[algorithm];
+  envelope[4] = offset - FIXED_HEADER_BYTES;
+  envelope.write(keyId, FIXED_HEADER_BYTES, 'latin1');
+  return { envelope, bodyOffset: offset };
+}
+
+/** Parses and checks the header; throws EnvelopeFormatError for anything that is not ours. */
+export function readHeader(bytes: Uint8Array): EnvelopeHeader {
+  if (bytes.byteLength < FIXED_HEADER_BYTES || bytes[0] !== ENVELOPE_MAGIC[0] || bytes[1] !== ENVELOPE_MAGIC[1]) {
+    throw new EnvelopeFormatError('Not a cachevault envelope (bad magic or too short).');
+  }
+  const version = bytes[2]!;
+  if (version !== ENVELOPE_VERSION) {
+    throw new EnvelopeFormatError(`Envelope format version ${version} is not supported (this version reads ${ENVELOPE_VERSION}).`, {
+      hint: 'The entry was written by a newer cachevault; upgrade this client.',
+    });
+  }
+  const algorithm = ALGORITHM_BY_ID.get(bytes[3]!);
+  if (algorithm === undefined) throw new EnvelopeFormatError(`Unknown envelope algorithm id ${bytes[3]}.`);
+  const keyIdLength = bytes[4]!;
+  const length = FIXED_HEADER_BYTES + keyIdLength;
+  if (keyIdLength === 0 || keyIdLength > MAX_KEY_ID_BYTES || bytes.byteLength < length) {
+    throw new EnvelopeFormatError('Envelope key id is missing or truncated.');
+  }
+  const keyId = Buffer.from(bytes.buffer, bytes.byteOffset + FIXED_HEADER_BYTES, keyIdLength).toString('latin1');
+  if (!KEY_ID_PATTERN.test(keyId)) throw new EnvelopeFormatError('Envelope key id has invalid characters.');
+  return { version, algorithm, keyId, headerLength: length };
+}
+
+/**
+ * Associated data: the envelope header, then the entry identity, each length-prefixed so no two
+ * distinct identities encode alike.
+ */
+export function associatedData(header: Uint8Array, identity: EntryIdentity): Buffer {
+  const ns = Buffer.from(identity.namespace, 'utf8');
+  const key = Buffer.from(identity.key, 'utf8');
+  const out = Buffer.allocUnsafe(header.byteLength + 4 + ns.byteLength + 4 + key.byteLength + 8);
+  let o = 0;
+  out.set(header, o);
+  o += header.byteLength;
+  o = out.writeUInt32BE(ns.byteLength, o);
+  o += ns.copy(out, o);
+  o = out.writeUInt32BE(key.byteLength, o);
+  o += key.copy(out, o);
+  // -1 encodes "never expires"; epoch ms fit a double exactly.
+  out.writeDoubleBE(identity.expiresAt ?? -1, o);
+  return out;
+}
+
+const CHECKSUM_BYTES = 4;
+
+/** Frames `payload` unencrypted, with a CRC-32 over the associated data and the payload. */
+export function sealPlain(payload: Uint8Array, identity: EntryIdentity): Buffer {
+  const { envelope, bodyOffset } = allocateEnvelope('none', NO_KEY_ID, payload.byteLength + CHECKSUM_BYTES);
+  envelope.set(payload, bodyOffset);
+  const sum = crc32(payload, crc32(associatedData(envelope.subarray(0, bodyOffset), identity)));
+  envelope.writeUInt32BE(sum, bodyOffset + payload.byteLength);
+  return envelope;
+}
+
+/** Returns the payload of an unencrypted envelope, or throws IntegrityError on a bad checksum. */
+export function openPlain(envelope: Uint8Array, header: EnvelopeHeader, identity: EntryIdentity): Uint8Array {
+  const end = envelope.byteLength - CHECKSUM_BYTES;
+  if (end < header.headerLength) throw new EnvelopeFormatError('Unencrypted envelope is truncated.');
+  const payload = envelope.subarray(header.headerLength, end);
+  const expected = crc32(payload, crc32(associatedData(envelope.subarray(0, header.headerLength), identity)));
+  const stored = Buffer.from(envelope.buffer, envelope.byteOffset + end, CHECKSUM_BYTES).readUInt32BE(0);
+  if (stored !== expected) throw new IntegrityError('Unencrypted entry failed its checksum (corrupt, or moved to another key).');
+  return payload;
+}

@@ -1,0 +1,128 @@
+/**
+ * The error hierarchy every part of the client uses. Each error says what failed, why, and what
+ * to do (`hint`); it carries a stable `code` for scripts and never any secret material.
+ */
+
+export interface CacheVaultErrorOptions {
+  readonly cause?: unknown;
+  /** What the user can do about it; shown by the CLI under the message. */
+  readonly hint?: string;
+  /** Non-secret context fields (table name, path, key id...). */
+  readonly context?: Record<string, string | number | boolean | undefined>;
+}
+
+export class CacheVaultError extends Error {
+  readonly code: string = 'CACHEVAULT_ERROR';
+  readonly hint: string | undefined;
+  readonly context: Record<string, string | number | boolean | undefined>;
+
+  constructor(message: string, options: CacheVaultErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CacheVaultError';
+    this.hint = options.hint;
+    this.context = options.context ?? {};
+  }
+}
+
+/** Invalid configuration; `issues` names every bad field. */
+export class ConfigError extends CacheVaultError {
+  override readonly code = 'CONFIG_INVALID';
+  readonly issues: readonly ConfigIssue[];
+  constructor(message: string, issues: readonly ConfigIssue[], options: CacheVaultErrorOptions = {}) {
+    super(message, options);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+export interface ConfigIssue {
+  /** Dotted path of the field, e.g. `file.maxBytes`. */
+  readonly path: string;
+  /** The offending value, already redacted if the field is secret. */
+  readonly value: string;
+  /** What is allowed. */
+  readonly expected: string;
+  /** Where the value came from: default, file, env (with the variable), options. */
+  readonly source?: string;
+}
+
+/** A caller passed something the API cannot take (bad key, bad TTL...). */
+export class InvalidArgumentError extends CacheVaultError {
+  override readonly code = 'INVALID_ARGUMENT';
+  constructor(message: string, options: CacheVaultErrorOptions = {}) {
+    super(message, options);
+    this.name = 'InvalidArgumentError';
+  }
+}
+
+/** A storage tier failed (I/O, network, service error). */
+export class BackendError extends CacheVaultError {
+  override readonly code: string = 'BACKEND_ERROR';
+  readonly backend: string;
+  constructor(backend: string, message: string, options: CacheVaultErrorOptions = {}) {
+    super(message, options);
+    this.name = 'BackendError';
+    this.backend = backend;
+  }
+}
+
+/** A backend was used after `close()`. */
+export class BackendClosedError extends BackendError {
+  override readonly code = 'BACKEND_CLOSED';
+  constructor(backend: string) {
+    super(backend, `The ${backend} backend is closed.`, {
+      hint: 'Create a new backend (or CacheManager) instead of reusing one after close().',
+    });
+    this.name = 'BackendClosedError';
+  }
+}
+
+/** On-disk data was written by a newer cachevault, or in a layout this version cannot read. */
+export class UnsupportedFormatError extends CacheVaultError {
+  override readonly code = 'UNSUPPORTED_FORMAT';
+  constructor(message: string, options: CacheVaultErrorOptions = {}) {
+    super(message, options);
+    this.name = 'UnsupportedFormatError';
+  }
+}
+
+/**
+ * Stored bytes failed an integrity or authenticity check. Deliberately carries no detail of
+ * which check failed: one error for every failure, so it cannot serve as an oracle.
+ */
+export class IntegrityError extends CacheVaultError {
+  override readonly code = 'INTEGRITY_FAILED';
+  constructor(message = 'Stored entry failed its integrity check.', options: CacheVaultErrorOptions = {}) {
+    super(message, options);
+    this.name = 'IntegrityError';
+  }
+}
+
+/** Bytes are not a cachevault envelope this version understands. */
+export class EnvelopeFormatError extends CacheVaultError {
+  override readonly code = 'ENVELOPE_INVALID';
+  constructor(message: string, options: CacheVaultErrorOptions = {}) {
+    super(message, options);
+    this.name = 'EnvelopeFormatError';
+  }
+}
+
+/** The key version an entry needs is not available to this client. */
+export class KeyUnavailableError extends CacheVaultError {
+  override readonly code: string = 'KEY_UNAVAILABLE';
+  readonly keyId: string | undefined;
+  constructor(message: string, keyId?: string, options: CacheVaultErrorOptions = {}) {
+    super(message, { ...options, context: { ...options.context, keyId } });
+    this.name = 'KeyUnavailableError';
+    this.keyId = keyId;
+  }
+}
+
+/** Exit codes shared by the CLI and documented in docs/cli.md. */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  partial: 3,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

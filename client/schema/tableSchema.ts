@@ -1,0 +1,45 @@
+/**
+ * The DynamoDB table layout, defined once. The DynamoDBBackend, the TableManager and the CDK
+ * stack all import it, so the table the stack creates is the table the client expects.
+ */
+export const TableSchema = {
+  /** Partition key: `<namespace>#<generation>#<key or key hash>` (string). */
+  partitionKey: 'pk',
+  /** Sort key: `v` for the entry (manifest) item, `c#<generation>#<index>` for chunks (string). */
+  sortKey: 'sk',
+  /** TTL attribute, epoch **seconds** (DynamoDB TTL's unit); absent for entries that never expire. */
+  ttlAttribute: 'expiresAt',
+  attributes: {
+    /** Sealed value bytes (binary), or a chunk of them. */
+    value: 'v',
+    /** Key version that sealed the value ('none' when unencrypted). */
+    keyId: 'kid',
+    /** Exact expiry in epoch milliseconds (the TTL attribute is rounded up to seconds). */
+    expiresAtMs: 'exp',
+    /** Total value size in bytes. */
+    size: 'sz',
+    /** Creation time, epoch milliseconds. */
+    createdAt: 'ct',
+    /** Namespace and original key, kept in clear for scans and migration. */
+    namespace: 'ns',
+    key: 'k',
+    /** Chunk count and chunk generation id, on entries split over several items. */
+    chunks: 'nc',
+    generation: 'gen',
+    /** Item kind: entry, chunk, namespace-generation marker, lease. */
+    kind: 'kd',
+  },
+  /** DynamoDB's item size limit is 400 KB; chunks stay well under it with room for attributes. */
+  maxItemBytes: 400 * 1024,
+  defaultChunkBytes: 350 * 1024,
+  /** Default table name when none is configured. */
+  defaultTableName: 'cachevault',
+} as const;
+
+/**
+ * Naming of the Secrets Manager secret holding an environment's key manifest (wrapped data keys
+ * only). Shared by the CDK stack and the KeyManager.
+ */
+export function keyManifestSecretName(app: string, env: string): string {
+  return `cachevault/${app}/${env}/key-manifest`;
+}
