@@ -1,0 +1,55 @@
+/**
+ * The seams of key management. Data keys (DEKs) encrypt entries; key providers (KMS, the OS
+ * keyring, an environment variable) are key-encrypting keys that wrap and unwrap DEKs. Plaintext
+ * DEKs live only in memory, in Buffers that are zeroed when dropped; never in strings.
+ */
+
+/** A plaintext data key version, held only in memory. `material` is 32 bytes (AES-256). */
+export interface DataKey {
+  /** Version id: `k1`, `k2`, ... (also written into every envelope it seals). */
+  readonly id: string;
+  readonly material: Buffer;
+}
+
+/** What encryption needs from key management: the active key, and any key by id. */
+export interface DataKeySource {
+  /** The key new entries are sealed with. */
+  activeKey(): Promise<DataKey>;
+  /**
+   * A key by version id, for opening entries. Throws KeyUnavailableError when this client
+   * cannot have it (unknown id, retired, or no provider can unwrap it).
+   */
+  keyById(id: string): Promise<DataKey>;
+}
+
+/** A DEK wrapped by one key provider. Safe to store: it is ciphertext. */
+export interface WrappedKey {
+  /** Which provider wrapped it: `kms`, `keyring` or `env`. */
+  readonly provider: KeyProviderName;
+  /** Provider-specific reference to the wrapping key (KMS key ARN, keyring service/account). */
+  readonly wrappingKeyRef: string;
+  /** Base64 of the wrapped bytes. */
+  readonly ciphertext: string;
+}
+
+export type KeyProviderName = 'kms' | 'keyring' | 'env';
+
+/** Context bound into every wrap (KMS encryption context; AAD for local wrapping). */
+export interface KeyContext {
+  readonly app: string;
+  readonly environment: string;
+  readonly keyId: string;
+}
+
+/**
+ * A key-encrypting key. `generateDataKey` returns a fresh DEK and its wrapped form (KMS:
+ * GenerateDataKey); `wrap` adds another wrapping of an existing DEK (local copy of a KMS DEK).
+ */
+export interface KeyProvider {
+  readonly name: KeyProviderName;
+  generateDataKey(context: KeyContext): Promise<{ plaintext: Buffer; wrapped: WrappedKey }>;
+  wrap(plaintext: Buffer, context: KeyContext): Promise<WrappedKey>;
+  unwrap(wrapped: WrappedKey, context: KeyContext): Promise<Buffer>;
+  /** Cheap check that the provider can work here (credentials, D-Bus...); resolves a reason when not. */
+  probe(): Promise<{ ok: true } | { ok: false; reason: string }>;
+}
