@@ -1,0 +1,57 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(__dirname, '../..');
+
+/**
+ * A scratch project that depends on cachevault by path must be able to import it, with types,
+ * from TypeScript (nodenext resolution, through the exports map) and from plain Node.
+ * Runs against the built package (`npm test` builds first).
+ */
+describe('the published package', () => {
+  test('a scratch TypeScript project imports CacheManager from "cachevault" with types and runs it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cv-consumer-'));
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(root, join(dir, 'node_modules', 'cachevault'), 'dir');
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'commonjs' }));
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', types: ['node'], typeRoots: [join(root, 'node_modules/@types')], skipLibCheck: false, outDir: 'out' }, files: ['main.ts'] }),
+    );
+    writeFileSync(
+      join(dir, 'main.ts'),
+      [
+        "import { CacheManager, MemoryBackend, type CacheStats } from 'cachevault';",
+        'async function main(): Promise<void> {',
+        '  const cache = new CacheManager({ backend: new MemoryBackend() });',
+        "  await cache.set('greeting', { text: 'hello' }, { ttlMs: 60_000 });",
+        "  const got = await cache.get<{ text: string }>('greeting');",
+        '  const stats: CacheStats = cache.stats();',
+        '  console.log(JSON.stringify({ text: got?.text, hits: stats.hits }));',
+        '}',
+        'main();',
+      ].join('\n'),
+    );
+    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], { cwd: dir, stdio: 'pipe' });
+    const out = execFileSync(process.execPath, [join(dir, 'out/main.js')], { cwd: dir }).toString();
+    expect(JSON.parse(out)).toEqual({ text: 'hello', hits: 1 });
+  });
+
+  test('a type error against the public API is caught by the consumer compiler', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cv-consumer-'));
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(root, join(dir, 'node_modules', 'cachevault'), 'dir');
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', noEmit: true, types: ['node'], typeRoots: [join(root, 'node_modules/@types')] }, files: ['bad.ts'] }));
+    writeFileSync(join(dir, 'bad.ts'), "import { CacheManager, MemoryBackend } from 'cachevault';\nnew CacheManager({ backend: new MemoryBackend(), defaultTtlMs: 'an hour' });\n");
+    let output = '';
+    try {
+      execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], { cwd: dir, stdio: 'pipe' });
+    } catch (err) {
+      output = String((err as { stdout?: Buffer }).stdout);
+    }
+    expect(output).toMatch(/bad\.ts.*error TS2322.*not assignable to type 'number'/s);
+  });
+});
