@@ -1,0 +1,164 @@
+import { BackendError, CacheVaultError, type CacheVaultErrorOptions } from '../errors';
+
+/** The local DynamoDB engine (DynamoDB Local on Java) could not be started or stopped. */
+export class DynamoDbLocalError extends CacheVaultError {
+  override readonly code = 'DYNAMODB_LOCAL_FAILED';
+  constructor(message: string, options: CacheVaultErrorOptions = {}) {
+    super(message, options);
+    this.name = 'DynamoDbLocalError';
+  }
+}
+
+/** Base of every DynamoDB failure cachevault reports; `tableName` says which table. */
+export class DynamoDBError extends BackendError {
+  override readonly code: string = 'DYNAMODB_ERROR';
+  readonly tableName: string;
+  constructor(tableName: string, message: string, options: CacheVaultErrorOptions = {}) {
+    super('dynamodb', message, { ...options, context: { ...options.context, tableName } });
+    this.name = 'DynamoDBError';
+    this.tableName = tableName;
+  }
+}
+
+/** The table does not exist (ResourceNotFoundException). */
+export class TableNotFoundError extends DynamoDBError {
+  override readonly code = 'DYNAMODB_TABLE_NOT_FOUND';
+  constructor(tableName: string, options: CacheVaultErrorOptions = {}) {
+    super(tableName, `DynamoDB table "${tableName}" does not exist (or is not in this region/account).`, {
+      hint:
+        `Create it with \`cachevault table create --table ${tableName}\` (or TableManager.create() in code, ` +
+        'or deploy the CDK stack), or set dynamodb.createTable: true for local use; check dynamodb.region.',
+      ...options,
+    });
+    this.name = 'TableNotFoundError';
+  }
+}
+
+/** The caller's IAM identity may not perform `action` on the table. */
+export class DynamoDBAccessDeniedError extends DynamoDBError {
+  override readonly code = 'DYNAMODB_ACCESS_DENIED';
+  readonly action: string;
+  constructor(tableName: string, action: string, options: CacheVaultErrorOptions = {}) {
+    super(tableName, `Access denied: this identity may not call dynamodb:${action} on table "${tableName}".`, {
+      hint:
+        `Grant dynamodb:${action} on arn:aws:dynamodb:<region>:<account>:table/${tableName} ` +
+        '(the CDK stack grants it with table.grantReadWriteData), or use credentials that have it.',
+      ...options,
+      context: { ...options.context, action },
+    });
+    this.name = 'DynamoDBAccessDeniedError';
+    this.action = action;
+  }
+}
+
+/** Requests were still throttled after the SDK's retries. */
+export class DynamoDBThrottledError extends DynamoDBError {
+  override readonly code = 'DYNAMODB_THROTTLED';
+  /** Capacity units this client consumed on the table before giving up (from ReturnConsumedCapacity). */
+  readonly consumedCapacity: number;
+  constructor(tableName: string, action: string, consumedCapacity: number, options: CacheVaultErrorOptions = {}) {
+    super(
+      tableName,
+      `DynamoDB throttled dynamodb:${action} on table "${tableName}" after retries; ` +
+        `this client had consumed ${consumedCapacity.toFixed(1)} capacity units on it.`,
+      {
+        hint:
+          'Switch the table to on-demand (PAY_PER_REQUEST) or raise its provisioned capacity, ' +
+          'spread load across keys, or raise dynamodb.maxAttempts.',
+        ...options,
+        context: { ...options.context, action, consumedCapacity },
+      },
+    );
+    this.name = 'DynamoDBThrottledError';
+    this.consumedCapacity = consumedCapacity;
+  }
+}
+
+/** A batch left items unprocessed past `batchRetryDeadlineMs`; none were silently dropped. */
+export class UnprocessedBatchError extends DynamoDBError {
+  override readonly code = 'DYNAMODB_UNPROCESSED_ITEMS';
+  /** How many items (reads or writes) were still unprocessed when the deadline passed. */
+  readonly remaining: number;
+  constructor(tableName: string, action: string, remaining: number, deadlineMs: number, options: CacheVaultErrorOptions = {}) {
+    super(
+      tableName,
+      `dynamodb:${action} on table "${tableName}" left ${remaining} item(s) unprocessed after retrying for ${deadlineMs} ms.`,
+      {
+        hint: 'The table is throttling: raise its capacity (or use on-demand), or raise dynamodb.batchRetryDeadlineMs. The remaining items were not written/read.',
+        ...options,
+        context: { ...options.context, action, remaining },
+      },
+    );
+    this.name = 'UnprocessedBatchError';
+    this.remaining = remaining;
+  }
+}
+
+/** An existing table does not have the layout cachevault needs. */
+export class TableSchemaMismatchError extends DynamoDBError {
+  override readonly code = 'DYNAMODB_TABLE_MISMATCH';
+  readonly problems: readonly string[];
+  constructor(tableName: string, problems: readonly string[], options: CacheVaultErrorOptions = {}) {
+    super(tableName, `DynamoDB table "${tableName}" does not match cachevault's schema: ${problems.join('; ')}.`, {
+      hint: 'Point dynamodb.tableName at a table created by `cachevault table create` or the CDK stack, or delete and recreate this one.',
+      ...options,
+    });
+    this.name = 'TableSchemaMismatchError';
+    this.problems = problems;
+  }
+}
+
+/** Name/shape of the AWS SDK v3 service exceptions we inspect, without importing their classes. */
+interface AwsServiceError {
+  readonly name: string;
+  readonly message: string;
+  readonly $metadata?: { readonly httpStatusCode?: number };
+}
+
+function isAwsError(err: unknown): err is AwsServiceError {
+  return err instanceof Error && typeof (err as { name?: unknown }).name === 'string';
+}
+
+const THROTTLING = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'LimitExceededException',
+]);
+
+export function isThrottlingError(err: unknown): boolean {
+  return isAwsError(err) && THROTTLING.has(err.name);
+}
+
+export function isConditionalCheckFailure(err: unknown): boolean {
+  return isAwsError(err) && (err.name === 'ConditionalCheckFailedException' || err.name === 'TransactionCanceledException');
+}
+
+/**
+ * Turns a known AWS error into ours with an actionable message; unknown errors become a
+ * DynamoDBError carrying the original as `cause`. Our own errors pass through unchanged.
+ */
+export function translateDynamoError(
+  err: unknown,
+  context: { readonly tableName: string; readonly action: string; readonly consumedCapacity?: number },
+): Error {
+  if (err instanceof CacheVaultError) return err;
+  if (!isAwsError(err)) {
+    return new DynamoDBError(context.tableName, `dynamodb:${context.action} failed: ${String(err)}`, { cause: err });
+  }
+  if (err.name === 'ResourceNotFoundException') return new TableNotFoundError(context.tableName, { cause: err });
+  if (err.name === 'AccessDeniedException') {
+    return new DynamoDBAccessDeniedError(context.tableName, actionFromMessage(err.message) ?? context.action, { cause: err });
+  }
+  if (THROTTLING.has(err.name)) {
+    return new DynamoDBThrottledError(context.tableName, context.action, context.consumedCapacity ?? 0, { cause: err });
+  }
+  return new DynamoDBError(context.tableName, `dynamodb:${context.action} on table "${context.tableName}" failed: ${err.name}: ${err.message}`, {
+    cause: err,
+  });
+}
+
+/** AWS names the denied action in the message ("...is not authorized to perform: dynamodb:GetItem on..."). */
+function actionFromMessage(message: string): string | undefined {
+  return /perform:\s*dynamodb:([A-Za-z]+)/.exec(message)?.[1];
+}
