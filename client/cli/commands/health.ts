@@ -1,0 +1,41 @@
+/** `cachevault health [--backend NAME]`: a canary round trip through the backend and its own checks. */
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { BackendType } from '../../config/schema';
+import { ExitCode } from '../../errors';
+import type { HealthReport } from '../../types';
+import { defineAction, type Runtime } from '../command';
+import { keyValues, table } from '../output';
+
+const HealthOptions = z.object({ backend: BackendType.optional() });
+
+/** 0 when every check passed, 3 when the cache still works with some checks failing, 1 when nothing works. */
+export function healthExitCode(report: HealthReport): typeof ExitCode[keyof typeof ExitCode] {
+  if (report.healthy) return ExitCode.ok;
+  return report.checks.some((c) => c.ok) ? ExitCode.partial : ExitCode.failure;
+}
+
+export function formatHealth(report: HealthReport): string {
+  return [
+    keyValues({ backend: report.backend, healthy: report.healthy ? 'yes' : 'NO', 'latency ms': Math.round(report.latencyMs) }),
+    '',
+    table(report.checks.map((c) => ({ check: c.name, ok: c.ok ? 'yes' : 'NO', 'latency ms': c.latencyMs === undefined ? undefined : Math.round(c.latencyMs), detail: c.detail ?? '' }))),
+  ].join('\n');
+}
+
+export function registerHealth(program: Command, runtime: Runtime): void {
+  defineAction(
+    runtime,
+    program
+      .command('health')
+      .option('-b, --backend <name>', 'check only this backend (memory, file, dynamodb, hybrid) instead of the configured one')
+      .description('run a health check: canary write/read/delete plus backend-specific checks'),
+    HealthOptions,
+    async (ctx, opts) => {
+      const vault = await ctx.open(opts.backend ? { backend: opts.backend } : undefined);
+      const report = await vault.backend.healthCheck();
+      ctx.out.result(report, formatHealth);
+      return healthExitCode(report);
+    },
+  );
+}

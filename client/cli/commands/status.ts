@@ -1,0 +1,81 @@
+/**
+ * `cachevault status`: the configured backend(s), encryption and key versions (never material),
+ * entry counts and bytes per tier, hit ratio, table information and health, in one view.
+ */
+import type { Command } from 'commander';
+import { z } from 'zod';
+import type { BackendStats } from '../../types';
+import { defineAction, type Runtime } from '../command';
+import { configuredTiers } from '../configProbe';
+import { healthExitCode } from './health';
+import { formatBytes, keyValues, table } from '../output';
+
+const StatusOptions = z.object({ count: z.boolean().optional() });
+
+export interface TierStatus {
+  readonly tier: string;
+  readonly entries: number | null;
+  readonly bytes: number | null;
+  readonly hits: number;
+  readonly misses: number;
+}
+
+function tierRows(stats: BackendStats): TierStatus[] {
+  const tiers = stats.tiers ? Object.entries(stats.tiers) : [[stats.backend, stats] as const];
+  return tiers.map(([tier, s]) => ({ tier, entries: s.entries ?? null, bytes: s.bytes ?? null, hits: s.hits, misses: s.misses }));
+}
+
+export function registerStatus(program: Command, runtime: Runtime): void {
+  defineAction(
+    runtime,
+    program
+      .command('status')
+      .option('--count', 'count live entries and bytes by scanning (slow on large caches)')
+      .description('backend, encryption and keys, entries per tier, table and health at a glance'),
+    StatusOptions,
+    async (ctx, opts) => {
+      const vault = await ctx.open();
+      const { config } = vault;
+      let counted: { entries: number; bytes: number } | null = null;
+      if (opts.count) {
+        counted = { entries: 0, bytes: 0 };
+        for await (const entry of vault.backend.entries()) {
+          counted.entries += 1;
+          counted.bytes += entry.value.byteLength;
+        }
+      }
+      const health = await vault.backend.healthCheck();
+      const stats = vault.backend.stats();
+      const reads = stats.hits + stats.misses;
+      const status = {
+        backend: { type: config.backend, name: vault.backend.name, tiers: configuredTiers(config), namespace: config.namespace, fallback: config.fallback ?? null },
+        encryption: { enabled: config.encryption.enabled, algorithm: vault.encryption.algorithm, providers: config.keys.providers },
+        tiers: tierRows(stats),
+        counted,
+        hitRatio: reads === 0 ? null : stats.hits / reads,
+        file: configuredTiers(config).includes('file') ? { dir: config.file.dir } : null,
+        dynamodb: configuredTiers(config).includes('dynamodb') ? { tableName: config.dynamodb.tableName, region: config.dynamodb.region, endpoint: config.dynamodb.endpoint ?? null } : null,
+        health,
+        warnings: vault.warnings,
+      };
+      ctx.out.result(status, (s) =>
+        [
+          keyValues({
+            backend: `${s.backend.type}${s.backend.type === 'hybrid' ? ` (${s.backend.tiers.join(' -> ')})` : ''}`,
+            namespace: s.backend.namespace,
+            fallback: s.backend.fallback ?? 'none',
+            encryption: s.encryption.enabled ? `${s.encryption.algorithm} via ${s.encryption.providers.join(', ')}` : 'disabled',
+            'file cache': s.file?.dir,
+            'dynamodb table': s.dynamodb ? `${s.dynamodb.tableName} (${s.dynamodb.endpoint ?? s.dynamodb.region})` : undefined,
+            'entries (scanned)': s.counted ? `${s.counted.entries} (${formatBytes(s.counted.bytes)})` : undefined,
+            'hit ratio': s.hitRatio === null ? undefined : `${(s.hitRatio * 100).toFixed(1)}%`,
+            healthy: s.health.healthy ? 'yes' : `NO (${s.health.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failed'}`).join('; ')})`,
+          }),
+          '',
+          table(s.tiers.map((t) => ({ tier: t.tier, entries: t.entries, bytes: t.bytes === null ? null : formatBytes(t.bytes) }))),
+        ].join('\n'),
+      );
+      return healthExitCode(health);
+    },
+  );
+}

@@ -1,0 +1,57 @@
+/**
+ * `config test`: tries every configured backend tier and key provider on its own, so one
+ * broken piece is named instead of hiding behind a fallback.
+ */
+import type { LoadConfigOptions } from '../config/loadConfig';
+import type { AdvancedCacheConfig, BackendType } from '../config/schema';
+import { describe } from '../backends/baseBackend';
+import { reportError } from './errors';
+import { openVault } from './openVault';
+
+export interface ProbeCheck {
+  readonly component: 'backend' | 'keys';
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail?: string;
+}
+
+export interface ProbeReport {
+  readonly backend: BackendType;
+  readonly ok: boolean;
+  readonly checks: ProbeCheck[];
+}
+
+/** The tiers a config uses: the hybrid's tiers, or the single backend. */
+export function configuredTiers(config: AdvancedCacheConfig): Exclude<BackendType, 'hybrid'>[] {
+  return config.backend === 'hybrid' ? [...config.hybrid.tiers] : [config.backend];
+}
+
+export async function probeConfiguration(config: AdvancedCacheConfig, load: LoadConfigOptions): Promise<ProbeReport> {
+  const checks: ProbeCheck[] = [];
+  for (const tier of configuredTiers(config)) {
+    try {
+      // Each tier alone, without fallback, so a failing tier is reported rather than replaced.
+      const vault = await openVault({ ...load, options: { ...load.options, backend: tier, fallback: undefined, encryption: { enabled: false } } });
+      try {
+        const health = await vault.backend.healthCheck();
+        const failed = health.checks.filter((c) => !c.ok);
+        checks.push({
+          component: 'backend',
+          name: tier,
+          ok: health.healthy,
+          detail: health.healthy ? `round trip ${Math.round(health.latencyMs)} ms` : failed.map((c) => `${c.name}: ${c.detail ?? 'failed'}`).join('; '),
+        });
+      } finally {
+        await vault.close();
+      }
+    } catch (err) {
+      checks.push({ component: 'backend', name: tier, ok: false, detail: oneLine(err) });
+    }
+  }
+  return { backend: config.backend, ok: checks.every((c) => c.ok), checks };
+}
+
+function oneLine(err: unknown): string {
+  const report = reportError(err);
+  return report.hint ? `${report.message.split('\n')[0]} (${report.hint})` : report.message.split('\n')[0] ?? describe(err);
+}

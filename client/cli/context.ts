@@ -1,0 +1,59 @@
+/**
+ * What every command gets: the global options, the output, the configuration (loaded once) and
+ * a way to open the configured cache. Commands never read process.* directly, so tests can run
+ * them in-process with their own io.
+ */
+import { loadConfig, type LoadedConfig, type LoadConfigOptions } from '../config/loadConfig';
+import type { CacheConfigInput } from '../config/schema';
+import { Output, type CliIo } from './output';
+import { openVault, type CliVault } from './openVault';
+
+export interface GlobalOptions {
+  /** `--config FILE` */
+  readonly config?: string;
+  readonly json: boolean;
+  readonly verbose: boolean;
+}
+
+export class CliContext {
+  readonly out: Output;
+  private loaded: LoadedConfig | undefined;
+  private readonly vaults: CliVault[] = [];
+
+  constructor(
+    readonly io: CliIo,
+    readonly globals: GlobalOptions,
+  ) {
+    this.out = new Output(io, globals.json);
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return this.io.env;
+  }
+
+  /** The merged configuration; warnings are printed once, on first load. */
+  config(): LoadedConfig {
+    if (!this.loaded) {
+      this.loaded = loadConfig(this.loadOptions());
+      for (const w of this.loaded.warnings) this.out.warn(w);
+    }
+    return this.loaded;
+  }
+
+  loadOptions(options?: CacheConfigInput): LoadConfigOptions {
+    return { file: this.globals.config, env: this.io.env, cwd: this.io.cwd, options };
+  }
+
+  /** Opens the configured cache (closed by `closeAll` when the command ends). */
+  async open(options?: CacheConfigInput): Promise<CliVault> {
+    const vault = await openVault(this.loadOptions(options));
+    this.vaults.push(vault);
+    for (const w of vault.warnings) this.out.warn(w);
+    return vault;
+  }
+
+  async closeAll(): Promise<void> {
+    const vaults = this.vaults.splice(0);
+    for (const v of vaults.reverse()) await v.close();
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The `cachevault` command line: assembles the commands in ./commands, runs one, and maps any
+ * failure to one line, a hint and an exit code (see errors.ts and docs/cli.md).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { ExitCode } from '../errors';
+import { Runtime } from './command';
+import { formatError, reportError } from './errors';
+import type { CliIo } from './output';
+import { registerConfig } from './commands/config';
+import { registerEntries } from './commands/entries';
+import { registerStatus } from './commands/status';
+import { registerHealth } from './commands/health';
+
+export type { CliIo } from './output';
+
+/** The package version, found by walking up from this file (client/cli in source, dist/client/cli built). */
+function packageVersion(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'package.json');
+    if (existsSync(candidate)) {
+      const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'cachevault' && pkg.version) return pkg.version;
+    }
+    dir = dirname(dir);
+  }
+  return '0.0.0';
+}
+
+export function buildProgram(runtime: Runtime): Command {
+  const program = new Command('cachevault')
+    .description('Operate a cachevault cache: configuration, keys, tables, migration, health.')
+    .version(packageVersion(), '-V, --version')
+    .option('-c, --config <file>', 'config file (else $CACHEVAULT_CONFIG, else ./cachevault.config.json)')
+    .option('--json', 'machine-readable JSON on stdout (field names documented in docs/cli.md)')
+    .option('-v, --verbose', 'print stack traces of errors')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => runtime.io.stdout(s),
+      writeErr: (s) => runtime.io.stderr(s),
+      // Usage errors are printed by main() in the same format as every other error.
+      outputError: () => {},
+    });
+  registerStatus(program, runtime);
+  registerConfig(program, runtime);
+  registerHealth(program, runtime);
+  registerEntries(program, runtime);
+  // Subcommands inherit the overrides so their usage errors reach main() too.
+  for (const cmd of allCommands(program)) {
+    cmd.exitOverride().showSuggestionAfterError(true).configureOutput(program.configureOutput());
+  }
+  return program;
+}
+
+function allCommands(cmd: Command): Command[] {
+  return cmd.commands.flatMap((c) => [c, ...allCommands(c)]);
+}
+
+/** Runs one invocation; resolves the exit code (never throws, never calls process.exit). */
+export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+  const runtime = new Runtime(io);
+  const program = buildProgram(runtime);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return runtime.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError && err.exitCode === 0) return ExitCode.ok;
+    // No command given: commander has already printed the help; that is a usage error, not news.
+    if (err instanceof CommanderError && err.code === 'commander.help') return ExitCode.usage;
+    const report = reportError(err);
+    const json = runtime.context?.globals.json ?? argv.includes('--json');
+    const verbose = runtime.context?.globals.verbose ?? (argv.includes('--verbose') || argv.includes('-v'));
+    if (json) {
+      io.stdout(`${JSON.stringify({ ok: false, error: { code: report.code, message: report.message, hint: report.hint ?? null } }, null, 2)}\n`);
+    }
+    io.stderr(formatError(report, err, verbose));
+    return report.exitCode;
+  } finally {
+    try {
+      await runtime.context?.closeAll();
+    } catch (err) {
+      io.stderr(`warning: closing the cache failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+  }
+}
