@@ -1,0 +1,289 @@
+import Database from 'better-sqlite3';
+import { BackendError, UnsupportedFormatError } from '../../errors';
+import type { FileLayout } from './layout';
+
+/** Schema version kept in `PRAGMA user_version`; bump it with a migration when columns change. */
+export const SCHEMA_VERSION = 1;
+
+/** One row as read back, in column order (raw arrays are several times cheaper than objects). */
+export type EntryRow = [
+  id: number,
+  expiresAt: number | null,
+  keyId: string,
+  createdAt: number,
+  accessedAt: number,
+  size: number,
+  crc: number,
+  value: Buffer | null,
+  blob: string | null,
+];
+
+/** A scanned row also carries its reference. */
+export type ScanRow = [namespace: string, key: string, ...EntryRow];
+
+export interface NewRow {
+  readonly namespace: string;
+  readonly key: string;
+  readonly expiresAt: number | null;
+  readonly keyId: string;
+  readonly createdAt: number;
+  readonly accessedAt: number;
+  readonly size: number;
+  /** What the row counts against maxBytes: value, key and a fixed overhead. */
+  readonly charge: number;
+  readonly crc: number;
+  readonly value: Uint8Array | null;
+  readonly blob: string | null;
+}
+
+export interface Totals {
+  readonly entries: number;
+  readonly bytes: number;
+  readonly blobs: number;
+}
+
+/** A row removed to make room or because it expired; its blob must be unlinked after commit. */
+export interface RemovedRow {
+  readonly id: number;
+  readonly blob: string | null;
+}
+
+export interface IndexOptions {
+  readonly fullSync: boolean;
+  /** How long SQLite itself waits for a lock inside one call (the caller retries beyond it). */
+  readonly busySliceMs: number;
+  /** How long opening waits for another process creating the schema. */
+  readonly openTimeoutMs: number;
+}
+
+const COLUMNS = 'id, expires_at, key_id, created_at, accessed_at, size, crc, value, blob';
+
+// Totals live in a one-row table kept by triggers (diskcache does the same), so bounds checks
+// and stats are one indexed read even with several processes writing.
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS entries (
+  id INTEGER PRIMARY KEY,
+  namespace TEXT NOT NULL,
+  key TEXT NOT NULL,
+  expires_at INTEGER,
+  key_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  accessed_at INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  charge INTEGER NOT NULL,
+  crc INTEGER NOT NULL,
+  value BLOB,
+  blob TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS entries_ref ON entries (namespace, key);
+CREATE INDEX IF NOT EXISTS entries_lru ON entries (accessed_at);
+CREATE INDEX IF NOT EXISTS entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_blob ON entries (blob) WHERE blob IS NOT NULL;
+CREATE TABLE IF NOT EXISTS totals (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  entries INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  blobs INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO totals (id, entries, bytes, blobs) VALUES (1, 0, 0, 0);
+CREATE TRIGGER IF NOT EXISTS entries_insert AFTER INSERT ON entries BEGIN
+  UPDATE totals SET entries = entries + 1, bytes = bytes + NEW.charge, blobs = blobs + (NEW.blob IS NOT NULL) WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS entries_delete AFTER DELETE ON entries BEGIN
+  UPDATE totals SET entries = entries - 1, bytes = bytes - OLD.charge, blobs = blobs - (OLD.blob IS NOT NULL) WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS entries_update AFTER UPDATE OF charge, blob ON entries BEGIN
+  UPDATE totals SET bytes = bytes - OLD.charge + NEW.charge,
+    blobs = blobs - (OLD.blob IS NOT NULL) + (NEW.blob IS NOT NULL) WHERE id = 1;
+END;
+`;
+
+/**
+ * The SQLite side of the file tier: schema, pragmas and prepared statements. It holds no policy
+ * (limits, retries, blobs); FileBackend decides, this module only speaks SQL. Every method is
+ * one short synchronous call.
+ */
+export class SqliteIndex {
+  readonly db: Database.Database;
+  private readonly stmt;
+
+  constructor(layout: FileLayout, options: IndexOptions) {
+    this.db = openDatabase(layout.dbPath, options);
+    const db = this.db;
+    this.stmt = {
+      find: db.prepare(`SELECT ${COLUMNS} FROM entries WHERE namespace = ? AND key = ?`).raw(true),
+      findBlob: db.prepare('SELECT blob FROM entries WHERE namespace = ? AND key = ?').pluck(true),
+      upsert: db.prepare(
+        `INSERT INTO entries (namespace, key, expires_at, key_id, created_at, accessed_at, size, charge, crc, value, blob)
+         VALUES (@namespace, @key, @expiresAt, @keyId, @createdAt, @accessedAt, @size, @charge, @crc, @value, @blob)
+         ON CONFLICT (namespace, key) DO UPDATE SET expires_at = excluded.expires_at, key_id = excluded.key_id,
+           created_at = excluded.created_at, accessed_at = excluded.accessed_at, size = excluded.size,
+           charge = excluded.charge, crc = excluded.crc, value = excluded.value, blob = excluded.blob
+         RETURNING id`,
+      ).pluck(true),
+      deleteRef: db.prepare('DELETE FROM entries WHERE namespace = ? AND key = ? RETURNING blob').pluck(true),
+      deleteIfUnchanged: db.prepare('DELETE FROM entries WHERE id = ? AND crc = ? AND blob IS ?'),
+      deleteById: db.prepare('DELETE FROM entries WHERE id = ?'),
+      touch: db.prepare('UPDATE entries SET accessed_at = ? WHERE id = ? AND accessed_at < ?'),
+      totals: db.prepare('SELECT entries, bytes, blobs FROM totals WHERE id = 1'),
+      oldest: db.prepare('SELECT id, blob, charge FROM entries ORDER BY accessed_at, id LIMIT ?').raw(true),
+      expired: db.prepare('SELECT id, blob FROM entries WHERE expires_at <= ? ORDER BY expires_at LIMIT ?').raw(true),
+      blobsOf: db.prepare('SELECT blob FROM entries WHERE namespace = ? AND blob IS NOT NULL').pluck(true),
+      allBlobs: db.prepare('SELECT blob FROM entries WHERE blob IS NOT NULL').pluck(true),
+      clearNamespace: db.prepare('DELETE FROM entries WHERE namespace = ?'),
+      clearAll: db.prepare('DELETE FROM entries'),
+      isReferenced: db.prepare('SELECT 1 FROM entries WHERE blob = ? LIMIT 1').pluck(true),
+      spilled: db.prepare('SELECT id, blob, size, crc FROM entries WHERE blob IS NOT NULL AND id > ? ORDER BY id LIMIT ?').raw(true),
+      scanAll: db
+        .prepare(`SELECT namespace, key, ${COLUMNS} FROM entries WHERE (namespace, key) > (?, ?) ORDER BY namespace, key LIMIT ?`)
+        .raw(true),
+      scanAllFirst: db.prepare(`SELECT namespace, key, ${COLUMNS} FROM entries ORDER BY namespace, key LIMIT ?`).raw(true),
+      scanNamespaceFirst: db
+        .prepare(`SELECT namespace, key, ${COLUMNS} FROM entries WHERE namespace = ? ORDER BY key LIMIT ?`)
+        .raw(true),
+      scanNamespace: db
+        .prepare(`SELECT namespace, key, ${COLUMNS} FROM entries WHERE namespace = ? AND key > ? ORDER BY key LIMIT ?`)
+        .raw(true),
+    };
+  }
+
+  find(namespace: string, key: string): EntryRow | undefined {
+    return this.stmt.find.get(namespace, key) as EntryRow | undefined;
+  }
+
+  /** The blob a reference currently points at (to unlink once a replacement commits). */
+  blobOf(namespace: string, key: string): string | null | undefined {
+    return this.stmt.findBlob.get(namespace, key) as string | null | undefined;
+  }
+
+  /** Inserts or replaces in place, keeping the row id (so pending access-time updates still apply). */
+  upsert(row: NewRow): number {
+    return this.stmt.upsert.get(row) as number;
+  }
+
+  /** Removes one reference; returns whether it existed and its blob. */
+  delete(namespace: string, key: string): { found: boolean; blob: string | null } {
+    const blob = this.stmt.deleteRef.get(namespace, key) as string | null | undefined;
+    return { found: blob !== undefined, blob: blob ?? null };
+  }
+
+  /** Removes a row found corrupt, unless another writer replaced it since it was read. */
+  deleteIfUnchanged(id: number, crc: number, blob: string | null): boolean {
+    return this.stmt.deleteIfUnchanged.run(id, crc, blob).changes > 0;
+  }
+
+  deleteById(id: number): void {
+    this.stmt.deleteById.run(id);
+  }
+
+  touch(id: number, accessedAt: number): void {
+    this.stmt.touch.run(accessedAt, id, accessedAt);
+  }
+
+  totals(): Totals {
+    return this.stmt.totals.get() as Totals;
+  }
+
+  /** Least recently used rows first: [id, blob, charge]. */
+  oldest(limit: number): [number, string | null, number][] {
+    return this.stmt.oldest.all(limit) as [number, string | null, number][];
+  }
+
+  expired(now: number, limit: number): [number, string | null][] {
+    return this.stmt.expired.all(now, limit) as [number, string | null][];
+  }
+
+  blobsOf(namespace: string | undefined): string[] {
+    return (namespace === undefined ? this.stmt.allBlobs.all() : this.stmt.blobsOf.all(namespace)) as string[];
+  }
+
+  clear(namespace: string | undefined): void {
+    if (namespace === undefined) this.stmt.clearAll.run();
+    else this.stmt.clearNamespace.run(namespace);
+  }
+
+  isReferenced(blob: string): boolean {
+    return this.stmt.isReferenced.get(blob) !== undefined;
+  }
+
+  /** Spilled rows in id order after `afterId`: [id, blob, size, crc]. */
+  spilled(afterId: number, limit: number): [number, string, number, number][] {
+    return this.stmt.spilled.all(afterId, limit) as [number, string, number, number][];
+  }
+
+  /** Keyset pagination over (namespace, key): resumes after the last reference returned, never OFFSET. */
+  scan(namespace: string | undefined, after: readonly [string, string] | undefined, limit: number): ScanRow[] {
+    const s = this.stmt;
+    if (namespace !== undefined) {
+      return (after === undefined ? s.scanNamespaceFirst.all(namespace, limit) : s.scanNamespace.all(namespace, after[1], limit)) as ScanRow[];
+    }
+    return (after === undefined ? s.scanAllFirst.all(limit) : s.scanAll.all(after[0], after[1], limit)) as ScanRow[];
+  }
+
+  /** `PRAGMA integrity_check`: `['ok']` when healthy, otherwise SQLite's list of problems. */
+  integrityCheck(): string[] {
+    const rows = this.db.pragma('integrity_check') as { integrity_check: string }[];
+    return rows.map((r) => r.integrity_check);
+  }
+
+  reindex(): void {
+    this.db.exec('REINDEX');
+  }
+
+  /** Runs `fn` in a `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so two writers never deadlock upgrading. */
+  writeTransaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function openDatabase(path: string, options: IndexOptions): Database.Database {
+  let db: Database.Database;
+  try {
+    db = new Database(path, { timeout: options.openTimeoutMs });
+  } catch (err) {
+    throw new BackendError('file', `Cannot open the cache database ${path}: ${(err as Error).message}`, {
+      cause: err,
+      hint: 'Check that the directory is writable and on a local filesystem (SQLite WAL needs shared memory, which network filesystems lack).',
+      context: { path },
+    });
+  }
+  try {
+    const found = db.pragma('user_version', { simple: true }) as number;
+    if (found > SCHEMA_VERSION) {
+      throw new UnsupportedFormatError(
+        `The cache database ${path} has schema version ${found}, newer than this cachevault understands (${SCHEMA_VERSION}).`,
+        {
+          hint: 'Upgrade cachevault in every process sharing this directory, or point file.dir elsewhere.',
+          context: { path, found, supported: SCHEMA_VERSION },
+        },
+      );
+    }
+    // WAL: readers never block the writer and a crash leaves the last committed state.
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.fullSync ? 'FULL' : 'NORMAL'}`);
+    if (found < SCHEMA_VERSION) {
+      db.transaction(() => {
+        // Another process may have created the schema while this one waited for the lock.
+        const now = db.pragma('user_version', { simple: true }) as number;
+        if (now > SCHEMA_VERSION) throw new UnsupportedFormatError(`The cache database ${path} was upgraded by a newer cachevault.`);
+        if (now === SCHEMA_VERSION) return;
+        db.exec(SCHEMA);
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      }).immediate();
+    }
+    db.pragma(`busy_timeout = ${options.busySliceMs}`);
+    return db;
+  } catch (err) {
+    db.close();
+    if (err instanceof UnsupportedFormatError) throw err;
+    throw new BackendError('file', `Cannot prepare the cache database ${path}: ${(err as Error).message}`, {
+      cause: err,
+      hint: 'If the file is not a cachevault database or is damaged, move it aside; the cache will be rebuilt empty.',
+      context: { path },
+    });
+  }
+}

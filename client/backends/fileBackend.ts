@@ -1,0 +1,568 @@
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { crc32 } from 'node:zlib';
+import { BackendClosedError, BackendError, InvalidArgumentError } from '../errors';
+import type { BackendCapabilities, BackendStats, EntryPage, HealthCheckStep, ScanOptions, StoredEntry, WriteResult } from '../types';
+import { BaseBackend, describe, type BaseBackendOptions } from './baseBackend';
+import { BlobStore } from './file/blobStore';
+import { LAYOUT_VERSION, layoutOf, prepareLayout, type FileLayout } from './file/layout';
+import { SCHEMA_VERSION, SqliteIndex, type EntryRow, type NewRow } from './file/sqliteIndex';
+
+export interface FileBackendOptions extends BaseBackendOptions {
+  /** Directory of the local cache; created if missing. Must be on a local filesystem (SQLite WAL). */
+  readonly dir: string;
+  /** Upper bound on stored bytes (values, keys and a small per-entry overhead); least recently used entries are evicted past it. @default 1073741824 (1 GiB) */
+  readonly maxBytes?: number;
+  /** Upper bound on entries; least recently used entries are evicted past it. @default 1000000 */
+  readonly maxEntries?: number;
+  /**
+   * `'normal'`: WAL with `synchronous=NORMAL` and no fsync of blobs. Fast; a power cut (not a
+   * process crash) can lose the last few writes, but never corrupts the cache: a blob that did not
+   * reach the disk fails its checksum and reads as a miss.
+   * `'full'`: `synchronous=FULL` and every blob and its directory fsynced before `set` resolves,
+   * so a resolved write survives a power cut. Several times slower per write.
+   * @default 'normal'
+   */
+  readonly durability?: 'normal' | 'full';
+  /** Values of at least this many bytes are stored as files beside the database. @default 65536 */
+  readonly spillThresholdBytes?: number;
+  /** How long an operation waits for another process's write lock before failing. @default 5000 */
+  readonly busyTimeoutMs?: number;
+}
+
+export interface PruneReport {
+  /** Expired rows removed (with their blobs). */
+  readonly expired: number;
+  /** Blob files no row referenced, older than a minute. */
+  readonly orphanedBlobs: number;
+  /** Temp files of interrupted writes, older than a minute. */
+  readonly tempFiles: number;
+}
+
+export interface RepairReport extends PruneReport {
+  /** Whether SQLite's `PRAGMA integrity_check` found the database sound. */
+  readonly ok: boolean;
+  /** SQLite's problem list when `ok` is false; empty otherwise. */
+  readonly integrityProblems: readonly string[];
+  readonly reindexed: boolean;
+  /** Rows whose blob was missing, truncated or failed its checksum; removed. */
+  readonly badBlobs: number;
+  /** What to do when `ok` is false. */
+  readonly hint?: string;
+}
+
+/** Fixed per-entry cost charged against maxBytes, so a flood of tiny entries is bounded too. */
+const ENTRY_OVERHEAD_BYTES = 64;
+/**
+ * Reads record their access time only when the stored one is older than this, and the update
+ * is queued for the next write transaction: reads stay reads, and LRU order is exact to within
+ * this window, which is plenty for choosing what to evict.
+ */
+const ACCESS_REFRESH_MS = 10_000;
+/** Queued access times are flushed in their own transaction past this many. */
+const MAX_PENDING_TOUCHES = 1024;
+/** Longest single wait inside SQLite for a lock; beyond it the backend retries asynchronously so the event loop is not held. */
+const BUSY_SLICE_MS = 50;
+const EVICT_BATCH = 256;
+const BUSY = Symbol('busy');
+
+/**
+ * The local tier, built the way Python's diskcache is: one SQLite database in WAL mode holds
+ * keys (as data), metadata and small values; values at or above `spillThresholdBytes` go to
+ * files written atomically beside it. Every value carries a CRC-32 checked on every read; a
+ * missing, truncated or corrupt value is a miss, removed, counted and logged once.
+ *
+ * Calls into SQLite are synchronous (better-sqlite3): a prepared statement on a warm page cache
+ * costs a few microseconds, far less than a hop through libuv's thread pool. Each call is one
+ * short statement or transaction, so the event loop is never held for long.
+ *
+ * Several processes may share one directory: writes take the lock up front (`BEGIN IMMEDIATE`),
+ * readers never block in WAL mode, and a lock held past `busyTimeoutMs` becomes a BackendError
+ * with a hint, never a raw `SQLITE_BUSY`.
+ */
+export class FileBackend extends BaseBackend {
+  /** Directory layout version (`<dir>/v1`); a directory holding a newer one is refused. */
+  static readonly LAYOUT_VERSION = LAYOUT_VERSION;
+  /** SQLite schema version, kept in `PRAGMA user_version`. */
+  static readonly SCHEMA_VERSION = SCHEMA_VERSION;
+
+  readonly name = 'file';
+  readonly capabilities: BackendCapabilities = { scanSegments: 1, maxBatchWrite: 500, persistent: true, shared: false };
+  readonly dir: string;
+
+  private readonly layout: FileLayout;
+  private readonly index: SqliteIndex;
+  private readonly blobs: BlobStore;
+  private readonly maxBytes: number;
+  private readonly maxEntries: number;
+  private readonly spillThresholdBytes: number;
+  private readonly busyTimeoutMs: number;
+  private readonly durability: 'normal' | 'full';
+  /** Row id -> access time not yet written (see ACCESS_REFRESH_MS). */
+  private readonly pendingTouches = new Map<number, number>();
+  private readonly loggedCorruptKinds = new Set<string>();
+
+  constructor(options: FileBackendOptions) {
+    super(options);
+    if (typeof options.dir !== 'string' || options.dir.length === 0) {
+      throw new InvalidArgumentError('FileBackend needs a directory (options.dir).', { hint: 'Set file.dir, e.g. ".cachevault/cache".' });
+    }
+    this.dir = options.dir;
+    this.maxBytes = positive(options.maxBytes, 1024 * 1024 * 1024, 'maxBytes');
+    this.maxEntries = positive(options.maxEntries, 1_000_000, 'maxEntries');
+    this.spillThresholdBytes = positive(options.spillThresholdBytes, 64 * 1024, 'spillThresholdBytes');
+    this.busyTimeoutMs = positive(options.busyTimeoutMs, 5_000, 'busyTimeoutMs');
+    this.durability = options.durability ?? 'normal';
+    if (this.durability !== 'normal' && this.durability !== 'full') {
+      throw new InvalidArgumentError(`durability must be 'normal' or 'full', got ${JSON.stringify(this.durability)}.`);
+    }
+    this.layout = layoutOf(options.dir);
+    prepareLayout(this.layout);
+    this.index = new SqliteIndex(this.layout, {
+      fullSync: this.durability === 'full',
+      busySliceMs: Math.min(BUSY_SLICE_MS, this.busyTimeoutMs),
+      openTimeoutMs: this.busyTimeoutMs,
+    });
+    this.blobs = new BlobStore(this.layout, this.durability === 'full');
+  }
+
+  // ---- storage ------------------------------------------------------------------------------
+
+  protected async _get(namespace: string, key: string): Promise<StoredEntry | undefined> {
+    return this.readEntry(namespace, key);
+  }
+
+  protected override async _getMany(namespace: string, keys: readonly string[]): Promise<(StoredEntry | undefined)[]> {
+    const out: (StoredEntry | undefined)[] = [];
+    for (const key of keys) out.push(await this.readEntry(namespace, key));
+    return out;
+  }
+
+  protected async _setMany(entries: readonly StoredEntry[]): Promise<WriteResult> {
+    const now = this.clock();
+    const written: string[] = [];
+    let rows: NewRow[];
+    try {
+      rows = entries.map((entry) => this.toRow(entry, now, written));
+    } catch (err) {
+      for (const name of written) this.blobs.remove(name);
+      throw err;
+    }
+    let outcome: { stale: string[]; evicted: (string | null)[] };
+    try {
+      outcome = await this.retry('set', () =>
+        this.index.writeTransaction(() => {
+          this.applyTouches();
+          const stale: string[] = [];
+          for (const row of rows) {
+            const old = this.index.blobOf(row.namespace, row.key);
+            if (old) stale.push(old);
+            this.index.upsert(row);
+          }
+          return { stale, evicted: this.enforceLimits(now) };
+        }),
+      );
+    } catch (err) {
+      // The rows never committed, so the blobs written for them are unreferenced.
+      for (const name of written) this.blobs.remove(name);
+      throw err;
+    }
+    this.afterCommit(outcome.stale, outcome.evicted);
+    return { written: entries.length };
+  }
+
+  protected async _deleteMany(namespace: string, keys: readonly string[]): Promise<number> {
+    const { removed, blobs } = await this.retry('delete', () =>
+      this.index.writeTransaction(() => {
+        this.applyTouches();
+        let count = 0;
+        const names: string[] = [];
+        for (const key of keys) {
+          const gone = this.index.delete(namespace, key);
+          if (!gone.found) continue;
+          count += 1;
+          if (gone.blob) names.push(gone.blob);
+        }
+        return { removed: count, blobs: names };
+      }),
+    );
+    for (const name of blobs) this.blobs.remove(name);
+    return removed;
+  }
+
+  protected async _clear(namespace: string | undefined): Promise<void> {
+    const blobs = await this.retry('clear', () =>
+      this.index.writeTransaction(() => {
+        const names = this.index.blobsOf(namespace);
+        this.index.clear(namespace);
+        return names;
+      }),
+    );
+    this.pendingTouches.clear();
+    for (const name of blobs) this.blobs.remove(name);
+  }
+
+  protected async _scan(options: ScanOptions): Promise<EntryPage> {
+    const pageSize = Math.max(1, Math.min(options.pageSize ?? 500, 10_000));
+    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+    const rows = await this.retry('scan', () => this.index.scan(options.namespace, after, pageSize));
+    const entries: StoredEntry[] = [];
+    for (const [namespace, key, ...row] of rows) {
+      const entry = this.materialize(namespace, key, row as EntryRow);
+      if (entry) entries.push(entry);
+    }
+    const last = rows[rows.length - 1];
+    return { entries, cursor: rows.length === pageSize && last ? encodeCursor(last[0], last[1]) : undefined };
+  }
+
+  protected async _close(): Promise<void> {
+    try {
+      if (this.pendingTouches.size > 0) this.index.writeTransaction(() => this.applyTouches());
+    } catch (err) {
+      // Access times only steer eviction; losing a few is harmless, failing close is not.
+      this.logger.debug({ backend: this.name, error: describe(err) }, 'could not record access times at close');
+    }
+    this.index.close();
+  }
+
+  protected override async _healthSteps(): Promise<HealthCheckStep[]> {
+    const steps: HealthCheckStep[] = [];
+    const mode = String(this.index.db.pragma('journal_mode', { simple: true }));
+    steps.push({ name: 'journal', ok: mode === 'wal', detail: mode === 'wal' ? undefined : `journal_mode is ${mode}, expected wal` });
+    try {
+      accessSync(this.layout.blobsDir, fsConstants.W_OK);
+      accessSync(this.layout.tmpDir, fsConstants.W_OK);
+      steps.push({ name: 'blobs', ok: true });
+    } catch (err) {
+      steps.push({ name: 'blobs', ok: false, detail: `blob directory not writable: ${describe(err)}` });
+    }
+    return steps;
+  }
+
+  protected override _statsExtra(): Pick<BackendStats, 'entries' | 'bytes' | 'extra'> {
+    if (this.isClosed) return {};
+    try {
+      const totals = this.index.totals();
+      return {
+        entries: totals.entries,
+        bytes: totals.bytes,
+        extra: { spilledBlobs: totals.blobs, maxBytes: this.maxBytes, maxEntries: this.maxEntries, durability: this.durability },
+      };
+    } catch {
+      return {}; // stats must never throw; a locked or closing database just reports no gauges
+    }
+  }
+
+  // ---- maintenance --------------------------------------------------------------------------
+
+  /** Removes expired entries, blob files no entry references and temp files of interrupted writes. */
+  async prune(): Promise<PruneReport> {
+    return this.maintenance(async () => {
+      const expired = await this.removeExpired();
+      return { expired, ...this.sweepFiles() };
+    });
+  }
+
+  /**
+   * Checks and mends the cache: SQLite's integrity check, an index rebuild, every spilled blob
+   * verified against its checksum (bad ones removed with their rows), orphaned blobs and stale
+   * temp files removed. Reads every blob, so it costs as much as reading the whole cache.
+   */
+  async repair(): Promise<RepairReport> {
+    return this.maintenance(async () => {
+      const problems = await this.retry('repair', () => this.index.integrityCheck());
+      const ok = problems.length === 1 && problems[0] === 'ok';
+      await this.retry('repair', () => this.index.reindex());
+      let badBlobs = 0;
+      let afterId = 0;
+      for (;;) {
+        const page = await this.retry('repair', () => this.index.spilled(afterId, 500));
+        if (page.length === 0) break;
+        for (const [id, blob, size, crc] of page) {
+          afterId = id;
+          const read = this.blobs.read(blob, size, crc);
+          if (read.ok) continue;
+          if (await this.retry('repair', () => this.index.writeTransaction(() => this.index.deleteIfUnchanged(id, crc, blob)))) {
+            this.blobs.remove(blob);
+            badBlobs += 1;
+            this.noteCorrupt(read.problem);
+          }
+        }
+      }
+      const expired = await this.removeExpired();
+      await this.retry('repair', () => this.index.db.pragma('wal_checkpoint(TRUNCATE)'));
+      return {
+        ok,
+        integrityProblems: ok ? [] : problems,
+        reindexed: true,
+        badBlobs,
+        expired,
+        ...this.sweepFiles(),
+        hint: ok ? undefined : `The cache database is damaged; it holds only cached data, so close every process using it and delete ${this.dir}.`,
+      };
+    });
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  private async readEntry(namespace: string, key: string): Promise<StoredEntry | undefined> {
+    // Twice at most: a second read covers a blob replaced by another process between our
+    // reading its row and opening its file.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let row = this.findRow(namespace, key);
+      if (row === BUSY) row = await this.retry('get', () => this.index.find(namespace, key));
+      if (row === undefined) return undefined;
+      const entry = this.materialize(namespace, key, row);
+      if (entry !== null) return entry;
+    }
+    return undefined;
+  }
+
+  /** The synchronous fast path, without the promise of `retry`; BUSY sends the caller to the retrying path. */
+  private findRow(namespace: string, key: string): EntryRow | undefined | typeof BUSY {
+    try {
+      return this.index.find(namespace, key);
+    } catch (err) {
+      if (isBusy(err)) return BUSY;
+      throw err;
+    }
+  }
+
+  /**
+   * Turns a row into an entry after checking its bytes. Returns `undefined` for a corrupt entry
+   * (removed and counted) and `null` when the row changed under us and should be read again.
+   */
+  private materialize(namespace: string, key: string, row: EntryRow): StoredEntry | undefined | null {
+    const [id, expiresAt, keyId, createdAt, accessedAt, size, crc, inline, blob] = row;
+    let value: Buffer;
+    if (blob !== null) {
+      const read = this.blobs.read(blob, size, crc);
+      if (!read.ok) return this.dropCorrupt(namespace, key, row, read.problem) ? undefined : null;
+      value = read.bytes;
+    } else {
+      value = inline ?? Buffer.alloc(0);
+      if (value.byteLength !== size || crc32(value) >>> 0 !== crc >>> 0) {
+        return this.dropCorrupt(namespace, key, row, 'value checksum mismatch') ? undefined : null;
+      }
+    }
+    const now = this.clock();
+    if (now - accessedAt >= ACCESS_REFRESH_MS) this.queueTouch(id, now);
+    return { namespace, key, value, expiresAt, keyId, createdAt };
+  }
+
+  /** Removes a corrupt row unless another writer replaced it meanwhile; true if it was ours to drop. */
+  private dropCorrupt(namespace: string, key: string, row: EntryRow, problem: string): boolean {
+    const [id, , , , , , crc, , blob] = row;
+    let removed: boolean;
+    try {
+      removed = this.index.writeTransaction(() => this.index.deleteIfUnchanged(id, crc, blob));
+    } catch (err) {
+      if (!isBusy(err)) throw err;
+      removed = true; // cannot remove it now; still a miss, and the next read or repair() retries
+    }
+    if (!removed) return false;
+    if (blob !== null) this.blobs.remove(blob);
+    this.reportCorrupt(namespace, key, problem);
+    return true;
+  }
+
+  /** Counts every corrupt entry; logs the first of each kind at warn and repeats at debug, so a damaged disk cannot flood logs. */
+  protected override reportCorrupt(namespace: string, key: string, reason: string): void {
+    this.counters.corrupt += 1;
+    this.noteCorrupt(reason, namespace, key.length);
+  }
+
+  private noteCorrupt(reason: string, namespace?: string, keyLength?: number): void {
+    const kind = reason.replace(/\(.*\)/, '').trim();
+    const fields = { backend: this.name, dir: this.dir, namespace, keyLength, reason };
+    if (this.loggedCorruptKinds.has(kind)) {
+      this.logger.debug(fields, 'corrupt cache entry treated as a miss');
+      return;
+    }
+    this.loggedCorruptKinds.add(kind);
+    this.logger.warn(fields, 'corrupt cache entry treated as a miss and removed');
+  }
+
+  private toRow(entry: StoredEntry, now: number, written: string[]): NewRow {
+    const size = entry.value.byteLength;
+    const charge = size + Buffer.byteLength(entry.key) + entry.namespace.length + ENTRY_OVERHEAD_BYTES;
+    if (charge > this.maxBytes) {
+      throw new InvalidArgumentError(`A ${size}-byte value cannot fit in a file cache limited to ${this.maxBytes} bytes.`, {
+        hint: 'Raise file.maxBytes, or do not cache values this large locally.',
+      });
+    }
+    const bytes = Buffer.isBuffer(entry.value) ? entry.value : Buffer.from(entry.value.buffer, entry.value.byteOffset, size);
+    const crc = crc32(bytes) >>> 0;
+    let blob: string | null = null;
+    if (size >= this.spillThresholdBytes) {
+      blob = this.blobs.write(bytes);
+      written.push(blob);
+    }
+    return {
+      namespace: entry.namespace,
+      key: entry.key,
+      expiresAt: entry.expiresAt,
+      keyId: entry.keyId,
+      createdAt: entry.createdAt,
+      accessedAt: now,
+      size,
+      charge,
+      crc,
+      value: blob === null ? bytes : null,
+      blob,
+    };
+  }
+
+  /**
+   * Inside a write transaction: brings the cache back under its bounds, expired entries first,
+   * then least recently used. Returns the blobs of removed rows, to unlink after commit.
+   */
+  private enforceLimits(now: number): (string | null)[] {
+    let totals = this.index.totals();
+    if (totals.entries <= this.maxEntries && totals.bytes <= this.maxBytes) return [];
+    const removed: (string | null)[] = [];
+    for (const [id, blob] of this.index.expired(now, EVICT_BATCH)) {
+      this.index.deleteById(id);
+      removed.push(blob);
+    }
+    totals = this.index.totals();
+    let { entries, bytes } = totals;
+    while (entries > this.maxEntries || bytes > this.maxBytes) {
+      const batch = this.index.oldest(Math.min(EVICT_BATCH, Math.max(1, entries - this.maxEntries)));
+      if (batch.length === 0) break;
+      for (const [id, blob, charge] of batch) {
+        this.index.deleteById(id);
+        removed.push(blob);
+        entries -= 1;
+        bytes -= charge;
+        if (entries <= this.maxEntries && bytes <= this.maxBytes) break;
+      }
+    }
+    return removed;
+  }
+
+  private afterCommit(stale: readonly string[], evicted: readonly (string | null)[]): void {
+    this.counters.evictions += evicted.length;
+    for (const name of stale) this.blobs.remove(name);
+    for (const name of evicted) if (name) this.blobs.remove(name);
+  }
+
+  private queueTouch(id: number, now: number): void {
+    this.pendingTouches.set(id, now);
+    if (this.pendingTouches.size < MAX_PENDING_TOUCHES) return;
+    try {
+      this.index.writeTransaction(() => this.applyTouches());
+    } catch (err) {
+      if (!isBusy(err)) throw err;
+      // Another process is writing; the touches stay queued for our next write.
+    }
+  }
+
+  /** Writes queued access times; runs inside a write transaction. */
+  private applyTouches(): void {
+    if (this.pendingTouches.size === 0) return;
+    for (const [id, at] of this.pendingTouches) this.index.touch(id, at);
+    this.pendingTouches.clear();
+  }
+
+  private async removeExpired(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const now = this.clock();
+      const blobs = await this.retry('prune', () =>
+        this.index.writeTransaction(() => {
+          const rows = this.index.expired(now, 500);
+          for (const [id] of rows) this.index.deleteById(id);
+          return rows.map(([, blob]) => blob);
+        }),
+      );
+      for (const name of blobs) if (name) this.blobs.remove(name);
+      total += blobs.length;
+      if (blobs.length < 500) return total;
+    }
+  }
+
+  /** File sweeps run on wall-clock time: they compare against file modification times. */
+  private sweepFiles(): { orphanedBlobs: number; tempFiles: number } {
+    const now = Date.now();
+    return {
+      orphanedBlobs: this.blobs.removeOrphans((name) => this.index.isReferenced(name), now),
+      tempFiles: this.blobs.removeStaleTemps(now),
+    };
+  }
+
+  private async maintenance<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.isClosed) throw new BackendClosedError(this.name);
+    try {
+      return await fn();
+    } catch (err) {
+      this.counters.errors += 1;
+      if (err instanceof BackendError) throw err;
+      throw new BackendError(this.name, `File cache maintenance failed: ${describe(err)}`, { cause: err, context: { dir: this.dir } });
+    }
+  }
+
+  /**
+   * Runs a short SQLite call, retrying asynchronously while another process holds the lock
+   * (each attempt waits at most BUSY_SLICE_MS inside SQLite), up to busyTimeoutMs in all.
+   */
+  private async retry<T>(operation: string, fn: () => T): Promise<T> {
+    try {
+      return fn();
+    } catch (err) {
+      if (!isBusy(err)) throw err;
+    }
+    const deadline = Date.now() + this.busyTimeoutMs;
+    let delay = 2;
+    for (;;) {
+      await sleep(delay + Math.random() * delay);
+      try {
+        return fn();
+      } catch (err) {
+        if (!isBusy(err)) throw err;
+        if (Date.now() >= deadline) {
+          throw new BackendError(this.name, `The file cache in ${this.dir} stayed locked by another process for ${this.busyTimeoutMs} ms (${operation}).`, {
+            cause: err,
+            hint: 'Another process is holding a long write on this directory. Raise file.busyTimeoutMs, or give each process its own file.dir.',
+            context: { dir: this.dir, operation },
+          });
+        }
+        delay = Math.min(delay * 2, 50);
+      }
+    }
+  }
+}
+
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function positive(value: number | undefined, fallback: number, field: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new InvalidArgumentError(`FileBackend option ${field} must be a positive integer, got ${value}.`);
+  }
+  return value;
+}
+
+function encodeCursor(namespace: string, key: string): string {
+  return Buffer.from(JSON.stringify([namespace, key])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+    if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === 'string' && typeof parsed[1] === 'string') {
+      return [parsed[0], parsed[1]];
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw new InvalidArgumentError('Invalid scan cursor for the file backend.', {
+    hint: 'Pass back the cursor a previous scan() of this backend returned, unchanged.',
+  });
+}
