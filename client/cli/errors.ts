@@ -45,6 +45,8 @@ export interface ErrorReport {
 }
 
 interface Recognised {
+  /** The low-level code the message was recognised by (ECONNREFUSED...), if any. */
+  readonly token?: string;
   readonly code: string;
   readonly message: string;
   readonly hint: string;
@@ -65,6 +67,7 @@ export function recognise(err: unknown): Recognised | undefined {
       const port = (e as { port?: number }).port;
       const where = address ? ` ${address}${port ? `:${port}` : ''}` : '';
       return {
+        token: String(code),
         code: 'ENDPOINT_UNREACHABLE',
         message: `Could not reach the endpoint${where} (${String(code)}).`,
         hint: 'Check dynamodb.endpoint (or kms.endpoint) and that the service is running; for the local stack run `npm start`.',
@@ -109,7 +112,11 @@ export function reportError(err: unknown): ErrorReport {
   const recognised = recognise(err);
   if (err instanceof CacheVaultError) {
     // Our own message says what failed; a recognised cause explains why in plainer words.
-    if (recognised) return { code: err.code, message: `${firstLine(err.message)} ${recognised.message}`, hint: err.hint ?? recognised.hint, exitCode: ExitCode.failure };
+    if (recognised) {
+      const said = recognised.token !== undefined && err.message.includes(recognised.token);
+      const message = said ? firstLine(err.message) : `${firstLine(err.message)} ${recognised.message}`;
+      return { code: err.code, message, hint: err.hint ?? recognised.hint, exitCode: ExitCode.failure };
+    }
     return { code: err.code, message: err.message, hint: err.hint, exitCode: ExitCode.failure };
   }
   if (recognised) return { ...recognised, exitCode: ExitCode.failure };

@@ -13,6 +13,7 @@ import { registerConfig } from './commands/config';
 import { registerEntries } from './commands/entries';
 import { registerStatus } from './commands/status';
 import { registerHealth } from './commands/health';
+import { registerTable } from './commands/table';
 
 export type { CliIo } from './output';
 
@@ -49,6 +50,7 @@ export function buildProgram(runtime: Runtime): Command {
   registerConfig(program, runtime);
   registerHealth(program, runtime);
   registerEntries(program, runtime);
+  registerTable(program, runtime);
   // Subcommands inherit the overrides so their usage errors reach main() too.
   for (const cmd of allCommands(program)) {
     cmd.exitOverride().showSuggestionAfterError(true).configureOutput(program.configureOutput());
