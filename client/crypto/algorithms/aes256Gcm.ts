@@ -1,0 +1,69 @@
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { IntegrityError } from '../../errors';
+import type { EntryIdentity } from '../../types';
+import { allocateEnvelope, associatedData, type EnvelopeHeader } from '../envelope';
+import { entryKeyInfo, SALT_BYTES } from '../entryKeyInfo';
+import { hkdfExpand } from '../keyDerivation';
+import { fillRandom } from '../randomPool';
+import type { EnvelopeAlgorithm } from './envelopeAlgorithm';
+
+const KEY_BYTES = 32;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+/** Envelope bytes beyond the header: salt and tag. */
+export const GCM_BODY_OVERHEAD = SALT_BYTES + TAG_BYTES;
+
+/**
+ * AES-256-GCM with a per-entry key and nonce: HKDF-Expand(PRK, label | alg | salt) gives 44
+ * bytes, the entry key then the nonce. A random 96-bit nonce under one shared key is safe only
+ * for 2^32 messages (NIST SP 800-38D 8.3); here each key seals one entry, and two entries share a
+ * key only if their 128-bit salts collide (see docs/security.md for the bound).
+ *
+ * Body: salt (16) | ciphertext | tag (16). AAD: header + namespace + key + expiresAt.
+ */
+export const aes256Gcm: EnvelopeAlgorithm = {
+  name: 'aes-256-gcm',
+
+  seal(prk: Buffer, keyId: string, plaintext: Uint8Array, identity: EntryIdentity): Buffer {
+    const { envelope, bodyOffset } = allocateEnvelope('aes-256-gcm', keyId, SALT_BYTES + plaintext.byteLength + TAG_BYTES);
+    fillRandom(envelope, bodyOffset, SALT_BYTES);
+    const okm = hkdfExpand(prk, entryKeyInfo('aes-256-gcm', envelope.subarray(bodyOffset)), KEY_BYTES + NONCE_BYTES);
+    let cipher;
+    try {
+      cipher = createCipheriv('aes-256-gcm', okm.subarray(0, KEY_BYTES), okm.subarray(KEY_BYTES), { authTagLength: TAG_BYTES });
+    } finally {
+      okm.fill(0);
+    }
+    cipher.setAAD(associatedData(envelope.subarray(0, bodyOffset), identity));
+    // The ciphertext is written straight into the pre-sized envelope: one copy, no concat.
+    const ciphertextOffset = bodyOffset + SALT_BYTES;
+    const written = cipher.update(plaintext).copy(envelope, ciphertextOffset);
+    cipher.final();
+    cipher.getAuthTag().copy(envelope, ciphertextOffset + written);
+    return envelope;
+  },
+
+  open(prk: Buffer, envelope: Uint8Array, header: EnvelopeHeader, identity: EntryIdentity): Uint8Array {
+    const bodyOffset = header.headerLength;
+    const tagOffset = envelope.byteLength - TAG_BYTES;
+    if (tagOffset < bodyOffset + SALT_BYTES) throw new IntegrityError();
+    const okm = hkdfExpand(prk, entryKeyInfo('aes-256-gcm', envelope.subarray(bodyOffset, bodyOffset + SALT_BYTES)), KEY_BYTES + NONCE_BYTES);
+    let decipher;
+    try {
+      decipher = createDecipheriv('aes-256-gcm', okm.subarray(0, KEY_BYTES), okm.subarray(KEY_BYTES), { authTagLength: TAG_BYTES });
+    } finally {
+      okm.fill(0);
+    }
+    decipher.setAuthTag(envelope.subarray(tagOffset));
+    decipher.setAAD(associatedData(envelope.subarray(0, bodyOffset), identity));
+    const plaintext = decipher.update(envelope.subarray(bodyOffset + SALT_BYTES, tagOffset));
+    try {
+      decipher.final();
+    } catch {
+      // Unauthenticated plaintext never leaves this function.
+      plaintext.fill(0);
+      throw new IntegrityError();
+    }
+    return plaintext;
+  },
+};

@@ -1,0 +1,103 @@
+import { createHmac } from 'node:crypto';
+import { KeyUnavailableError } from '../errors';
+import type { DataKey } from '../keys/keyProvider';
+
+/**
+ * HKDF-SHA-256 (RFC 5869) split in its two halves, because the halves run at different rates:
+ * extract once per data key (the PRK is cached), expand once per entry with that entry's random
+ * salt in `info`. Node's `hkdfSync` always runs both (~10 us); expand alone is one HMAC per
+ * 32 output bytes (~2 us).
+ */
+
+const HASH = 'sha256';
+const HASH_BYTES = 32;
+/** Data keys are AES-256 keys. */
+export const DATA_KEY_BYTES = 32;
+
+/**
+ * The extract salt: fixed, for domain separation only. Per-entry randomness goes into `info`,
+ * where it costs one expand instead of a full extract.
+ */
+export const EXTRACT_SALT = Buffer.from('cachevault/v1/hkdf-extract', 'latin1');
+
+/** HKDF-Extract: PRK = HMAC-SHA-256(salt, ikm). The caller owns (and zeroes) the result. */
+export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Buffer {
+  return createHmac(HASH, salt).update(ikm).digest();
+}
+
+/**
+ * HKDF-Expand: the first `length` bytes of T(1) | T(2) | ..., T(i) = HMAC(PRK, T(i-1) | info | i).
+ * Intermediate blocks are zeroed; the caller owns (and zeroes) the result.
+ */
+export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Buffer {
+  if (!Number.isInteger(length) || length <= 0 || length > 255 * HASH_BYTES) {
+    throw new RangeError(`HKDF-Expand length must be 1..${255 * HASH_BYTES}, got ${length}.`);
+  }
+  const counter = Buffer.alloc(1);
+  if (length <= HASH_BYTES) {
+    counter[0] = 1;
+    const block = createHmac(HASH, prk).update(info).update(counter).digest();
+    if (length === HASH_BYTES) return block;
+    const out = Buffer.from(block.subarray(0, length));
+    block.fill(0);
+    return out;
+  }
+  const out = Buffer.allocUnsafe(length);
+  let previous: Buffer | undefined;
+  for (let i = 1, offset = 0; offset < length; i++, offset += HASH_BYTES) {
+    counter[0] = i;
+    const hmac = createHmac(HASH, prk);
+    if (previous) hmac.update(previous);
+    const block = hmac.update(info).update(counter).digest();
+    block.copy(out, offset, 0, Math.min(HASH_BYTES, length - offset));
+    previous?.fill(0);
+    previous = block;
+  }
+  previous?.fill(0);
+  return out;
+}
+
+/** Most data-key versions whose PRK is kept; a fleet holds a handful (active plus decrypt-only). */
+const MAX_CACHED_PRKS = 32;
+
+/**
+ * PRKs of the data keys in use, by key version id. A PRK is tied to the exact material Buffer it
+ * was extracted from: if a key source hands out new material under the same id, the old PRK is
+ * zeroed and re-extracted. All PRKs are zeroed on `clear()`.
+ */
+export class PrkCache {
+  private readonly entries = new Map<string, { readonly material: Buffer; readonly prk: Buffer }>();
+
+  /** The PRK for `key`, extracted on first use. */
+  prkFor(key: DataKey): Buffer {
+    const cached = this.entries.get(key.id);
+    if (cached !== undefined && cached.material === key.material) return cached.prk;
+    if (key.material.byteLength !== DATA_KEY_BYTES) {
+      throw new KeyUnavailableError(`Data key ${key.id} is ${key.material.byteLength} bytes; AES-256 needs ${DATA_KEY_BYTES}.`, key.id, {
+        hint: 'The key source returned malformed material: check the key provider (a base64 env key must decode to 32 bytes).',
+      });
+    }
+    if (cached !== undefined) this.drop(key.id);
+    if (this.entries.size >= MAX_CACHED_PRKS) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.drop(oldest);
+    }
+    const prk = hkdfExtract(EXTRACT_SALT, key.material);
+    this.entries.set(key.id, { material: key.material, prk });
+    return prk;
+  }
+
+  /** Zeroes and forgets every PRK. */
+  clear(): void {
+    for (const id of [...this.entries.keys()]) this.drop(id);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private drop(id: string): void {
+    this.entries.get(id)?.prk.fill(0);
+    this.entries.delete(id);
+  }
+}
