@@ -1,0 +1,441 @@
+import { BackendError, InvalidArgumentError } from '../errors';
+import type {
+  BackendCapabilities,
+  BackendStats,
+  EntryPage,
+  HealthCheckStep,
+  ScanOptions,
+  StoredEntry,
+  TierFailure,
+  WriteResult,
+} from '../types';
+import { BaseBackend, describe, type BaseBackendOptions } from './baseBackend';
+import type { CacheBackend } from './cacheBackend';
+import type { BreakerState } from './hybrid/circuitBreaker';
+import { TierUnavailableError } from './hybrid/errors';
+import { FreshnessIndex } from './hybrid/freshnessIndex';
+import { Tier, type TierOutcome } from './hybrid/tier';
+
+export interface HybridTierSpec {
+  /** Name in stats, logs and `WriteResult.degraded` (`memory`, `file`, `dynamodb`). Unique. */
+  readonly name: string;
+  readonly backend: CacheBackend;
+  /**
+   * Timeout for one call to this tier.
+   * @default `tierTimeoutMs` for persistent tiers; none for in-process tiers, which cannot hang
+   */
+  readonly timeoutMs?: number;
+}
+
+export interface HybridBackendOptions extends BaseBackendOptions {
+  /** Tiers from fastest to the shared, authoritative one (e.g. memory, file, dynamodb). */
+  readonly tiers: readonly HybridTierSpec[];
+  /**
+   * Longest a local copy of shared data is served before it is re-checked against the shared
+   * tier, so changes made by other machines show up. Never extends an entry's own expiry.
+   * @default 60000
+   */
+  readonly localTtlCapMs?: number;
+  /**
+   * How long past its local cap a local copy may still be served while the shared tier is
+   * failing (0: never serve a copy past its cap).
+   * @default 300000
+   */
+  readonly staleIfErrorMs?: number;
+  /** Timeout for one call to one persistent tier. @default 1000 */
+  readonly tierTimeoutMs?: number;
+  /** Consecutive failures of a tier that open its circuit breaker. @default 5 */
+  readonly breakerFailureThreshold?: number;
+  /** How long an open breaker skips its tier before letting one probe through. @default 30000 */
+  readonly breakerResetMs?: number;
+  /**
+   * Throw `TierUnavailableError` when a tier fails instead of degrading to the other tiers.
+   * @default false
+   */
+  readonly strict?: boolean;
+  /**
+   * Entries that must never reach a shared tier (sealed under a key only this machine has, so
+   * other machines could not read them anyway). They are written to local tiers only, and the
+   * skip is reported in `WriteResult.degraded`.
+   * @default () => false
+   */
+  readonly isLocalOnly?: (entry: StoredEntry) => boolean;
+  /** Local copies whose cap deadline is tracked in memory (older ones fall back to `createdAt + cap`). @default 100000 */
+  readonly freshnessIndexSize?: number;
+}
+
+/** A local copy past its cap, kept in case the shared tier cannot be asked. */
+interface StaleCopy {
+  readonly entry: StoredEntry;
+  readonly freshUntil: number;
+  readonly tiers: number[];
+}
+
+/**
+ * Tiers behind one backend: reads go down the tiers and promote a hit into the tiers above it,
+ * writes go through every tier, and a failing tier degrades the answer instead of failing it.
+ *
+ * Local tiers in front of a shared one hold copies of shared data. They store the entry exactly
+ * as written (same bytes, same absolute `expiresAt`, which the envelope authenticates); the
+ * local TTL cap is a separate per-copy deadline kept by {@link FreshnessIndex}. A copy past its
+ * cap is re-checked against the shared tier: a hit there replaces it, a miss there removes it
+ * (another machine deleted it), and a failure there serves it for up to `staleIfErrorMs` more.
+ *
+ * `WriteResult.written` counts entries stored in at least one tier; tiers that did not take
+ * them (an outage, or a local-only entry kept off the shared tier) are listed in `degraded`.
+ * Scans come from the last tier, which holds everything.
+ */
+export class HybridBackend extends BaseBackend {
+  readonly name = 'hybrid';
+  readonly capabilities: BackendCapabilities;
+  private readonly tiers: readonly Tier[];
+  private readonly freshness: FreshnessIndex;
+  private readonly staleIfErrorMs: number;
+  private readonly strict: boolean;
+  private readonly isLocalOnly: (entry: StoredEntry) => boolean;
+  private readonly hasSharedTier: boolean;
+  private readonly extra = {
+    promotions: 0,
+    revalidations: 0,
+    staleServed: 0,
+    staleRefused: 0,
+    sharedEvictions: 0,
+    degradedWrites: 0,
+    localOnlyWrites: 0,
+    tierFailures: 0,
+  };
+
+  constructor(options: HybridBackendOptions) {
+    super(options);
+    const specs = options.tiers;
+    if (!Array.isArray(specs) || specs.length === 0) {
+      throw new InvalidArgumentError('A hybrid backend needs at least one tier.', {
+        hint: 'Pass tiers from fastest to shared, e.g. [{ name: "memory", backend }, { name: "dynamodb", backend }].',
+      });
+    }
+    const names = new Set<string>();
+    for (const spec of specs) {
+      if (names.has(spec.name)) throw new InvalidArgumentError(`Hybrid tier names must be unique; "${spec.name}" appears twice.`);
+      names.add(spec.name);
+    }
+    const capMs = positive(options.localTtlCapMs, 60_000, 'localTtlCapMs');
+    this.staleIfErrorMs = nonNegative(options.staleIfErrorMs, 300_000, 'staleIfErrorMs');
+    const tierTimeoutMs = positive(options.tierTimeoutMs, 1_000, 'tierTimeoutMs');
+    const failureThreshold = positive(options.breakerFailureThreshold, 5, 'breakerFailureThreshold');
+    const resetMs = positive(options.breakerResetMs, 30_000, 'breakerResetMs');
+    this.strict = options.strict ?? false;
+    this.isLocalOnly = options.isLocalOnly ?? (() => false);
+    this.freshness = new FreshnessIndex(capMs, positive(options.freshnessIndexSize, 100_000, 'freshnessIndexSize'));
+    const lastShared = specs.map((s) => s.backend.capabilities.shared).lastIndexOf(true);
+    this.hasSharedTier = lastShared >= 0;
+    this.tiers = specs.map(
+      (spec, index) =>
+        new Tier({
+          name: spec.name,
+          backend: spec.backend,
+          index,
+          cachesShared: index < lastShared && !spec.backend.capabilities.shared,
+          timeoutMs: spec.timeoutMs ?? (spec.backend.capabilities.persistent || spec.backend.capabilities.shared ? tierTimeoutMs : undefined),
+          failureThreshold,
+          resetMs,
+          clock: this.clock,
+          onStateChange: (tier, from, to) => this.breakerChanged(tier, from, to),
+        }),
+    );
+    const caps = specs.map((s) => s.backend.capabilities);
+    this.capabilities = {
+      scanSegments: caps[caps.length - 1]!.scanSegments,
+      maxBatchWrite: Math.min(...caps.map((c) => c.maxBatchWrite)),
+      persistent: caps.some((c) => c.persistent),
+      shared: this.hasSharedTier,
+    };
+  }
+
+  /** The tiers' names, fastest first. */
+  get tierNames(): string[] {
+    return this.tiers.map((t) => t.name);
+  }
+
+  // ---- reads --------------------------------------------------------------------------------
+
+  protected async _get(namespace: string, key: string): Promise<StoredEntry | undefined> {
+    return (await this._getMany(namespace, [key]))[0];
+  }
+
+  protected override async _getMany(namespace: string, keys: readonly string[]): Promise<(StoredEntry | undefined)[]> {
+    const now = this.clock();
+    const found: (StoredEntry | undefined)[] = new Array<StoredEntry | undefined>(keys.length).fill(undefined);
+    const source: number[] = new Array<number>(keys.length).fill(-1);
+    const deadline: number[] = new Array<number>(keys.length).fill(0);
+    const stale: (StaleCopy | undefined)[] = new Array<StaleCopy | undefined>(keys.length).fill(undefined);
+    const staleUnverified: boolean[] = new Array<boolean>(keys.length).fill(false);
+    const failedFor: (TierOutcome<unknown> & { ok: false; tier: string })[] = [];
+    let pending = keys.map((_, i) => i);
+
+    for (const tier of this.tiers) {
+      if (pending.length === 0) break;
+      const ask = pending.map((i) => keys[i]!);
+      const outcome = await tier.call('get', (b) => (ask.length === 1 ? b.get(namespace, ask[0]!).then((e) => [e]) : b.getMany(namespace, ask)));
+      if (!outcome.ok) {
+        failedFor.push({ ...outcome, tier: tier.name });
+        this.tierFailed(tier, 'get', outcome);
+        for (const i of pending) if (stale[i]) staleUnverified[i] = true;
+        continue;
+      }
+      const next: number[] = [];
+      outcome.value.forEach((entry, j) => {
+        const i = pending[j]!;
+        if (entry === undefined) {
+          tier.counters.misses += 1;
+          next.push(i);
+          return;
+        }
+        tier.counters.hits += 1;
+        if (tier.cachesShared && !this.isLocalOnly(entry)) {
+          const until = this.freshness.freshUntil(tier.index, entry);
+          if (now >= until) {
+            this.extra.revalidations += 1;
+            const copy = stale[i];
+            if (copy) copy.tiers.push(tier.index);
+            else stale[i] = { entry, freshUntil: until, tiers: [tier.index] };
+            next.push(i);
+            return;
+          }
+          deadline[i] = until;
+        } else {
+          deadline[i] = this.freshness.deadlineFrom(now, entry);
+        }
+        found[i] = entry;
+        source[i] = tier.index;
+      });
+      pending = next;
+    }
+
+    const evict: number[] = [];
+    let degraded = false;
+    for (const i of pending) {
+      const copy = stale[i];
+      if (copy && !staleUnverified[i]) {
+        // The shared tier answered and does not have it: deleted or cleared by another machine.
+        evict.push(i);
+        continue;
+      }
+      if (copy && now < copy.freshUntil + this.staleIfErrorMs && !this.strict) {
+        found[i] = copy.entry;
+        this.extra.staleServed += 1;
+        continue;
+      }
+      if (copy) this.extra.staleRefused += 1;
+      if (failedFor.length > 0) degraded = true;
+    }
+    if (this.strict && (degraded || pending.some((i) => staleUnverified[i]))) {
+      const first = failedFor[0]!;
+      throw new TierUnavailableError(first.tier, first.kind, `A read could not be answered honestly: the ${first.tier} tier is unavailable (${first.error.message}).`, {
+        cause: first.error,
+      });
+    }
+    await Promise.all([this.promote(namespace, found, source, deadline), this.dropStaleCopies(namespace, keys, evict, stale)]);
+    return found;
+  }
+
+  /** Copies each hit into the tiers above the one that had it. */
+  private async promote(namespace: string, found: (StoredEntry | undefined)[], source: number[], deadline: number[]): Promise<void> {
+    const writes = this.tiers.map(() => [] as number[]);
+    for (let i = 0; i < found.length; i++) {
+      for (let t = 0; t < source[i]!; t++) writes[t]!.push(i);
+    }
+    await Promise.all(
+      writes.map(async (indices, t) => {
+        if (indices.length === 0) return;
+        const tier = this.tiers[t]!;
+        const outcome = await tier.call('promote', (b) => b.setMany(indices.map((i) => found[i]!)));
+        if (!outcome.ok) {
+          this.tierFailed(tier, 'promote', outcome);
+          return;
+        }
+        this.extra.promotions += indices.length;
+        if (tier.cachesShared) for (const i of indices) this.freshness.mark(namespace, found[i]!.key, [t], deadline[i]!);
+      }),
+    );
+  }
+
+  private async dropStaleCopies(namespace: string, keys: readonly string[], evict: number[], stale: (StaleCopy | undefined)[]): Promise<void> {
+    if (evict.length === 0) return;
+    this.extra.sharedEvictions += evict.length;
+    await Promise.all(
+      this.tiers.map(async (tier) => {
+        const drop = evict.filter((i) => stale[i]!.tiers.includes(tier.index)).map((i) => keys[i]!);
+        if (drop.length === 0) return;
+        const outcome = await tier.call('evict', (b) => b.deleteMany(namespace, drop));
+        if (!outcome.ok) this.tierFailed(tier, 'evict', outcome);
+      }),
+    );
+    for (const i of evict) this.freshness.forget(namespace, keys[i]!);
+  }
+
+  // ---- writes -------------------------------------------------------------------------------
+
+  protected async _setMany(entries: readonly StoredEntry[]): Promise<WriteResult> {
+    const now = this.clock();
+    const localOnly = this.hasSharedTier ? entries.filter((e) => this.isLocalOnly(e)) : [];
+    const sharable = localOnly.length === 0 ? entries : entries.filter((e) => !this.isLocalOnly(e));
+    const outcomes = await Promise.all(
+      this.tiers.map(async (tier) => {
+        const list = tier.backend.capabilities.shared ? sharable : entries;
+        if (list.length === 0) return { tier, list, outcome: undefined };
+        return { tier, list, outcome: await tier.call('set', (b) => b.setMany(list)) };
+      }),
+    );
+    const degraded: TierFailure[] = [];
+    const reached = new Set<StoredEntry>();
+    const failedLocal: number[] = [];
+    let firstFailure: { tier: string; outcome: TierOutcome<unknown> & { ok: false } } | undefined;
+    for (const { tier, list, outcome } of outcomes) {
+      if (outcome === undefined) continue;
+      if (!outcome.ok) {
+        this.tierFailed(tier, 'set', outcome);
+        firstFailure ??= { tier: tier.name, outcome };
+        degraded.push({ tier: tier.name, reason: `${outcome.kind}: ${outcome.error.message}` });
+        if (!tier.backend.capabilities.shared) failedLocal.push(tier.index);
+        continue;
+      }
+      for (const e of list) reached.add(e);
+      for (const d of outcome.value.degraded ?? []) degraded.push({ tier: `${tier.name}/${d.tier}`, reason: d.reason });
+      if (tier.cachesShared) for (const e of list) this.freshness.mark(e.namespace, e.key, [tier.index], this.freshness.deadlineFrom(now, e));
+    }
+    // A local tier that missed this write may still hold the previous version: make it re-check.
+    if (failedLocal.length > 0) for (const e of entries) this.freshness.mark(e.namespace, e.key, failedLocal, -Infinity);
+    if (this.strict && firstFailure) throw this.unavailable(firstFailure.tier, firstFailure.outcome, 'write');
+    if (reached.size < entries.length && firstFailure && reached.size === 0) {
+      throw new BackendError('hybrid', `No tier took the write: ${degraded.map((d) => `${d.tier} (${d.reason})`).join('; ')}.`, {
+        cause: firstFailure.outcome.error,
+        hint: 'Every tier failed; check the local cache directory and the shared tier (`cachevault health`).',
+      });
+    }
+    if (localOnly.length > 0) {
+      this.extra.localOnlyWrites += localOnly.length;
+      for (const tier of this.tiers.filter((t) => t.backend.capabilities.shared)) {
+        degraded.push({ tier: tier.name, reason: `${localOnly.length} entr${localOnly.length === 1 ? 'y' : 'ies'} sealed under a local-only key kept off the shared tier` });
+      }
+    }
+    if (degraded.length > 0) this.extra.degradedWrites += 1;
+    return degraded.length > 0 ? { written: reached.size, degraded } : { written: reached.size };
+  }
+
+  protected async _deleteMany(namespace: string, keys: readonly string[]): Promise<number> {
+    const results = await this.everyTier('delete', (b) => b.deleteMany(namespace, keys));
+    for (const key of keys) this.freshness.forget(namespace, key);
+    const failedLocal = results.filter((r) => !r.outcome.ok && !r.tier.backend.capabilities.shared).map((r) => r.tier.index);
+    if (failedLocal.length > 0) for (const key of keys) this.freshness.mark(namespace, key, failedLocal, -Infinity);
+    return Math.max(0, ...results.map((r) => (r.outcome.ok ? r.outcome.value : 0)));
+  }
+
+  protected async _clear(namespace: string | undefined): Promise<void> {
+    await this.everyTier('clear', (b) => b.clear(namespace));
+    this.freshness.forgetNamespace(namespace);
+  }
+
+  /**
+   * Runs an operation on every tier at once. A failing tier is logged and counted; the call
+   * fails only if every tier failed, or (strict) if any did.
+   */
+  private async everyTier<T>(operation: string, fn: (b: CacheBackend) => Promise<T>): Promise<{ tier: Tier; outcome: TierOutcome<T> }[]> {
+    const results = await Promise.all(this.tiers.map(async (tier) => ({ tier, outcome: await tier.call(operation, fn) })));
+    const failed = results.filter((r) => !r.outcome.ok);
+    for (const r of failed) if (!r.outcome.ok) this.tierFailed(r.tier, operation, r.outcome);
+    const first = failed[0];
+    if (first && !first.outcome.ok && (this.strict || failed.length === results.length)) {
+      throw this.unavailable(first.tier.name, first.outcome, operation);
+    }
+    return results;
+  }
+
+  // ---- scans, health, stats, close -------------------------------------------------------------
+
+  protected async _scan(options: ScanOptions): Promise<EntryPage> {
+    const last = this.tiers[this.tiers.length - 1]!;
+    const outcome = await last.call('scan', (b) => b.scan(options));
+    if (!outcome.ok) {
+      this.tierFailed(last, 'scan', outcome);
+      throw this.unavailable(last.name, outcome, 'scan');
+    }
+    return outcome.value;
+  }
+
+  protected override async _healthSteps(): Promise<HealthCheckStep[]> {
+    return Promise.all(
+      this.tiers.map(async (tier): Promise<HealthCheckStep> => {
+        const breaker = tier.breaker.state;
+        const outcome = await tier.call('healthCheck', (b) => b.healthCheck(), { bypassBreaker: true });
+        if (!outcome.ok) return { name: `tier:${tier.name}`, ok: false, detail: `breaker ${breaker}; ${outcome.error.message}` };
+        const failing = outcome.value.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failed'}`);
+        return {
+          name: `tier:${tier.name}`,
+          ok: outcome.value.healthy,
+          latencyMs: outcome.value.latencyMs,
+          detail: [`breaker ${breaker}`, ...failing].join('; '),
+        };
+      }),
+    );
+  }
+
+  /**
+   * Tiers drop expired entries before the hybrid sees them, so `expired` is the largest count of
+   * any tier (a read of an expired entry usually finds it expired in several tiers at once).
+   */
+  override stats(): BackendStats {
+    const own = super.stats();
+    const tierExpired = Math.max(0, ...Object.values(own.tiers ?? {}).map((t) => t.expired));
+    return { ...own, expired: own.expired + tierExpired };
+  }
+
+  protected override _statsExtra(): Pick<BackendStats, 'extra' | 'tiers'> {
+    const tiers: Record<string, BackendStats> = {};
+    for (const tier of this.tiers) tiers[tier.name] = tier.stats();
+    const breakers = Object.fromEntries(this.tiers.map((t) => [`breaker.${t.name}`, t.breaker.state]));
+    return { tiers, extra: { ...this.extra, ...breakers } };
+  }
+
+  protected async _close(): Promise<void> {
+    const results = await Promise.allSettled(this.tiers.map((t) => t.backend.close()));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ tier: this.tiers[i]!.name, reason: r.reason as unknown }] : []));
+    if (failed.length > 0) {
+      throw new BackendError('hybrid', `Closing tier(s) ${failed.map((f) => f.tier).join(', ')} failed: ${failed.map((f) => describe(f.reason)).join('; ')}.`, {
+        cause: failed[0]!.reason,
+      });
+    }
+  }
+
+  // ---- failure handling ------------------------------------------------------------------------
+
+  private tierFailed(tier: Tier, operation: string, outcome: TierOutcome<unknown> & { ok: false }): void {
+    this.extra.tierFailures += 1;
+    // Skips behind an open breaker are expected and frequent during an outage: keep them quiet.
+    const log = outcome.kind === 'breaker-open' ? this.logger.debug : this.logger.warn;
+    log.call(this.logger, { backend: this.name, tier: tier.name, operation, kind: outcome.kind, error: describe(outcome.error) }, 'cache tier unavailable; degrading to the other tiers');
+  }
+
+  private unavailable(tier: string, outcome: TierOutcome<unknown> & { ok: false }, operation: string): TierUnavailableError {
+    if (outcome.error instanceof TierUnavailableError) return outcome.error;
+    return new TierUnavailableError(tier, outcome.kind, `The ${tier} tier failed during ${operation}: ${outcome.error.message}`, { cause: outcome.error });
+  }
+
+  private breakerChanged(tier: string, from: BreakerState, to: BreakerState): void {
+    const fields = { backend: this.name, tier, from, to };
+    if (to === 'open') this.logger.warn(fields, 'circuit breaker opened: skipping the tier until it is probed again');
+    else if (to === 'closed') this.logger.info(fields, 'circuit breaker closed: the tier answered again');
+    else this.logger.info(fields, 'circuit breaker half-open: probing the tier');
+  }
+}
+
+function positive(value: number | undefined, fallback: number, field: string): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v <= 0) throw new InvalidArgumentError(`hybrid ${field} must be a positive number, got ${v}.`);
+  return v;
+}
+
+function nonNegative(value: number | undefined, fallback: number, field: string): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`hybrid ${field} must be zero or a positive number, got ${v}.`);
+  return v;
+}
