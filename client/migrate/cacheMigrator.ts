@@ -1,0 +1,379 @@
+import type { CacheBackend } from '../backends/cacheBackend';
+import { InvalidArgumentError } from '../errors';
+import { silentLogger } from '../logger';
+import { TableSchema } from '../schema/tableSchema';
+import type { Clock, Logger, StoredEntry } from '../types';
+import { CHECKPOINT_VERSION, CheckpointStore, describePlan, planHash, type Checkpoint, type PlanDescription } from './checkpoint';
+import { prepareEntry, type Transcode } from './entryTranscoder';
+import { MigrationError, MigrationInProgressError, MigrationWriteError, PlanMismatchError } from './errors';
+import { fromJournalState, Journal, refId, toJournalState, type JournalRecord } from './journal';
+import { dryRun } from './plan';
+import { ProgressTracker, type ProgressCounts } from './progress';
+import { freshSegments, scanSegments } from './segmentScan';
+import type { EntryFailure, MigrationCounts, MigrationPlan, MigrationReport, ProgressListener, RollbackReport, ValidationReport } from './types';
+import { byNamespace, validateCopy } from './validate';
+
+export interface CacheMigratorOptions {
+  readonly source: CacheBackend;
+  readonly destination: CacheBackend;
+  /**
+   * Re-encrypt on the way: each entry is opened with `open` (the source's provider) and sealed
+   * with `seal` (the destination's), identity unchanged. Omit when both sides share one
+   * encryption: the stored bytes are then copied as they are.
+   */
+  readonly transcode?: Transcode;
+  /** Directory for the checkpoint and the rollback journal (created owner-only). */
+  readonly stateDir: string;
+  /** Entries per scan page and per destination write. @default 100 */
+  readonly batchSize?: number;
+  /** Parallel scan segments, capped by what the source supports. @default source.capabilities.scanSegments */
+  readonly concurrency?: number;
+  /** @default Date.now */
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /**
+   * How the source and destination are described in the plan hash and reports (the CLI passes
+   * `describeSpec`). Must not contain secrets. @default the backend's name
+   */
+  readonly sourceDescription?: string;
+  /** @default the backend's name */
+  readonly destinationDescription?: string;
+  /** Entries whose stored value exceeds this are reported as `too-large`, not copied. @default Infinity */
+  readonly maxEntryBytes?: number;
+  /** Failed or mismatched entries kept as samples in reports. @default 100 */
+  readonly maxFailureSamples?: number;
+  /** DynamoDB chunk size, for the dry run's write-unit estimate. @default 358400 (350 KiB) */
+  readonly dynamoDbChunkBytes?: number;
+  /** Copy rate the dry run's time estimate assumes. @default a rough rate per destination type */
+  readonly estimateEntriesPerSecond?: number;
+}
+
+export interface RunOptions {
+  /** Continue the unfinished run recorded in the state directory (starts fresh if there is none). */
+  readonly resume?: boolean;
+  readonly onProgress?: ProgressListener;
+  /** Entries expected (from a dry run), for the ETA. @default the source's own count, if it keeps one */
+  readonly expectedEntries?: number;
+}
+
+export interface PhaseOptions {
+  readonly onProgress?: ProgressListener;
+}
+
+const emptyCounts = (): MigrationCounts => ({ entries: 0, bytes: 0, skippedExpired: 0, failed: 0, failuresByReason: {} });
+
+/** The result of one page, applied to the checkpoint together with the cursor that follows it. */
+interface BatchOutcome {
+  readonly entries: number;
+  readonly bytes: number;
+  readonly skippedExpired: number;
+  readonly failures: readonly EntryFailure[];
+}
+
+/**
+ * Copies a cache from any backend to any other through the CacheBackend interface only,
+ * optionally re-encrypting. The copy streams the source page by page (one loop per scan segment),
+ * journals what each batch will overwrite, writes the batch with `setMany`, then records the
+ * batch in an atomically replaced checkpoint. A run killed at any point resumes to the same
+ * result as an uninterrupted one: writes are idempotent upserts, the counts move with the cursor,
+ * and the journal records each key's earlier state once.
+ */
+export class CacheMigrator {
+  private readonly source: CacheBackend;
+  private readonly destination: CacheBackend;
+  private readonly transcode: Transcode | undefined;
+  private readonly stateDir: string;
+  private readonly batchSize: number;
+  private readonly totalSegments: number;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly maxEntryBytes: number;
+  private readonly maxFailureSamples: number;
+  private readonly options: CacheMigratorOptions;
+  /** What the plan hash covers (source, destination, options), in words. */
+  readonly description: PlanDescription;
+  readonly planHash: string;
+
+  constructor(options: CacheMigratorOptions) {
+    if (options.source === options.destination) {
+      throw new InvalidArgumentError('Source and destination are the same backend.', {
+        hint: 'To re-encrypt a cache in place use reencryptInPlace (cachevault encryption rotate|enable|disable).',
+      });
+    }
+    if (typeof options.stateDir !== 'string' || options.stateDir.length === 0) {
+      throw new InvalidArgumentError('CacheMigrator needs a stateDir for its checkpoint and journal.');
+    }
+    const batchSize = options.batchSize ?? 100;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`batchSize must be a positive integer, got ${batchSize}.`);
+    const concurrency = options.concurrency ?? options.source.capabilities.scanSegments;
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidArgumentError(`concurrency must be a positive integer, got ${concurrency}.`);
+    this.options = options;
+    this.source = options.source;
+    this.destination = options.destination;
+    this.transcode = options.transcode;
+    this.stateDir = options.stateDir;
+    this.batchSize = batchSize;
+    this.totalSegments = Math.max(1, Math.min(concurrency, options.source.capabilities.scanSegments));
+    this.clock = options.clock ?? Date.now;
+    this.logger = options.logger ?? silentLogger;
+    this.maxEntryBytes = options.maxEntryBytes ?? Infinity;
+    this.maxFailureSamples = options.maxFailureSamples ?? 100;
+    this.description = {
+      kind: 'migrate',
+      source: options.sourceDescription ?? options.source.name,
+      destination: options.destinationDescription ?? options.destination.name,
+      options: {
+        batchSize,
+        totalSegments: this.totalSegments,
+        openWith: options.transcode?.open.algorithm ?? null,
+        sealWith: options.transcode?.seal.algorithm ?? null,
+        maxEntryBytes: Number.isFinite(this.maxEntryBytes) ? this.maxEntryBytes : null,
+      },
+    };
+    this.planHash = planHash(this.description);
+  }
+
+  /** The dry run: what a copy would do, reading the source only. Writes nothing, not even state. */
+  async plan(options: PhaseOptions = {}): Promise<MigrationPlan> {
+    return dryRun({
+      source: this.source,
+      destination: this.destination,
+      transcode: this.transcode,
+      totalSegments: this.totalSegments,
+      batchSize: this.batchSize,
+      clock: this.clock,
+      maxEntryBytes: this.maxEntryBytes,
+      maxFailureSamples: this.maxFailureSamples,
+      dynamoDbChunkBytes: this.options.dynamoDbChunkBytes ?? TableSchema.defaultChunkBytes,
+      estimateEntriesPerSecond: this.options.estimateEntriesPerSecond,
+      planHash: this.planHash,
+      sourceDescription: this.description.source,
+      destinationDescription: this.description.destination,
+      onProgress: options.onProgress,
+    });
+  }
+
+  /** Copies (or resumes copying) every live source entry to the destination. */
+  async run(options: RunOptions = {}): Promise<MigrationReport> {
+    const store = new CheckpointStore(this.stateDir);
+    const journal = new Journal(this.stateDir);
+    store.ensureDir();
+    const existing = await store.load();
+    let checkpoint: Checkpoint;
+    let inFlight = new Set<string>();
+    let resumed = false;
+
+    if (existing !== undefined && existing.status === 'running' && options.resume) {
+      this.checkSamePlan(existing);
+      checkpoint = existing;
+      resumed = true;
+      await journal.repairTail();
+      inFlight = await journal.inFlightKeys(checkpoint.segments);
+      this.logger.info({ stateDir: this.stateDir, inFlight: inFlight.size }, 'resuming migration');
+    } else if (existing !== undefined && existing.status === 'complete' && options.resume && existing.planHash === this.planHash) {
+      return this.report(existing, true, 0, 0);
+    } else {
+      if (existing !== undefined) {
+        if (existing.status === 'running') {
+          if (existing.planHash !== this.planHash) this.checkSamePlan(existing);
+          throw new MigrationInProgressError(this.stateDir);
+        }
+        // A finished or rolled-back run's state is kept beside the new one, never overwritten.
+        const suffix = `${existing.status}-${existing.updatedAt}`;
+        await journal.archive(suffix);
+        await store.archive(suffix);
+      }
+      await journal.reset();
+      const now = this.clock();
+      checkpoint = {
+        version: CHECKPOINT_VERSION,
+        kind: 'migrate',
+        planHash: this.planHash,
+        plan: this.description,
+        status: 'running',
+        totalSegments: this.totalSegments,
+        segments: freshSegments(this.totalSegments),
+        counts: emptyCounts(),
+        failures: [],
+        startedAt: now,
+        updatedAt: now,
+      };
+      await store.save(checkpoint);
+    }
+
+    const counts = checkpoint.counts;
+    const progressCounts = (): ProgressCounts => ({
+      entriesDone: counts.entries,
+      bytesDone: counts.bytes,
+      skippedExpired: counts.skippedExpired,
+      failed: counts.failed,
+      entriesSeen: counts.entries + counts.skippedExpired + counts.failed,
+    });
+    const tracker = new ProgressTracker('copy', this.clock, options.onProgress, options.expectedEntries ?? this.source.stats().entries, progressCounts());
+    let batchesWritten = 0;
+
+    await scanSegments<BatchOutcome>({
+      backend: this.source,
+      segments: checkpoint.segments,
+      totalSegments: checkpoint.totalSegments,
+      pageSize: this.batchSize,
+      includeExpired: true,
+      onPage: async (segment, page) => {
+        const now = this.clock();
+        const writes: StoredEntry[] = [];
+        const failures: EntryFailure[] = [];
+        let skippedExpired = 0;
+        let bytes = 0;
+        for (const entry of page.entries) {
+          const prepared = await prepareEntry(entry, { transcode: this.transcode, now, maxEntryBytes: this.maxEntryBytes });
+          if (prepared.kind === 'expired') skippedExpired += 1;
+          else if (prepared.kind === 'failed') failures.push(prepared.failure);
+          else {
+            writes.push(prepared.entry);
+            bytes += entry.value.byteLength;
+          }
+        }
+        if (writes.length > 0) {
+          await journal.append(await this.journalRecords(segment.segment, segment.batches, writes, inFlight));
+          const result = await this.destination.setMany(writes);
+          if ((result.degraded?.length ?? 0) > 0 || result.written < writes.length) {
+            const reason = result.degraded?.map((d) => `${d.tier}: ${d.reason}`).join('; ') ?? `${result.written} of ${writes.length} entries written`;
+            throw new MigrationWriteError(this.description.destination, reason);
+          }
+        }
+        return { entries: writes.length, bytes, skippedExpired, failures };
+      },
+      onCommit: (_segment, outcome) => {
+        counts.entries += outcome.entries;
+        counts.bytes += outcome.bytes;
+        counts.skippedExpired += outcome.skippedExpired;
+        counts.failed += outcome.failures.length;
+        for (const failure of outcome.failures) {
+          counts.failuresByReason[failure.reason] = (counts.failuresByReason[failure.reason] ?? 0) + 1;
+          if (checkpoint.failures.length < this.maxFailureSamples) checkpoint.failures.push(failure);
+        }
+        checkpoint.updatedAt = this.clock();
+        batchesWritten += 1;
+        const saved = store.save(checkpoint);
+        tracker.report(progressCounts());
+        return saved;
+      },
+    });
+
+    checkpoint.status = 'complete';
+    checkpoint.updatedAt = this.clock();
+    await store.save(checkpoint);
+    if (counts.failed > 0) {
+      this.logger.warn({ failed: counts.failed, byReason: counts.failuresByReason }, 'some entries could not be migrated');
+    }
+    return this.report(checkpoint, resumed, batchesWritten, tracker.elapsedMs());
+  }
+
+  /** Compares source and destination entry by entry (decrypted checksums); writes nothing. */
+  async validate(options: PhaseOptions = {}): Promise<ValidationReport> {
+    return validateCopy({
+      source: this.source,
+      destination: this.destination,
+      transcode: this.transcode,
+      totalSegments: this.totalSegments,
+      destinationSegments: Math.max(1, this.destination.capabilities.scanSegments),
+      batchSize: this.batchSize,
+      clock: this.clock,
+      maxFailureSamples: this.maxFailureSamples,
+      onProgress: options.onProgress,
+    });
+  }
+
+  /**
+   * Restores the destination to its state before the run (finished or interrupted) from the
+   * journal: overwritten entries get their earlier bytes back, entries the run created are
+   * deleted. Idempotent: running it again gives the same result. Expired entries that were
+   * overwritten are not brought back (they were already a miss).
+   */
+  async rollback(options: PhaseOptions = {}): Promise<RollbackReport> {
+    const store = new CheckpointStore(this.stateDir);
+    const journal = new Journal(this.stateDir);
+    const checkpoint = await store.load();
+    if (checkpoint === undefined) {
+      throw new MigrationError(`There is no migration to roll back in ${this.stateDir}.`, {
+        hint: 'Point stateDir (--state-dir) at the directory the migration ran with.',
+        context: { stateDir: this.stateDir },
+      });
+    }
+    this.checkSamePlan(checkpoint);
+    await journal.repairTail();
+
+    let restored = 0;
+    let removed = 0;
+    let journalRecords = 0;
+    const seen = new Set<string>();
+    let pending: JournalRecord[] = [];
+    const tracker = new ProgressTracker('rollback', this.clock, options.onProgress, checkpoint.counts.entries, {
+      entriesDone: 0,
+      bytesDone: 0,
+      skippedExpired: 0,
+      failed: 0,
+      entriesSeen: 0,
+    });
+    const flush = async () => {
+      for (const [namespace, group] of byNamespace(pending.map((r) => ({ ...r, namespace: r.ns })))) {
+        const puts = group.filter((r) => r.before !== null).map((r) => fromJournalState(namespace, r.key, r.before!));
+        const deletes = group.filter((r) => r.before === null).map((r) => r.key);
+        if (puts.length > 0) await this.destination.setMany(puts);
+        if (deletes.length > 0) await this.destination.deleteMany(namespace, deletes);
+        restored += puts.length;
+        removed += deletes.length;
+      }
+      pending = [];
+      tracker.report({ entriesDone: restored + removed, bytesDone: 0, skippedExpired: 0, failed: 0, entriesSeen: journalRecords });
+    };
+    for await (const record of journal.records()) {
+      journalRecords += 1;
+      // The first record of a key is its state before the run; later ones (if any) are not.
+      const id = refId(record.ns, record.key);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      pending.push(record);
+      if (pending.length >= this.batchSize) await flush();
+    }
+    await flush();
+    checkpoint.status = 'rolled-back';
+    checkpoint.updatedAt = this.clock();
+    await store.save(checkpoint);
+    return { restored, removed, journalRecords };
+  }
+
+  /** The destination's current state of each key about to be written, minus keys already journaled. */
+  private async journalRecords(seg: number, seq: number, writes: readonly StoredEntry[], inFlight: Set<string>): Promise<JournalRecord[]> {
+    const records: JournalRecord[] = [];
+    for (const [namespace, group] of byNamespace(writes)) {
+      const fresh = group.filter((e) => !inFlight.has(refId(namespace, e.key)));
+      if (fresh.length === 0) continue;
+      const current = await this.destination.getMany(namespace, fresh.map((e) => e.key));
+      fresh.forEach((entry, i) => {
+        const before = current[i];
+        records.push({ seg, seq, ns: namespace, key: entry.key, before: before === undefined ? null : toJournalState(before) });
+      });
+    }
+    return records;
+  }
+
+  private checkSamePlan(checkpoint: Checkpoint): void {
+    if (checkpoint.planHash !== this.planHash || checkpoint.kind !== 'migrate') {
+      throw new PlanMismatchError(this.stateDir, this.planHash, checkpoint.planHash, describePlan(checkpoint.plan));
+    }
+  }
+
+  private report(checkpoint: Checkpoint, resumed: boolean, batchesWritten: number, elapsedMs: number): MigrationReport {
+    return {
+      planHash: checkpoint.planHash,
+      source: checkpoint.plan.source,
+      destination: checkpoint.plan.destination,
+      counts: checkpoint.counts,
+      failures: checkpoint.failures,
+      resumed,
+      batchesWritten,
+      elapsedMs,
+    };
+  }
+}

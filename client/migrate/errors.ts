@@ -1,0 +1,79 @@
+import { CacheVaultError, type CacheVaultErrorOptions } from '../errors';
+
+/** A migration or re-encryption sweep could not start, continue or finish. */
+export class MigrationError extends CacheVaultError {
+  override readonly code: string = 'MIGRATION_FAILED';
+  constructor(message: string, options: CacheVaultErrorOptions = {}) {
+    super(message, options);
+    this.name = 'MigrationError';
+  }
+}
+
+/**
+ * The checkpoint in the state directory belongs to a different plan (other source, destination,
+ * encryption or options), so resuming from it would mix two migrations.
+ */
+export class PlanMismatchError extends MigrationError {
+  override readonly code = 'MIGRATION_PLAN_MISMATCH';
+  constructor(stateDir: string, expected: string, found: string, foundDescription: string) {
+    super(`The checkpoint in ${stateDir} was written for a different plan (${foundDescription}); refusing to resume it with this one.`, {
+      hint: 'Resume with the same --from, --to and options as the interrupted run, or use another state directory to start a new migration.',
+      context: { stateDir, expectedPlanHash: expected, foundPlanHash: found },
+    });
+    this.name = 'PlanMismatchError';
+  }
+}
+
+/** A previous run in the state directory is unfinished and the caller did not ask to resume it. */
+export class MigrationInProgressError extends MigrationError {
+  override readonly code = 'MIGRATION_IN_PROGRESS';
+  constructor(stateDir: string) {
+    super(`An unfinished run is recorded in ${stateDir}.`, {
+      hint: 'Pass resume (--resume) to continue it, roll it back (--rollback), or use another state directory.',
+      context: { stateDir },
+    });
+    this.name = 'MigrationInProgressError';
+  }
+}
+
+/** Checkpoint or journal files are unreadable (not written by this version, or damaged by hand). */
+export class MigrationStateError extends MigrationError {
+  override readonly code = 'MIGRATION_STATE_INVALID';
+  constructor(path: string, reason: string, options: CacheVaultErrorOptions = {}) {
+    super(`Migration state file ${path} cannot be used: ${reason}.`, {
+      hint: 'Do not edit files in the state directory. If it is damaged, roll back what the journal allows and start again with a new state directory.',
+      ...options,
+      context: { path, ...options.context },
+    });
+    this.name = 'MigrationStateError';
+  }
+}
+
+/** The destination did not take a whole batch (for example, a hybrid write that reached only local tiers). */
+export class MigrationWriteError extends MigrationError {
+  override readonly code = 'MIGRATION_WRITE_INCOMPLETE';
+  constructor(destination: string, reason: string, options: CacheVaultErrorOptions = {}) {
+    super(`The ${destination} destination did not take a whole batch: ${reason}.`, {
+      hint: 'Fix the destination (connectivity, capacity) and run again with resume; finished batches are kept.',
+      ...options,
+      context: { destination, ...options.context },
+    });
+    this.name = 'MigrationWriteError';
+  }
+}
+
+/** A backend spec (`file:./dir`, `dynamodb:TABLE?region=...`, `memory:`) could not be parsed. */
+export class BackendSpecError extends CacheVaultError {
+  override readonly code = 'BACKEND_SPEC_INVALID';
+  constructor(spec: string, reason: string) {
+    super(`Invalid backend spec ${JSON.stringify(redactSpec(spec))}: ${reason}.`, {
+      hint: 'Use memory:, file:DIR[?durability=full], or dynamodb:TABLE[?region=REGION&endpoint=URL].',
+    });
+    this.name = 'BackendSpecError';
+  }
+}
+
+/** Drops URL credentials (`http://user:pass@host`) from a spec before it is shown anywhere. */
+export function redactSpec(spec: string): string {
+  return spec.replace(/\/\/[^/@?#]*@/g, '//[redacted]@');
+}

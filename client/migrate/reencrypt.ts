@@ -1,0 +1,269 @@
+import type { CacheBackend } from '../backends/cacheBackend';
+import type { EncryptionProvider } from '../crypto/encryptionProvider';
+import { CacheVaultError, InvalidArgumentError } from '../errors';
+import { silentLogger } from '../logger';
+import type { Clock, Logger, StoredEntry } from '../types';
+import { CHECKPOINT_VERSION, CheckpointStore, describePlan, planHash, type Checkpoint, type PlanDescription } from './checkpoint';
+import { MigrationError, MigrationWriteError, PlanMismatchError } from './errors';
+import { ProgressTracker, type ProgressCounts } from './progress';
+import { freshSegments, scanSegments } from './segmentScan';
+import type { EntryFailure, ProgressListener } from './types';
+import { byNamespace } from './validate';
+
+export interface ReencryptOptions {
+  /** The cache to rewrite in place. */
+  readonly backend: CacheBackend;
+  /** Opens entries as they are stored (must hold the old key versions, or read `none`). */
+  readonly open: EncryptionProvider;
+  /** Seals the rewritten entries (the active key, or NoEncryption to disable encryption). */
+  readonly seal: EncryptionProvider;
+  /** Which entries to rewrite: e.g. `(e) => e.keyId === 'k1'` after a rotation, `(e) => e.keyId === 'none'` to enable encryption. */
+  readonly shouldRewrite: (entry: StoredEntry) => boolean;
+  /** Directory for the sweep's checkpoint (created owner-only). */
+  readonly stateDir: string;
+  readonly onProgress?: ProgressListener;
+  /**
+   * What the sweep does, in words (`rotate k1 -> k2`, `enable encryption`); part of the plan hash,
+   * since `shouldRewrite` itself cannot be hashed. @default `reencrypt <open> -> <seal>`
+   */
+  readonly description?: string;
+  /** How the backend is described in the plan hash (no secrets). @default the backend's name */
+  readonly backendDescription?: string;
+  /**
+   * Continue an unfinished sweep of the same plan recorded in `stateDir`. The sweep is idempotent,
+   * so `false` simply starts over (the old checkpoint is kept aside). @default true
+   */
+  readonly resume?: boolean;
+  /** @default 100 */
+  readonly batchSize?: number;
+  /** @default backend.capabilities.scanSegments */
+  readonly concurrency?: number;
+  /** @default Date.now */
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** @default 100 */
+  readonly maxFailureSamples?: number;
+}
+
+/** Totals of a sweep, kept in its checkpoint. */
+export interface ReencryptCounts {
+  /** Live entries looked at. */
+  scanned: number;
+  rewritten: number;
+  /** Live entries `shouldRewrite` left alone. */
+  unchanged: number;
+  skippedExpired: number;
+  /** Entries an app changed or deleted between the sweep's read and its write; left as the app wrote them. */
+  skippedChanged: number;
+  /** Entries that could not be opened (left as they are). */
+  failed: number;
+  failuresByReason: Record<string, number>;
+  /** Live entries per stored key id as the sweep found them. */
+  keyIdsBefore: Record<string, number>;
+  /** ... and as the sweep left them. */
+  keyIdsAfter: Record<string, number>;
+  /** Stored bytes of the entries rewritten. */
+  bytes: number;
+}
+
+export interface ReencryptReport {
+  readonly planHash: string;
+  readonly counts: ReencryptCounts;
+  readonly failures: readonly EntryFailure[];
+  readonly resumed: boolean;
+  readonly elapsedMs: number;
+}
+
+const emptyCounts = (): ReencryptCounts => ({
+  scanned: 0,
+  rewritten: 0,
+  unchanged: 0,
+  skippedExpired: 0,
+  skippedChanged: 0,
+  failed: 0,
+  failuresByReason: {},
+  keyIdsBefore: {},
+  keyIdsAfter: {},
+  bytes: 0,
+});
+
+type PageOutcome = Omit<ReencryptCounts, 'failuresByReason'> & { failures: EntryFailure[] };
+
+const bump = (map: Record<string, number>, key: string, by = 1) => {
+  map[key] = (map[key] ?? 0) + by;
+};
+
+/**
+ * Rewrites entries in place under another encryption: the sweep behind key rotation (rewrite
+ * entries under an old key version) and enabling or disabling encryption. Resumable through the
+ * same atomic checkpoint as the migrator, and idempotent: a rewritten entry no longer matches
+ * `shouldRewrite`, so a rerun passes over it.
+ *
+ * Race with applications writing the same keys: just before each batch is written, the sweep
+ * re-reads those keys and skips any whose bytes or `createdAt` changed since the scan (counted as
+ * `skippedChanged`), so an app's newer value is not replaced by a re-encrypted older one. A write
+ * landing in the short window between that re-read and the batch write is overwritten by the
+ * re-encrypted previous value: last writer wins, as for two apps writing one key, and the value
+ * stays one the app really wrote. Backends offer no conditional batch write, so the window
+ * cannot be closed through the CacheBackend interface.
+ */
+export async function reencryptInPlace(options: ReencryptOptions): Promise<ReencryptReport> {
+  const { backend, open, seal, shouldRewrite } = options;
+  const batchSize = options.batchSize ?? 100;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`batchSize must be a positive integer, got ${batchSize}.`);
+  const concurrency = options.concurrency ?? backend.capabilities.scanSegments;
+  const totalSegments = Math.max(1, Math.min(concurrency, backend.capabilities.scanSegments));
+  const clock = options.clock ?? Date.now;
+  const logger = options.logger ?? silentLogger;
+  const maxFailureSamples = options.maxFailureSamples ?? 100;
+  const label = options.backendDescription ?? backend.name;
+  const plan: PlanDescription = {
+    kind: 'reencrypt',
+    source: label,
+    destination: label,
+    options: { description: options.description ?? `reencrypt ${open.algorithm} -> ${seal.algorithm}`, batchSize, totalSegments, openWith: open.algorithm, sealWith: seal.algorithm },
+  };
+  const hash = planHash(plan);
+  const store = new CheckpointStore<ReencryptCounts>(options.stateDir);
+  store.ensureDir();
+
+  const existing = await store.load();
+  let checkpoint: Checkpoint<ReencryptCounts>;
+  let resumed = false;
+  if (existing !== undefined && existing.status === 'running' && (options.resume ?? true)) {
+    if (existing.planHash !== hash || existing.kind !== 'reencrypt') {
+      throw new PlanMismatchError(options.stateDir, hash, existing.planHash, describePlan(existing.plan));
+    }
+    checkpoint = existing;
+    resumed = true;
+  } else {
+    if (existing !== undefined) await store.archive(`${existing.status}-${existing.updatedAt}`);
+    const now = clock();
+    checkpoint = {
+      version: CHECKPOINT_VERSION,
+      kind: 'reencrypt',
+      planHash: hash,
+      plan,
+      status: 'running',
+      totalSegments,
+      segments: freshSegments(totalSegments),
+      counts: emptyCounts(),
+      failures: [],
+      startedAt: now,
+      updatedAt: now,
+    };
+    await store.save(checkpoint);
+  }
+
+  const counts = checkpoint.counts;
+  const progressCounts = (): ProgressCounts => ({
+    entriesDone: counts.rewritten,
+    bytesDone: counts.bytes,
+    skippedExpired: counts.skippedExpired,
+    failed: counts.failed,
+    entriesSeen: counts.scanned + counts.skippedExpired,
+  });
+  const tracker = new ProgressTracker('reencrypt', clock, options.onProgress, backend.stats().entries, progressCounts());
+
+  await scanSegments<PageOutcome>({
+    backend,
+    segments: checkpoint.segments,
+    totalSegments: checkpoint.totalSegments,
+    pageSize: batchSize,
+    includeExpired: true,
+    onPage: async (_segment, page) => {
+      const out: PageOutcome = { ...emptyCounts(), failures: [] };
+      const now = clock();
+      const candidates: { original: StoredEntry; rewrite: StoredEntry }[] = [];
+      for (const entry of page.entries) {
+        if (entry.expiresAt !== null && entry.expiresAt <= now) {
+          out.skippedExpired += 1;
+          continue;
+        }
+        out.scanned += 1;
+        bump(out.keyIdsBefore, entry.keyId);
+        if (!shouldRewrite(entry)) {
+          out.unchanged += 1;
+          bump(out.keyIdsAfter, entry.keyId);
+          continue;
+        }
+        let plaintext: Uint8Array;
+        try {
+          plaintext = await open.open(entry.value, entry);
+        } catch (err) {
+          out.failed += 1;
+          bump(out.keyIdsAfter, entry.keyId);
+          out.failures.push({
+            namespace: entry.namespace,
+            key: entry.key,
+            reason: err instanceof CacheVaultError ? err.code : 'OPEN_FAILED',
+            message: err instanceof Error ? err.message : String(err),
+          });
+          continue;
+        }
+        let sealed;
+        try {
+          sealed = await seal.seal(plaintext, entry);
+        } catch (err) {
+          throw new MigrationError(`Sealing rewritten entries failed: ${err instanceof Error ? err.message : String(err)}`, {
+            cause: err,
+            hint: 'Check that the new key is active and its provider reachable, then run the sweep again; it resumes.',
+          });
+        }
+        // createdAt is kept: the entry's age is the app's, and it is what the race check compares.
+        candidates.push({ original: entry, rewrite: { ...entry, value: sealed.bytes, keyId: sealed.keyId } });
+      }
+
+      for (const [namespace, group] of byNamespace(candidates.map((c) => ({ ...c, namespace: c.original.namespace, key: c.original.key })))) {
+        const current = await backend.getMany(namespace, group.map((c) => c.original.key));
+        const writes: StoredEntry[] = [];
+        group.forEach((c, i) => {
+          const now = current[i];
+          if (now === undefined || now.createdAt !== c.original.createdAt || !Buffer.from(now.value).equals(c.original.value)) {
+            out.skippedChanged += 1;
+            if (now !== undefined) bump(out.keyIdsAfter, now.keyId);
+            return;
+          }
+          writes.push(c.rewrite);
+        });
+        if (writes.length === 0) continue;
+        const result = await backend.setMany(writes);
+        if ((result.degraded?.length ?? 0) > 0 || result.written < writes.length) {
+          const reason = result.degraded?.map((d) => `${d.tier}: ${d.reason}`).join('; ') ?? `${result.written} of ${writes.length} entries written`;
+          throw new MigrationWriteError(label, reason);
+        }
+        for (const w of writes) {
+          out.rewritten += 1;
+          out.bytes += w.value.byteLength;
+          bump(out.keyIdsAfter, w.keyId);
+        }
+      }
+      return out;
+    },
+    onCommit: (_segment, out) => {
+      counts.scanned += out.scanned;
+      counts.rewritten += out.rewritten;
+      counts.unchanged += out.unchanged;
+      counts.skippedExpired += out.skippedExpired;
+      counts.skippedChanged += out.skippedChanged;
+      counts.failed += out.failed;
+      counts.bytes += out.bytes;
+      for (const [k, n] of Object.entries(out.keyIdsBefore)) bump(counts.keyIdsBefore, k, n);
+      for (const [k, n] of Object.entries(out.keyIdsAfter)) bump(counts.keyIdsAfter, k, n);
+      for (const f of out.failures) {
+        bump(counts.failuresByReason, f.reason);
+        if (checkpoint.failures.length < maxFailureSamples) checkpoint.failures.push(f);
+      }
+      checkpoint.updatedAt = clock();
+      const saved = store.save(checkpoint);
+      tracker.report(progressCounts());
+      return saved;
+    },
+  });
+
+  checkpoint.status = 'complete';
+  checkpoint.updatedAt = clock();
+  await store.save(checkpoint);
+  if (counts.failed > 0) logger.warn({ failed: counts.failed, byReason: counts.failuresByReason }, 're-encryption left entries it could not open');
+  return { planHash: hash, counts, failures: checkpoint.failures, resumed, elapsedMs: tracker.elapsedMs() };
+}
