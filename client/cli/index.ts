@@ -14,6 +14,7 @@ import { registerEntries } from './commands/entries';
 import { registerStatus } from './commands/status';
 import { registerHealth } from './commands/health';
 import { registerTable } from './commands/table';
+import { registerMaintenance } from './commands/maintenance';
 
 export type { CliIo } from './output';
 
@@ -51,6 +52,7 @@ export function buildProgram(runtime: Runtime): Command {
   registerHealth(program, runtime);
   registerEntries(program, runtime);
   registerTable(program, runtime);
+  registerMaintenance(program, runtime);
   // Subcommands inherit the overrides so their usage errors reach main() too.
   for (const cmd of allCommands(program)) {
     cmd.exitOverride().showSuggestionAfterError(true).configureOutput(program.configureOutput());

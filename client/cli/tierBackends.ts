@@ -1,0 +1,31 @@
+/**
+ * Maintenance commands work on one storage tier at a time, with the tier's own class (prune is a
+ * FileBackend method, gc a DynamoDBBackend one), so they open that tier directly from the config.
+ */
+import { resolve } from 'node:path';
+import { DynamoDBBackend } from '../backends/dynamodbBackend';
+import { FileBackend } from '../backends/fileBackend';
+import type { AdvancedCacheConfig } from '../config/schema';
+import { configuredTiers } from './configProbe';
+
+export function usesTier(config: AdvancedCacheConfig, tier: 'memory' | 'file' | 'dynamodb'): boolean {
+  return configuredTiers(config).includes(tier);
+}
+
+export function openFileTier(config: AdvancedCacheConfig, cwd: string): FileBackend {
+  return new FileBackend({ ...config.file, dir: resolve(cwd, config.file.dir) });
+}
+
+export function openDynamoTier(config: AdvancedCacheConfig): DynamoDBBackend {
+  const d = config.dynamodb;
+  return new DynamoDBBackend({
+    tableName: d.tableName,
+    region: d.region,
+    endpoint: d.endpoint,
+    consistentRead: d.consistentRead,
+    chunkBytes: d.chunkBytes,
+    batchRetryDeadlineMs: d.batchRetryDeadlineMs,
+    requestTimeoutMs: d.requestTimeoutMs,
+    maxAttempts: d.maxAttempts,
+  });
+}
