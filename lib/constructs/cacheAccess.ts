@@ -1,0 +1,101 @@
+import { Stack } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+
+/**
+ * The exact actions a cachevault client uses, and the grants built from them. The table's own
+ * `grantReadData` / `grantReadWriteData` would add stream actions and `kms:ReEncrypt*` /
+ * `kms:GenerateDataKey*` wildcards on the table key; these grants name each action instead.
+ */
+export const CacheActions = {
+  /** get / getMany / scan / entries, plus DescribeTable(+TTL) for `TableManager.validate()`. */
+  tableRead: [
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:Query',
+    'dynamodb:Scan',
+    'dynamodb:ConditionCheckItem',
+    'dynamodb:DescribeTable',
+    'dynamodb:DescribeTimeToLive',
+  ],
+  /** set / setMany / delete / clear / gc and the conditional lease writes. */
+  tableWrite: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
+  /** What DynamoDB asks KMS for on a caller's behalf when the table has a customer-managed key. */
+  storageKeyRead: ['kms:Decrypt', 'kms:DescribeKey'],
+  storageKeyWrite: ['kms:Encrypt', 'kms:GenerateDataKey'],
+  /** Reading the key manifest. */
+  manifestRead: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+} as const;
+
+/*
+ * Every grant goes to the principal's policy (Grant.addToPrincipal). The resources' own
+ * grant methods may fall back to resource policies when they cannot prove the principal is in
+ * the same account, which environment-agnostic stacks never can, and which a ManagedPolicy
+ * cannot receive.
+ */
+
+/** Read-only access to the cache table (and, through DynamoDB only, to its storage key). */
+export function grantTableRead(grantee: iam.IGrantable, table: dynamodb.ITable, storageKey: kms.IKey): void {
+  iam.Grant.addToPrincipal({ grantee, actions: [...CacheActions.tableRead], resourceArns: [table.tableArn] });
+  grantKeyViaDynamoDB(grantee, storageKey, CacheActions.storageKeyRead);
+}
+
+/** Read and write access to the cache table. */
+export function grantTableReadWrite(grantee: iam.IGrantable, table: dynamodb.ITable, storageKey: kms.IKey): void {
+  iam.Grant.addToPrincipal({
+    grantee,
+    actions: [...CacheActions.tableRead, ...CacheActions.tableWrite],
+    resourceArns: [table.tableArn],
+  });
+  grantKeyViaDynamoDB(grantee, storageKey, [...CacheActions.storageKeyRead, ...CacheActions.storageKeyWrite]);
+}
+
+/** Reading the key manifest: the secret, and its KMS key only when Secrets Manager asks for it. */
+export function grantManifestRead(grantee: iam.IGrantable, secret: secretsmanager.ISecret, storageKey: kms.IKey): void {
+  iam.Grant.addToPrincipal({ grantee, actions: [...CacheActions.manifestRead], resourceArns: [secret.secretArn] });
+  grantKeyVia(grantee, storageKey, 'secretsmanager', ['kms:Decrypt']);
+}
+
+function grantKeyViaDynamoDB(grantee: iam.IGrantable, key: kms.IKey, actions: readonly string[]): iam.Grant {
+  return grantKeyVia(grantee, key, 'dynamodb', actions);
+}
+
+/** KMS actions on `key` only when `service` calls KMS on the grantee's behalf. */
+export function grantKeyVia(grantee: iam.IGrantable, key: kms.IKey, service: string, actions: readonly string[]): iam.Grant {
+  return iam.Grant.addToPrincipal({
+    grantee,
+    actions: [...actions],
+    resourceArns: [key.keyArn],
+    conditions: { StringEquals: { 'kms:ViaService': `${service}.${Stack.of(key).region}.amazonaws.com` } },
+  });
+}
+
+function encryptionContext(app: string, envName: string): Record<string, Record<string, unknown>> {
+  return { StringEquals: { 'kms:EncryptionContext:app': app, 'kms:EncryptionContext:env': envName } };
+}
+
+/**
+ * kms:Decrypt on the wrapping key, only for data keys wrapped with this app's and environment's
+ * encryption context (the KeyManager binds `{ app, env, keyId }` into every wrap), so a role of
+ * one environment cannot unwrap another's keys even holding a copy of its manifest.
+ */
+export function grantUnwrapDataKeys(grantee: iam.IGrantable, key: kms.IKey, app: string, envName: string): iam.Grant {
+  return iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['kms:Decrypt'],
+    resourceArns: [key.keyArn],
+    conditions: encryptionContext(app, envName),
+  });
+}
+
+/** kms:GenerateDataKey (new data key versions) under the same encryption-context condition. */
+export function grantGenerateDataKeys(grantee: iam.IGrantable, key: kms.IKey, app: string, envName: string): iam.Grant {
+  return iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['kms:GenerateDataKey'],
+    resourceArns: [key.keyArn],
+    conditions: encryptionContext(app, envName),
+  });
+}

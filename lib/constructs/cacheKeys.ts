@@ -1,0 +1,57 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+
+export interface CacheKeysProps {
+  readonly app: string;
+  readonly envName: string;
+  /** RETAIN in long-lived environments: a deleted key makes every byte it protected unreadable. */
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * The two customer-managed KMS keys of an environment, both with yearly automatic rotation.
+ *
+ * - `wrappingKey` wraps the cache's data keys (GenerateDataKey / Decrypt with the encryption
+ *   context `{ app, env, keyId }`). Clients get Decrypt on it only for their own app and env.
+ * - `storageKey` encrypts data at rest: the table, the key-manifest secret and the alarm topic.
+ *
+ * Two keys rather than one because DynamoDB and Secrets Manager call KMS with their own
+ * encryption contexts: a grant that lets a client read the table must not also let it unwrap
+ * data keys of another app or environment.
+ */
+export class CacheKeys extends Construct {
+  public readonly wrappingKey: kms.Key;
+  public readonly storageKey: kms.Key;
+
+  constructor(scope: Construct, id: string, props: CacheKeysProps) {
+    super(scope, id);
+    const pendingWindow = props.removalPolicy === RemovalPolicy.DESTROY ? Duration.days(7) : Duration.days(30);
+
+    this.wrappingKey = new kms.Key(this, 'WrappingKey', {
+      description: `cachevault ${props.app}/${props.envName}: wraps the cache's data keys`,
+      alias: `alias/${props.app}/${props.envName}/data-key-wrapping`,
+      enableKeyRotation: true,
+      pendingWindow,
+      removalPolicy: props.removalPolicy,
+    });
+
+    this.storageKey = new kms.Key(this, 'StorageKey', {
+      description: `cachevault ${props.app}/${props.envName}: encrypts the table, the key manifest and alarms at rest`,
+      alias: `alias/${props.app}/${props.envName}/storage`,
+      enableKeyRotation: true,
+      pendingWindow,
+      removalPolicy: props.removalPolicy,
+    });
+    // CloudWatch alarms publish to the encrypted SNS topic; an AWS-managed SNS key would refuse them.
+    this.storageKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToPublishToEncryptedTopic',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+      }),
+    );
+  }
+}

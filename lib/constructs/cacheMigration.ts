@@ -1,0 +1,94 @@
+import { ArnFormat, Duration, Stack, type RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { join } from 'node:path';
+import { MetricNames } from '../../lambda/metricNames';
+import type { AlarmTopic } from './alarmTopic';
+import { grantManifestRead, grantTableReadWrite, grantUnwrapDataKeys } from './cacheAccess';
+import { CacheFunction } from './cacheFunction';
+
+export interface CacheMigrationProps {
+  readonly app: string;
+  readonly envName: string;
+  readonly table: dynamodb.ITable;
+  readonly storageKey: kms.IKey;
+  readonly wrappingKey: kms.IKey;
+  readonly manifestSecret: secretsmanager.ISecret;
+  readonly clientEnvironment: Record<string, string>;
+  readonly timeout: Duration;
+  /** Minutes of no progress while the function keeps being invoked before the stall alarm. */
+  readonly stallMinutes: number;
+  readonly logRetentionDays: logs.RetentionDays;
+  readonly logRemovalPolicy: RemovalPolicy;
+  readonly alarms: AlarmTopic;
+}
+
+/**
+ * The `migrate` Lambda (migration and re-encryption jobs, resumable by re-invoking itself with
+ * its cursor) and the alarm that fires when a job keeps running without making progress.
+ */
+export class CacheMigration extends Construct {
+  public readonly function: CacheFunction;
+  public readonly itemsProcessed: cloudwatch.Metric;
+  public readonly stalledAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: CacheMigrationProps) {
+    super(scope, id);
+    const functionName = `${props.app}-${props.envName}-migrate`;
+    this.function = new CacheFunction(this, 'Migrate', {
+      name: 'migrate',
+      entry: join(__dirname, '../../lambda/migrate.ts'),
+      functionName,
+      app: props.app,
+      envName: props.envName,
+      description: 'cachevault: resumable migration and re-encryption jobs',
+      timeout: props.timeout,
+      memorySize: 1024,
+      logRetentionDays: props.logRetentionDays,
+      logRemovalPolicy: props.logRemovalPolicy,
+      environment: props.clientEnvironment,
+      alarms: props.alarms,
+    });
+    const role = this.function.role;
+    grantTableReadWrite(role, props.table, props.storageKey);
+    grantManifestRead(role, props.manifestSecret, props.storageKey);
+    grantUnwrapDataKeys(role, props.wrappingKey, props.app, props.envName);
+    // Continuing a job re-invokes this function. Its ARN is spelled out from the fixed name:
+    // referencing `fn.functionArn` from its own role's policy would be a dependency cycle.
+    iam.Grant.addToPrincipal({
+      grantee: role,
+      actions: ['lambda:InvokeFunction'],
+      resourceArns: [
+        Stack.of(this).formatArn({ service: 'lambda', resource: 'function', resourceName: functionName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+      ],
+    });
+
+    const period = Duration.minutes(5);
+    this.itemsProcessed = this.function.metric(MetricNames.migrationItemsProcessed, { statistic: cloudwatch.Stats.SUM, period });
+    const invocations = this.function.fn.metricInvocations({ statistic: cloudwatch.Stats.SUM, period });
+    // Stalled = the function keeps running (a job is in flight) but no entry moves.
+    const stalled = new cloudwatch.MathExpression({
+      label: 'Re-encryption stalled (invoked, nothing processed)',
+      expression: 'IF(invocations > 0 AND FILL(processed, 0) == 0, 1, 0)',
+      usingMetrics: { invocations, processed: this.itemsProcessed },
+      period,
+    });
+    const periods = Math.max(1, Math.ceil(props.stallMinutes / 5));
+    this.stalledAlarm = props.alarms.notify(
+      new cloudwatch.Alarm(this, 'StalledAlarm', {
+        alarmDescription: `A migration or re-encryption job ran for ${props.stallMinutes} minutes without processing an entry. See docs/operations.md#re-encryption-stalled.`,
+        metric: stalled,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: periods,
+        datapointsToAlarm: periods,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+  }
+}

@@ -1,0 +1,42 @@
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { grantManifestRead, grantTableRead, grantTableReadWrite, grantUnwrapDataKeys } from './cacheAccess';
+
+export interface ClientAccessPoliciesProps {
+  readonly app: string;
+  readonly envName: string;
+  readonly table: dynamodb.ITable;
+  readonly storageKey: kms.IKey;
+  readonly wrappingKey: kms.IKey;
+  readonly manifestSecret: secretsmanager.ISecret;
+}
+
+/**
+ * Managed policies an application role attaches to use the cache: read-only (a service reading
+ * values another one writes) and read-write. Both read the key manifest and unwrap data keys;
+ * neither can create, rotate or retire keys: only the rotation Lambda can.
+ */
+export class ClientAccessPolicies extends Construct {
+  public readonly readOnly: iam.ManagedPolicy;
+  public readonly readWrite: iam.ManagedPolicy;
+
+  constructor(scope: Construct, id: string, props: ClientAccessPoliciesProps) {
+    super(scope, id);
+    this.readOnly = new iam.ManagedPolicy(this, 'ReadOnly', {
+      description: `cachevault ${props.app}/${props.envName}: read cache entries and unwrap data keys`,
+    });
+    this.readWrite = new iam.ManagedPolicy(this, 'ReadWrite', {
+      description: `cachevault ${props.app}/${props.envName}: read and write cache entries, unwrap data keys`,
+    });
+
+    grantTableRead(this.readOnly, props.table, props.storageKey);
+    grantTableReadWrite(this.readWrite, props.table, props.storageKey);
+    for (const policy of [this.readOnly, this.readWrite]) {
+      grantManifestRead(policy, props.manifestSecret, props.storageKey);
+      grantUnwrapDataKeys(policy, props.wrappingKey, props.app, props.envName);
+    }
+  }
+}

@@ -1,0 +1,94 @@
+import { Duration, Stack, Validations, type RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { join } from 'node:path';
+import { MetricNames } from '../../lambda/metricNames';
+import type { AlarmTopic } from './alarmTopic';
+import { grantManifestRead, grantTableReadWrite, grantUnwrapDataKeys } from './cacheAccess';
+import { CacheFunction } from './cacheFunction';
+
+export interface HealthCheckProps {
+  readonly app: string;
+  readonly envName: string;
+  readonly table: dynamodb.ITable;
+  readonly storageKey: kms.IKey;
+  readonly wrappingKey: kms.IKey;
+  readonly manifestSecret: secretsmanager.ISecret;
+  readonly clientEnvironment: Record<string, string>;
+  readonly everyMinutes: number;
+  readonly logRetentionDays: logs.RetentionDays;
+  readonly logRemovalPolicy: RemovalPolicy;
+  readonly alarms: AlarmTopic;
+}
+
+/**
+ * The `health` Lambda, run by EventBridge Scheduler, and the alarm that fires when it reports a
+ * failure or stops reporting at all.
+ */
+export class HealthCheck extends Construct {
+  public readonly function: CacheFunction;
+  public readonly schedule: scheduler.Schedule;
+  public readonly succeeded: cloudwatch.Metric;
+  public readonly unhealthyAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: HealthCheckProps) {
+    super(scope, id);
+    this.function = new CacheFunction(this, 'Health', {
+      name: 'health',
+      entry: join(__dirname, '../../lambda/health.ts'),
+      app: props.app,
+      envName: props.envName,
+      description: 'cachevault: health check of the cache table and data keys (canary round trip)',
+      timeout: Duration.seconds(60),
+      logRetentionDays: props.logRetentionDays,
+      logRemovalPolicy: props.logRemovalPolicy,
+      environment: props.clientEnvironment,
+      alarms: props.alarms,
+    });
+    // The canary writes, reads and deletes one entry, so it needs write access to the table.
+    grantTableReadWrite(this.function.role, props.table, props.storageKey);
+    grantManifestRead(this.function.role, props.manifestSecret, props.storageKey);
+    grantUnwrapDataKeys(this.function.role, props.wrappingKey, props.app, props.envName);
+
+    const period = Duration.minutes(props.everyMinutes);
+    this.schedule = new scheduler.Schedule(this, 'Schedule', {
+      description: `cachevault ${props.app}/${props.envName}: health check every ${props.everyMinutes} minutes`,
+      schedule: scheduler.ScheduleExpression.rate(period),
+      // A late check is worthless: the next one is minutes away, so no retries.
+      target: new targets.LambdaInvoke(this.function.fn, { retryAttempts: 0, maxEventAge: Duration.minutes(props.everyMinutes) }),
+    });
+
+    // The scheduler's role is a stack-level singleton, so the acknowledgement names exactly the
+    // one finding it produces for this function.
+    const fnLogicalId = Stack.of(this).getLogicalId(this.function.fn.node.defaultChild as lambda.CfnFunction);
+    Validations.of(Stack.of(this)).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${fnLogicalId}.Arn>:*]`,
+      reason:
+        "aws-scheduler-targets' LambdaInvoke grants lambda:InvokeFunction on the health function and its versions " +
+        '(`<arn>:*`). The wildcard spans versions and aliases of this one function only, and the schedule invokes the unqualified ARN.',
+    });
+
+    this.succeeded = this.function.metric(MetricNames.healthCheckSucceeded, { statistic: cloudwatch.Stats.MINIMUM, period });
+    // Missing data is breaching: a health check that stopped running (schedule disabled, Lambda
+    // crashing before it publishes, permissions revoked) must page just like a failing one.
+    this.unhealthyAlarm = props.alarms.notify(
+      new cloudwatch.Alarm(this, 'UnhealthyAlarm', {
+        alarmDescription:
+          'The cache health check failed or did not report twice in a row. See docs/operations.md#health-check-failing-or-missing.',
+        metric: this.succeeded,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 2,
+        datapointsToAlarm: 2,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+    );
+  }
+}

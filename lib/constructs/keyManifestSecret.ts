@@ -1,0 +1,46 @@
+import { RemovalPolicy, SecretValue, Validations } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { keyManifestSecretName } from '../../client/schema/tableSchema';
+
+export interface KeyManifestSecretProps {
+  readonly app: string;
+  readonly envName: string;
+  readonly encryptionKey: kms.IKey;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * The value the secret is created with: no key versions yet. It holds nothing secret, which is
+ * why it may appear in the template; Secrets Manager runs the first rotation right after the
+ * rotation schedule is created, and that rotation writes data key `k1` (wrapped under KMS).
+ */
+export const EMPTY_MANIFEST = '{}';
+
+/**
+ * The Secrets Manager secret that holds an environment's key manifest: wrapped data keys and
+ * their states, never plaintext. Named by the convention the KeyManager also uses, so clients
+ * find it from `app` and `env` alone.
+ */
+export class KeyManifestSecret extends Construct {
+  public readonly secret: secretsmanager.Secret;
+
+  constructor(scope: Construct, id: string, props: KeyManifestSecretProps) {
+    super(scope, id);
+    this.secret = new secretsmanager.Secret(this, 'Secret', {
+      secretName: keyManifestSecretName(props.app, props.envName),
+      description: `cachevault ${props.app}/${props.envName}: key manifest (wrapped data keys only)`,
+      encryptionKey: props.encryptionKey,
+      secretStringValue: SecretValue.unsafePlainText(EMPTY_MANIFEST),
+      removalPolicy: props.removalPolicy,
+    });
+    Validations.of(this.secret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'Rotation is scheduled, by the Operations stack: its KeyRotation construct attaches a rotation schedule to this secret ' +
+        '(the rotate-keys Lambda; every keyRotationDays). cdk-nag only looks for schedules in the same stack. ' +
+        'test/unit/cdk/operationsStack.test.ts asserts the schedule.',
+    });
+  }
+}

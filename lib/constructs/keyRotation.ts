@@ -1,0 +1,97 @@
+import { Duration, Stack, type RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { join } from 'node:path';
+import { MetricNames } from '../../lambda/metricNames';
+import type { AlarmTopic } from './alarmTopic';
+import { grantGenerateDataKeys, grantKeyVia, grantManifestRead, grantUnwrapDataKeys } from './cacheAccess';
+import { CacheFunction } from './cacheFunction';
+
+export interface KeyRotationProps {
+  readonly app: string;
+  readonly envName: string;
+  readonly manifestSecret: secretsmanager.ISecret;
+  /** The key the secret is encrypted with (Secrets Manager calls KMS with it on our behalf). */
+  readonly storageKey: kms.IKey;
+  readonly wrappingKey: kms.IKey;
+  /** The function started (asynchronously) to re-encrypt entries after a rotation. */
+  readonly migrateFunction: lambda.IFunction;
+  readonly clientEnvironment: Record<string, string>;
+  readonly rotationDays: number;
+  readonly logRetentionDays: logs.RetentionDays;
+  readonly logRemovalPolicy: RemovalPolicy;
+  readonly alarms: AlarmTopic;
+}
+
+/**
+ * The `rotate-keys` Lambda: the Secrets Manager rotation function of the key-manifest secret,
+ * its schedule and its failure alarm.
+ */
+export class KeyRotation extends Construct {
+  public readonly function: CacheFunction;
+  public readonly rotationSchedule: secretsmanager.CfnRotationSchedule;
+  public readonly failures: cloudwatch.Metric;
+  public readonly failureAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: KeyRotationProps) {
+    super(scope, id);
+    this.function = new CacheFunction(this, 'RotateKeys', {
+      name: 'rotate-keys',
+      entry: join(__dirname, '../../lambda/rotateKeys.ts'),
+      app: props.app,
+      envName: props.envName,
+      description: 'cachevault: Secrets Manager rotation of the key manifest (new data key version), then re-encryption',
+      timeout: Duration.minutes(2),
+      logRetentionDays: props.logRetentionDays,
+      logRemovalPolicy: props.logRemovalPolicy,
+      environment: { ...props.clientEnvironment, CACHEVAULT_MIGRATE_FUNCTION_NAME: props.migrateFunction.functionName },
+      alarms: props.alarms,
+    });
+    const role = this.function.role;
+
+    // What a rotation function needs on its secret, action by action. The L2 RotationSchedule
+    // would also grant kms:ReEncrypt* / kms:GenerateDataKey* and GetRandomPassword on "*".
+    grantManifestRead(role, props.manifestSecret, props.storageKey);
+    iam.Grant.addToPrincipal({
+      grantee: role,
+      actions: ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
+      resourceArns: [props.manifestSecret.secretArn],
+    });
+    // Writing a secret version makes Secrets Manager generate a data key under the storage key.
+    grantKeyVia(role, props.storageKey, 'secretsmanager', ['kms:GenerateDataKey']);
+    grantGenerateDataKeys(role, props.wrappingKey, props.app, props.envName);
+    grantUnwrapDataKeys(role, props.wrappingKey, props.app, props.envName);
+    // Only the unqualified function: grantInvoke would add every version and alias (`arn:*`).
+    iam.Grant.addToPrincipal({ grantee: role, actions: ['lambda:InvokeFunction'], resourceArns: [props.migrateFunction.functionArn] });
+
+    this.function.fn.addPermission('InvokedBySecretsManager', {
+      principal: new iam.ServicePrincipal('secretsmanager.amazonaws.com'),
+      sourceAccount: Stack.of(this).account,
+    });
+    this.rotationSchedule = new secretsmanager.CfnRotationSchedule(this, 'Schedule', {
+      secretId: props.manifestSecret.secretArn,
+      rotationLambdaArn: this.function.fn.functionArn,
+      rotationRules: { scheduleExpression: `rate(${props.rotationDays} days)` },
+    });
+    // Secrets Manager checks that it may invoke the function when the schedule is created.
+    this.rotationSchedule.node.addDependency(this.function.fn.node.findChild('InvokedBySecretsManager'));
+
+    this.failures = this.function.metric(MetricNames.keyRotationFailures, { statistic: cloudwatch.Stats.SUM });
+    this.failureAlarm = props.alarms.notify(
+      new cloudwatch.Alarm(this, 'RotationFailedAlarm', {
+        alarmDescription:
+          'A key-manifest rotation step failed; the new data key version is not active. See docs/operations.md#key-rotation-failed.',
+        metric: this.failures,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+  }
+}
