@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import { MemoryBackend } from '../../../client/backends/memoryBackend';
+import { CacheManager } from '../../../client/core/cacheManager';
+import { AeadEncryption, type AeadAlgorithmName } from '../../../client/crypto/aeadEncryption';
+import { readHeader, sealPlain } from '../../../client/crypto/envelope';
+import { EncryptionClosedError } from '../../../client/crypto/errors';
+import { PrkCache } from '../../../client/crypto/keyDerivation';
+import { NoEncryption } from '../../../client/crypto/noEncryption';
+import { CacheVaultError, EnvelopeFormatError, IntegrityError, KeyUnavailableError } from '../../../client/errors';
+import { StaticKeySource } from '../../../client/keys/staticKeySource';
+import type { EntryIdentity } from '../../../client/types';
+
+const ALGORITHMS: AeadAlgorithmName[] = ['aes-256-gcm', 'aes-256-cbc-hmac-sha-512'];
+const identity: EntryIdentity = { namespace: 'users', key: 'user:42', expiresAt: 1_900_000_000_000 };
+
+function setup(algorithm: AeadAlgorithmName, options: { allowUnencryptedReads?: boolean } = {}) {
+  const k1 = randomBytes(32);
+  const k2 = randomBytes(32);
+  const keys = new StaticKeySource([{ id: 'k1', material: k1 }, { id: 'k2', material: k2 }], 'k1');
+  return { k1, k2, keys, encryption: new AeadEncryption({ keys, algorithm, ...options }) };
+}
+
+/** Rewrites the envelope's key id in place (same length), as an attacker editing the header would. */
+function withKeyId(envelope: Uint8Array, keyId: string): Buffer {
+  const copy = Buffer.from(envelope);
+  copy.write(keyId, 5, 'latin1');
+  return copy;
+}
+
+async function openOutcome(encryption: AeadEncryption, bytes: Uint8Array, id: EntryIdentity): Promise<unknown> {
+  try {
+    return await encryption.open(bytes, id);
+  } catch (err) {
+    return err;
+  }
+}
+
+describe.each(ALGORITHMS)('AeadEncryption with %s', (algorithm) => {
+  test.each([0, 1, 15, 16, 17, 100, 1024, 70_000])('round-trips a %i-byte value', async (size) => {
+    const { encryption } = setup(algorithm);
+    const plaintext = randomBytes(size);
+    const sealed = await encryption.seal(plaintext, identity);
+    expect(Buffer.from(await encryption.open(sealed.bytes, identity)).equals(plaintext)).toBe(true);
+  });
+
+  test('seals with the active key and records its id in the envelope and the result', async () => {
+    const { encryption } = setup(algorithm);
+    const sealed = await encryption.seal(Buffer.from('hello'), identity);
+    expect(sealed.keyId).toBe('k1');
+    const header = readHeader(sealed.bytes);
+    expect(header.keyId).toBe('k1');
+    expect(header.algorithm).toBe(algorithm);
+  });
+
+  test('stores no plaintext and never the same bytes twice for the same value', async () => {
+    const { encryption } = setup(algorithm);
+    const plaintext = Buffer.from('a secret value that must not appear in storage');
+    const a = Buffer.from((await encryption.seal(plaintext, identity)).bytes);
+    const b = Buffer.from((await encryption.seal(plaintext, identity)).bytes);
+    expect(a.includes(plaintext)).toBe(false);
+    expect(a.equals(b)).toBe(false);
+  });
+
+  test.each<[string, Partial<EntryIdentity>]>([
+    ['another namespace', { namespace: 'admins' }],
+    ['another cache key', { key: 'user:43' }],
+    ['a longer expiry', { expiresAt: 1_900_000_000_001 }],
+    ['no expiry', { expiresAt: null }],
+  ])('a ciphertext moved to %s fails with IntegrityError', async (_what, change) => {
+    const { encryption } = setup(algorithm);
+    const sealed = await encryption.seal(Buffer.from('value'), identity);
+    await expect(encryption.open(sealed.bytes, { ...identity, ...change })).rejects.toThrow(IntegrityError);
+  });
+
+  test('a ciphertext relabelled with another key version fails with IntegrityError', async () => {
+    const { encryption } = setup(algorithm);
+    const sealed = await encryption.seal(Buffer.from('value'), identity);
+    await expect(encryption.open(withKeyId(sealed.bytes, 'k2'), identity)).rejects.toThrow(IntegrityError);
+  });
+
+  test('every single-bit flip of an envelope fails with one of our typed errors', async () => {
+    const { encryption } = setup(algorithm);
+    const sealed = Buffer.from((await encryption.seal(Buffer.from('twenty bytes of data'), identity)).bytes);
+    for (let bit = 0; bit < sealed.length * 8; bit++) {
+      const tampered = Buffer.from(sealed);
+      tampered[bit >> 3]! ^= 1 << (bit & 7);
+      const outcome = await openOutcome(encryption, tampered, identity);
+      expect([IntegrityError, EnvelopeFormatError, KeyUnavailableError].some((type) => outcome instanceof type)).toBe(true);
+    }
+  });
+
+  test('every truncation of an envelope fails with one of our typed errors', async () => {
+    const { encryption } = setup(algorithm);
+    const sealed = Buffer.from((await encryption.seal(Buffer.from('twenty bytes of data'), identity)).bytes);
+    for (let length = 0; length < sealed.length; length++) {
+      const outcome = await openOutcome(encryption, sealed.subarray(0, length), identity);
+      expect(outcome instanceof IntegrityError || outcome instanceof EnvelopeFormatError).toBe(true);
+    }
+  });
+
+  test('the wrong key material under the same version id fails with IntegrityError', async () => {
+    const { encryption } = setup(algorithm);
+    const sealed = await encryption.seal(Buffer.from('value'), identity);
+    const impostor = new AeadEncryption({ keys: new StaticKeySource([{ id: 'k1', material: randomBytes(32) }]), algorithm });
+    await expect(impostor.open(sealed.bytes, identity)).rejects.toThrow(IntegrityError);
+  });
+
+  test('an entry under a key version this client lacks fails with KeyUnavailableError', async () => {
+    const { encryption } = setup(algorithm);
+    const sealed = await encryption.seal(Buffer.from('value'), identity);
+    const other = new AeadEncryption({ keys: new StaticKeySource([{ id: 'k9', material: randomBytes(32) }]), algorithm });
+    await expect(other.open(sealed.bytes, identity)).rejects.toThrow(KeyUnavailableError);
+  });
+
+  test('entries sealed under an older key stay readable after the active key changes', async () => {
+    const { k1, k2, encryption } = setup(algorithm);
+    const sealed = await encryption.seal(Buffer.from('old'), identity);
+    const rotated = new AeadEncryption({ keys: new StaticKeySource([{ id: 'k1', material: k1 }, { id: 'k2', material: k2 }], 'k2'), algorithm });
+    expect(Buffer.from(await rotated.open(sealed.bytes, identity)).toString()).toBe('old');
+    expect((await rotated.seal(Buffer.from('new'), identity)).keyId).toBe('k2');
+  });
+
+  test('reads unencrypted (old) entries by default, and refuses them when allowUnencryptedReads is false', async () => {
+    const plain = sealPlain(Buffer.from('from before encryption'), identity);
+    expect(Buffer.from(await setup(algorithm).encryption.open(plain, identity)).toString()).toBe('from before encryption');
+    await expect(setup(algorithm, { allowUnencryptedReads: false }).encryption.open(plain, identity)).rejects.toThrow(IntegrityError);
+  });
+
+  test('close() zeroes every cached PRK and later use fails with a typed error', async () => {
+    const prks: Buffer[] = [];
+    const original = PrkCache.prototype.prkFor;
+    const spy = jest.spyOn(PrkCache.prototype, 'prkFor').mockImplementation(function (this: PrkCache, key) {
+      const prk = original.call(this, key);
+      prks.push(prk);
+      return prk;
+    });
+    try {
+      const { encryption } = setup(algorithm);
+      const sealed = await encryption.seal(Buffer.from('value'), identity);
+      expect(prks.length).toBeGreaterThan(0);
+      expect(prks.every((prk) => !prk.equals(Buffer.alloc(32)))).toBe(true);
+      encryption.close();
+      expect(prks.every((prk) => prk.equals(Buffer.alloc(32)))).toBe(true);
+      await expect(encryption.open(sealed.bytes, identity)).rejects.toThrow(EncryptionClosedError);
+      await expect(encryption.seal(Buffer.from('value'), identity)).rejects.toThrow(EncryptionClosedError);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  test('no error raised by tampering, wrong keys or truncation contains the key bytes', async () => {
+    const { k1, encryption } = setup(algorithm);
+    const sealed = Buffer.from((await encryption.seal(Buffer.from('value'), identity)).bytes);
+    const outcomes: unknown[] = [];
+    for (let i = 0; i < sealed.length; i++) {
+      const tampered = Buffer.from(sealed);
+      tampered[i]! ^= 0xff;
+      outcomes.push(await openOutcome(encryption, tampered, identity));
+      outcomes.push(await openOutcome(encryption, sealed.subarray(0, i), identity));
+    }
+    outcomes.push(await openOutcome(encryption, sealed, { ...identity, key: 'moved' }));
+    const text = outcomes
+      .map((err) => (err instanceof CacheVaultError ? `${err.message} ${err.stack} ${err.hint} ${JSON.stringify(err.context)}` : ''))
+      .join('\n');
+    expect(text.length).toBeGreaterThan(0);
+    for (const secret of [k1.toString('hex'), k1.toString('base64'), k1.toString('base64url')]) expect(text).not.toContain(secret);
+  });
+});
+
+describe('AeadEncryption envelope size', () => {
+  test('AES-256-GCM adds at most 40 bytes (header, 16-byte salt, 16-byte tag)', async () => {
+    const { encryption } = setup('aes-256-gcm');
+    for (const size of [0, 100, 1024]) {
+      const sealed = await encryption.seal(Buffer.alloc(size), identity);
+      expect(sealed.bytes.byteLength - size).toBe(7 + 16 + 16);
+    }
+  });
+});
+
+describe('AeadEncryption through CacheManager and MemoryBackend', () => {
+  function cache(encryption: AeadEncryption | NoEncryption, backend = new MemoryBackend()) {
+    return { backend, manager: new CacheManager({ backend, namespace: 'users', encryption }) };
+  }
+
+  test.each(ALGORITHMS)('a tampered %s entry reads as a miss and is counted in decryptFailures', async (algorithm) => {
+    const { backend, manager } = cache(setup(algorithm).encryption);
+    await manager.set('user:42', { name: 'Ada' });
+    expect(await manager.get('user:42')).toEqual({ name: 'Ada' });
+    const stored = (await backend.get('users', 'user:42'))!;
+    expect(stored.keyId).toBe('k1');
+    const tampered = Buffer.from(stored.value);
+    tampered[tampered.length - 1]! ^= 1;
+    await backend.set({ ...stored, value: tampered });
+    expect(await manager.get('user:42')).toBeUndefined();
+    expect(manager.stats().decryptFailures).toBe(1);
+  });
+
+  test('an entry copied onto another cache key reads as a miss', async () => {
+    const { backend, manager } = cache(setup('aes-256-gcm').encryption);
+    await manager.set('user:42', 'secret of 42');
+    const stored = (await backend.get('users', 'user:42'))!;
+    await backend.set({ ...stored, key: 'user:43' });
+    expect(await manager.get('user:43')).toBeUndefined();
+    expect(manager.stats().decryptFailures).toBe(1);
+  });
+
+  test('entries written before encryption was enabled read with allowUnencryptedReads and not without', async () => {
+    const backend = new MemoryBackend();
+    await cache(new NoEncryption(), backend).manager.set('old', 'written unencrypted');
+    expect(await cache(setup('aes-256-gcm').encryption, backend).manager.get('old')).toBe('written unencrypted');
+    const strict = cache(setup('aes-256-gcm', { allowUnencryptedReads: false }).encryption, backend).manager;
+    expect(await strict.get('old')).toBeUndefined();
+    expect(strict.stats().decryptFailures).toBe(1);
+  });
+
+  test('an entry under a key this client lacks is a miss counted as keyUnavailable', async () => {
+    const backend = new MemoryBackend();
+    await cache(setup('aes-256-gcm').encryption, backend).manager.set('k', 'v');
+    const stranger = cache(new AeadEncryption({ keys: new StaticKeySource([{ id: 'k7', material: randomBytes(32) }]) }), backend).manager;
+    expect(await stranger.get('k')).toBeUndefined();
+    expect(stranger.stats().keyUnavailable).toBe(1);
+  });
+});
