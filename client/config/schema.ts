@@ -112,8 +112,10 @@ export const KeysConfig = z.strictObject({
     .strictObject({
       service: z.string().min(1).default('cachevault'),
       account: z.string().min(1).default('root-key'),
+      /** Linux store: `secret-service` persists; the kernel `keyutils` keyring is lost on reboot. */
+      linuxStore: z.enum(['secret-service', 'keyutils', 'auto']).default('secret-service'),
     })
-    .default({ service: 'cachevault', account: 'root-key' }),
+    .default({ service: 'cachevault', account: 'root-key', linuxStore: 'secret-service' }),
   envKey: z
     .strictObject({
       /** Name of the environment variable holding a base64 256-bit key (provider `env`). */

@@ -1,0 +1,60 @@
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { z } from 'zod';
+import type { KeysConfig } from '../config/schema';
+import { ConfigError } from '../errors';
+import { silentLogger } from '../logger';
+import type { Logger } from '../types';
+import { EnvKeyProvider } from './envKeyProvider';
+import type { KeyProvider } from './keyProvider';
+import { KeyringKeyProvider, type KeyringEntry } from './keyringKeyProvider';
+
+export type KeysConfigValue = z.infer<typeof KeysConfig>;
+
+export interface KeyProviderDeps {
+  readonly logger?: Logger;
+  /** A KMS client to use instead of building one from `keys.kms` (tests, custom credentials). */
+  readonly kmsClient?: KMSClient;
+  /** Keyring entries for tests; defaults to `@napi-rs/keyring`. */
+  readonly keyringEntryFactory?: (service: string, account: string) => KeyringEntry;
+  /** Environment for the `env` provider. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Builds the configured provider chain, in `keys.providers` order. The KMS SDK is loaded only
+ * when `kms` is configured, so local-only apps do not pay its start-up cost.
+ */
+export function createKeyProviders(keys: KeysConfigValue, deps: KeyProviderDeps = {}): KeyProvider[] {
+  const logger = deps.logger ?? silentLogger;
+  const seen = new Set<string>();
+  return keys.providers.map((name) => {
+    if (seen.has(name)) {
+      throw new ConfigError(`keys.providers lists "${name}" twice.`, [
+        { path: 'keys.providers', value: JSON.stringify(keys.providers), expected: 'each provider at most once' },
+      ]);
+    }
+    seen.add(name);
+    switch (name) {
+      case 'kms': {
+        if (!keys.kms.keyId) {
+          throw new ConfigError('keys.providers includes "kms" but keys.kms.keyId is not set.', [
+            { path: 'keys.kms.keyId', value: '(unset)', expected: 'a KMS key id, ARN or alias/NAME' },
+          ], { hint: 'Set keys.kms.keyId (CACHEVAULT_KEYS_KMS_KEY_ID), or remove "kms" from keys.providers.' });
+        }
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { KmsKeyProvider } = require('./kmsKeyProvider') as typeof import('./kmsKeyProvider');
+        return new KmsKeyProvider({ keyId: keys.kms.keyId, client: deps.kmsClient, region: keys.kms.region, endpoint: keys.kms.endpoint });
+      }
+      case 'keyring':
+        return new KeyringKeyProvider({
+          service: keys.keyring.service,
+          account: keys.keyring.account,
+          linuxStore: keys.keyring.linuxStore,
+          entryFactory: deps.keyringEntryFactory,
+          logger,
+        });
+      case 'env':
+        return new EnvKeyProvider({ variable: keys.envKey.variable, env: deps.env, logger });
+    }
+  });
+}

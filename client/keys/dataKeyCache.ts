@@ -1,0 +1,70 @@
+import type { Clock } from '../types';
+
+export interface DataKeyCacheLimits {
+  /** A plaintext key is dropped (and zeroed) this long after it was unwrapped. @default 300000 */
+  readonly maxAgeMs?: number;
+  /** ... or after this many uses, whichever comes first. @default 1000000 */
+  readonly maxUses?: number;
+}
+
+interface Slot {
+  readonly material: Buffer;
+  readonly loadedAt: number;
+  uses: number;
+}
+
+/**
+ * Plaintext data keys in memory, with limits like the AWS Encryption SDK's caching materials
+ * manager: past `maxAgeMs` or `maxUses` a key is zeroed and must be unwrapped again, so a
+ * disabled KMS key or revoked grant stops every client within `maxAgeMs`, and plaintext does not
+ * sit in memory for the life of the process.
+ */
+export class DataKeyCache {
+  private readonly slots = new Map<string, Slot>();
+  private readonly maxAgeMs: number;
+  private readonly maxUses: number;
+  private readonly clock: Clock;
+
+  constructor(limits: DataKeyCacheLimits, clock: Clock) {
+    this.maxAgeMs = limits.maxAgeMs ?? 300_000;
+    this.maxUses = limits.maxUses ?? 1_000_000;
+    this.clock = clock;
+  }
+
+  /** The key for one more use, or `undefined` when absent or past a limit (then zeroed). */
+  use(id: string): Buffer | undefined {
+    const slot = this.slots.get(id);
+    if (!slot) return undefined;
+    if (this.clock() - slot.loadedAt >= this.maxAgeMs || slot.uses >= this.maxUses) {
+      this.drop(id);
+      return undefined;
+    }
+    slot.uses += 1;
+    return slot.material;
+  }
+
+  /** Takes ownership of `material`: it is zeroed when dropped. */
+  put(id: string, material: Buffer): void {
+    this.drop(id);
+    this.slots.set(id, { material, loadedAt: this.clock(), uses: 0 });
+  }
+
+  has(id: string): boolean {
+    return this.slots.has(id);
+  }
+
+  drop(id: string): void {
+    const slot = this.slots.get(id);
+    if (!slot) return;
+    slot.material.fill(0);
+    this.slots.delete(id);
+  }
+
+  clear(): void {
+    for (const id of [...this.slots.keys()]) this.drop(id);
+  }
+
+  get size(): number {
+    return this.slots.size;
+  }
+}

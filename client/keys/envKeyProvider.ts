@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { silentLogger } from '../logger';
+import type { Logger } from '../types';
+import { KeyProviderError, KeyProviderFailure, PROVIDER_FIX } from './errors';
+import type { KeyContext, KeyProvider, WrappedKey } from './keyProvider';
+import { keyContextAad, rootKeyFingerprint, unwrapWithRootKey, wrapWithRootKey } from './localKeyWrap';
+
+export interface EnvKeyProviderOptions {
+  /** Environment variable holding a base64 32-byte root key. @default 'CACHEVAULT_KEY' */
+  readonly variable?: string;
+  /** @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly logger?: Logger;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * A root key from an environment variable, for containers and CI where no keyring exists.
+ * Weaker than KMS or a keyring: the key sits in the process environment, visible to anything
+ * that can read `/proc/<pid>/environ`, crash dumps and orchestration specs. It warns once.
+ */
+export class EnvKeyProvider implements KeyProvider {
+  readonly name = 'env' as const;
+  readonly variable: string;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly logger: Logger;
+  private root: Buffer | undefined;
+  private warned = false;
+
+  constructor(options: EnvKeyProviderOptions = {}) {
+    this.variable = options.variable ?? 'CACHEVAULT_KEY';
+    this.env = options.env ?? process.env;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  private get ref(): string {
+    return `env:${this.variable}`;
+  }
+
+  async generateDataKey(context: KeyContext): Promise<{ plaintext: Buffer; wrapped: WrappedKey }> {
+    const plaintext = randomBytes(32);
+    try {
+      return { plaintext, wrapped: await this.wrap(plaintext, context) };
+    } catch (error) {
+      plaintext.fill(0);
+      throw error;
+    }
+  }
+
+  async wrap(plaintext: Buffer, context: KeyContext): Promise<WrappedKey> {
+    const root = this.rootKey();
+    const ciphertext = wrapWithRootKey(root, plaintext, keyContextAad(this.ref, context));
+    return { provider: 'env', wrappingKeyRef: `${this.ref}#${rootKeyFingerprint(root)}`, ciphertext: ciphertext.toString('base64') };
+  }
+
+  async unwrap(wrapped: WrappedKey, context: KeyContext): Promise<Buffer> {
+    const root = this.rootKey();
+    const [ref, fingerprint] = wrapped.wrappingKeyRef.split('#');
+    if (fingerprint !== undefined && fingerprint !== rootKeyFingerprint(root)) {
+      throw new KeyProviderError('env', KeyProviderFailure.wrongKey, `Key ${context.keyId} was wrapped under a different ${this.variable} value.`, {
+        hint: `Set ${this.variable} to the value used when the key was created, or rotate to a new key version.`,
+        context: { keyId: context.keyId },
+      });
+    }
+    const plaintext = unwrapWithRootKey(root, Buffer.from(wrapped.ciphertext, 'base64'), keyContextAad(ref ?? this.ref, context));
+    if (!plaintext) {
+      throw new KeyProviderError('env', KeyProviderFailure.invalidCiphertext, `The env-wrapped copy of key ${context.keyId} does not authenticate.`, {
+        hint: 'Restore the key manifest from a backup, or rotate to a new key version.',
+        context: { keyId: context.keyId },
+      });
+    }
+    return plaintext;
+  }
+
+  async probe(): Promise<{ ok: true } | { ok: false; reason: string }> {
+    try {
+      this.rootKey();
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  close(): void {
+    this.root?.fill(0);
+    this.root = undefined;
+  }
+
+  private rootKey(): Buffer {
+    if (this.root) return this.root;
+    const raw = this.env[this.variable];
+    if (raw === undefined || raw.trim() === '') {
+      throw new KeyProviderError('env', KeyProviderFailure.unavailable, `The environment variable ${this.variable} is not set.`, {
+        hint: PROVIDER_FIX.env,
+      });
+    }
+    const text = raw.trim();
+    // Never echo the value: it is the key, or close to it.
+    const key = BASE64.test(text) ? Buffer.from(text, 'base64') : Buffer.alloc(0);
+    if (key.length !== 32) {
+      key.fill(0);
+      throw new KeyProviderError('env', KeyProviderFailure.unavailable, `The environment variable ${this.variable} is not a base64-encoded 32-byte key.`, {
+        hint: PROVIDER_FIX.env,
+      });
+    }
+    if (!this.warned) {
+      this.warned = true;
+      this.logger.warn(
+        { provider: 'env', variable: this.variable },
+        `using the root key from ${this.variable}: weaker than KMS or an OS keyring (the key is readable from the process environment); prefer those where available`,
+      );
+    }
+    this.root = key;
+    return key;
+  }
+}

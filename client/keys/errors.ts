@@ -1,0 +1,142 @@
+import { CacheVaultError, KeyUnavailableError, type CacheVaultErrorOptions } from '../errors';
+import type { KeyProviderName } from './keyProvider';
+
+/**
+ * Errors of key management. None of them ever carries key material: messages name providers,
+ * key ids, KMS key references and file paths only.
+ */
+
+/**
+ * Why a key provider failed. The outage kinds make the chain fall back to the next provider;
+ * `invalid-ciphertext` and `wrong-key` concern one wrapped key, not the provider, so they don't.
+ */
+export const KeyProviderFailure = {
+  noCredentials: 'no-credentials',
+  network: 'network',
+  throttled: 'throttled',
+  accessDenied: 'access-denied',
+  notFound: 'not-found',
+  disabled: 'disabled',
+  serviceUnavailable: 'service-unavailable',
+  /** A local provider cannot work here (no D-Bus/keyring, env variable unset or malformed). */
+  unavailable: 'unavailable',
+  invalidCiphertext: 'invalid-ciphertext',
+  /** The wrapped key was made under another root key (another machine's keyring). */
+  wrongKey: 'wrong-key',
+} as const;
+export type KeyProviderFailure = (typeof KeyProviderFailure)[keyof typeof KeyProviderFailure];
+
+const NOT_AN_OUTAGE: ReadonlySet<KeyProviderFailure> = new Set([
+  KeyProviderFailure.invalidCiphertext,
+  KeyProviderFailure.wrongKey,
+]);
+
+/** One provider operation failed; `failure` says why, `hint` what to do. */
+export class KeyProviderError extends CacheVaultError {
+  override readonly code: string = 'KEY_PROVIDER_FAILED';
+  readonly provider: KeyProviderName;
+  readonly failure: KeyProviderFailure;
+
+  constructor(
+    provider: KeyProviderName,
+    failure: KeyProviderFailure,
+    message: string,
+    options: CacheVaultErrorOptions = {},
+  ) {
+    super(message, { ...options, context: { ...options.context, provider, failure } });
+    this.name = 'KeyProviderError';
+    this.provider = provider;
+    this.failure = failure;
+  }
+
+  /** Whether the provider as a whole is unusable right now (so the chain should fall back). */
+  get isOutage(): boolean {
+    return !NOT_AN_OUTAGE.has(this.failure);
+  }
+}
+
+/** One entry of a {@link NoKeyProviderError}: a provider that was tried, why it failed, the fix. */
+export interface ProviderAttempt {
+  readonly provider: KeyProviderName;
+  readonly reason: string;
+  readonly hint: string;
+}
+
+/** Generic fixes, used when the provider's own error has no more specific hint. */
+export const PROVIDER_FIX: Readonly<Record<KeyProviderName, string>> = {
+  kms: 'configure keys.kms.keyId and AWS credentials (AWS_PROFILE, AWS_REGION or an instance/task role) with kms:GenerateDataKey and kms:Decrypt on the key',
+  keyring:
+    'install a Secret Service keyring (apt-get install gnome-keyring dbus) and run inside a desktop session or under dbus-run-session with the keyring unlocked',
+  env: 'set CACHEVAULT_KEY (or keys.envKey.variable) to a base64 32-byte key, e.g. `openssl rand -base64 32`, and add "env" to keys.providers',
+};
+
+/** No configured provider could supply or unwrap a key. Lists every provider tried. */
+export class NoKeyProviderError extends KeyUnavailableError {
+  override readonly code = 'NO_KEY_PROVIDER';
+  readonly attempts: readonly ProviderAttempt[];
+
+  constructor(what: string, attempts: readonly ProviderAttempt[], keyId?: string, options: CacheVaultErrorOptions = {}) {
+    const lines = attempts.map((a) => `  - ${a.provider}: ${a.reason} (fix: ${a.hint})`);
+    const tried = attempts.length === 0 ? ' No key provider is configured (keys.providers is empty).' : `\n${lines.join('\n')}`;
+    super(`${what}: no key provider could do it. Tried, in order:${tried}`, keyId, {
+      ...options,
+      hint:
+        options.hint ??
+        (attempts.length === 0
+          ? `Set keys.providers, e.g. ["kms", "keyring"]; ${PROVIDER_FIX.keyring}.`
+          : 'Fix one of the providers above; the chain uses the first one that works.'),
+    });
+    this.name = 'NoKeyProviderError';
+    this.attempts = attempts;
+  }
+}
+
+/** The key manifest could not be read, parsed or written. */
+export class ManifestError extends CacheVaultError {
+  override readonly code = 'KEY_MANIFEST_FAILED';
+  constructor(message: string, options: CacheVaultErrorOptions = {}) {
+    super(message, options);
+    this.name = 'ManifestError';
+  }
+}
+
+/** An operation does not fit the key version's state (e.g. retiring the active version). */
+export class KeyStateError extends CacheVaultError {
+  override readonly code = 'KEY_STATE_INVALID';
+  constructor(message: string, options: CacheVaultErrorOptions = {}) {
+    super(message, options);
+    this.name = 'KeyStateError';
+  }
+}
+
+/** A key backup did not open: wrong passphrase or damaged bytes (indistinguishable by design). */
+export class BackupPassphraseError extends CacheVaultError {
+  override readonly code = 'KEY_BACKUP_PASSPHRASE';
+  constructor(options: CacheVaultErrorOptions = {}) {
+    super('The key backup could not be opened: the passphrase is wrong or the backup is damaged.', {
+      hint: 'Check the passphrase (it is case- and whitespace-sensitive) and that the file was copied intact.',
+      ...options,
+    });
+    this.name = 'BackupPassphraseError';
+  }
+}
+
+/** Bytes that are not a cachevault key backup, or one from a newer version. */
+export class BackupFormatError extends CacheVaultError {
+  override readonly code = 'KEY_BACKUP_FORMAT';
+  constructor(message: string, options: CacheVaultErrorOptions = {}) {
+    super(message, options);
+    this.name = 'BackupFormatError';
+  }
+}
+
+/** A Secrets Manager rotation step failed; `step` names which. */
+export class RotationStepError extends CacheVaultError {
+  override readonly code = 'KEY_ROTATION_STEP_FAILED';
+  readonly step: string;
+  constructor(step: string, message: string, options: CacheVaultErrorOptions = {}) {
+    super(message, { ...options, context: { ...options.context, step } });
+    this.name = 'RotationStepError';
+    this.step = step;
+  }
+}

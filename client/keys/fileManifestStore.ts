@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { ManifestError } from './errors';
+import { parseManifest, serializeManifest, type KeyManifest } from './keyManifest';
+import type { ManifestStore } from './manifestStore';
+
+/** File name of the manifest when it is kept beside the cache directory. */
+export const MANIFEST_FILE_NAME = 'keys.manifest.json';
+
+/** The manifest path for a cache directory: beside it, not inside it (the cache may be wiped). */
+export function defaultManifestPath(cacheDir: string): string {
+  return join(dirname(resolve(cacheDir)), MANIFEST_FILE_NAME);
+}
+
+/**
+ * The key manifest as a JSON file (mode 0600). Written to a unique temp file opened with `wx`,
+ * fsynced, then renamed over the old one, so a reader never sees half a manifest and a crash
+ * mid-write leaves the previous one intact.
+ */
+export class FileManifestStore implements ManifestStore {
+  readonly shared = false;
+  readonly path: string;
+
+  constructor(path: string) {
+    this.path = resolve(path);
+  }
+
+  get description(): string {
+    return this.path;
+  }
+
+  async load(): Promise<KeyManifest | undefined> {
+    let text: string;
+    try {
+      text = readFileSync(this.path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new ManifestError(`Could not read the key manifest at ${this.path}: ${(error as Error).message}`, {
+        cause: error,
+        hint: 'Check the file permissions (it should be readable by this user, mode 0600).',
+      });
+    }
+    return parseManifest(text, this.path);
+  }
+
+  async save(manifest: KeyManifest): Promise<void> {
+    const temp = `${this.path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+    let fd: number | undefined;
+    try {
+      mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+      fd = openSync(temp, 'wx', 0o600);
+      writeSync(fd, serializeManifest(manifest));
+      fsyncSync(fd);
+      closeSync(fd);
+      fd = undefined;
+      renameSync(temp, this.path);
+      chmodSync(this.path, 0o600);
+    } catch (error) {
+      throw new ManifestError(`Could not write the key manifest at ${this.path}: ${(error as Error).message}`, {
+        cause: error,
+        hint: 'Check that the directory exists, is writable and has free space; the previous manifest is unchanged.',
+      });
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+      rmSync(temp, { force: true });
+    }
+  }
+}
