@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
+// Default import on purpose: calls go through the live module object, so tests can inject failures with jest.spyOn(fs, ...).
+import fs from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { blobPath, type FileLayout } from './layout';
