@@ -101,12 +101,15 @@ function causes(err: unknown): unknown[] {
   return out;
 }
 
+/** Codes of errors raised by client modules for bad command-line input (a malformed --from spec...). */
+const USAGE_CODES: ReadonlySet<string> = new Set(['BACKEND_SPEC_INVALID']);
+
 /** Maps any thrown value to what the user sees and the exit code. */
 export function reportError(err: unknown): ErrorReport {
   if (err instanceof CommanderError) {
     return { code: 'USAGE', message: err.message.replace(/^error:\s*/i, ''), hint: 'Run `cachevault --help` for the commands and options.', exitCode: ExitCode.usage };
   }
-  if (err instanceof UsageError || err instanceof ConfigError || err instanceof InvalidArgumentError) {
+  if (err instanceof UsageError || err instanceof ConfigError || err instanceof InvalidArgumentError || (err instanceof CacheVaultError && USAGE_CODES.has(err.code))) {
     return { code: err.code, message: err.message, hint: err.hint, exitCode: ExitCode.usage };
   }
   const recognised = recognise(err);

@@ -15,6 +15,7 @@ import { registerStatus } from './commands/status';
 import { registerHealth } from './commands/health';
 import { registerTable } from './commands/table';
 import { registerMaintenance } from './commands/maintenance';
+import { registerMigrate } from './commands/migrate';
 
 export type { CliIo } from './output';
 
@@ -53,6 +54,7 @@ export function buildProgram(runtime: Runtime): Command {
   registerEntries(program, runtime);
   registerTable(program, runtime);
   registerMaintenance(program, runtime);
+  registerMigrate(program, runtime);
   // Subcommands inherit the overrides so their usage errors reach main() too.
   for (const cmd of allCommands(program)) {
     cmd.exitOverride().showSuggestionAfterError(true).configureOutput(program.configureOutput());

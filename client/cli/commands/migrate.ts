@@ -1,0 +1,161 @@
+/**
+ * `cachevault migrate --from SPEC --to SPEC [--dry-run] [--resume] [--validate] [--rollback]`:
+ * the CLI face of CacheMigrator. Specs: `memory:`, `file:./dir`, `dynamodb:TABLE?endpoint=...`.
+ */
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { createBackend } from '../../backends/backendFactory';
+import type { CacheBackend } from '../../backends/cacheBackend';
+import { loadConfig } from '../../config/loadConfig';
+import { ExitCode } from '../../errors';
+import { describeSpec, parseBackendSpec } from '../../migrate/backendSpec';
+import { CacheMigrator } from '../../migrate/cacheMigrator';
+import type { MigrationProgress } from '../../migrate/types';
+import { defineAction, type Runtime } from '../command';
+import type { CliContext } from '../context';
+import { UsageError } from '../errors';
+import { formatBytes, keyValues, table } from '../output';
+
+const MigrateOptions = z
+  .object({
+    from: z.string().min(1),
+    to: z.string().min(1),
+    dryRun: z.boolean().optional(),
+    resume: z.boolean().optional(),
+    validate: z.boolean().optional(),
+    rollback: z.boolean().optional(),
+    stateDir: z.string().min(1).optional(),
+    batchSize: z.coerce.number().int().positive().max(10_000).optional(),
+    concurrency: z.coerce.number().int().positive().max(64).optional(),
+  })
+  .refine((o) => !(o.rollback && (o.dryRun || o.resume || o.validate)), { message: '--rollback cannot be combined with --dry-run, --resume or --validate' })
+  .refine((o) => !(o.dryRun && o.resume), { message: '--dry-run cannot be combined with --resume' });
+
+/** Where a migration keeps its checkpoint and journal unless --state-dir says otherwise: one directory per (source, destination) pair, so --resume and --rollback find it. */
+export function defaultStateDir(cwd: string, source: string, destination: string): string {
+  const id = createHash('sha256').update(`${source}\n${destination}`).digest('hex').slice(0, 16);
+  return resolve(cwd, '.cachevault', 'migrations', id);
+}
+
+async function openSide(ctx: CliContext, spec: string): Promise<CacheBackend> {
+  const parsed = parseBackendSpec(spec, { cwd: ctx.io.cwd });
+  // Never migrate into (or out of) a fallback: the spec names exactly one backend.
+  const { config } = loadConfig(ctx.loadOptions({ ...parsed.config, fallback: undefined }));
+  const created = await createBackend(config);
+  for (const w of created.warnings) ctx.out.warn(w);
+  return created.backend;
+}
+
+export function registerMigrate(program: Command, runtime: Runtime): void {
+  defineAction(
+    runtime,
+    program
+      .command('migrate')
+      .requiredOption('--from <spec>', 'source: memory:, file:DIR or dynamodb:TABLE[?region=..&endpoint=..]')
+      .requiredOption('--to <spec>', 'destination, same forms')
+      .option('--dry-run', 'plan only: entries, bytes, estimated time and write units, what cannot be migrated')
+      .option('--resume', 'continue an interrupted run of the same migration')
+      .option('--validate', 'after copying, compare source and destination entry by entry')
+      .option('--rollback', 'undo the last run: restore what it overwrote, remove what it created')
+      .option('--state-dir <dir>', 'checkpoint and journal directory (default .cachevault/migrations/<id>)')
+      .option('--batch-size <n>', 'entries per batch (default 100)')
+      .option('--concurrency <n>', 'parallel scan segments (default: what the source supports)')
+      .description('copy a cache between backends, resumable, with dry run, validation and rollback'),
+    MigrateOptions,
+    async (ctx, opts) => {
+      const sourceDescription = describeSpec(opts.from, { cwd: ctx.io.cwd });
+      const destinationDescription = describeSpec(opts.to, { cwd: ctx.io.cwd });
+      if (sourceDescription === destinationDescription) throw new UsageError(`--from and --to name the same cache (${sourceDescription}).`);
+      const stateDir = opts.stateDir ? resolve(ctx.io.cwd, opts.stateDir) : defaultStateDir(ctx.io.cwd, sourceDescription, destinationDescription);
+      const source = await openSide(ctx, opts.from);
+      let destination: CacheBackend | undefined;
+      try {
+        destination = await openSide(ctx, opts.to);
+        const migrator = new CacheMigrator({
+          source,
+          destination,
+          stateDir,
+          batchSize: opts.batchSize,
+          concurrency: opts.concurrency,
+          sourceDescription,
+          destinationDescription,
+        });
+        const bar = (label: string) => {
+          const progress = ctx.out.progress(label, 0);
+          return {
+            onProgress: (p: MigrationProgress) => {
+              if (p.totalEntries !== undefined) progress.setTotal(p.totalEntries);
+              progress.update(p.entriesSeen);
+            },
+            stop: () => progress.stop(),
+          };
+        };
+
+        if (opts.rollback) {
+          const b = bar('rollback');
+          const report = await migrator.rollback({ onProgress: b.onProgress });
+          b.stop();
+          ctx.out.result({ mode: 'rollback', stateDir, ...report }, (r) =>
+            keyValues({ 'rolled back': `${sourceDescription} -> ${destinationDescription}`, 'entries restored': r.restored, 'entries removed': r.removed, 'journal records': r.journalRecords }),
+          );
+          return ExitCode.ok;
+        }
+
+        if (opts.dryRun) {
+          const b = bar('plan');
+          const plan = await migrator.plan({ onProgress: b.onProgress });
+          b.stop();
+          ctx.out.result({ mode: 'dry-run', stateDir, ...plan }, (p) =>
+            [
+              keyValues({
+                source: p.source,
+                destination: p.destination,
+                'entries to copy': p.entries,
+                bytes: formatBytes(p.bytes),
+                'expired (skipped)': p.skippedExpired,
+                'cannot migrate': p.unmigratable,
+                'largest entry': formatBytes(p.largestEntryBytes),
+                'DynamoDB write units': p.estimatedWriteUnits,
+                'estimated time': `${Math.ceil(p.estimatedSeconds)} s (${p.estimateBasis})`,
+              }),
+              p.failures.length > 0 ? `\n${table(p.failures.map((f) => ({ namespace: f.namespace, key: f.key, reason: f.reason, message: f.message })))}` : '',
+            ].join(''),
+          );
+          return ExitCode.ok;
+        }
+
+        const b = bar('migrate');
+        const report = await migrator.run({ resume: opts.resume === true, onProgress: b.onProgress });
+        b.stop();
+        const validation = opts.validate ? await migrator.validate() : undefined;
+        ctx.out.result({ mode: 'migrate', stateDir, ...report, validation: validation ?? null }, (r) =>
+          [
+            keyValues({
+              migrated: `${r.source} -> ${r.destination}`,
+              resumed: r.resumed,
+              entries: r.counts.entries,
+              bytes: formatBytes(r.counts.bytes),
+              'expired (skipped)': r.counts.skippedExpired,
+              failed: r.counts.failed,
+              'elapsed s': (r.elapsedMs / 1000).toFixed(1),
+              validation: r.validation
+                ? r.validation.ok
+                  ? `ok (${r.validation.matched} matched${r.validation.extra ? `, ${r.validation.extra} extra in destination` : ''})`
+                  : `FAILED: ${r.validation.missing} missing, ${r.validation.different} different`
+                : undefined,
+              'undo with': `cachevault migrate --from ${opts.from} --to ${opts.to} --rollback`,
+            }),
+            r.failures.length > 0 ? `\n${table(r.failures.map((f) => ({ namespace: f.namespace, key: f.key, reason: f.reason, message: f.message })))}` : '',
+          ].join(''),
+        );
+        if (validation && !validation.ok) return ExitCode.failure;
+        return report.counts.failed > 0 ? ExitCode.partial : ExitCode.ok;
+      } finally {
+        await destination?.close();
+        await source.close();
+      }
+    },
+  );
+}
