@@ -1,18 +1,45 @@
+import { createHmac } from 'node:crypto';
 import { AlgorithmId, type AlgorithmName } from './envelope';
+import { hkdfExpand } from './keyDerivation';
 
 /** Bytes of the random per-entry salt carried in every encrypted envelope. */
 export const SALT_BYTES = 16;
 
+type SealingAlgorithm = Exclude<AlgorithmName, 'none'>;
+
 const LABEL = Buffer.from('cachevault/v1/entry-key', 'latin1');
+const INFO_BYTES = LABEL.byteLength + 1 + SALT_BYTES;
 
 /**
  * The HKDF `info` that derives one entry's key: a label, the algorithm id (so one data key never
  * yields the same entry key for two algorithms) and the entry's random salt.
  */
-export function entryKeyInfo(algorithm: Exclude<AlgorithmName, 'none'>, salt: Uint8Array): Buffer {
-  const info = Buffer.allocUnsafe(LABEL.byteLength + 1 + SALT_BYTES);
-  LABEL.copy(info, 0);
-  info[LABEL.byteLength] = AlgorithmId[algorithm];
-  info.set(salt.subarray(0, SALT_BYTES), LABEL.byteLength + 1);
+export function entryKeyInfo(algorithm: SealingAlgorithm, salt: Uint8Array): Buffer {
+  const info = Buffer.allocUnsafe(INFO_BYTES);
+  writeInfo(info, algorithm, salt);
   return info;
+}
+
+function writeInfo(target: Buffer, algorithm: SealingAlgorithm, salt: Uint8Array): void {
+  LABEL.copy(target, 0);
+  target[LABEL.byteLength] = AlgorithmId[algorithm];
+  target.set(salt.subarray(0, SALT_BYTES), LABEL.byteLength + 1);
+}
+
+/**
+ * `info | 0x01`, the whole HMAC input of HKDF-Expand's first block. Reused across calls: JS runs
+ * this synchronously to completion, and it holds only public bytes (label, id, salt).
+ */
+const firstBlockInput = Buffer.alloc(INFO_BYTES + 1);
+firstBlockInput[INFO_BYTES] = 1;
+
+/**
+ * The per-entry key: HKDF-Expand(PRK, entryKeyInfo(algorithm, salt), length). For 32 bytes
+ * (AES-256-GCM) this is a single HMAC over a reused buffer, the hot path of every seal and open.
+ * The caller zeroes the result.
+ */
+export function deriveEntryKey(prk: Buffer, algorithm: SealingAlgorithm, salt: Uint8Array, length: number): Buffer {
+  if (length !== 32) return hkdfExpand(prk, entryKeyInfo(algorithm, salt), length);
+  writeInfo(firstBlockInput, algorithm, salt);
+  return createHmac('sha256', prk).update(firstBlockInput).digest();
 }

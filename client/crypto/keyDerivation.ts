@@ -25,6 +25,8 @@ export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Buffer {
   return createHmac(HASH, salt).update(ikm).digest();
 }
 
+const FIRST_BLOCK = Buffer.from([1]);
+
 /**
  * HKDF-Expand: the first `length` bytes of T(1) | T(2) | ..., T(i) = HMAC(PRK, T(i-1) | info | i).
  * Intermediate blocks are zeroed; the caller owns (and zeroes) the result.
@@ -33,15 +35,14 @@ export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): B
   if (!Number.isInteger(length) || length <= 0 || length > 255 * HASH_BYTES) {
     throw new RangeError(`HKDF-Expand length must be 1..${255 * HASH_BYTES}, got ${length}.`);
   }
-  const counter = Buffer.alloc(1);
   if (length <= HASH_BYTES) {
-    counter[0] = 1;
-    const block = createHmac(HASH, prk).update(info).update(counter).digest();
+    const block = createHmac(HASH, prk).update(info).update(FIRST_BLOCK).digest();
     if (length === HASH_BYTES) return block;
     const out = Buffer.from(block.subarray(0, length));
     block.fill(0);
     return out;
   }
+  const counter = Buffer.alloc(1);
   const out = Buffer.allocUnsafe(length);
   let previous: Buffer | undefined;
   for (let i = 1, offset = 0; offset < length; i++, offset += HASH_BYTES) {

@@ -2,8 +2,7 @@ import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'n
 import { IntegrityError } from '../../errors';
 import type { EntryIdentity } from '../../types';
 import { allocateEnvelope, associatedData, type EnvelopeHeader } from '../envelope';
-import { entryKeyInfo, SALT_BYTES } from '../entryKeyInfo';
-import { hkdfExpand } from '../keyDerivation';
+import { deriveEntryKey, SALT_BYTES } from '../entryKeyInfo';
 import { fillRandom } from '../randomPool';
 import type { EnvelopeAlgorithm } from './envelopeAlgorithm';
 
@@ -81,7 +80,7 @@ export const aes256CbcHmacSha512: EnvelopeAlgorithm = {
     const salt = envelope.subarray(bodyOffset, bodyOffset + SALT_BYTES);
     const iv = envelope.subarray(bodyOffset + SALT_BYTES, bodyOffset + SALT_BYTES + IV_BYTES);
     const ciphertextOffset = bodyOffset + SALT_BYTES + IV_BYTES;
-    const key = hkdfExpand(prk, entryKeyInfo('aes-256-cbc-hmac-sha-512', salt), CBC_HMAC_KEY_BYTES);
+    const key = deriveEntryKey(prk, 'aes-256-cbc-hmac-sha-512', salt, CBC_HMAC_KEY_BYTES);
     try {
       const cipher = createCipheriv('aes-256-cbc', key.subarray(MAC_KEY_BYTES), iv);
       // Written straight into the envelope rather than concatenated.
@@ -101,7 +100,7 @@ export const aes256CbcHmacSha512: EnvelopeAlgorithm = {
     const ciphertextOffset = bodyOffset + SALT_BYTES + IV_BYTES;
     const tagOffset = envelope.byteLength - TAG_BYTES;
     if (tagOffset <= ciphertextOffset) throw new IntegrityError();
-    const key = hkdfExpand(prk, entryKeyInfo('aes-256-cbc-hmac-sha-512', envelope.subarray(bodyOffset, bodyOffset + SALT_BYTES)), CBC_HMAC_KEY_BYTES);
+    const key = deriveEntryKey(prk, 'aes-256-cbc-hmac-sha-512', envelope.subarray(bodyOffset, bodyOffset + SALT_BYTES), CBC_HMAC_KEY_BYTES);
     try {
       return decryptAes256CbcHmacSha512(
         key,

@@ -1,4 +1,5 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
+import { deriveEntryKey, entryKeyInfo } from '../../../client/crypto/entryKeyInfo';
 import { DATA_KEY_BYTES, EXTRACT_SALT, hkdfExpand, hkdfExtract, PrkCache } from '../../../client/crypto/keyDerivation';
 import { KeyUnavailableError } from '../../../client/errors';
 
@@ -22,6 +23,29 @@ describe('HKDF-SHA-256 split into extract and expand', () => {
   test('expand rejects lengths HKDF cannot produce', () => {
     expect(() => hkdfExpand(randomBytes(32), Buffer.alloc(0), 0)).toThrow(RangeError);
     expect(() => hkdfExpand(randomBytes(32), Buffer.alloc(0), 255 * 32 + 1)).toThrow(RangeError);
+  });
+});
+
+describe('per-entry key derivation', () => {
+  test.each<['aes-256-gcm' | 'aes-256-cbc-hmac-sha-512', number]>([
+    ['aes-256-gcm', 32],
+    ['aes-256-cbc-hmac-sha-512', 64],
+  ])('the %s entry key is exactly HKDF-SHA-256(data key, extract salt, info with the salt)', (algorithm, length) => {
+    const dataKey = randomBytes(32);
+    const prk = hkdfExtract(EXTRACT_SALT, dataKey);
+    for (let i = 0; i < 5; i++) {
+      const salt = randomBytes(16);
+      const expected = Buffer.from(hkdfSync('sha256', dataKey, EXTRACT_SALT, entryKeyInfo(algorithm, salt), length));
+      expect(deriveEntryKey(prk, algorithm, salt, length).equals(expected)).toBe(true);
+    }
+  });
+
+  test('the two algorithms derive different keys from the same data key and salt', () => {
+    const prk = randomBytes(32);
+    const salt = randomBytes(16);
+    const gcm = deriveEntryKey(prk, 'aes-256-gcm', salt, 32);
+    const cbc = deriveEntryKey(prk, 'aes-256-cbc-hmac-sha-512', salt, 64);
+    expect(gcm.equals(cbc.subarray(0, 32))).toBe(false);
   });
 });
 
