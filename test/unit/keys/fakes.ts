@@ -10,6 +10,13 @@ import {
   GenerateDataKeyWithoutPlaintextCommand,
   KMSClient,
 } from '@aws-sdk/client-kms';
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { AuditDetails, AuditEvent, AuditSink } from '../../../client/audit/auditLog';
 import type { KeyManifest } from '../../../client/keys/keyManifest';
@@ -156,4 +163,84 @@ export function fakeKms() {
 /** AWS SDK-shaped errors, as the SDK throws them. */
 export function awsError(name: string, extra: Record<string, unknown> = {}): Error {
   return Object.assign(new Error(`${name}: simulated`), { name, $metadata: { httpStatusCode: 400 }, ...extra });
+}
+
+/**
+ * A Secrets Manager double for one secret: versions with staging labels, GetSecretValue by id
+ * and/or stage, PutSecretValue idempotent per ClientRequestToken, UpdateSecretVersionStage.
+ */
+export function fakeSecretsManager(secretId = 'cachevault/shop/dev/key-manifest') {
+  const client = new SecretsManagerClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const mock = mockClient(client);
+  const versions = new Map<string, { text: string | undefined; stages: string[] }>();
+  let counter = 0;
+  let rotationEnabled = true;
+  const notFound = () => awsError('ResourceNotFoundException');
+  const move = (stage: string, to: string) => {
+    for (const v of versions.values()) v.stages = v.stages.filter((s) => s !== stage);
+    versions.get(to)!.stages.push(stage);
+  };
+  const install = () => {
+    mock.reset();
+    mock.on(GetSecretValueCommand).callsFake((input: { SecretId: string; VersionId?: string; VersionStage?: string }) => {
+      if (input.SecretId !== secretId) throw notFound();
+      const entry = input.VersionId
+        ? versions.get(input.VersionId)
+        : [...versions.values()].find((v) => v.stages.includes(input.VersionStage ?? 'AWSCURRENT'));
+      if (!entry || entry.text === undefined || (input.VersionStage && !entry.stages.includes(input.VersionStage))) throw notFound();
+      return { SecretString: entry.text, VersionStages: entry.stages };
+    });
+    mock.on(PutSecretValueCommand).callsFake((input: { ClientRequestToken?: string; SecretString?: string; VersionStages?: string[] }) => {
+      const token = input.ClientRequestToken ?? `auto-${++counter}`;
+      const existing = versions.get(token);
+      if (existing && existing.text !== undefined) {
+        if (existing.text !== input.SecretString) throw awsError('ResourceExistsException');
+        return { VersionId: token };
+      }
+      const stages = input.VersionStages ?? ['AWSCURRENT'];
+      versions.set(token, { text: input.SecretString, stages: existing?.stages ?? [] });
+      for (const stage of stages) {
+        if (stage === 'AWSCURRENT') {
+          const old = [...versions.entries()].find(([id, v]) => id !== token && v.stages.includes('AWSCURRENT'));
+          if (old) move('AWSPREVIOUS', old[0]);
+        }
+        move(stage, token);
+      }
+      return { VersionId: token };
+    });
+    mock.on(DescribeSecretCommand).callsFake(() => ({
+      RotationEnabled: rotationEnabled,
+      VersionIdsToStages: Object.fromEntries([...versions.entries()].map(([id, v]) => [id, [...v.stages]])),
+    }));
+    mock.on(UpdateSecretVersionStageCommand).callsFake((input: { VersionStage: string; MoveToVersionId?: string; RemoveFromVersionId?: string }) => {
+      if (!input.MoveToVersionId || !versions.has(input.MoveToVersionId)) throw notFound();
+      const current = [...versions.entries()].find(([, v]) => v.stages.includes(input.VersionStage));
+      if (current && current[0] !== input.RemoveFromVersionId) throw awsError('InvalidParameterException');
+      if (input.VersionStage === 'AWSCURRENT' && current) move('AWSPREVIOUS', current[0]);
+      move(input.VersionStage, input.MoveToVersionId);
+      const moved = versions.get(input.MoveToVersionId)!;
+      moved.stages = moved.stages.filter((s) => input.VersionStage !== 'AWSCURRENT' || s !== 'AWSPENDING');
+      return {};
+    });
+  };
+  install();
+  /** What Secrets Manager does when a rotation starts: a version for the token, staged AWSPENDING, no value yet. */
+  const startRotation = (token: string) => {
+    versions.set(token, { text: undefined, stages: [] });
+    move('AWSPENDING', token);
+  };
+  return {
+    client,
+    mock,
+    versions,
+    secretId,
+    install,
+    startRotation,
+    setRotationEnabled(on: boolean) {
+      rotationEnabled = on;
+    },
+    stagesOf(id: string) {
+      return versions.get(id)?.stages ?? [];
+    },
+  };
 }
