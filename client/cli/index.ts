@@ -16,6 +16,7 @@ import { registerHealth } from './commands/health';
 import { registerTable } from './commands/table';
 import { registerMaintenance } from './commands/maintenance';
 import { registerMigrate } from './commands/migrate';
+import { registerBench } from './commands/bench';
 
 export type { CliIo } from './output';
 
@@ -55,6 +56,7 @@ export function buildProgram(runtime: Runtime): Command {
   registerTable(program, runtime);
   registerMaintenance(program, runtime);
   registerMigrate(program, runtime);
+  registerBench(program, runtime);
   // Subcommands inherit the overrides so their usage errors reach main() too.
   for (const cmd of allCommands(program)) {
     cmd.exitOverride().showSuggestionAfterError(true).configureOutput(program.configureOutput());
