@@ -25,7 +25,7 @@ export function injectFaults(client: DynamoDBClient, hook: FaultHook): () => voi
       const input = args.input as Record<string, unknown>;
       const outcome = hook({ commandName: String(context.commandName), input });
       const result = await next(args);
-      if (outcome && outcome.after) outcome.after(result.output as Record<string, unknown>);
+      if (outcome && outcome.after) outcome.after(result.output as unknown as Record<string, unknown>);
       return result;
     },
     { step: 'initialize', name },
