@@ -8,7 +8,8 @@ import type { KeyProviderName } from './keyProvider';
 
 /**
  * Why a key provider failed. The outage kinds make the chain fall back to the next provider;
- * `invalid-ciphertext` and `wrong-key` concern one wrapped key, not the provider, so they don't.
+ * `invalid-ciphertext`, `wrong-key` and `no-root-key` concern wrapped keys, not the provider's
+ * health (it can still wrap new keys), so they don't.
  */
 export const KeyProviderFailure = {
   noCredentials: 'no-credentials',
@@ -23,12 +24,15 @@ export const KeyProviderFailure = {
   invalidCiphertext: 'invalid-ciphertext',
   /** The wrapped key was made under another root key (another machine's keyring). */
   wrongKey: 'wrong-key',
+  /** The keyring works but holds no root key yet: nothing wrapped earlier can be unwrapped. */
+  noRootKey: 'no-root-key',
 } as const;
 export type KeyProviderFailure = (typeof KeyProviderFailure)[keyof typeof KeyProviderFailure];
 
 const NOT_AN_OUTAGE: ReadonlySet<KeyProviderFailure> = new Set([
   KeyProviderFailure.invalidCiphertext,
   KeyProviderFailure.wrongKey,
+  KeyProviderFailure.noRootKey,
 ]);
 
 /** One provider operation failed; `failure` says why, `hint` what to do. */

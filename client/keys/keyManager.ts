@@ -41,6 +41,12 @@ export interface KeyManagerOptions {
   readonly providerRetryAfterMs?: number;
   /** How long an unknown key id is remembered before the manifest is reloaded for it again. @default 60000 */
   readonly unknownKeyRetryMs?: number;
+  /**
+   * When the active key must be fetched again and the manifest is older than this, it is
+   * reloaded first, so a rotation done elsewhere (Secrets Manager, another process) is picked up.
+   * @default 300000
+   */
+  readonly manifestMaxAgeMs?: number;
 }
 
 export interface KeyVersionStatus {
@@ -97,6 +103,7 @@ export class KeyManager implements DataKeySource {
   private readonly ephemeral = new Map<string, KeyVersionRecord>();
   private ephemeralActive: string | undefined;
   private manifest: KeyManifest;
+  private manifestLoadedAt = Number.NEGATIVE_INFINITY;
   private closed = false;
   private counters = { providerCalls: 0, cacheHits: 0, manifestReloads: 0 };
 
@@ -296,6 +303,16 @@ export class KeyManager implements DataKeySource {
   }
 
   private async loadActive(): Promise<DataKey> {
+    if (this.clock() - this.manifestLoadedAt >= (this.options.manifestMaxAgeMs ?? 300_000)) {
+      try {
+        await this.reload();
+      } catch (error) {
+        // A store outage must not stop a client that already has a manifest: keep using it.
+        if (this.manifest.versions.length === 0) throw error;
+        this.manifestLoadedAt = this.clock();
+        this.logger.warn({ manifest: this.store.description, error: (error as Error).message }, 'could not refresh the key manifest; using the copy in memory');
+      }
+    }
     const fallbackId = this.ephemeralActive;
     if (fallbackId === undefined) {
       const version = activeVersion(this.manifest);
@@ -447,6 +464,7 @@ export class KeyManager implements DataKeySource {
         );
       }
       this.manifest = loaded ?? emptyManifest(this.options.app, this.options.environment);
+      this.manifestLoadedAt = this.clock();
       return this.manifest;
     });
   }

@@ -132,7 +132,7 @@ export class KeyringKeyProvider implements KeyProvider {
     let stored = await this.readStored();
     if (!stored) {
       if (!create) {
-        throw new KeyProviderError('keyring', KeyProviderFailure.notFound, `The keyring has no cachevault root key (service "${this.service}", account "${this.account}").`, {
+        throw new KeyProviderError('keyring', KeyProviderFailure.noRootKey, `The keyring has no cachevault root key (service "${this.service}", account "${this.account}").`, {
           hint: 'The key was deleted or this is another machine: import a key backup, or rotate to a new key version.',
         });
       }

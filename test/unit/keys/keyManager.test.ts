@@ -162,4 +162,24 @@ describe('KeyManager', () => {
     await (await open()).activeKey();
     await expect(KeyManager.open({ providers: [], store, app: 'shop', environment: 'prod' })).rejects.toThrow(/belongs to app "shop", environment "dev"/);
   });
+
+  it('picks up a rotation made elsewhere when the active key is fetched again after manifestMaxAgeMs', async () => {
+    const { open, clock } = setup({ cache: { maxAgeMs: 60_000 }, manifestMaxAgeMs: 60_000 });
+    const client = await open();
+    const other = await open();
+    expect((await client.activeKey()).id).toBe('k1');
+    await other.rotate();
+    expect((await client.activeKey()).id).toBe('k1');
+    clock.advance(60_000);
+    expect((await client.activeKey()).id).toBe('k2');
+  });
+
+  it('keeps working on the manifest in memory when the store cannot be read', async () => {
+    const { open, clock, store } = setup({ cache: { maxAgeMs: 60_000 }, manifestMaxAgeMs: 60_000 });
+    const client = await open();
+    await client.activeKey();
+    clock.advance(60_000);
+    jest.spyOn(store, 'load').mockRejectedValue(new Error('store down'));
+    expect((await client.activeKey()).id).toBe('k1');
+  });
 });

@@ -65,7 +65,8 @@ describe('KeyringKeyProvider', () => {
     const keyring = new FakeKeyring();
     const provider = new KeyringKeyProvider({ entryFactory: keyring.factory });
     const error = (await provider.unwrap({ provider: 'keyring', wrappingKeyRef: 'keyring:cachevault/root-key', ciphertext: 'AAAA' }, context).catch((e: unknown) => e)) as KeyProviderError;
-    expect(error.failure).toBe(KeyProviderFailure.notFound);
+    expect(error.failure).toBe(KeyProviderFailure.noRootKey);
+    expect(error.isOutage).toBe(false);
     expect(keyring.entries.size).toBe(0);
   });
 
