@@ -1,0 +1,138 @@
+import { dirname, join, resolve } from 'node:path';
+import { AuditLog } from './audit/auditLog';
+import { createBackend } from './backends/backendFactory';
+import type { CacheBackend } from './backends/cacheBackend';
+import { loadConfig, type LoadConfigOptions } from './config/loadConfig';
+import type { AdvancedCacheConfig } from './config/schema';
+import { CacheManager } from './core/cacheManager';
+import { compressionTransform } from './core/compression';
+import { AeadEncryption } from './crypto/aeadEncryption';
+import type { EncryptionProvider } from './crypto/encryptionProvider';
+import { NoEncryption } from './crypto/noEncryption';
+import { createKeyProviders, type KeyProviderDeps } from './keys/createKeyProviders';
+import { defaultManifestPath, FileManifestStore } from './keys/fileManifestStore';
+import { KeyManager } from './keys/keyManager';
+import type { ManifestStore } from './keys/manifestStore';
+import { createLogger } from './logger';
+import { keyManifestSecretName } from './schema/tableSchema';
+import type { Clock, Logger } from './types';
+
+export interface CreateCacheOptions extends LoadConfigOptions {
+  /** @default Date.now */
+  readonly clock?: Clock;
+  /** @default a pino logger on stderr at `logging.level` */
+  readonly logger?: Logger;
+  /** Injected key-provider dependencies (a KMS client with custom credentials, tests). */
+  readonly keyProviderDeps?: Omit<KeyProviderDeps, 'logger'>;
+}
+
+/** A configured cache and the parts it was built from, for apps, the CLI and the Lambdas. */
+export interface CacheVault {
+  readonly cache: CacheManager;
+  readonly backend: CacheBackend;
+  /** The key manager, when encryption is enabled. */
+  readonly keys: KeyManager | undefined;
+  readonly encryption: EncryptionProvider;
+  readonly audit: AuditLog | undefined;
+  readonly config: AdvancedCacheConfig;
+  /** Deprecations, insecure settings, fallbacks taken at start-up. */
+  readonly warnings: readonly string[];
+  /** Why the preferred backend did not start, when the configured fallback runs instead. */
+  readonly fallbackReason: string | undefined;
+  /** Closes the backend and lease, and zeroes key material. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the cache the configuration describes: defaults < config file < `CACHEVAULT_*`
+ * environment < explicit options, validated; then the backend (with its fallback), the key
+ * manager over the configured provider chain, and the encryption provider.
+ */
+export async function createCache(options: CreateCacheOptions = {}): Promise<CacheVault> {
+  const loaded = loadConfig(options);
+  const { config } = loaded;
+  const logger = options.logger ?? createLogger(config.logging.level);
+  const warnings = [...loaded.warnings];
+  for (const warning of loaded.warnings) logger.warn({}, warning);
+
+  const audit = config.audit.enabled ? new AuditLog({ path: auditLogPath(config), clock: options.clock }) : undefined;
+  let keys: KeyManager | undefined;
+  let encryption: EncryptionProvider = new NoEncryption();
+  if (config.encryption.enabled) {
+    const store = manifestStore(config);
+    keys = await KeyManager.open({
+      providers: createKeyProviders(config.keys, { ...options.keyProviderDeps, logger }),
+      store,
+      app: config.keys.app,
+      environment: config.keys.environment,
+      wrapLocally: config.keys.wrapLocally,
+      audit,
+      clock: options.clock,
+      logger,
+      cache: { maxAgeMs: config.keys.kms.cacheMaxAgeMs, maxUses: config.keys.kms.cacheMaxUses },
+    });
+    encryption = new AeadEncryption({
+      keys,
+      algorithm: config.encryption.algorithm,
+      allowUnencryptedReads: config.encryption.allowUnencryptedReads,
+    });
+  }
+
+  // Only a shared manifest makes "a key other machines cannot have" possible; such entries
+  // must stay off the shared tier.
+  const keyManager = keys;
+  const isLocalOnly = keyManager && config.keys.manifest.store === 'secretsmanager' ? (entry: { keyId: string }) => keyManager.isLocalOnly(entry.keyId) : undefined;
+  let created;
+  try {
+    created = await createBackend(config, { clock: options.clock, logger, isLocalOnly });
+  } catch (err) {
+    await keys?.close();
+    throw err;
+  }
+  warnings.push(...created.warnings);
+
+  const cache = new CacheManager({
+    backend: created.backend,
+    namespace: config.namespace,
+    defaultTtlMs: config.defaultTtlMs,
+    encryption,
+    transforms: config.compression.enabled ? [compressionTransform({ thresholdBytes: config.compression.thresholdBytes })] : [],
+    lease: created.lease,
+    strict: config.hybrid.strict,
+    clock: options.clock,
+    logger,
+  });
+
+  return {
+    cache,
+    backend: created.backend,
+    keys,
+    encryption,
+    audit,
+    config,
+    warnings,
+    fallbackReason: created.fallbackReason,
+    async close() {
+      await cache.close();
+      created.lease?.close();
+      await keys?.close();
+    },
+  };
+}
+
+/** The key manifest store the configuration names. */
+export function manifestStore(config: AdvancedCacheConfig): ManifestStore {
+  const m = config.keys.manifest;
+  if (m.store === 'file') return new FileManifestStore(m.path ?? defaultManifestPath(config.file.dir));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { SecretsManagerManifestStore } = require('./keys/secretsManagerManifestStore') as typeof import('./keys/secretsManagerManifestStore');
+  return new SecretsManagerManifestStore({
+    secretId: m.secretId ?? keyManifestSecretName(config.keys.app, config.keys.environment),
+    region: m.region ?? config.dynamodb.region,
+  });
+}
+
+/** The audit log path: configured, or beside the cache directory. */
+export function auditLogPath(config: AdvancedCacheConfig): string {
+  return config.audit.path ?? join(dirname(resolve(config.file.dir)), 'audit.jsonl');
+}

@@ -1,0 +1,45 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createCache } from '../../client/createCache';
+import { ConfigError } from '../../client/errors';
+
+const emptyDir = () => mkdtempSync(join(tmpdir(), 'cv-create-'));
+
+describe('createCache', () => {
+  test('builds an encrypted file cache from options, with the env key provider', async () => {
+    const dir = emptyDir();
+    const key = randomBytes(32);
+    const vault = await createCache({
+      cwd: dir,
+      env: {},
+      options: { backend: 'file', file: { dir: join(dir, 'cache') }, keys: { providers: ['env'] }, logging: { level: 'silent' } },
+      keyProviderDeps: { env: { CACHEVAULT_KEY: key.toString('base64') } },
+    });
+    try {
+      await vault.cache.set('greeting', { text: 'hello' });
+      expect(await vault.cache.get('greeting')).toEqual({ text: 'hello' });
+      const stored = await vault.backend.get('default', 'greeting');
+      expect(stored!.keyId).toMatch(/^k\d+$/);
+      expect(Buffer.from(stored!.value).includes(Buffer.from('hello'))).toBe(false);
+      expect(vault.keys?.status().activeKeyId).toBe(stored!.keyId);
+      expect(vault.backend.name).toBe('file');
+    } finally {
+      await vault.close();
+    }
+    expect(readFileSync(join(dir, 'audit.jsonl'), 'utf8')).toContain('key');
+  });
+
+  test('with encryption disabled, values are stored in clear framing and no key manager exists', async () => {
+    const vault = await createCache({ cwd: emptyDir(), env: {}, options: { backend: 'memory', encryption: { enabled: false }, audit: { enabled: false }, logging: { level: 'silent' } } });
+    await vault.cache.set('k', 'plain');
+    expect((await vault.backend.get('default', 'k'))!.keyId).toBe('none');
+    expect(vault.keys).toBeUndefined();
+    await vault.close();
+  });
+
+  test('invalid configuration fails before anything starts', async () => {
+    await expect(createCache({ cwd: emptyDir(), env: { CACHEVAULT_BACKEND: 'redis' } })).rejects.toBeInstanceOf(ConfigError);
+  });
+});
