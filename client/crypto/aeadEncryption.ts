@@ -1,4 +1,4 @@
-import { IntegrityError } from '../errors';
+import { IntegrityError, InvalidArgumentError } from '../errors';
 import type { DataKeySource } from '../keys/keyProvider';
 import type { EntryIdentity } from '../types';
 import { aes256CbcHmacSha512 } from './algorithms/aes256CbcHmacSha512';
@@ -54,7 +54,9 @@ export class AeadEncryption implements EncryptionProvider {
     this.algorithm = options.algorithm ?? 'aes-256-gcm';
     const sealer = ALGORITHMS[this.algorithm] as EnvelopeAlgorithm | undefined;
     if (sealer === undefined) {
-      throw new RangeError(`Unknown encryption algorithm ${JSON.stringify(this.algorithm)}; use one of ${Object.keys(ALGORITHMS).join(', ')}.`);
+      throw new InvalidArgumentError(`Unknown encryption algorithm ${JSON.stringify(this.algorithm)}.`, {
+        hint: `Use one of ${Object.keys(ALGORITHMS).join(', ')}.`,
+      });
     }
     this.sealer = sealer;
     this.allowUnencryptedReads = options.allowUnencryptedReads ?? true;

@@ -6,7 +6,7 @@ import { readHeader, sealPlain } from '../../../client/crypto/envelope';
 import { EncryptionClosedError } from '../../../client/crypto/errors';
 import { PrkCache } from '../../../client/crypto/keyDerivation';
 import { NoEncryption } from '../../../client/crypto/noEncryption';
-import { CacheVaultError, EnvelopeFormatError, IntegrityError, KeyUnavailableError } from '../../../client/errors';
+import { CacheVaultError, EnvelopeFormatError, IntegrityError, InvalidArgumentError, KeyUnavailableError } from '../../../client/errors';
 import { StaticKeySource } from '../../../client/keys/staticKeySource';
 import type { EntryIdentity } from '../../../client/types';
 
@@ -219,5 +219,12 @@ describe('AeadEncryption through CacheManager and MemoryBackend', () => {
     const stranger = cache(new AeadEncryption({ keys: new StaticKeySource([{ id: 'k7', material: randomBytes(32) }]) }), backend).manager;
     expect(await stranger.get('k')).toBeUndefined();
     expect(stranger.stats().keyUnavailable).toBe(1);
+  });
+});
+
+describe('AeadEncryption options', () => {
+  test('an unknown algorithm name is an InvalidArgumentError naming the valid ones', () => {
+    const keys = new StaticKeySource([{ id: 'k1', material: randomBytes(32) }]);
+    expect(() => new AeadEncryption({ keys, algorithm: 'aes-128-ecb' as AeadAlgorithmName })).toThrow(InvalidArgumentError);
   });
 });
