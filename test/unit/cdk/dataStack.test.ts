@@ -1,0 +1,180 @@
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { keyManifestSecretName, TableSchema } from '../../../client/schema/tableSchema';
+import { addCacheVaultStacks } from '../../../lib/cacheVaultApp';
+import { ENVIRONMENT_NAMES, parametersFor, type EnvironmentName } from '../../../lib/parameters';
+import { normalisedTemplate, policyStatements } from './templateHelpers';
+
+function dataTemplate(env: EnvironmentName): Template {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  return Template.fromStack(addCacheVaultStacks(app, parametersFor(env)).data);
+}
+
+const logicalIdOf = (template: Template, type: string, props: object): string => {
+  const found = Object.keys(template.findResources(type, { Properties: Match.objectLike(props) }));
+  expect(found).toHaveLength(1);
+  return found[0];
+};
+
+describe.each(ENVIRONMENT_NAMES)('data stack (%s)', (env) => {
+  const template = dataTemplate(env);
+  const params = parametersFor(env);
+  const storageKeyId = () => logicalIdOf(template, 'AWS::KMS::Key', { Description: Match.stringLikeRegexp('encrypts the table') });
+  const wrappingKeyId = () => logicalIdOf(template, 'AWS::KMS::Key', { Description: Match.stringLikeRegexp('wraps the cache') });
+
+  it("creates the cache table with the client's key schema and TTL on expiresAt", () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      TableName: params.tableName,
+      KeySchema: [
+        { AttributeName: TableSchema.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TableSchema.sortKey, KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+  });
+
+  it('encrypts the table with the customer-managed storage key', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::GetAtt': [storageKeyId(), 'Arn'] } },
+    });
+  });
+
+  it('creates two KMS keys, both with automatic rotation', () => {
+    template.resourceCountIs('AWS::KMS::Key', 2);
+    for (const id of [storageKeyId(), wrappingKeyId()]) {
+      expect(template.toJSON().Resources[id].Properties.EnableKeyRotation).toBe(true);
+    }
+  });
+
+  it('bills the table as the environment says', () => {
+    const table = Object.values(template.findResources('AWS::DynamoDB::Table'))[0] as { Properties: Record<string, unknown> };
+    if (params.billing.mode === 'PROVISIONED') {
+      expect(table.Properties.BillingMode).toBeUndefined();
+      expect(table.Properties.ProvisionedThroughput).toEqual({
+        ReadCapacityUnits: params.billing.readCapacity,
+        WriteCapacityUnits: params.billing.writeCapacity,
+      });
+    } else {
+      expect(table.Properties.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(table.Properties.ProvisionedThroughput).toBeUndefined();
+    }
+  });
+
+  it(`${params.retention === 'retain' ? 'retains' : 'destroys'} the table, keys and secret with the stack`, () => {
+    const policy = params.retention === 'retain' ? 'Retain' : 'Delete';
+    for (const type of ['AWS::DynamoDB::Table', 'AWS::KMS::Key', 'AWS::SecretsManager::Secret']) {
+      for (const resource of Object.values(template.findResources(type))) {
+        expect(resource).toMatchObject({ DeletionPolicy: policy, UpdateReplacePolicy: policy });
+      }
+    }
+    const table = Object.values(template.findResources('AWS::DynamoDB::Table'))[0] as { Properties: Record<string, unknown> };
+    expect(table.Properties.DeletionProtectionEnabled).toBe(params.retention === 'retain');
+  });
+
+  it('creates the key-manifest secret under the shared naming convention, encrypted with the storage key', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Name: keyManifestSecretName('cachevault', env),
+      KmsKeyId: { 'Fn::GetAtt': [storageKeyId(), 'Arn'] },
+      SecretString: '{}',
+    });
+  });
+
+  it('encrypts the alarm topic and refuses plain-HTTP publishing', () => {
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [storageKeyId(), 'Arn'] } });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('alarms on DynamoDB throttled requests and system errors, notifying the topic', () => {
+    const topic = { Ref: logicalIdOf(template, 'AWS::SNS::Topic', {}) };
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmDescription: Match.stringLikeRegexp('throttling requests'),
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      TreatMissingData: 'notBreaching',
+      Metrics: Match.arrayWith([Match.objectLike({ MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'ThrottledRequests' }) }) })]),
+      AlarmActions: [topic],
+      OKActions: [topic],
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmDescription: Match.stringLikeRegexp('system errors'),
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+      Metrics: Match.arrayWith([Match.objectLike({ MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'SystemErrors' }) }) })]),
+      AlarmActions: [topic],
+    });
+  });
+
+  it('gives the read-only client policy exactly the read actions, and unwrap only in its own encryption context', () => {
+    const statements = policyStatements(template, 'AWS::IAM::ManagedPolicy', /read cache entries and unwrap/);
+    expect(statements).toEqual([
+      {
+        Action: [
+          'dynamodb:GetItem',
+          'dynamodb:BatchGetItem',
+          'dynamodb:Query',
+          'dynamodb:Scan',
+          'dynamodb:ConditionCheckItem',
+          'dynamodb:DescribeTable',
+          'dynamodb:DescribeTimeToLive',
+        ],
+        Effect: 'Allow',
+        Resource: expect.anything(),
+      },
+      {
+        Action: ['kms:Decrypt', 'kms:DescribeKey'],
+        Condition: { StringEquals: { 'kms:ViaService': expect.anything() } },
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [storageKeyId(), 'Arn'] },
+      },
+      { Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Effect: 'Allow', Resource: expect.anything() },
+      {
+        Action: 'kms:Decrypt',
+        Condition: { StringEquals: { 'kms:ViaService': expect.anything() } },
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [storageKeyId(), 'Arn'] },
+      },
+      {
+        Action: 'kms:Decrypt',
+        Condition: { StringEquals: { 'kms:EncryptionContext:app': 'cachevault', 'kms:EncryptionContext:env': env } },
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [wrappingKeyId(), 'Arn'] },
+      },
+    ]);
+  });
+
+  it('gives the read-write client policy the write actions too, but no way to create data keys', () => {
+    const statements = policyStatements(template, 'AWS::IAM::ManagedPolicy', /read and write cache entries/);
+    expect(statements[0].Action).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']));
+    const onWrappingKey = statements.filter((s) => JSON.stringify(s.Resource).includes(wrappingKeyId()));
+    expect(onWrappingKey.map((s) => s.Action)).toEqual(['kms:Decrypt']);
+  });
+
+  it('grants no wildcard action in any IAM policy', () => {
+    const actions = [
+      ...policyStatements(template, 'AWS::IAM::ManagedPolicy'),
+      ...policyStatements(template, 'AWS::IAM::Policy'),
+    ].flatMap((s) => [s.Action].flat());
+    expect(actions.length).toBeGreaterThan(0);
+    expect(actions.filter((a) => String(a).includes('*'))).toEqual([]);
+  });
+});
+
+it('the prod data stack matches its snapshot', () => {
+  expect(normalisedTemplate(dataTemplate('prod'))).toMatchSnapshot();
+});
