@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import type { Clock } from '../types';
 
 export interface DataKeyCacheLimits {
@@ -66,5 +67,14 @@ export class DataKeyCache {
 
   get size(): number {
     return this.slots.size;
+  }
+
+  /** Shows ids only: util.inspect would otherwise print the keys' bytes. */
+  [inspect.custom](): string {
+    return `DataKeyCache { keys: [${[...this.slots.keys()].join(', ')}] }`;
+  }
+
+  toJSON(): { keys: string[] } {
+    return { keys: [...this.slots.keys()] };
   }
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 import { silentLogger } from '../logger';
 import type { Logger } from '../types';
 import { KeyProviderError, KeyProviderFailure, PROVIDER_FIX } from './errors';
@@ -85,6 +86,15 @@ export class EnvKeyProvider implements KeyProvider {
   close(): void {
     this.root?.fill(0);
     this.root = undefined;
+  }
+
+  /** Never the root key, whoever inspects or serializes the provider. */
+  [inspect.custom](): string {
+    return `EnvKeyProvider { variable: ${this.variable} }`;
+  }
+
+  toJSON(): { name: 'env'; variable: string } {
+    return { name: 'env', variable: this.variable };
   }
 
   private rootKey(): Buffer {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 import { AuditEvent, type AuditSink } from '../audit/auditLog';
 import { SingleFlight } from '../core/singleFlight';
 import { KeyUnavailableError } from '../errors';
@@ -288,6 +289,16 @@ export class KeyManager implements DataKeySource {
     this.cache.clear();
     this.chain.close();
     (this.store as { close?: () => void }).close?.();
+  }
+
+  /** A summary without material: util.inspect would otherwise walk into the key cache. */
+  [inspect.custom](): string {
+    const active = this.ephemeralActive ?? activeVersion(this.manifest)?.id;
+    return `KeyManager { app: ${this.options.app}, environment: ${this.options.environment}, manifest: ${this.store.description}, active: ${active ?? 'none'}, versions: ${this.manifest.versions.length} }`;
+  }
+
+  toJSON(): KeyManagerStatus {
+    return this.status();
   }
 
   private get store(): ManifestStore {

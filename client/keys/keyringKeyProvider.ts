@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 import { silentLogger } from '../logger';
 import type { Logger } from '../types';
 import { KeyProviderError, KeyProviderFailure, PROVIDER_FIX } from './errors';
@@ -117,6 +118,15 @@ export class KeyringKeyProvider implements KeyProvider {
   close(): void {
     this.root?.fill(0);
     this.root = undefined;
+  }
+
+  /** Never the root key, whoever inspects or serializes the provider. */
+  [inspect.custom](): string {
+    return `KeyringKeyProvider { service: ${JSON.stringify(this.service)}, account: ${JSON.stringify(this.account)} }`;
+  }
+
+  toJSON(): { name: 'keyring'; service: string; account: string } {
+    return { name: 'keyring', service: this.service, account: this.account };
   }
 
   private rootKey(create: boolean): Promise<Buffer> {

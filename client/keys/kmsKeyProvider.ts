@@ -5,6 +5,7 @@ import {
   GenerateDataKeyWithoutPlaintextCommand,
   KMSClient,
 } from '@aws-sdk/client-kms';
+import { inspect } from 'node:util';
 import { KeyProviderError, KeyProviderFailure, PROVIDER_FIX } from './errors';
 import type { KeyContext, KeyProvider, WrappedKey } from './keyProvider';
 
@@ -107,6 +108,15 @@ export class KmsKeyProvider implements KeyProvider {
 
   close(): void {
     this.client.destroy();
+  }
+
+  /** The SDK client's internals can hold request inputs (plaintext for Encrypt): never print them. */
+  [inspect.custom](): string {
+    return `KmsKeyProvider { keyId: ${JSON.stringify(this.keyId)} }`;
+  }
+
+  toJSON(): { name: 'kms'; keyId: string } {
+    return { name: 'kms', keyId: this.keyId };
   }
 
   private wrapped(blob: Uint8Array, arn: string | undefined): WrappedKey {

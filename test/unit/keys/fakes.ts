@@ -156,7 +156,8 @@ export function fakeKms() {
     mock.reset();
     mock.onAnyCommand().rejects(error);
   };
-  const calls = (command: typeof GenerateDataKeyCommand | typeof DecryptCommand | typeof EncryptCommand) => mock.commandCalls(command).length;
+  const calls = (command: typeof GenerateDataKeyCommand | typeof DecryptCommand | typeof EncryptCommand) =>
+    mock.calls().filter((call) => call.args[0] instanceof command).length;
   return { client, mock, healthy, failWith, calls };
 }
 
