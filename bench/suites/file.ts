@@ -71,7 +71,8 @@ interface Cacache {
 async function cacacheStore(dir: string): Promise<Store> {
   // A non-literal specifier keeps tsc from looking for declarations cacache does not have.
   const specifier = 'cacache';
-  const cacache = (await import(specifier)) as Cacache;
+  const loaded = (await import(specifier)) as Cacache & { default?: Cacache };
+  const cacache = loaded.default ?? loaded;
   return {
     name: 'cacache',
     set: (key, value) => cacache.put(dir, key, value),
