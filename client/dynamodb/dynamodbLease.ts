@@ -102,7 +102,8 @@ export class DynamoDBLease implements StampedeLease {
             [TableSchema.ttlAttribute]: { N: String(Math.ceil(until / 1000)) },
             [A.createdAt]: { N: String(now) },
           },
-          ConditionExpression: 'attribute_not_exists(#pk) OR #exp < :now',
+          // A lease holds until its `exp`, exclusive: the same boundary waitFor() uses.
+          ConditionExpression: 'attribute_not_exists(#pk) OR #exp <= :now',
           ExpressionAttributeNames: { '#pk': TableSchema.partitionKey, '#exp': A.expiresAtMs },
           ExpressionAttributeValues: { ':now': { N: String(now) } },
         }),
