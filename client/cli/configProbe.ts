@@ -5,6 +5,8 @@
 import type { LoadConfigOptions } from '../config/loadConfig';
 import type { AdvancedCacheConfig, BackendType } from '../config/schema';
 import { describe } from '../backends/baseBackend';
+import { createKeyProviders } from '../keys/createKeyProviders';
+import type { KeyProvider } from '../keys/keyProvider';
 import { reportError } from './errors';
 import { openVault } from './openVault';
 
@@ -31,7 +33,7 @@ export async function probeConfiguration(config: AdvancedCacheConfig, load: Load
   for (const tier of configuredTiers(config)) {
     try {
       // Each tier alone, without fallback, so a failing tier is reported rather than replaced.
-      const vault = await openVault({ ...load, options: { ...load.options, backend: tier, fallback: undefined, encryption: { enabled: false } } });
+      const vault = await openVault({ ...load, options: { ...load.options, backend: tier, fallback: undefined, encryption: { enabled: false }, audit: { enabled: false } } });
       try {
         const health = await vault.backend.healthCheck();
         const failed = health.checks.filter((c) => !c.ok);
@@ -46,6 +48,24 @@ export async function probeConfiguration(config: AdvancedCacheConfig, load: Load
       }
     } catch (err) {
       checks.push({ component: 'backend', name: tier, ok: false, detail: oneLine(err) });
+    }
+  }
+  if (config.encryption.enabled) {
+    let providers: KeyProvider[] = [];
+    try {
+      providers = createKeyProviders(config.keys, { env: load.env });
+    } catch (err) {
+      checks.push({ component: 'keys', name: config.keys.providers.join(','), ok: false, detail: oneLine(err) });
+    }
+    for (const provider of providers) {
+      try {
+        const probe = await provider.probe();
+        checks.push({ component: 'keys', name: provider.name, ok: probe.ok, detail: probe.ok ? 'usable' : probe.reason });
+      } catch (err) {
+        checks.push({ component: 'keys', name: provider.name, ok: false, detail: oneLine(err) });
+      } finally {
+        (provider as { close?: () => void }).close?.();
+      }
     }
   }
   return { backend: config.backend, ok: checks.every((c) => c.ok), checks };

@@ -46,7 +46,7 @@ export class CliContext {
 
   /** Opens the configured cache (closed by `closeAll` when the command ends). */
   async open(options?: CacheConfigInput): Promise<CliVault> {
-    const vault = await openVault(this.loadOptions(options));
+    const vault = await openVault(this.loadOptions(options), this.globals.verbose);
     this.vaults.push(vault);
     for (const w of vault.warnings) this.out.warn(w);
     return vault;

@@ -1,28 +1,21 @@
 /**
- * Opens the configured cache for a command. Until the shared `createCache` wiring lands this
- * builds the CacheManager over the memory backend from the loaded config.
+ * Opens the configured cache for a command, through the same `createCache` apps use, so the
+ * CLI sees exactly the cache an app with this configuration sees.
  */
-import { MemoryBackend } from '../backends/memoryBackend';
-import type { CacheBackend } from '../backends/cacheBackend';
-import { loadConfig, type LoadConfigOptions } from '../config/loadConfig';
-import type { AdvancedCacheConfig } from '../config/schema';
-import { CacheManager } from '../core/cacheManager';
-import { NoEncryption } from '../crypto/noEncryption';
-import type { EncryptionProvider } from '../crypto/encryptionProvider';
+import { createCache, type CacheVault } from '../createCache';
+import type { LoadConfigOptions } from '../config/loadConfig';
+import { createLogger, silentLogger } from '../logger';
 
-export interface CliVault {
-  readonly cache: CacheManager;
-  readonly backend: CacheBackend;
-  readonly encryption: EncryptionProvider;
-  readonly config: AdvancedCacheConfig;
-  readonly warnings: string[];
-  close(): Promise<void>;
-}
+export type CliVault = CacheVault;
 
-export async function openVault(options: LoadConfigOptions): Promise<CliVault> {
-  const { config, warnings } = loadConfig(options);
-  const backend = new MemoryBackend(config.memory);
-  const encryption = new NoEncryption();
-  const cache = new CacheManager({ backend, encryption, namespace: config.namespace, defaultTtlMs: config.defaultTtlMs });
-  return { cache, backend, encryption, config, warnings: [...warnings], close: () => cache.close() };
+/**
+ * Library log lines (pino JSON) would bury the CLI's one-line messages, so they are shown only
+ * with --verbose; warnings that matter reach the user through `vault.warnings`.
+ */
+export async function openVault(options: LoadConfigOptions, verbose = false): Promise<CliVault> {
+  return createCache({
+    ...options,
+    logger: verbose ? createLogger('debug', { component: 'cli' }) : silentLogger,
+    keyProviderDeps: { env: options.env },
+  });
 }

@@ -8,6 +8,9 @@ import type { BackendStats } from '../../types';
 import { defineAction, type Runtime } from '../command';
 import { configuredTiers } from '../configProbe';
 import { healthExitCode } from './health';
+import { tableManagerFor } from './table';
+import type { TableSummary } from '../../dynamodb/tableManager';
+import { reportError } from '../errors';
 import { formatBytes, keyValues, table } from '../output';
 
 const StatusOptions = z.object({ count: z.boolean().optional() });
@@ -45,16 +48,37 @@ export function registerStatus(program: Command, runtime: Runtime): void {
         }
       }
       const health = await vault.backend.healthCheck();
+      const keyStatus = vault.keys?.status();
+      let tableInfo: TableSummary | { error: string } | null = null;
+      if (configuredTiers(config).includes('dynamodb')) {
+        const { manager, close } = tableManagerFor(ctx);
+        try {
+          tableInfo = await manager.describe();
+        } catch (err) {
+          tableInfo = { error: reportError(err).message.split('\n')[0]! };
+        } finally {
+          close();
+        }
+      }
       const stats = vault.backend.stats();
       const reads = stats.hits + stats.misses;
       const status = {
         backend: { type: config.backend, name: vault.backend.name, tiers: configuredTiers(config), namespace: config.namespace, fallback: config.fallback ?? null },
-        encryption: { enabled: config.encryption.enabled, algorithm: vault.encryption.algorithm, providers: config.keys.providers },
+        encryption: {
+          enabled: config.encryption.enabled,
+          algorithm: vault.encryption.algorithm,
+          providers: config.keys.providers,
+          activeKeyId: keyStatus?.activeKeyId ?? null,
+          manifest: keyStatus?.manifest ?? null,
+          versions: (keyStatus?.versions ?? []).map((v) => ({ id: v.id, state: v.state, ageDays: v.ageDays, createdAt: v.createdAt, localOnly: v.localOnly, wrappedBy: v.wrappedBy })),
+          providerHealth: keyStatus?.providers ?? [],
+        },
+        fallbackReason: vault.fallbackReason ?? null,
         tiers: tierRows(stats),
         counted,
         hitRatio: reads === 0 ? null : stats.hits / reads,
         file: configuredTiers(config).includes('file') ? { dir: config.file.dir } : null,
-        dynamodb: configuredTiers(config).includes('dynamodb') ? { tableName: config.dynamodb.tableName, region: config.dynamodb.region, endpoint: config.dynamodb.endpoint ?? null } : null,
+        dynamodb: configuredTiers(config).includes('dynamodb') ? { tableName: config.dynamodb.tableName, region: config.dynamodb.region, endpoint: config.dynamodb.endpoint ?? null, table: tableInfo } : null,
         health,
         warnings: vault.warnings,
       };
@@ -66,7 +90,10 @@ export function registerStatus(program: Command, runtime: Runtime): void {
             fallback: s.backend.fallback ?? 'none',
             encryption: s.encryption.enabled ? `${s.encryption.algorithm} via ${s.encryption.providers.join(', ')}` : 'disabled',
             'file cache': s.file?.dir,
+            'key versions': s.encryption.enabled ? s.encryption.versions.map((v) => `${v.id} ${v.state} ${v.ageDays} d`).join(', ') || 'none yet (created on first write)' : undefined,
+            'fallback taken': s.fallbackReason ?? undefined,
             'dynamodb table': s.dynamodb ? `${s.dynamodb.tableName} (${s.dynamodb.endpoint ?? s.dynamodb.region})` : undefined,
+            'table status': s.dynamodb?.table ? ('error' in s.dynamodb.table ? s.dynamodb.table.error : `${s.dynamodb.table.status}, ~${s.dynamodb.table.itemCount} items, ${formatBytes(s.dynamodb.table.sizeBytes)}, TTL ${s.dynamodb.table.ttl.status}`) : undefined,
             'entries (scanned)': s.counted ? `${s.counted.entries} (${formatBytes(s.counted.bytes)})` : undefined,
             'hit ratio': s.hitRatio === null ? undefined : `${(s.hitRatio * 100).toFixed(1)}%`,
             healthy: s.health.healthy ? 'yes' : `NO (${s.health.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failed'}`).join('; ')})`,
