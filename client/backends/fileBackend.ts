@@ -207,7 +207,8 @@ export class FileBackend extends BaseBackend {
     const rows = await this.retry('scan', () => this.index.scan(options.namespace, after, pageSize));
     const entries: StoredEntry[] = [];
     for (const [namespace, key, ...row] of rows) {
-      const entry = this.materialize(namespace, key, row as EntryRow);
+      // A scan (migration, sweep) is not a use: it must not make every entry look recently used.
+      const entry = this.materialize(namespace, key, row as EntryRow, false);
       if (entry) entries.push(entry);
     }
     const last = rows[rows.length - 1];
@@ -311,7 +312,7 @@ export class FileBackend extends BaseBackend {
       let row = this.findRow(namespace, key);
       if (row === BUSY) row = await this.retry('get', () => this.index.find(namespace, key));
       if (row === undefined) return undefined;
-      const entry = this.materialize(namespace, key, row);
+      const entry = this.materialize(namespace, key, row, true);
       if (entry !== null) return entry;
     }
     return undefined;
@@ -331,7 +332,7 @@ export class FileBackend extends BaseBackend {
    * Turns a row into an entry after checking its bytes. Returns `undefined` for a corrupt entry
    * (removed and counted) and `null` when the row changed under us and should be read again.
    */
-  private materialize(namespace: string, key: string, row: EntryRow): StoredEntry | undefined | null {
+  private materialize(namespace: string, key: string, row: EntryRow, isUse: boolean): StoredEntry | undefined | null {
     const [id, expiresAt, keyId, createdAt, accessedAt, size, crc, inline, blob] = row;
     let value: Buffer;
     if (blob !== null) {
@@ -344,8 +345,10 @@ export class FileBackend extends BaseBackend {
         return this.dropCorrupt(namespace, key, row, 'value checksum mismatch') ? undefined : null;
       }
     }
-    const now = this.clock();
-    if (now - accessedAt >= ACCESS_REFRESH_MS) this.queueTouch(id, now);
+    if (isUse) {
+      const now = this.clock();
+      if (now - accessedAt >= ACCESS_REFRESH_MS) this.queueTouch(id, now);
+    }
     return { namespace, key, value, expiresAt, keyId, createdAt };
   }
 

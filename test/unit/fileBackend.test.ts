@@ -227,6 +227,20 @@ describe('FileBackend bounds and maintenance', () => {
     expect(backend.stats()).toMatchObject({ evictions: 1, entries: 3 });
   });
 
+  test('walking entries with scan() does not count as use for eviction', async () => {
+    const backend = make({ maxEntries: 2 });
+    await backend.set(entry('a', '1'));
+    clock.advance(1_000);
+    await backend.set(entry('b', '2'));
+    clock.advance(60_000);
+    const seen: string[] = [];
+    for await (const e of backend.entries({ namespace: 'n' })) seen.push(e.key);
+    expect(seen).toEqual(['a', 'b']);
+    await backend.set(entry('c', '3'));
+    expect(await backend.has('n', 'a')).toBe(false);
+    expect(await backend.has('n', 'b')).toBe(true);
+  });
+
   test('past maxBytes entries are evicted, spilled ones with their blob files, until the total fits', async () => {
     const backend = make({ maxBytes: 10_000 });
     for (let i = 0; i < 10; i++) {

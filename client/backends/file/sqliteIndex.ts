@@ -106,10 +106,14 @@ END;
 export class SqliteIndex {
   readonly db: Database.Database;
   private readonly stmt;
+  /** Built once: better-sqlite3 compiles a wrapper per `transaction()` call. */
+  private readonly immediate: (fn: () => unknown) => unknown;
 
   constructor(layout: FileLayout, options: IndexOptions) {
     this.db = openDatabase(layout.dbPath, options);
     const db = this.db;
+    const run = db.transaction((fn: () => unknown) => fn());
+    this.immediate = (fn) => run.immediate(fn);
     this.stmt = {
       find: db.prepare(`SELECT ${COLUMNS} FROM entries WHERE namespace = ? AND key = ?`).raw(true),
       findBlob: db.prepare('SELECT blob FROM entries WHERE namespace = ? AND key = ?').pluck(true),
@@ -118,9 +122,8 @@ export class SqliteIndex {
          VALUES (@namespace, @key, @expiresAt, @keyId, @createdAt, @accessedAt, @size, @charge, @crc, @value, @blob)
          ON CONFLICT (namespace, key) DO UPDATE SET expires_at = excluded.expires_at, key_id = excluded.key_id,
            created_at = excluded.created_at, accessed_at = excluded.accessed_at, size = excluded.size,
-           charge = excluded.charge, crc = excluded.crc, value = excluded.value, blob = excluded.blob
-         RETURNING id`,
-      ).pluck(true),
+           charge = excluded.charge, crc = excluded.crc, value = excluded.value, blob = excluded.blob`,
+      ),
       deleteRef: db.prepare('DELETE FROM entries WHERE namespace = ? AND key = ? RETURNING blob').pluck(true),
       deleteIfUnchanged: db.prepare('DELETE FROM entries WHERE id = ? AND crc = ? AND blob IS ?'),
       deleteById: db.prepare('DELETE FROM entries WHERE id = ?'),
@@ -157,8 +160,8 @@ export class SqliteIndex {
   }
 
   /** Inserts or replaces in place, keeping the row id (so pending access-time updates still apply). */
-  upsert(row: NewRow): number {
-    return this.stmt.upsert.get(row) as number;
+  upsert(row: NewRow): void {
+    this.stmt.upsert.run(row);
   }
 
   /** Removes one reference; returns whether it existed and its blob. */
@@ -232,7 +235,7 @@ export class SqliteIndex {
 
   /** Runs `fn` in a `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so two writers never deadlock upgrading. */
   writeTransaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return this.immediate(fn) as T;
   }
 
   close(): void {
