@@ -26,6 +26,31 @@ export { AeadEncryption, type AeadAlgorithmName, type AeadEncryptionOptions } fr
 export { EncryptionClosedError } from './crypto/errors';
 export { encryptAes256CbcHmacSha512, decryptAes256CbcHmacSha512 } from './crypto/algorithms/aes256CbcHmacSha512';
 export { StaticKeySource, type StaticKeyInput } from './keys/staticKeySource';
+// Key management. KMS and Secrets Manager classes are exported as types only: their modules load
+// the AWS SDK, which apps that don't use them should not pay for (import them by path, or let
+// createKeyProviders / manifestStore load them on demand).
+export type { DataKey, DataKeySource, KeyContext, KeyProvider, KeyProviderName, WrappedKey } from './keys/keyProvider';
+export { KeyManager, type KeyManagerOptions, type KeyManagerStats, type KeyManagerStatus, type KeyVersionStatus } from './keys/keyManager';
+export { createKeyProviders, type KeyProviderDeps } from './keys/createKeyProviders';
+export { KeyringKeyProvider, type KeyringKeyProviderOptions } from './keys/keyringKeyProvider';
+export { EnvKeyProvider, type EnvKeyProviderOptions } from './keys/envKeyProvider';
+export type { KmsKeyProvider, KmsKeyProviderOptions } from './keys/kmsKeyProvider';
+export { FileManifestStore, defaultManifestPath } from './keys/fileManifestStore';
+export type { SecretsManagerManifestStore } from './keys/secretsManagerManifestStore';
+export type { ManifestStore } from './keys/manifestStore';
+export { KeyState, type KeyManifest, type KeyVersionRecord } from './keys/keyManifest';
+export {
+  KeyProviderError,
+  KeyProviderFailure,
+  NoKeyProviderError,
+  ManifestError,
+  KeyStateError,
+  BackupPassphraseError,
+  BackupFormatError,
+  RotationStepError,
+  type ProviderAttempt,
+} from './keys/errors';
+export { AuditLog, AuditLogError, AuditEvent, verifyAuditLog, type AuditRecord, type AuditSink, type AuditVerification } from './audit/auditLog';
 export { AdvancedCacheConfig, type CacheConfigInput } from './config/schema';
 export { loadConfig, envVarName, type LoadConfigOptions, type LoadedConfig, type ConfigSource } from './config/loadConfig';
 export { TableSchema, keyManifestSecretName } from './schema/tableSchema';
