@@ -10,6 +10,8 @@ export interface DynamoDbLocalOptions {
   readonly port?: number;
   /** Directory for a persistent database; in memory when omitted. @default undefined (in memory) */
   readonly dbPath?: string;
+  /** The Java executable. @default `$JAVA_HOME/bin/java` when JAVA_HOME is set, else `java` from PATH */
+  readonly javaPath?: string;
   /** How long to wait for the engine to answer before giving up. @default 30000 */
   readonly startTimeoutMs?: number;
 }
@@ -49,7 +51,8 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     String(port),
     '-disableTelemetry',
   ];
-  const child = spawn('java', args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: dirname(jar) });
+  const java = options.javaPath ?? (process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java');
+  const child = spawn(java, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: dirname(jar) });
   let stderrTail = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderrTail = (stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
@@ -66,7 +69,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   if (outcome !== 'ready') {
     ready.cancel();
     if (outcome.error && (outcome.error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new DynamoDbLocalError('Cannot start DynamoDB Local: the `java` command was not found.', {
+      throw new DynamoDbLocalError(`Cannot start DynamoDB Local: the Java executable "${java}" was not found.`, {
         hint: 'Install Java 17 (Debian/Ubuntu: `apt-get install -y openjdk-17-jre-headless`) and make sure `java` is on PATH.',
         cause: outcome.error,
       });
