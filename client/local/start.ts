@@ -7,6 +7,7 @@
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createCache } from '../createCache';
+import { silentLogger } from '../logger';
 import { formatError, reportError } from '../cli/errors';
 import { startLocalStack, type LocalStack } from './localStack';
 
@@ -29,15 +30,19 @@ function parseOptions(): { once: boolean; port: number | undefined; verbose: boo
 
 /** Health, then a write, a read, a short-lived entry that expires, and the stats. */
 async function demonstrate(stack: LocalStack): Promise<void> {
-  const vault = await createCache({ file: stack.configPath });
+  // Library log lines would repeat, as JSON, the warnings printed here in words.
+  const vault = await createCache({ file: stack.configPath, logger: silentLogger });
   try {
-    for (const w of vault.warnings) warn(w);
+    // The env-key warning was already given, with what to do about it.
+    for (const w of vault.warnings) if (!(stack.key.provider === 'env' && w.includes(stack.key.variable))) warn(w);
     const health = await vault.backend.healthCheck();
     say(`health: ${health.healthy ? 'ok' : 'PROBLEMS'} (${Math.round(health.latencyMs)} ms)`);
     for (const c of health.checks) say(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.detail ? `: ${c.detail}` : ''}`);
     if (!health.healthy) throw new Error('the local cache failed its health check (details above)');
 
     const demo = vault.cache.namespace('demo');
+    const previous = await demo.lookup('greeting');
+    if (previous.found) say(`demo/greeting from the previous run is still there (persisted under .cachevault): ${JSON.stringify(previous.value)}`);
     await demo.set('greeting', { hello: 'world', at: new Date().toISOString() }, { ttlMs: 3_600_000 });
     await demo.set('short-lived', 'gone soon', { ttlMs: 1_000 });
     const greeting = await demo.get('greeting');
