@@ -1,11 +1,12 @@
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { crc32 } from 'node:zlib';
-import { BackendClosedError, BackendError, InvalidArgumentError } from '../errors';
+import { BackendClosedError, CacheVaultError, InvalidArgumentError } from '../errors';
 import type { BackendCapabilities, BackendStats, EntryPage, HealthCheckStep, ScanOptions, StoredEntry, WriteResult } from '../types';
 import { BaseBackend, describe, type BaseBackendOptions } from './baseBackend';
 import { BlobStore } from './file/blobStore';
+import { FileCacheBusyError, fileBackendError } from './file/errors';
 import { LAYOUT_VERSION, layoutOf, prepareLayout, type FileLayout } from './file/layout';
-import { SCHEMA_VERSION, SqliteIndex, type EntryRow, type NewRow } from './file/sqliteIndex';
+import { SCHEMA_VERSION, SqliteIndex, type EntryRow, type NewRow, type ScanRow } from './file/sqliteIndex';
 
 export interface FileBackendOptions extends BaseBackendOptions {
   /** Directory of the local cache; created if missing. Must be on a local filesystem (SQLite WAL). */
@@ -128,12 +129,20 @@ export class FileBackend extends BaseBackend {
   // ---- storage ------------------------------------------------------------------------------
 
   protected async _get(namespace: string, key: string): Promise<StoredEntry | undefined> {
-    return this.readEntry(namespace, key);
+    try {
+      return await this.readEntry(namespace, key);
+    } catch (err) {
+      throw this.explain(err, 'read an entry');
+    }
   }
 
   protected override async _getMany(namespace: string, keys: readonly string[]): Promise<(StoredEntry | undefined)[]> {
     const out: (StoredEntry | undefined)[] = [];
-    for (const key of keys) out.push(await this.readEntry(namespace, key));
+    try {
+      for (const key of keys) out.push(await this.readEntry(namespace, key));
+    } catch (err) {
+      throw this.explain(err, 'read entries');
+    }
     return out;
   }
 
@@ -145,7 +154,7 @@ export class FileBackend extends BaseBackend {
       rows = entries.map((entry) => this.toRow(entry, now, written));
     } catch (err) {
       for (const name of written) this.blobs.remove(name);
-      throw err;
+      throw this.explain(err, 'write a value file');
     }
     let outcome: { stale: string[]; evicted: (string | null)[] };
     try {
@@ -164,13 +173,21 @@ export class FileBackend extends BaseBackend {
     } catch (err) {
       // The rows never committed, so the blobs written for them are unreferenced.
       for (const name of written) this.blobs.remove(name);
-      throw err;
+      throw this.explain(err, 'write entries');
     }
     this.afterCommit(outcome.stale, outcome.evicted);
     return { written: entries.length };
   }
 
   protected async _deleteMany(namespace: string, keys: readonly string[]): Promise<number> {
+    try {
+      return await this.deleteRefs(namespace, keys);
+    } catch (err) {
+      throw this.explain(err, 'delete entries');
+    }
+  }
+
+  private async deleteRefs(namespace: string, keys: readonly string[]): Promise<number> {
     const { removed, blobs } = await this.retry('delete', () =>
       this.index.writeTransaction(() => {
         this.applyTouches();
@@ -190,13 +207,18 @@ export class FileBackend extends BaseBackend {
   }
 
   protected async _clear(namespace: string | undefined): Promise<void> {
-    const blobs = await this.retry('clear', () =>
-      this.index.writeTransaction(() => {
-        const names = this.index.blobsOf(namespace);
-        this.index.clear(namespace);
-        return names;
-      }),
-    );
+    let blobs: string[];
+    try {
+      blobs = await this.retry('clear', () =>
+        this.index.writeTransaction(() => {
+          const names = this.index.blobsOf(namespace);
+          this.index.clear(namespace);
+          return names;
+        }),
+      );
+    } catch (err) {
+      throw this.explain(err, 'clear entries');
+    }
     this.pendingTouches.clear();
     for (const name of blobs) this.blobs.remove(name);
   }
@@ -204,7 +226,12 @@ export class FileBackend extends BaseBackend {
   protected async _scan(options: ScanOptions): Promise<EntryPage> {
     const pageSize = Math.max(1, Math.min(options.pageSize ?? 500, 10_000));
     const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
-    const rows = await this.retry('scan', () => this.index.scan(options.namespace, after, pageSize));
+    let rows: ScanRow[];
+    try {
+      rows = await this.retry('scan', () => this.index.scan(options.namespace, after, pageSize));
+    } catch (err) {
+      throw this.explain(err, 'scan entries');
+    }
     const entries: StoredEntry[] = [];
     for (const [namespace, key, ...row] of rows) {
       // A scan (migration, sweep) is not a use: it must not make every entry look recently used.
@@ -499,9 +526,13 @@ export class FileBackend extends BaseBackend {
       return await fn();
     } catch (err) {
       this.counters.errors += 1;
-      if (err instanceof BackendError) throw err;
-      throw new BackendError(this.name, `File cache maintenance failed: ${describe(err)}`, { cause: err, context: { dir: this.dir } });
+      throw this.explain(err, 'run maintenance');
     }
+  }
+
+  /** Our own errors pass through; raw fs and SQLite failures get a message that says what to do. */
+  private explain(err: unknown, operation: string): Error {
+    return err instanceof CacheVaultError ? err : fileBackendError(err, this.dir, operation);
   }
 
   /**
@@ -522,13 +553,7 @@ export class FileBackend extends BaseBackend {
         return fn();
       } catch (err) {
         if (!isBusy(err)) throw err;
-        if (Date.now() >= deadline) {
-          throw new BackendError(this.name, `The file cache in ${this.dir} stayed locked by another process for ${this.busyTimeoutMs} ms (${operation}).`, {
-            cause: err,
-            hint: 'Another process is holding a long write on this directory. Raise file.busyTimeoutMs, or give each process its own file.dir.',
-            context: { dir: this.dir, operation },
-          });
-        }
+        if (Date.now() >= deadline) throw new FileCacheBusyError(this.dir, operation, this.busyTimeoutMs, { cause: err });
         delay = Math.min(delay * 2, 50);
       }
     }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileBackend, type FileBackendOptions } from '../../client/backends/fileBackend';
+import { FileCacheBusyError } from '../../client/backends/file/errors';
 import { BackendError, InvalidArgumentError, UnsupportedFormatError } from '../../client/errors';
 import type { Logger, StoredEntry } from '../../client/types';
 import { ManualClock } from '../contract/backendContract';
@@ -194,7 +195,10 @@ describe('FileBackend atomic writes', () => {
       if (++calls === 2) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
       return (real as (...a: Parameters<typeof fs.writeSync>) => number)(...args);
     }) as typeof fs.writeSync);
-    await expect(backend.setMany([entry('x', Buffer.alloc(SPILL, 1)), entry('y', Buffer.alloc(SPILL, 2))])).rejects.toThrow(/ENOSPC/);
+    const err = (await backend.setMany([entry('x', Buffer.alloc(SPILL, 1)), entry('y', Buffer.alloc(SPILL, 2))]).catch((e: unknown) => e)) as BackendError;
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err.message).toMatch(/ENOSPC/);
+    expect(err.hint).toMatch(/disk is full/);
     expect(await backend.getMany('n', ['x', 'y'])).toEqual([undefined, undefined]);
     expect(blobFiles()).toEqual([]);
     expect(tempFiles()).toEqual([]);
@@ -345,7 +349,8 @@ describe('FileBackend under a lock held by another connection', () => {
     other.exec('BEGIN IMMEDIATE');
     try {
       const err = (await backend.set(entry('b', '2')).catch((e: unknown) => e)) as BackendError;
-      expect(err).toBeInstanceOf(BackendError);
+      expect(err).toBeInstanceOf(FileCacheBusyError);
+      expect(err.code).toBe('FILE_CACHE_BUSY');
       expect(err.message).toMatch(/stayed locked by another process/);
       expect(err.hint).toMatch(/busyTimeoutMs/);
       // Reads are not blocked by a writer in WAL mode.

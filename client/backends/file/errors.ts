@@ -1,0 +1,45 @@
+import { BackendError, type CacheVaultErrorOptions } from '../../errors';
+
+/** Another process held the cache's write lock for longer than `busyTimeoutMs`. */
+export class FileCacheBusyError extends BackendError {
+  override readonly code = 'FILE_CACHE_BUSY';
+  constructor(dir: string, operation: string, busyTimeoutMs: number, options: CacheVaultErrorOptions = {}) {
+    super('file', `The file cache in ${dir} stayed locked by another process for ${busyTimeoutMs} ms (${operation}).`, {
+      ...options,
+      hint: 'Another process is holding a long write on this directory. Raise file.busyTimeoutMs, or give each process its own file.dir.',
+      context: { dir, operation, busyTimeoutMs },
+    });
+    this.name = 'FileCacheBusyError';
+  }
+}
+
+/** Known causes of file-tier failures, by Node (errno) or SQLite code, with what to do about each. */
+const HINTS: Readonly<Record<string, string>> = {
+  ENOSPC: 'The disk is full. Free space, or lower file.maxBytes so the cache stays within what the disk holds.',
+  EDQUOT: 'The user\'s disk quota is exhausted. Free space, or lower file.maxBytes.',
+  SQLITE_FULL: 'The disk is full. Free space, or lower file.maxBytes so the cache stays within what the disk holds.',
+  EACCES: 'This user may not write the cache directory. Fix its permissions, or set file.dir to a writable directory.',
+  EPERM: 'This user may not write the cache directory. Fix its permissions, or set file.dir to a writable directory.',
+  EROFS: 'The cache directory is on a read-only filesystem. Set file.dir to a writable directory.',
+  SQLITE_READONLY: 'The cache database is read-only for this user. Fix the permissions of file.dir, or point it elsewhere.',
+  SQLITE_CANTOPEN: 'The cache database cannot be opened. Check that file.dir exists, is writable and is on a local filesystem.',
+  SQLITE_CORRUPT: 'The cache database is damaged. Run `repair()` (or `cachevault repair`); if that fails, delete the cache directory: it holds only cached data.',
+  SQLITE_NOTADB: 'The file is not a cachevault database. Move it aside or point file.dir elsewhere.',
+  SQLITE_IOERR: 'The disk reported an I/O error. Check the disk and the system log.',
+};
+
+/**
+ * Turns a raw failure of the file tier into a BackendError that says what to do, when the cause
+ * is known; unknown failures keep their message and cause.
+ */
+export function fileBackendError(err: unknown, dir: string, operation: string): BackendError {
+  if (err instanceof BackendError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const known = typeof code === 'string' ? (HINTS[code] ?? HINTS[code.split('_').slice(0, 2).join('_')]) : undefined;
+  const reason = err instanceof Error ? err.message : String(err);
+  return new BackendError('file', `The file cache in ${dir} failed to ${operation}: ${reason}`, {
+    cause: err,
+    hint: known,
+    context: { dir, operation, code: typeof code === 'string' ? code : undefined },
+  });
+}
