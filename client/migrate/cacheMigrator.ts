@@ -38,6 +38,11 @@ export interface CacheMigratorOptions {
   readonly sourceDescription?: string;
   /** @default the backend's name */
   readonly destinationDescription?: string;
+  /**
+   * Batches of one scan segment in flight at once (read, journal and write overlap; they are
+   * still committed in order). @default 4
+   */
+  readonly pipelineDepth?: number;
   /** Entries whose stored value exceeds this are reported as `too-large`, not copied. @default Infinity */
   readonly maxEntryBytes?: number;
   /** Failed or mismatched entries kept as samples in reports. @default 100 */
@@ -84,6 +89,7 @@ export class CacheMigrator {
   private readonly transcode: Transcode | undefined;
   private readonly stateDir: string;
   private readonly batchSize: number;
+  private readonly pipelineDepth: number;
   private readonly totalSegments: number;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -113,6 +119,10 @@ export class CacheMigrator {
     this.transcode = options.transcode;
     this.stateDir = options.stateDir;
     this.batchSize = batchSize;
+    this.pipelineDepth = options.pipelineDepth ?? 4;
+    if (!Number.isInteger(this.pipelineDepth) || this.pipelineDepth < 1) {
+      throw new InvalidArgumentError(`pipelineDepth must be a positive integer, got ${this.pipelineDepth}.`);
+    }
     this.totalSegments = Math.max(1, Math.min(concurrency, options.source.capabilities.scanSegments));
     this.clock = options.clock ?? Date.now;
     this.logger = options.logger ?? silentLogger;
@@ -218,7 +228,8 @@ export class CacheMigrator {
       totalSegments: checkpoint.totalSegments,
       pageSize: this.batchSize,
       includeExpired: true,
-      onPage: async (segment, page) => {
+      pipelineDepth: this.pipelineDepth,
+      onPage: async (segment, page, seq) => {
         const now = this.clock();
         const writes: StoredEntry[] = [];
         const failures: EntryFailure[] = [];
@@ -234,7 +245,7 @@ export class CacheMigrator {
           }
         }
         if (writes.length > 0) {
-          await journal.append(await this.journalRecords(segment.segment, segment.batches, writes, inFlight));
+          await journal.append(await this.journalRecords(segment.segment, seq, writes, inFlight));
           const result = await this.destination.setMany(writes);
           if ((result.degraded?.length ?? 0) > 0 || result.written < writes.length) {
             const reason = result.degraded?.map((d) => `${d.tier}: ${d.reason}`).join('; ') ?? `${result.written} of ${writes.length} entries written`;

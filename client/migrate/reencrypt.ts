@@ -36,6 +36,8 @@ export interface ReencryptOptions {
   readonly resume?: boolean;
   /** @default 100 */
   readonly batchSize?: number;
+  /** Batches of one scan segment in flight at once (committed in order). @default 4 */
+  readonly pipelineDepth?: number;
   /** @default backend.capabilities.scanSegments */
   readonly concurrency?: number;
   /** @default Date.now */
@@ -45,7 +47,11 @@ export interface ReencryptOptions {
   readonly maxFailureSamples?: number;
 }
 
-/** Totals of a sweep, kept in its checkpoint. */
+/**
+ * Totals of a sweep, kept in its checkpoint. After a resume, entries that the interrupted run
+ * rewrote in batches it had not yet checkpointed are met again already rewritten and count as
+ * `unchanged` (and under their new key id in `keyIdsBefore`); `keyIdsAfter` is exact either way.
+ */
 export interface ReencryptCounts {
   /** Live entries looked at. */
   scanned: number;
@@ -171,6 +177,7 @@ export async function reencryptInPlace(options: ReencryptOptions): Promise<Reenc
     totalSegments: checkpoint.totalSegments,
     pageSize: batchSize,
     includeExpired: true,
+    pipelineDepth: options.pipelineDepth ?? 4,
     onPage: async (_segment, page) => {
       const out: PageOutcome = { ...emptyCounts(), failures: [] };
       const now = clock();

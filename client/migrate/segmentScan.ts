@@ -9,8 +9,13 @@ export interface SegmentScanOptions<T = void> {
   readonly totalSegments: number;
   readonly pageSize: number;
   readonly includeExpired: boolean;
-  /** Handles one page; the page counts as done only once this resolves. */
-  readonly onPage: (segment: SegmentState, page: EntryPage) => Promise<T>;
+  /** Pages of one segment handled at once (committed in order). @default 1 */
+  readonly pipelineDepth?: number;
+  /**
+   * Handles one page; the page counts as done only once this resolves. `seq` numbers the
+   * segment's pages from 0 across resumes (the journal's batch number).
+   */
+  readonly onPage: (segment: SegmentState, page: EntryPage, seq: number) => Promise<T>;
   /**
    * Called with what `onPage` returned, in the same synchronous step that advances the segment
    * state, so totals applied here and the cursor can never be saved out of step (save here).
@@ -24,13 +29,17 @@ export function freshSegments(totalSegments: number): SegmentState[] {
 }
 
 /**
- * Walks a backend page by page, one loop per scan segment in parallel. Each loop reads its next
- * page while the current one is handled, so reading and writing overlap. When one segment fails
- * the others stop after their current page and the first error is thrown once all have stopped,
- * so nothing keeps writing after the caller has seen the failure.
+ * Walks a backend page by page, one loop per scan segment in parallel. Within a segment, pages
+ * are read in cursor order and up to `pipelineDepth` of them are handled at once (reads, journal
+ * and writes overlap), but they are committed strictly in order: a segment's cursor only moves
+ * past a page once it and every page before it are done, so a checkpoint never skips a page
+ * whose write had not finished. When one page fails, every segment stops reading, waits for the
+ * pages it has in flight, and the first error is thrown once all have stopped, so nothing keeps
+ * writing after the caller has seen the failure.
  */
 export async function scanSegments<T = void>(options: SegmentScanOptions<T>): Promise<void> {
   const { backend, totalSegments, pageSize, includeExpired } = options;
+  const depth = Math.max(1, options.pipelineDepth ?? 1);
   let stopped = false;
   const read = (segment: SegmentState, cursor: string | undefined): Promise<EntryPage> =>
     backend.scan({
@@ -42,28 +51,37 @@ export async function scanSegments<T = void>(options: SegmentScanOptions<T>): Pr
 
   const walk = async (segment: SegmentState): Promise<void> => {
     if (segment.done) return;
-    let next: Promise<EntryPage> | undefined = read(segment, segment.cursor);
-    while (next !== undefined && !stopped) {
-      const page: EntryPage = await next;
-      next = page.cursor === undefined ? undefined : read(segment, page.cursor);
-      // A prefetch abandoned after a failure must not surface as an unhandled rejection.
-      next?.catch(() => undefined);
-      const result = await options.onPage(segment, page);
-      segment.cursor = page.cursor;
-      segment.batches += 1;
-      segment.done = page.cursor === undefined;
-      await options.onCommit?.(segment, result);
+    let cursor = segment.cursor;
+    let more = true;
+    let seq = segment.batches;
+    const inFlight: Promise<{ page: EntryPage; result: T }>[] = [];
+    try {
+      while (!stopped) {
+        while (more && inFlight.length < depth && !stopped) {
+          const page = await read(segment, cursor);
+          cursor = page.cursor;
+          more = cursor !== undefined;
+          const handled = options.onPage(segment, page, seq++).then((result) => ({ page, result }));
+          // Awaited in order below; this only keeps a later page's failure from being "unhandled" meanwhile.
+          handled.catch(() => undefined);
+          inFlight.push(handled);
+        }
+        const oldest = inFlight.shift();
+        if (oldest === undefined) return;
+        const { page, result } = await oldest;
+        segment.cursor = page.cursor;
+        segment.batches += 1;
+        segment.done = page.cursor === undefined;
+        await options.onCommit?.(segment, result);
+      }
+    } catch (err) {
+      stopped = true;
+      await Promise.allSettled(inFlight);
+      throw err;
     }
   };
 
-  const results = await Promise.allSettled(
-    options.segments.map((segment) =>
-      walk(segment).catch((err: unknown) => {
-        stopped = true;
-        throw err;
-      }),
-    ),
-  );
+  const results = await Promise.allSettled(options.segments.map((segment) => walk(segment)));
   const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) throw failure.reason;
 }

@@ -174,7 +174,10 @@ describe('CacheMigrator', () => {
     });
     const events: MigrationProgress[] = [];
 
-    await new CacheMigrator({ source, destination, stateDir: dir, clock: clock.read, batchSize: 25 }).run({ expectedEntries: 100, onProgress: (p) => events.push(p) });
+    await new CacheMigrator({ source, destination, stateDir: dir, clock: clock.read, batchSize: 25, pipelineDepth: 1 }).run({
+      expectedEntries: 100,
+      onProgress: (p) => events.push(p),
+    });
 
     expect(events.map((e) => e.entriesDone)).toEqual([25, 50, 75, 100]);
     expect(events[0]).toMatchObject({ phase: 'copy', totalEntries: 100, entriesPerSecond: 25, etaSeconds: 3, elapsedMs: 1000 });
@@ -224,7 +227,6 @@ describe('CacheMigrator', () => {
     save.mockRejectedValueOnce(new Error('killed before checkpoint'));
     await expect(migrator.run()).rejects.toThrow('killed before checkpoint');
     save.mockRestore();
-    expect((await snapshot(destination)).size).toBe(30);
     expect(Buffer.from((await destination.get(ns, 'k59'))!.value).toString()).not.toContain('before migration');
 
     await migrator.run({ resume: true });
@@ -234,6 +236,32 @@ describe('CacheMigrator', () => {
     await migrator.rollback();
     expect(await destination.get(ns, 'k59')).toEqual(original);
     expect((await snapshot(destination)).size).toBe(1);
+  });
+
+  test('batches in flight together are committed in order: a slow first batch and a failed second leave the checkpoint after the first', async () => {
+    const source = new MemoryBackend({ clock: clock.read });
+    await fill(source, plain, 100, clock);
+    const destination = new MemoryBackend({ clock: clock.read });
+    const write = destination.setMany.bind(destination);
+    let calls = 0;
+    const spy = jest.spyOn(destination, 'setMany').mockImplementation(async (entries) => {
+      const call = ++calls;
+      if (call === 1) await new Promise((r) => setTimeout(r, 50));
+      if (call === 2) throw new Error('second batch failed');
+      return write(entries);
+    });
+    const stateDir = join(dir, 'state');
+    const migrator = new CacheMigrator({ source, destination, stateDir, clock: clock.read, batchSize: 10, pipelineDepth: 4 });
+
+    await expect(migrator.run()).rejects.toThrow('second batch failed');
+    const checkpoint = (await new CheckpointStore(stateDir).load())!;
+    expect(checkpoint.segments[0]).toMatchObject({ batches: 1, cursor: '10' });
+    expect(checkpoint.counts.entries).toBe(10);
+
+    spy.mockRestore();
+    const report = await migrator.run({ resume: true });
+    expect(report.counts.entries).toBe(100);
+    expect((await migrator.validate()).exact).toBe(true);
   });
 
   test('a checkpoint from a different plan is refused with a clear error', async () => {

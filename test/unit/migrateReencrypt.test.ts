@@ -115,8 +115,12 @@ describe('reencryptInPlace', () => {
     const report = await reencryptInPlace(options);
 
     expect(report.resumed).toBe(true);
-    expect(report.counts).toMatchObject({ scanned: 50, rewritten: 50, unchanged: 0 });
+    // Batches the killed run wrote but had not checkpointed are found already rewritten: unchanged.
+    expect(report.counts.scanned).toBe(50);
+    expect(report.counts.rewritten + report.counts.unchanged).toBe(50);
+    expect(report.counts.rewritten).toBeGreaterThanOrEqual(20);
     expect(report.counts.keyIdsAfter).toEqual({ k2: 50 });
+    for await (const e of backend.entries()) expect(e.keyId).toBe('k2');
     await backend.close();
   });
 
