@@ -158,11 +158,37 @@ export class HybridBackend extends BaseBackend {
 
   // ---- reads --------------------------------------------------------------------------------
 
+  /** The hot path: a fresh hit in the first tier returns without the bookkeeping of a read-through. */
   protected async _get(namespace: string, key: string): Promise<StoredEntry | undefined> {
-    return (await this._getMany(namespace, [key]))[0];
+    const first = this.tiers[0]!;
+    const outcome = await first.call('get', (b) => b.get(namespace, key));
+    if (outcome.ok && outcome.value !== undefined && this.clock() < this.freshUntil(first, outcome.value)) {
+      first.counters.hits += 1;
+      return outcome.value;
+    }
+    const firstAnswer: TierOutcome<(StoredEntry | undefined)[]> = outcome.ok ? { ok: true, value: [outcome.value] } : outcome;
+    return (await this.readThrough(namespace, [key], firstAnswer))[0];
   }
 
   protected override async _getMany(namespace: string, keys: readonly string[]): Promise<(StoredEntry | undefined)[]> {
+    return this.readThrough(namespace, keys, undefined);
+  }
+
+  /** Until when a tier's copy may be served without asking the shared tier (Infinity if the cap does not apply). */
+  private freshUntil(tier: Tier, entry: StoredEntry): number {
+    if (!tier.cachesShared || this.isLocalOnly(entry)) return Infinity;
+    return this.freshness.freshUntil(tier.index, entry);
+  }
+
+  /**
+   * Goes down the tiers for `keys`, promotes hits, re-checks capped copies, serves stale ones
+   * only when the shared tier cannot answer. `firstAnswer` is tier 0's answer when already asked.
+   */
+  private async readThrough(
+    namespace: string,
+    keys: readonly string[],
+    firstAnswer: TierOutcome<(StoredEntry | undefined)[]> | undefined,
+  ): Promise<(StoredEntry | undefined)[]> {
     const now = this.clock();
     const found: (StoredEntry | undefined)[] = new Array<StoredEntry | undefined>(keys.length).fill(undefined);
     const source: number[] = new Array<number>(keys.length).fill(-1);
@@ -175,7 +201,10 @@ export class HybridBackend extends BaseBackend {
     for (const tier of this.tiers) {
       if (pending.length === 0) break;
       const ask = pending.map((i) => keys[i]!);
-      const outcome = await tier.call('get', (b) => (ask.length === 1 ? b.get(namespace, ask[0]!).then((e) => [e]) : b.getMany(namespace, ask)));
+      const outcome =
+        tier.index === 0 && firstAnswer !== undefined
+          ? firstAnswer
+          : await tier.call('get', (b) => (ask.length === 1 ? b.get(namespace, ask[0]!).then((e) => [e]) : b.getMany(namespace, ask)));
       if (!outcome.ok) {
         failedFor.push({ ...outcome, tier: tier.name });
         this.tierFailed(tier, 'get', outcome);
@@ -191,8 +220,8 @@ export class HybridBackend extends BaseBackend {
           return;
         }
         tier.counters.hits += 1;
-        if (tier.cachesShared && !this.isLocalOnly(entry)) {
-          const until = this.freshness.freshUntil(tier.index, entry);
+        const until = this.freshUntil(tier, entry);
+        if (until !== Infinity) {
           if (now >= until) {
             this.extra.revalidations += 1;
             const copy = stale[i];
@@ -234,7 +263,8 @@ export class HybridBackend extends BaseBackend {
         cause: first.error,
       });
     }
-    await Promise.all([this.promote(namespace, found, source, deadline), this.dropStaleCopies(namespace, keys, evict, stale)]);
+    if (source.some((t) => t > 0)) await this.promote(namespace, found, source, deadline);
+    if (evict.length > 0) await this.dropStaleCopies(namespace, keys, evict, stale);
     return found;
   }
 
