@@ -1,9 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ManifestError } from './errors';
 import { parseManifest, serializeManifest, type KeyManifest } from './keyManifest';
 import type { ManifestStore } from './manifestStore';
+
+const STALE_LOCK_MS = 60_000;
+
+function lockAgeMs(lock: string): number {
+  try {
+    return Date.now() - statSync(lock).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
 
 /** File name of the manifest when it is kept beside the cache directory. */
 export const MANIFEST_FILE_NAME = 'keys.manifest.json';
@@ -21,9 +32,45 @@ export function defaultManifestPath(cacheDir: string): string {
 export class FileManifestStore implements ManifestStore {
   readonly shared = false;
   readonly path: string;
+  private readonly lockTimeoutMs: number;
 
-  constructor(path: string) {
+  /** @param lockTimeoutMs how long `exclusive` waits for another process. @default 10000 */
+  constructor(path: string, lockTimeoutMs = 10_000) {
     this.path = resolve(path);
+    this.lockTimeoutMs = lockTimeoutMs;
+  }
+
+  /** Holds `<path>.lock` (created with `wx`) while `fn` runs; a lock older than 60 s is stale. */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const lock = `${this.path}.lock`;
+    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+    const deadline = Date.now() + this.lockTimeoutMs;
+    let fd: number | undefined;
+    while (fd === undefined) {
+      try {
+        fd = openSync(lock, 'wx', 0o600);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+          throw new ManifestError(`Could not lock the key manifest at ${this.path}: ${(error as Error).message}`, { cause: error });
+        }
+        if (lockAgeMs(lock) > STALE_LOCK_MS) {
+          rmSync(lock, { force: true });
+          continue;
+        }
+        if (Date.now() > deadline) {
+          throw new ManifestError(`Timed out waiting for another process to finish changing the key manifest (${lock}).`, {
+            hint: 'If no cachevault process is running, delete the .lock file.',
+          });
+        }
+        await sleep(20);
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      closeSync(fd);
+      rmSync(lock, { force: true });
+    }
   }
 
   get description(): string {

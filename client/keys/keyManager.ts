@@ -165,9 +165,11 @@ export class KeyManager implements DataKeySource {
     this.assertOpen();
     let previous: string | undefined;
     const key = await this.flights.run('rotate', () =>
-      this.addVersion('rotate', (id) => {
-        previous = id;
-      }),
+      this.exclusive(() =>
+        this.addVersion('rotate', (id) => {
+          previous = id;
+        }),
+      ),
     );
     return { previous, current: key.id };
   }
@@ -179,10 +181,11 @@ export class KeyManager implements DataKeySource {
    */
   async retire(keyId: string): Promise<void> {
     this.assertOpen();
-    const fresh = await this.freshManifest();
-    const next = withRetired(fresh, keyId, new Date(this.clock()).toISOString());
-    await this.store.save(next);
-    this.manifest = next;
+    await this.exclusive(async () => {
+      const next = withRetired(await this.freshManifest(), keyId, new Date(this.clock()).toISOString());
+      await this.store.save(next);
+      this.manifest = next;
+    });
     this.cache.drop(keyId);
     this.options.audit?.append(AuditEvent.keyRetired, { keyId });
     this.logger.info({ keyId }, `retired key version ${keyId}`);
@@ -255,28 +258,30 @@ export class KeyManager implements DataKeySource {
       for (const version of backup.versions) {
         const material = materials.get(version.id);
         if (version.state === KeyState.retired || !material) {
-          restored.push({ ...version, wrapped: [] , state: KeyState.retired, retiredAt: version.retiredAt ?? new Date(this.clock()).toISOString() });
+          restored.push({ ...version, wrapped: [], state: KeyState.retired, retiredAt: version.retiredAt ?? new Date(this.clock()).toISOString() });
           continue;
         }
         const wrapped = await this.chain.wrapAll(material, this.context(version.id));
         restored.push({ ...version, wrapped, localOnly: !wrapped.some((w) => w.provider === 'kms') });
       }
-      const fresh = await this.freshManifest();
-      const backupHasActive = restored.some((v) => v.state === KeyState.active);
-      const kept = fresh.versions
-        .filter((v) => !restored.some((r) => r.id === v.id))
-        .map((v) => (backupHasActive && v.state === KeyState.active ? { ...v, state: KeyState.decryptOnly } : v));
-      const next: KeyManifest = {
-        ...fresh,
-        revision: Math.max(fresh.revision, backup.revision) + 1,
-        versions: [...kept, ...restored].sort((a, b) => Number(a.id.slice(1)) - Number(b.id.slice(1))),
-      };
-      await this.store.save(next);
-      this.manifest = next;
+      await this.exclusive(async () => {
+        const fresh = await this.freshManifest();
+        const backupHasActive = restored.some((v) => v.state === KeyState.active);
+        const kept = fresh.versions
+          .filter((v) => !restored.some((r) => r.id === v.id))
+          .map((v) => (backupHasActive && v.state === KeyState.active ? { ...v, state: KeyState.decryptOnly } : v));
+        const next: KeyManifest = {
+          ...fresh,
+          revision: Math.max(fresh.revision, backup.revision) + 1,
+          versions: [...kept, ...restored].sort((a, b) => Number(a.id.slice(1)) - Number(b.id.slice(1))),
+        };
+        await this.store.save(next);
+        this.manifest = next;
+      });
       for (const v of restored) this.cache.drop(v.id);
       const imported = restored.filter((v) => v.state !== KeyState.retired).map((v) => v.id);
       this.options.audit?.append(AuditEvent.keysImported, { versions: imported });
-      return { imported, activeKeyId: activeVersion(next)?.id };
+      return { imported, activeKeyId: activeVersion(this.manifest)?.id };
     } finally {
       for (const key of contents.keys) key.material.fill(0);
     }
@@ -299,6 +304,10 @@ export class KeyManager implements DataKeySource {
 
   toJSON(): KeyManagerStatus {
     return this.status();
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.store.exclusive ? this.store.exclusive(fn) : fn();
   }
 
   private get store(): ManifestStore {
@@ -327,7 +336,7 @@ export class KeyManager implements DataKeySource {
     const fallbackId = this.ephemeralActive;
     if (fallbackId === undefined) {
       const version = activeVersion(this.manifest);
-      if (!version) return this.addVersion('initial');
+      if (!version) return this.exclusive(() => this.addVersion('initial'));
       try {
         return this.remember(version.id, await this.unwrap(version));
       } catch (error) {
@@ -357,7 +366,7 @@ export class KeyManager implements DataKeySource {
    * not read it), so this process seals under a process-local key whose entries stay local.
    */
   private async fallbackActive(cause: NoKeyProviderError): Promise<DataKey> {
-    if (!this.store.shared) return this.addVersion('fallback');
+    if (!this.store.shared) return this.exclusive(() => this.addVersion('fallback'));
     const id = `local-${randomBytes(6).toString('hex')}`;
     let generated;
     try {

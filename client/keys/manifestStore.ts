@@ -12,4 +12,11 @@ export interface ManifestStore {
   /** The current manifest, or `undefined` when none was written yet. */
   load(): Promise<KeyManifest | undefined>;
   save(manifest: KeyManifest): Promise<void>;
+  /**
+   * Runs a read-modify-write of the manifest exclusively among processes sharing the store, so
+   * two processes creating the first key (or rotating) at once cannot overwrite each other's
+   * version. Stores without it (Secrets Manager: rotation goes through its rotation function)
+   * run `fn` directly.
+   */
+  exclusive?<T>(fn: () => Promise<T>): Promise<T>;
 }

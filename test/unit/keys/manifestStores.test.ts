@@ -6,8 +6,10 @@ import 'aws-sdk-client-mock-jest';
 import { ManifestError } from '../../../client/keys/errors';
 import { FileManifestStore, defaultManifestPath } from '../../../client/keys/fileManifestStore';
 import { emptyManifest, withNewActive, type KeyManifest } from '../../../client/keys/keyManifest';
+import { KeyManager } from '../../../client/keys/keyManager';
+import { KeyringKeyProvider } from '../../../client/keys/keyringKeyProvider';
 import { SecretsManagerManifestStore } from '../../../client/keys/secretsManagerManifestStore';
-import { awsError, fakeSecretsManager } from './fakes';
+import { FakeKeyring, awsError, fakeSecretsManager } from './fakes';
 
 function sampleManifest(): KeyManifest {
   return withNewActive(emptyManifest('shop', 'dev'), {
@@ -53,6 +55,36 @@ describe('FileManifestStore', () => {
     await expect(store.save(next)).rejects.toThrow(/Could not write the key manifest .* ENOSPC.*/);
     expect(readFileSync(store.path, 'utf8')).toBe(before);
     expect(readdirSync(dir)).toEqual(['keys.manifest.json']);
+  });
+
+  it('two processes creating the first key at once end up with one k1, not two', async () => {
+    const keyring = new FakeKeyring();
+    const path = join(dir, 'keys.manifest.json');
+    const open = () =>
+      KeyManager.open({ providers: [new KeyringKeyProvider({ entryFactory: keyring.factory })], store: new FileManifestStore(path), app: 'shop', environment: 'dev' });
+    const [a, b, c] = await Promise.all([open(), open(), open()]);
+    const keys = await Promise.all([a.activeKey(), b.activeKey(), c.activeKey()]);
+    expect(keys.map((k) => k.id)).toEqual(['k1', 'k1', 'k1']);
+    expect(keys[1]!.material).toEqual(keys[0]!.material);
+    expect(keys[2]!.material).toEqual(keys[0]!.material);
+    expect(readdirSync(dir)).toEqual(['keys.manifest.json']);
+  });
+
+  it('two processes rotating at once make two new versions, neither lost', async () => {
+    const keyring = new FakeKeyring();
+    const path = join(dir, 'keys.manifest.json');
+    const open = () =>
+      KeyManager.open({ providers: [new KeyringKeyProvider({ entryFactory: keyring.factory })], store: new FileManifestStore(path), app: 'shop', environment: 'dev' });
+    const [a, b] = await Promise.all([open(), open()]);
+    await a.activeKey();
+    const results = await Promise.all([a.rotate(), b.rotate()]);
+    expect(results.map((r) => r.current).sort()).toEqual(['k2', 'k3']);
+    const manifest = await new FileManifestStore(path).load();
+    expect(manifest!.versions.map((v) => [v.id, v.state])).toEqual([
+      ['k1', 'decrypt-only'],
+      ['k2', 'decrypt-only'],
+      ['k3', 'active'],
+    ]);
   });
 
   it('reports a damaged or foreign manifest with a typed error instead of using it', async () => {
