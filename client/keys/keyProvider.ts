@@ -11,7 +11,14 @@ export interface DataKey {
   readonly material: Buffer;
 }
 
-/** What encryption needs from key management: the active key, and any key by id. */
+/**
+ * What encryption needs from key management: the active key, and any key by id.
+ *
+ * A returned `material` Buffer belongs to the source: KeyManager zeroes it when the key leaves
+ * its cache (age or use limit, retire, close) and hands out a new Buffer next time, so callers
+ * use it for the operation at hand and may key derived state by Buffer identity, but must not
+ * copy it or keep it.
+ */
 export interface DataKeySource {
   /** The key new entries are sealed with. */
   activeKey(): Promise<DataKey>;
