@@ -153,7 +153,7 @@ export class FileBackend extends BaseBackend {
     try {
       rows = entries.map((entry) => this.toRow(entry, now, written));
     } catch (err) {
-      for (const name of written) this.blobs.remove(name);
+      this.blobs.removeAfterCommit(written);
       throw this.explain(err, 'write a value file');
     }
     let outcome: { stale: string[]; evicted: (string | null)[] };
@@ -172,7 +172,7 @@ export class FileBackend extends BaseBackend {
       );
     } catch (err) {
       // The rows never committed, so the blobs written for them are unreferenced.
-      for (const name of written) this.blobs.remove(name);
+      this.blobs.removeAfterCommit(written);
       throw this.explain(err, 'write entries');
     }
     this.afterCommit(outcome.stale, outcome.evicted);
@@ -202,7 +202,7 @@ export class FileBackend extends BaseBackend {
         return { removed: count, blobs: names };
       }),
     );
-    for (const name of blobs) this.blobs.remove(name);
+    this.unlinkCommitted(blobs);
     return removed;
   }
 
@@ -220,7 +220,7 @@ export class FileBackend extends BaseBackend {
       throw this.explain(err, 'clear entries');
     }
     this.pendingTouches.clear();
-    for (const name of blobs) this.blobs.remove(name);
+    this.unlinkCommitted(blobs);
   }
 
   protected async _scan(options: ScanOptions): Promise<EntryPage> {
@@ -310,7 +310,7 @@ export class FileBackend extends BaseBackend {
           const read = this.blobs.read(blob, size, crc);
           if (read.ok) continue;
           if (await this.retry('repair', () => this.index.writeTransaction(() => this.index.deleteIfUnchanged(id, crc, blob)))) {
-            this.blobs.remove(blob);
+            this.unlinkCommitted([blob]);
             badBlobs += 1;
             this.noteCorrupt(read.problem);
           }
@@ -387,10 +387,13 @@ export class FileBackend extends BaseBackend {
       removed = this.index.writeTransaction(() => this.index.deleteIfUnchanged(id, crc, blob));
     } catch (err) {
       if (!isBusy(err)) throw err;
-      removed = true; // cannot remove it now; still a miss, and the next read or repair() retries
+      // Cannot remove the row now (another process is writing): still a miss, counted; the next
+      // read or repair() removes it. Its blob stays until the row goes.
+      this.reportCorrupt(namespace, key, problem);
+      return true;
     }
     if (!removed) return false;
-    if (blob !== null) this.blobs.remove(blob);
+    if (blob !== null) this.unlinkCommitted([blob]);
     this.reportCorrupt(namespace, key, problem);
     return true;
   }
@@ -472,8 +475,14 @@ export class FileBackend extends BaseBackend {
 
   private afterCommit(stale: readonly string[], evicted: readonly (string | null)[]): void {
     this.counters.evictions += evicted.length;
-    for (const name of stale) this.blobs.remove(name);
-    for (const name of evicted) if (name) this.blobs.remove(name);
+    this.unlinkCommitted(stale);
+    this.unlinkCommitted(evicted);
+  }
+
+  private unlinkCommitted(names: readonly (string | null)[]): void {
+    if (names.length === 0) return;
+    const failed = this.blobs.removeAfterCommit(names);
+    if (failed > 0) this.logger.warn({ backend: this.name, dir: this.dir, failed }, 'could not remove value files of removed entries; prune() will collect them');
   }
 
   private queueTouch(id: number, now: number): void {
@@ -505,7 +514,7 @@ export class FileBackend extends BaseBackend {
           return rows.map(([, blob]) => blob);
         }),
       );
-      for (const name of blobs) if (name) this.blobs.remove(name);
+      this.unlinkCommitted(blobs);
       total += blobs.length;
       if (blobs.length < 500) return total;
     }

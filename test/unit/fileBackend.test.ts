@@ -204,6 +204,28 @@ describe('FileBackend atomic writes', () => {
     expect(tempFiles()).toEqual([]);
   });
 
+  test('a committed write still succeeds when the replaced value file cannot be removed', async () => {
+    const logger = recordingLogger();
+    const backend = make({ logger });
+    await backend.set(entry('a', Buffer.alloc(SPILL * 2, 1)));
+    jest.spyOn(fs, 'unlinkSync').mockImplementationOnce(() => {
+      throw Object.assign(new Error('EACCES: permission denied, unlink'), { code: 'EACCES' });
+    });
+    await expect(backend.set(entry('a', Buffer.alloc(SPILL * 2, 2)))).resolves.toEqual({ written: 1 });
+    expect((await backend.get('n', 'a'))!.value[0]).toBe(2);
+    expect(blobFiles()).toHaveLength(2); // the old one is an orphan now, for prune() to collect
+    expect(logger.warnings).toEqual([expect.stringMatching(/prune\(\) will collect them/)]);
+  });
+
+  test('a blob directory removed while the cache runs is made again', async () => {
+    const backend = make();
+    await backend.set(entry('a', Buffer.alloc(SPILL, 1)));
+    fs.rmSync(join(dir, 'v1', 'blobs'), { recursive: true });
+    fs.mkdirSync(join(dir, 'v1', 'blobs'));
+    await backend.setMany(Array.from({ length: 20 }, (_, i) => entry(`k${i}`, Buffer.alloc(SPILL, i))));
+    expect((await backend.getMany('n', ['k0', 'k19'])).map((e) => e?.value[0])).toEqual([0, 19]);
+  });
+
   test('a write that fails in SQLite removes the blob it had already written', async () => {
     const backend = make();
     const db = new Database(join(dir, 'v1', 'cache.db'));

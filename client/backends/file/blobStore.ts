@@ -49,7 +49,14 @@ export class BlobStore {
       } finally {
         fs.closeSync(fd);
       }
-      fs.renameSync(temp, target);
+      try {
+        fs.renameSync(temp, target);
+      } catch (err) {
+        // The fan-out directory was removed under us (a manual clean-up): make it again, once.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !fs.existsSync(temp)) throw err;
+        fs.mkdirSync(dir, { recursive: true });
+        fs.renameSync(temp, target);
+      }
       renamed = true;
       if (this.fsync) syncDirectory(dir);
     } finally {
@@ -72,8 +79,21 @@ export class BlobStore {
     return { ok: true, bytes };
   }
 
-  remove(name: string): void {
-    rmQuiet(blobPath(this.layout, name));
+  /**
+   * Removes blobs whose rows are already gone. A failure here must not fail the operation that
+   * committed: the file is an orphan now, and `prune()` collects orphans. Returns how many failed.
+   */
+  removeAfterCommit(names: readonly (string | null)[]): number {
+    let failed = 0;
+    for (const name of names) {
+      if (name === null) continue;
+      try {
+        rmQuiet(blobPath(this.layout, name));
+      } catch {
+        failed += 1;
+      }
+    }
+    return failed;
   }
 
   /**
