@@ -54,5 +54,37 @@ export { AuditLog, AuditLogError, AuditEvent, verifyAuditLog, type AuditRecord, 
 export { AdvancedCacheConfig, type CacheConfigInput } from './config/schema';
 export { loadConfig, envVarName, type LoadConfigOptions, type LoadedConfig, type ConfigSource } from './config/loadConfig';
 export { TableSchema, keyManifestSecretName } from './schema/tableSchema';
+export { CacheMigrator, type CacheMigratorOptions, type RunOptions as MigrationRunOptions } from './migrate/cacheMigrator';
+export { reencryptInPlace, type ReencryptOptions, type ReencryptReport, type ReencryptCounts } from './migrate/reencrypt';
+export { parseBackendSpec, describeSpec, type BackendSpec } from './migrate/backendSpec';
+export type { Transcode } from './migrate/entryTranscoder';
+export type * from './migrate/types';
+export {
+  MigrationError,
+  PlanMismatchError,
+  MigrationInProgressError,
+  MigrationStateError,
+  MigrationWriteError,
+  BackendSpecError,
+} from './migrate/errors';
+// DynamoDB: classes as types only (their modules load the AWS SDK; createCache builds them on demand).
+export type { DynamoDBBackend, DynamoDBBackendOptions, DynamoGcReport } from './backends/dynamodbBackend';
+export type { TableManager, TableManagerOptions, CreateTableOptions, TableProblem, TableSummary, TtlStatus } from './dynamodb/tableManager';
+export type { DynamoDBClientOptions } from './dynamodb/dynamodbClient';
+export {
+  DynamoDBError,
+  TableNotFoundError,
+  DynamoDBAccessDeniedError,
+  DynamoDBThrottledError,
+  UnprocessedBatchError,
+  TableSchemaMismatchError,
+  DynamoDbLocalError,
+} from './dynamodb/errors';
+// Tiers and the backend factory (no AWS SDK at import time; the lease is a type for that reason).
+export { HybridBackend, type HybridBackendOptions, type HybridTierSpec } from './backends/hybridBackend';
+export type { BreakerState } from './backends/hybrid/circuitBreaker';
+export { TierUnavailableError, TierTimeoutError, BackendStartError, type TierFailureKind } from './backends/hybrid/errors';
+export { createBackend, type BackendFactoryDeps, type CreatedBackend } from './backends/backendFactory';
+export type { DynamoDBLease, DynamoDBLeaseOptions, LeaseStats } from './dynamodb/dynamodbLease';
 export { createLogger, silentLogger, type LogLevel } from './logger';
 export { createCache, manifestStore, auditLogPath, type CacheVault, type CreateCacheOptions } from './createCache';

@@ -260,8 +260,9 @@ export class DynamoDBBackend extends BaseBackend {
    * again and are reclaimed by TTL or gc(). Other processes notice within `namespaceCacheMs`.
    *
    * `clear()` of everything: scans the whole table (parallel segments) and deletes every entry
-   * and chunk item, keeping namespace generation counters (resetting them could resurrect
-   * items of retired generations that TTL has not removed yet). Cost grows with the table;
+   * and chunk item. Namespace generation counters stay (resetting one while another process
+   * still writes under the old generation could resurrect its items), and so do stampede
+   * leases, which lapse on their own. Cost grows with the table;
    * meant for tests and administration, not hot paths.
    */
   protected async _clear(namespace: string | undefined): Promise<void> {
@@ -270,7 +271,7 @@ export class DynamoDBBackend extends BaseBackend {
       return;
     }
     await this.scanAll(async (items) => {
-      const doomed = items.filter((item) => item[A.kind]?.S !== ItemKinds.namespaceGeneration);
+      const doomed = items.filter((item) => item[A.kind]?.S === ItemKinds.entry || item[A.kind]?.S === ItemKinds.chunk);
       if (doomed.length > 0) await this.io.deleteKeys(doomed.map((item) => this.keyOf(item)));
       return doomed.length;
     });

@@ -3,9 +3,13 @@
  * stack all import it, so the table the stack creates is the table the client expects.
  */
 export const TableSchema = {
-  /** Partition key: `<namespace>#<generation>#<key or key hash>` (string). */
+  /**
+   * Partition key (string): `<namespace>#<namespace generation>#k:<key>`, or `...#h:<sha-256 hex>`
+   * for keys over 1 KiB (DynamoDB's key limit is 2 KiB); namespace generation counters live at
+   * `#ns#<namespace>`. See client/dynamodb/itemKeys.ts.
+   */
   partitionKey: 'pk',
-  /** Sort key: `v` for the entry (manifest) item, `c#<generation>#<index>` for chunks (string). */
+  /** Sort key (string): `v` for the entry (manifest) item, `c#<chunk generation>#<index>` for chunks, `ns` for a namespace counter. */
   sortKey: 'sk',
   /** TTL attribute, epoch **seconds** (DynamoDB TTL's unit); absent for entries that never expire. */
   ttlAttribute: 'expiresAt',
@@ -23,10 +27,10 @@ export const TableSchema = {
     /** Namespace and original key, kept in clear for scans and migration. */
     namespace: 'ns',
     key: 'k',
-    /** Chunk count and chunk generation id, on entries split over several items. */
+    /** Chunk count and chunk generation id on entries split over several items (and on their chunks); the counter value on namespace counter items. */
     chunks: 'nc',
     generation: 'gen',
-    /** Item kind: entry, chunk, namespace-generation marker, lease. */
+    /** Item kind: `e` entry, `c` chunk, `n` namespace generation counter (leases use their own). */
     kind: 'kd',
   },
   /** DynamoDB's item size limit is 400 KB; chunks stay well under it with room for attributes. */
