@@ -13,6 +13,7 @@ import {
   activeVersion,
   emptyManifest,
   findVersion,
+  isVersionId,
   nextVersionId,
   withNewActive,
   withRetired,
@@ -82,6 +83,7 @@ export interface KeyManagerStatus {
 }
 
 const DAY_MS = 86_400_000;
+const MAX_REMEMBERED_UNKNOWN_IDS = 1_024;
 
 /**
  * Data key versions for a cache: the manifest (wrapped keys and their states), the provider
@@ -436,9 +438,13 @@ export class KeyManager implements DataKeySource {
     const local = this.ephemeral.get(id);
     if (local) return this.remember(id, await this.unwrap(local));
     let version = findVersion(this.manifest, id);
-    if (!version) {
+    // Ids that cannot be in a manifest (another process's local fallback key, forged bytes) cost no reload.
+    if (!version && isVersionId(id)) {
       const checkedAt = this.unknownIds.get(id);
       if (checkedAt === undefined || this.clock() - checkedAt >= (this.options.unknownKeyRetryMs ?? 60_000)) {
+        // Bounded: entries under many forged ids must not grow memory without limit.
+        if (this.unknownIds.size >= MAX_REMEMBERED_UNKNOWN_IDS) this.unknownIds.delete(this.unknownIds.keys().next().value!);
+        this.unknownIds.delete(id);
         this.unknownIds.set(id, this.clock());
         await this.reload();
         version = findVersion(this.manifest, id);

@@ -38,6 +38,11 @@ export interface KeyManifest {
 
 const KEY_VERSION_ID = /^k[1-9][0-9]{0,8}$/;
 
+/** Whether `id` has the form of a manifest version id (process-local fallback ids do not). */
+export function isVersionId(id: string): boolean {
+  return KEY_VERSION_ID.test(id);
+}
+
 const WrappedKeySchema = z.strictObject({
   provider: z.enum(['kms', 'keyring', 'env']),
   wrappingKeyRef: z.string().min(1).max(2048),

@@ -121,6 +121,16 @@ describe('KeyManager', () => {
     expect(store.loads).toBe(loads + 1);
   });
 
+  it('does not reload the manifest for ids that cannot be manifest versions', async () => {
+    const { store, open } = setup();
+    const keys = await open();
+    await keys.activeKey();
+    const loads = store.loads;
+    await expect(keys.keyById('local-0123456789ab')).rejects.toBeInstanceOf(KeyUnavailableError);
+    await expect(keys.keyById('forged')).rejects.toBeInstanceOf(KeyUnavailableError);
+    expect(store.loads).toBe(loads);
+  });
+
   it('sees a version another process added, through that one reload', async () => {
     const { open } = setup();
     const reader = await open();
