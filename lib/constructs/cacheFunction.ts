@@ -7,10 +7,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../../lambda/metricNames';
 import type { AlarmTopic } from './alarmTopic';
+import { FUNCTION_ESBUILD_TARGET, FUNCTION_EXTERNAL_MODULES, FUNCTION_RUNTIME_NAME } from './functionBundling';
 
 /** The newest Node.js runtime this aws-cdk-lib offers; bundling targets the same version. */
 export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
-export const FUNCTION_ESBUILD_TARGET = 'node24';
+if (FUNCTION_RUNTIME.name !== FUNCTION_RUNTIME_NAME) throw new Error('functionBundling.ts and cacheFunction.ts name different runtimes');
 
 export interface CacheFunctionProps {
   /** Short name: `health`, `rotate-keys`, `migrate` (also the Powertools service name suffix). */
@@ -91,10 +92,8 @@ export class CacheFunction extends Construct {
         sourceMap: false,
         target: FUNCTION_ESBUILD_TARGET,
         format: nodejs.OutputFormat.CJS,
-        // Bundle the SDK clients we pinned and tested against instead of the runtime's copy.
-        bundleAwsSDK: true,
-        // Native modules the Lambdas never load (the file tier and the OS keyring stay local).
-        externalModules: ['better-sqlite3', '@napi-rs/keyring'],
+        // See functionBundling.ts for why these stay out of the bundle.
+        externalModules: [...FUNCTION_EXTERNAL_MODULES],
       },
     });
 

@@ -6,11 +6,11 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { join } from 'node:path';
 import { MetricNames } from '../../lambda/metricNames';
 import type { AlarmTopic } from './alarmTopic';
 import { grantManifestRead, grantTableReadWrite, grantUnwrapDataKeys } from './cacheAccess';
 import { CacheFunction } from './cacheFunction';
+import { functionEntry } from './functionBundling';
 
 export interface CacheMigrationProps {
   readonly app: string;
@@ -42,7 +42,7 @@ export class CacheMigration extends Construct {
     const functionName = `${props.app}-${props.envName}-migrate`;
     this.function = new CacheFunction(this, 'Migrate', {
       name: 'migrate',
-      entry: join(__dirname, '../../lambda/migrate.ts'),
+      entry: functionEntry('migrate'),
       functionName,
       app: props.app,
       envName: props.envName,

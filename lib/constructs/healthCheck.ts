@@ -8,11 +8,11 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { join } from 'node:path';
 import { MetricNames } from '../../lambda/metricNames';
 import type { AlarmTopic } from './alarmTopic';
 import { grantManifestRead, grantTableReadWrite, grantUnwrapDataKeys } from './cacheAccess';
 import { CacheFunction } from './cacheFunction';
+import { functionEntry } from './functionBundling';
 
 export interface HealthCheckProps {
   readonly app: string;
@@ -42,7 +42,7 @@ export class HealthCheck extends Construct {
     super(scope, id);
     this.function = new CacheFunction(this, 'Health', {
       name: 'health',
-      entry: join(__dirname, '../../lambda/health.ts'),
+      entry: functionEntry('health'),
       app: props.app,
       envName: props.envName,
       description: 'cachevault: health check of the cache table and data keys (canary round trip)',
@@ -52,6 +52,8 @@ export class HealthCheck extends Construct {
       environment: props.clientEnvironment,
       alarms: props.alarms,
     });
+    // Scheduler invokes asynchronously; Lambda's own two retries would only add late checks.
+    this.function.fn.configureAsyncInvoke({ retryAttempts: 0 });
     // The canary writes, reads and deletes one entry, so it needs write access to the table.
     grantTableReadWrite(this.function.role, props.table, props.storageKey);
     grantManifestRead(this.function.role, props.manifestSecret, props.storageKey);

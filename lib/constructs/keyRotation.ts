@@ -6,11 +6,11 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { join } from 'node:path';
 import { MetricNames } from '../../lambda/metricNames';
 import type { AlarmTopic } from './alarmTopic';
 import { grantGenerateDataKeys, grantKeyVia, grantManifestRead, grantUnwrapDataKeys } from './cacheAccess';
 import { CacheFunction } from './cacheFunction';
+import { functionEntry } from './functionBundling';
 
 export interface KeyRotationProps {
   readonly app: string;
@@ -42,7 +42,7 @@ export class KeyRotation extends Construct {
     super(scope, id);
     this.function = new CacheFunction(this, 'RotateKeys', {
       name: 'rotate-keys',
-      entry: join(__dirname, '../../lambda/rotateKeys.ts'),
+      entry: functionEntry('rotate-keys'),
       app: props.app,
       envName: props.envName,
       description: 'cachevault: Secrets Manager rotation of the key manifest (new data key version), then re-encryption',

@@ -1,0 +1,35 @@
+import { CacheVaultError, type CacheVaultErrorOptions } from '../client/errors';
+
+/** A Lambda was invoked with an event it cannot act on; nothing was changed. */
+export class InvalidEventError extends CacheVaultError {
+  override readonly code = 'LAMBDA_INVALID_EVENT';
+  constructor(message: string, options: CacheVaultErrorOptions = {}) {
+    super(message, options);
+    this.name = 'InvalidEventError';
+  }
+}
+
+/**
+ * Thrown into a running job when the invocation is close to its timeout, so the job stops at a
+ * page boundary with its checkpoint saved. The migrate handler catches it and continues the job.
+ */
+export class InvocationDeadlineError extends CacheVaultError {
+  override readonly code = 'LAMBDA_DEADLINE';
+  constructor(remainingMs: number) {
+    super(`Stopping the job with ${remainingMs} ms of the invocation left, to continue it in a new invocation.`);
+    this.name = 'InvocationDeadlineError';
+  }
+}
+
+/** Starting (or continuing) a migrate job through the Lambda API failed. */
+export class JobInvokeError extends CacheVaultError {
+  override readonly code = 'LAMBDA_JOB_INVOKE_FAILED';
+  constructor(functionName: string, options: CacheVaultErrorOptions = {}) {
+    super(`Could not start the migrate function ${functionName}.`, {
+      hint: 'Check that this role may lambda:InvokeFunction the migrate function and that CACHEVAULT_MIGRATE_FUNCTION_NAME names it.',
+      ...options,
+      context: { functionName, ...options.context },
+    });
+    this.name = 'JobInvokeError';
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * `health`: every few minutes (EventBridge Scheduler) opens the cache as a client would and runs
+ * the client's checks: the backend's canary round trip and table checks, and a sealed round trip
+ * through the encryption (which unwraps the active data key through KMS). Publishes success,
+ * the latency of each step and the table's item count. A failed check is reported through the
+ * metric the health alarm watches, not thrown: a retry minutes later is the next scheduled run.
+ */
+import type { Context } from 'aws-lambda';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { describe as describeError } from '../client/backends/baseBackend';
+import { createCache, type CacheVault } from '../client/createCache';
+import { createDynamoDBClient } from '../client/dynamodb/dynamodbClient';
+import { TableManager } from '../client/dynamodb/tableManager';
+import type { HealthCheckStep } from '../client/types';
+import { MetricDimensions, MetricNames } from './metricNames';
+import { createObservability, withObservability, type Observability } from './middleware/observability';
+
+export interface HealthResult {
+  readonly healthy: boolean;
+  readonly latencyMs: number;
+  readonly checks: readonly HealthCheckStep[];
+  /** Approximate (DynamoDB refreshes it about every six hours). */
+  readonly itemCount?: number;
+  readonly activeKeyId?: string;
+}
+
+async function timed(name: string, fn: () => Promise<string | undefined>): Promise<HealthCheckStep> {
+  const t0 = performance.now();
+  try {
+    const problem = await fn();
+    return { name, ok: problem === undefined, latencyMs: performance.now() - t0, detail: problem };
+  } catch (error) {
+    return { name, ok: false, latencyMs: performance.now() - t0, detail: describeError(error) };
+  }
+}
+
+/** A value sealed and opened again with the active key: proves the key unwraps and works. */
+async function keysRoundTrip(vault: CacheVault): Promise<string | undefined> {
+  if (!vault.config.encryption.enabled) return undefined;
+  const identity = { namespace: '__health__', key: `keys-${randomUUID()}`, expiresAt: Date.now() + 60_000 };
+  const sample = randomBytes(32);
+  const sealed = await vault.encryption.seal(sample, identity);
+  if (sealed.keyId === 'none') return 'encryption is enabled but the value was stored unencrypted';
+  if (vault.keys?.isLocalOnly(sealed.keyId)) {
+    return `sealed under process-local key ${sealed.keyId}: the shared active key could not be unwrapped (KMS unreachable or access denied)`;
+  }
+  const opened = Buffer.from(await vault.encryption.open(sealed.bytes, identity));
+  return opened.length === sample.length && timingSafeEqual(opened, sample) ? undefined : 'the sealed sample did not open to the same bytes';
+}
+
+export async function runHealthCheck(obs: Observability, env: NodeJS.ProcessEnv = process.env): Promise<HealthResult> {
+  const started = performance.now();
+  const checks: HealthCheckStep[] = [];
+  let itemCount: number | undefined;
+  let activeKeyId: string | undefined;
+  let vault: CacheVault | undefined;
+  const open = await timed('open', async () => {
+    vault = await createCache({ env, logger: obs.clientLogger });
+    return undefined;
+  });
+  checks.push(open);
+  if (vault) {
+    const v: CacheVault = vault;
+    try {
+      const report = await v.backend.healthCheck();
+      checks.push(...report.checks);
+      checks.push(await timed('keys', () => keysRoundTrip(v)));
+      activeKeyId = v.keys?.status().activeKeyId;
+      if (v.config.backend === 'dynamodb' || v.config.backend === 'hybrid') {
+        const { dynamodb } = v.config;
+        const client = createDynamoDBClient({ region: dynamodb.region, endpoint: dynamodb.endpoint, requestTimeoutMs: dynamodb.requestTimeoutMs, maxAttempts: dynamodb.maxAttempts });
+        try {
+          itemCount = (await new TableManager({ client, tableName: dynamodb.tableName }).describe()).itemCount;
+        } catch (error) {
+          obs.logger.warn('could not read the table item count', { error: describeError(error) });
+        } finally {
+          client.destroy();
+        }
+      }
+    } finally {
+      await v.close();
+    }
+  }
+
+  const result: HealthResult = {
+    healthy: checks.every((c) => c.ok),
+    latencyMs: performance.now() - started,
+    checks,
+    itemCount,
+    activeKeyId,
+  };
+  obs.metrics.addMetric(MetricNames.healthCheckSucceeded, MetricUnit.Count, result.healthy ? 1 : 0);
+  obs.metrics.addMetric(MetricNames.healthCheckLatency, MetricUnit.Milliseconds, result.latencyMs);
+  if (itemCount !== undefined) obs.metrics.addMetric(MetricNames.cacheItemCount, MetricUnit.Count, itemCount);
+  for (const check of checks) {
+    if (check.latencyMs === undefined) continue;
+    const metric = obs.metrics.singleMetric();
+    metric.addDimension(MetricDimensions.step, check.name);
+    metric.addMetric(MetricNames.healthStepLatency, MetricUnit.Milliseconds, check.latencyMs);
+  }
+  if (result.healthy) obs.logger.info('cache healthy', { checks, itemCount, activeKeyId });
+  else obs.logger.error('cache unhealthy', { failed: checks.filter((c) => !c.ok), checks });
+  return result;
+}
+
+const obs = createObservability('cachevault-health');
+
+export const handler = withObservability<unknown, HealthResult>((_event: unknown, _context: Context) => runHealthCheck(obs), obs);

@@ -1,0 +1,215 @@
+/**
+ * `migrate`: runs a re-encryption sweep or a table-to-table copy given in its event, through the
+ * client's reencryptInPlace / CacheMigrator. Resumable across invocations: shortly before the
+ * timeout it stops at a page boundary, and either re-invokes itself with the checkpoint or
+ * returns the next event (options.continueWith).
+ */
+import type { Context } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { createBackend } from '../client/backends/backendFactory';
+import type { CacheBackend } from '../client/backends/cacheBackend';
+import { loadConfig } from '../client/config/loadConfig';
+import { createCache } from '../client/createCache';
+import { describeSpec, parseBackendSpec } from '../client/migrate/backendSpec';
+import { CacheMigrator } from '../client/migrate/cacheMigrator';
+import { CheckpointStore, type Checkpoint } from '../client/migrate/checkpoint';
+import { reencryptInPlace } from '../client/migrate/reencrypt';
+import type { StoredEntry } from '../client/types';
+import { InvalidEventError, InvocationDeadlineError } from './errors';
+import { startMigrateJob } from './jobInvoker';
+import { MetricNames } from './metricNames';
+import { createObservability, withObservability, type Observability } from './middleware/observability';
+import { parseJob, type MigrateJob, type MigrateJobInput } from './migrateJob';
+import { StoppableBackend } from './stoppableBackend';
+
+/** Safety net under the job's own wind-down: middy aborts the signal this long before the timeout. */
+const HARD_STOP_MS = 5_000;
+
+export interface MigrateResult {
+  readonly status: 'complete' | 'continued';
+  readonly jobId: string;
+  /** Which invocation of the job this was (1-based). */
+  readonly invocation: number;
+  /** Totals of the whole job so far. */
+  readonly totals: JobTotals;
+  /** Entries this invocation looked at. */
+  readonly processedThisInvocation: number;
+  /** With `continueWith: 'return'`, the event that continues the job. */
+  readonly next?: MigrateJobInput;
+  /** Failed entries (samples) when complete. */
+  readonly failures?: readonly { namespace: string; key: string; reason: string }[];
+}
+
+export interface JobTotals {
+  readonly seen: number;
+  readonly written: number;
+  readonly failed: number;
+}
+
+type AnyCheckpoint = Checkpoint<object>;
+
+/** Totals from a checkpoint of either kind (the client keeps different counts per kind). */
+function totalsOf(checkpoint: AnyCheckpoint | undefined): JobTotals {
+  if (!checkpoint) return { seen: 0, written: 0, failed: 0 };
+  const c = checkpoint.counts as Record<string, number>;
+  if (checkpoint.kind === 'reencrypt') return { seen: c.scanned + c.skippedExpired, written: c.rewritten, failed: c.failed };
+  return { seen: c.entries + c.skippedExpired + c.failed, written: c.entries, failed: c.failed };
+}
+
+export async function runMigrateJob(event: unknown, context: Context, signal: AbortSignal, obs: Observability): Promise<MigrateResult> {
+  const job = parseJob(event);
+  const jobId = job.continuation?.jobId ?? randomUUID();
+  const invocation = job.continuation?.invocation ?? 1;
+  const { windDownMs, maxInvocations, continueWith } = job.options;
+  if (invocation > maxInvocations) {
+    throw new InvalidEventError(`Job ${jobId} reached ${maxInvocations} invocations without finishing; it is not continued again.`, {
+      hint: 'Check the re-encryption-stalled alarm and the logs of earlier invocations, then start the job again (it resumes from the checkpoint in this event) with a higher options.maxInvocations.',
+      context: { jobId, invocation },
+    });
+  }
+  if (context.getRemainingTimeInMillis() <= windDownMs + HARD_STOP_MS) {
+    throw new InvalidEventError(`options.windDownMs (${windDownMs} ms) leaves no time to work in this invocation.`, {
+      hint: "Lower options.windDownMs or raise the function's timeout (migrateTimeoutSeconds in lib/parameters.ts).",
+    });
+  }
+  obs.logger.appendKeys({ jobId, invocation, kind: job.kind });
+
+  const stateDir = join(tmpdir(), 'cachevault-jobs', jobId);
+  const store = new CheckpointStore<object>(stateDir);
+  store.ensureDir();
+  try {
+    let initial: AnyCheckpoint | undefined;
+    if (job.continuation) {
+      initial = parseCheckpoint(job.continuation.checkpoint);
+      await store.save(initial);
+    }
+    const shouldStop = () => {
+      const remainingMs = context.getRemainingTimeInMillis();
+      return { stop: signal.aborted || remainingMs < windDownMs, remainingMs };
+    };
+
+    let failures: MigrateResult['failures'];
+    let stopped = false;
+    try {
+      failures = job.kind === 'reencrypt' ? await reencrypt(job, stateDir, shouldStop, obs) : await copy(job, stateDir, shouldStop, obs);
+    } catch (error) {
+      if (!(error instanceof InvocationDeadlineError)) throw error;
+      stopped = true;
+    }
+
+    const final = await store.load();
+    const totals = totalsOf(final);
+    const before = totalsOf(initial);
+    const processedThisInvocation = totals.seen - before.seen;
+    obs.metrics.addMetric(MetricNames.migrationItemsProcessed, MetricUnit.Count, processedThisInvocation);
+    obs.metrics.addMetric(MetricNames.migrationItemsRewritten, MetricUnit.Count, totals.written - before.written);
+    obs.metrics.addMetric(MetricNames.migrationItemsFailed, MetricUnit.Count, totals.failed - before.failed);
+    obs.metrics.addMetric(MetricNames.migrationCompleted, MetricUnit.Count, stopped ? 0 : 1);
+
+    if (!stopped) {
+      obs.logger.info('job complete', { totals });
+      return { status: 'complete', jobId, invocation, totals, processedThisInvocation, failures };
+    }
+    if (final === undefined) throw new Error(`The job stopped before its first checkpoint was written in ${stateDir}.`);
+    const next: MigrateJobInput = { ...job, continuation: { jobId, invocation: invocation + 1, checkpoint: JSON.stringify(final) } };
+    if (continueWith === 'self') {
+      await startMigrateJob(context.functionName, next);
+      obs.logger.info('job continues in a new invocation', { totals, processedThisInvocation });
+      return { status: 'continued', jobId, invocation, totals, processedThisInvocation };
+    }
+    obs.logger.info('job paused; the response carries the event that continues it', { totals, processedThisInvocation });
+    return { status: 'continued', jobId, invocation, totals, processedThisInvocation, next };
+  } finally {
+    // The checkpoint travels in the event; /tmp may be reused by another job's invocation.
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+function parseCheckpoint(text: string): AnyCheckpoint {
+  try {
+    return JSON.parse(text) as AnyCheckpoint;
+  } catch (cause) {
+    throw new InvalidEventError('continuation.checkpoint is not valid JSON.', {
+      cause,
+      hint: 'Pass the event a previous invocation produced unchanged; to start over, leave out continuation.',
+    });
+  }
+}
+
+type StopCheck = () => { stop: boolean; remainingMs: number };
+
+async function reencrypt(job: Extract<MigrateJob, { kind: 'reencrypt' }>, stateDir: string, shouldStop: StopCheck, obs: Observability) {
+  const vault = await createCache({ logger: obs.clientLogger });
+  try {
+    const activeKeyId = vault.keys?.status().activeKeyId;
+    if (activeKeyId === undefined) {
+      throw new InvalidEventError('There is no active data key to re-encrypt under.', {
+        hint: 'Rotate the key-manifest secret first (aws secretsmanager rotate-secret); its rotation creates the key and starts this job.',
+      });
+    }
+    const from = job.fromKeyIds;
+    const shouldRewrite = (entry: StoredEntry): boolean =>
+      entry.keyId === 'none' ? job.includeUnencrypted : from ? from.includes(entry.keyId) : entry.keyId !== activeKeyId;
+    const report = await reencryptInPlace({
+      backend: new StoppableBackend(vault.backend, shouldStop),
+      open: vault.encryption,
+      seal: vault.encryption,
+      shouldRewrite,
+      stateDir,
+      resume: true,
+      description: `${job.reason}: ${from ? from.join(',') : 'all but the active key'} -> ${activeKeyId}${job.includeUnencrypted ? ' (+unencrypted)' : ''}`,
+      backendDescription: `dynamodb:${vault.config.dynamodb.tableName}`,
+      batchSize: job.options.batchSize,
+      concurrency: job.options.concurrency,
+      logger: obs.clientLogger,
+    });
+    obs.logger.info('re-encryption finished', { counts: report.counts, activeKeyId });
+    return report.failures.map(({ namespace, key, reason }) => ({ namespace, key, reason }));
+  } finally {
+    await vault.close();
+  }
+}
+
+async function copy(job: Extract<MigrateJob, { kind: 'copy' }>, stateDir: string, shouldStop: StopCheck, obs: Observability) {
+  const open = async (spec: string): Promise<CacheBackend> => {
+    const parsed = parseBackendSpec(spec);
+    // A spec names exactly one backend: never copy into or out of a fallback.
+    const { config } = loadConfig({ options: { ...parsed.config, fallback: undefined } });
+    return (await createBackend(config, { logger: obs.clientLogger })).backend;
+  };
+  const source = await open(job.source);
+  try {
+    const destination = await open(job.destination);
+    try {
+      const migrator = new CacheMigrator({
+        source: new StoppableBackend(source, shouldStop),
+        destination,
+        stateDir,
+        batchSize: job.options.batchSize,
+        concurrency: job.options.concurrency,
+        logger: obs.clientLogger,
+        sourceDescription: describeSpec(job.source),
+        destinationDescription: describeSpec(job.destination),
+      });
+      const report = await migrator.run({ resume: true });
+      obs.logger.info('copy finished', { counts: report.counts });
+      return report.failures.map(({ namespace, key, reason }) => ({ namespace, key, reason }));
+    } finally {
+      await destination.close();
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+const obs = createObservability('cachevault-migrate');
+
+export const handler = withObservability<unknown, MigrateResult>(
+  (event, context, { signal }) => runMigrateJob(event, context, signal, obs),
+  obs,
+  { timeoutEarlyInMillis: HARD_STOP_MS },
+);
