@@ -342,9 +342,17 @@ describe('FileBackend bounds and maintenance', () => {
     await expect(make().scan({ cursor: 'not-a-cursor' })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
-  test("durability 'full' round-trips inline and spilled values", async () => {
+  test("durability 'full' fsyncs each value file and its directory before the write resolves; 'normal' does not", async () => {
+    const fsync = jest.spyOn(fs, 'fsyncSync');
+    await make({ durability: 'normal' }).set(entry('b', Buffer.alloc(SPILL * 2, 3)));
+    expect(fsync).not.toHaveBeenCalled();
+    await open.pop()!.close();
     const backend = make({ durability: 'full' });
     await backend.setMany([entry('a', 'x'), entry('b', Buffer.alloc(SPILL * 2, 3))]);
+    expect(fsync).toHaveBeenCalledTimes(2);
+    const db = new Database(join(dir, 'v1', 'cache.db'));
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
     expect((await backend.getMany('n', ['a', 'b'])).map((e) => e?.value.byteLength)).toEqual([1, SPILL * 2]);
     expect(backend.stats().extra).toMatchObject({ durability: 'full' });
   });
