@@ -195,6 +195,7 @@ export class HybridBackend extends BaseBackend {
     const deadline: number[] = new Array<number>(keys.length).fill(0);
     const stale: (StaleCopy | undefined)[] = new Array<StaleCopy | undefined>(keys.length).fill(undefined);
     const staleUnverified: boolean[] = new Array<boolean>(keys.length).fill(false);
+    /** Failures of tiers whose answer decides the read (the shared ones, or all when none is shared). */
     const failedFor: (TierOutcome<unknown> & { ok: false; tier: string })[] = [];
     let pending = keys.map((_, i) => i);
 
@@ -206,9 +207,13 @@ export class HybridBackend extends BaseBackend {
           ? firstAnswer
           : await tier.call('get', (b) => (ask.length === 1 ? b.get(namespace, ask[0]!).then((e) => [e]) : b.getMany(namespace, ask)));
       if (!outcome.ok) {
-        failedFor.push({ ...outcome, tier: tier.name });
         this.tierFailed(tier, 'get', outcome);
-        for (const i of pending) if (stale[i]) staleUnverified[i] = true;
+        // Only an authoritative tier's silence makes the answer doubtful; a failing local tier
+        // just means one copy fewer to look at.
+        if (tier.shared || !this.hasSharedTier) {
+          failedFor.push({ ...outcome, tier: tier.name });
+          for (const i of pending) if (stale[i]) staleUnverified[i] = true;
+        }
         continue;
       }
       const next: number[] = [];
@@ -257,7 +262,7 @@ export class HybridBackend extends BaseBackend {
       if (copy) this.extra.staleRefused += 1;
       if (failedFor.length > 0) degraded = true;
     }
-    if (this.strict && (degraded || pending.some((i) => staleUnverified[i]))) {
+    if (this.strict && degraded) {
       const first = failedFor[0]!;
       throw new TierUnavailableError(first.tier, first.kind, `A read could not be answered honestly: the ${first.tier} tier is unavailable (${first.error.message}).`, {
         cause: first.error,

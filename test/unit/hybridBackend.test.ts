@@ -208,6 +208,25 @@ describe('HybridBackend', () => {
       expect(text(await restarted.get(NS, 'a'))).toBe('current');
     });
 
+    test('a failing middle tier does not stop the shared tier from deciding', async () => {
+      const brokenFile = new FlakySharedBackend({ clock: clock.read });
+      Object.assign(brokenFile, { capabilities: { ...brokenFile.capabilities, shared: false } });
+      const tiers = [
+        { name: 'memory', backend: l0 },
+        { name: 'file', backend: brokenFile },
+        { name: 'shared', backend: l2 },
+      ];
+      const cache = hybrid({ tiers });
+      await cache.setMany([entry('deleted-elsewhere', 'v'), entry('kept', 'v')]);
+      await l2.delete(NS, 'deleted-elsewhere');
+      brokenFile.mode = 'down';
+      clock.advance(CAP);
+      expect(await cache.get(NS, 'deleted-elsewhere')).toBeUndefined();
+      expect(await l0.get(NS, 'deleted-elsewhere')).toBeUndefined();
+      const strict = hybrid({ tiers, strict: true });
+      expect(text(await strict.get(NS, 'kept'))).toBe('v');
+    });
+
     test('without a shared tier there is no cap: local tiers are authoritative', async () => {
       const cache = hybrid({ tiers: [{ name: 'memory', backend: l0 }, { name: 'file', backend: l1 }] });
       await cache.set(entry('a', 'v'));
