@@ -107,6 +107,27 @@ describe('large entries are split into chunks', () => {
     expect(await partitionItems(entryPartitionKey(ns, 0, 'doc'))).toEqual([]);
   });
 
+  test('a reader racing an overwrite gets one whole version, never a mix of two', async () => {
+    const first = randomBytes(150 * 1024);
+    const second = randomBytes(150 * 1024);
+    const writer = new DynamoDBBackend({ tableName: table.tableName, client: table.client, clock: clock.read, chunkBytes: 64 * 1024 });
+    open.push(writer);
+    await writer.set(entry('doc', first));
+    const reader = backend({ chunkBytes: 64 * 1024 });
+    let raced = false;
+    injectFaults(client, async ({ commandName }) => {
+      // The reader has the first manifest; before it reads the chunks, the writer replaces them.
+      if (commandName === 'QueryCommand' && !raced) {
+        raced = true;
+        await writer.set(entry('doc', second));
+      }
+    });
+    const got = await reader.get(ns, 'doc');
+    expect(raced).toBe(true);
+    expect(Buffer.from(got!.value).equals(second)).toBe(true);
+    expect(reader.stats().corrupt).toBe(0);
+  });
+
   test('getMany assembles chunked and inline entries alike', async () => {
     const b = backend({ chunkBytes: 32 * 1024 });
     const big = randomBytes(100 * 1024);
@@ -192,11 +213,16 @@ describe('batches retry what DynamoDB leaves unprocessed', () => {
 
   test('items still unprocessed at the deadline fail the call with their count, never silently', async () => {
     const b = backend({ batchRetryDeadlineMs: 200 });
-    halveBatches(Number.MAX_SAFE_INTEGER);
+    // The service answers every batch with all of its items unprocessed.
+    injectFaults(client, ({ commandName, input }) => {
+      if (commandName !== 'BatchWriteItemCommand') return undefined;
+      const all = [...(input.RequestItems as Record<string, unknown[]>)[table.tableName]!];
+      return { after: (out) => void (out.UnprocessedItems = { [table.tableName]: all }) };
+    });
     const err = await b.setMany(Array.from({ length: 20 }, (_, i) => entry(`k${i}`, 'v'))).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnprocessedBatchError);
-    expect((err as UnprocessedBatchError).remaining).toBeGreaterThan(0);
-    expect((err as UnprocessedBatchError).message).toContain(`${(err as UnprocessedBatchError).remaining} item(s) unprocessed`);
+    expect((err as UnprocessedBatchError).remaining).toBe(20);
+    expect((err as UnprocessedBatchError).message).toContain('20 item(s) unprocessed');
   });
 
   test('a throttled batch is retried until it goes through', async () => {

@@ -8,9 +8,12 @@ export interface CommandCall {
 
 /**
  * A fault hook runs before each command is sent. It may change the input, throw (an error the
- * caller sees), or return `{ output }` to post-process the service's answer.
+ * caller sees), wait (to interleave another client's requests), or return `{ after }` to
+ * post-process the service's answer.
  */
-export type FaultHook = (call: CommandCall) => void | { after?: (output: Record<string, unknown>) => void };
+export type FaultHook = (
+  call: CommandCall,
+) => void | { after?: (output: Record<string, unknown>) => void } | Promise<void | { after?: (output: Record<string, unknown>) => void }>;
 
 let counter = 0;
 
@@ -23,7 +26,7 @@ export function injectFaults(client: DynamoDBClient, hook: FaultHook): () => voi
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const input = args.input as Record<string, unknown>;
-      const outcome = hook({ commandName: String(context.commandName), input });
+      const outcome = await hook({ commandName: String(context.commandName), input });
       const result = await next(args);
       if (outcome && outcome.after) outcome.after(result.output as unknown as Record<string, unknown>);
       return result;
