@@ -1,6 +1,5 @@
-import { createHmac } from 'node:crypto';
 import { AlgorithmId, type AlgorithmName } from './envelope';
-import { hkdfExpand } from './keyDerivation';
+import { hkdfExpand, type DataKeyPrk } from './keyDerivation';
 
 /** Bytes of the random per-entry salt carried in every encrypted envelope. */
 export const SALT_BYTES = 16;
@@ -27,19 +26,20 @@ function writeInfo(target: Buffer, algorithm: SealingAlgorithm, salt: Uint8Array
 }
 
 /**
- * `info | 0x01`, the whole HMAC input of HKDF-Expand's first block. Reused across calls: JS runs
- * this synchronously to completion, and it holds only public bytes (label, id, salt).
+ * `info | 0x01`, the whole HMAC input of HKDF-Expand's first block (41 bytes, one SHA-256
+ * block). Reused across calls: JS runs this synchronously to completion, and it holds only
+ * public bytes (label, id, salt).
  */
 const firstBlockInput = Buffer.alloc(INFO_BYTES + 1);
 firstBlockInput[INFO_BYTES] = 1;
 
 /**
  * The per-entry key: HKDF-Expand(PRK, entryKeyInfo(algorithm, salt), length). For 32 bytes
- * (AES-256-GCM) this is a single HMAC over a reused buffer, the hot path of every seal and open.
- * The caller zeroes the result.
+ * (AES-256-GCM, the hot path of every seal and open) that is T(1) alone, one HMAC with the
+ * pre-keyed PRK. The caller zeroes the result.
  */
-export function deriveEntryKey(prk: Buffer, algorithm: SealingAlgorithm, salt: Uint8Array, length: number): Buffer {
-  if (length !== 32) return hkdfExpand(prk, entryKeyInfo(algorithm, salt), length);
+export function deriveEntryKey(prk: DataKeyPrk, algorithm: SealingAlgorithm, salt: Uint8Array, length: number): Buffer {
+  if (length !== 32) return hkdfExpand(prk.prk, entryKeyInfo(algorithm, salt), length);
   writeInfo(firstBlockInput, algorithm, salt);
-  return createHmac('sha256', prk).update(firstBlockInput).digest();
+  return prk.hmac.digestShort(firstBlockInput);
 }

@@ -52,15 +52,31 @@ export function headerLength(keyId: string): number {
  * providers fill the body in place instead of concatenating copies of large payloads.
  */
 export function allocateEnvelope(algorithm: AlgorithmName, keyId: string, bodyLength: number): { envelope: Buffer; bodyOffset: number } {
+  const header = headerBytes(algorithm, keyId);
+  const envelope = Buffer.allocUnsafe(header.byteLength + bodyLength);
+  envelope.set(header, 0);
+  return { envelope, bodyOffset: header.byteLength };
+}
+
+/** Built headers by algorithm and key id: a client seals under one or two key ids at a time. */
+const headerCache = new Map<string, Buffer>();
+const MAX_CACHED_HEADERS = 64;
+
+function headerBytes(algorithm: AlgorithmName, keyId: string): Buffer {
+  const cacheKey = `${AlgorithmId[algorithm]}:${keyId}`;
+  const cached = headerCache.get(cacheKey);
+  if (cached !== undefined) return cached;
   if (!KEY_ID_PATTERN.test(keyId)) throw new EnvelopeFormatError(`Invalid key id ${JSON.stringify(keyId)}.`);
-  const offset = headerLength(keyId);
-  const envelope = Buffer.allocUnsafe(offset + bodyLength);
-  ENVELOPE_MAGIC.copy(envelope, 0);
-  envelope[2] = ENVELOPE_VERSION;
-  envelope[3] = AlgorithmId[algorithm];
-  envelope[4] = offset - FIXED_HEADER_BYTES;
-  envelope.write(keyId, FIXED_HEADER_BYTES, 'latin1');
-  return { envelope, bodyOffset: offset };
+  const length = headerLength(keyId);
+  const header = Buffer.alloc(length);
+  ENVELOPE_MAGIC.copy(header, 0);
+  header[2] = ENVELOPE_VERSION;
+  header[3] = AlgorithmId[algorithm];
+  header[4] = length - FIXED_HEADER_BYTES;
+  header.write(keyId, FIXED_HEADER_BYTES, 'latin1');
+  if (headerCache.size >= MAX_CACHED_HEADERS) headerCache.clear();
+  headerCache.set(cacheKey, header);
+  return header;
 }
 
 /** Parses and checks the header; throws EnvelopeFormatError for anything that is not ours. */
@@ -81,7 +97,9 @@ export function readHeader(bytes: Uint8Array): EnvelopeHeader {
   if (keyIdLength === 0 || keyIdLength > MAX_KEY_ID_BYTES || bytes.byteLength < length) {
     throw new EnvelopeFormatError('Envelope key id is missing or truncated.');
   }
-  const keyId = Buffer.from(bytes.buffer, bytes.byteOffset + FIXED_HEADER_BYTES, keyIdLength).toString('latin1');
+  // Key ids are at most 64 latin1 bytes; decoding them in JS is cheaper than a native call.
+  let keyId = '';
+  for (let i = FIXED_HEADER_BYTES; i < length; i++) keyId += String.fromCharCode(bytes[i]!);
   if (!KEY_ID_PATTERN.test(keyId)) throw new EnvelopeFormatError('Envelope key id has invalid characters.');
   return { version, algorithm, keyId, headerLength: length };
 }

@@ -4,6 +4,7 @@ import type { EntryIdentity } from '../../types';
 import { allocateEnvelope, associatedData, type EnvelopeHeader } from '../envelope';
 import { deriveEntryKey, SALT_BYTES } from '../entryKeyInfo';
 import { fillRandom } from '../randomPool';
+import type { DataKeyPrk } from '../keyDerivation';
 import type { EnvelopeAlgorithm } from './envelopeAlgorithm';
 
 /** RFC 7518 5.2.5 AES_256_CBC_HMAC_SHA_512: 64-byte key, MAC_KEY then ENC_KEY. */
@@ -73,7 +74,7 @@ export function decryptAes256CbcHmacSha512(key: Uint8Array, iv: Uint8Array, ciph
 export const aes256CbcHmacSha512: EnvelopeAlgorithm = {
   name: 'aes-256-cbc-hmac-sha-512',
 
-  seal(prk: Buffer, keyId: string, plaintext: Uint8Array, identity: EntryIdentity): Buffer {
+  seal(prk: DataKeyPrk, keyId: string, plaintext: Uint8Array, identity: EntryIdentity): Buffer {
     const ciphertextLength = cbcCiphertextLength(plaintext.byteLength);
     const { envelope, bodyOffset } = allocateEnvelope('aes-256-cbc-hmac-sha-512', keyId, SALT_BYTES + IV_BYTES + ciphertextLength + TAG_BYTES);
     fillRandom(envelope, bodyOffset, SALT_BYTES + IV_BYTES);
@@ -95,7 +96,7 @@ export const aes256CbcHmacSha512: EnvelopeAlgorithm = {
     return envelope;
   },
 
-  open(prk: Buffer, envelope: Uint8Array, header: EnvelopeHeader, identity: EntryIdentity): Uint8Array {
+  open(prk: DataKeyPrk, envelope: Uint8Array, header: EnvelopeHeader, identity: EntryIdentity): Uint8Array {
     const bodyOffset = header.headerLength;
     const ciphertextOffset = bodyOffset + SALT_BYTES + IV_BYTES;
     const tagOffset = envelope.byteLength - TAG_BYTES;

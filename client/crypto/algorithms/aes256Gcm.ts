@@ -4,6 +4,7 @@ import type { EntryIdentity } from '../../types';
 import { allocateEnvelope, associatedData, type EnvelopeHeader } from '../envelope';
 import { deriveEntryKey, SALT_BYTES } from '../entryKeyInfo';
 import { fillRandom } from '../randomPool';
+import type { DataKeyPrk } from '../keyDerivation';
 import type { EnvelopeAlgorithm } from './envelopeAlgorithm';
 
 const KEY_BYTES = 32;
@@ -30,7 +31,7 @@ export const GCM_BODY_OVERHEAD = SALT_BYTES + TAG_BYTES;
 export const aes256Gcm: EnvelopeAlgorithm = {
   name: 'aes-256-gcm',
 
-  seal(prk: Buffer, keyId: string, plaintext: Uint8Array, identity: EntryIdentity): Buffer {
+  seal(prk: DataKeyPrk, keyId: string, plaintext: Uint8Array, identity: EntryIdentity): Buffer {
     const { envelope, bodyOffset } = allocateEnvelope('aes-256-gcm', keyId, SALT_BYTES + plaintext.byteLength + TAG_BYTES);
     fillRandom(envelope, bodyOffset, SALT_BYTES);
     const salt = envelope.subarray(bodyOffset, bodyOffset + SALT_BYTES);
@@ -44,13 +45,14 @@ export const aes256Gcm: EnvelopeAlgorithm = {
     cipher.setAAD(associatedData(envelope.subarray(0, bodyOffset), identity));
     // The ciphertext is written straight into the pre-sized envelope: one copy, no concat.
     const ciphertextOffset = bodyOffset + SALT_BYTES;
-    const written = cipher.update(plaintext).copy(envelope, ciphertextOffset);
+    const ciphertext = cipher.update(plaintext);
+    envelope.set(ciphertext, ciphertextOffset);
     cipher.final();
-    cipher.getAuthTag().copy(envelope, ciphertextOffset + written);
+    envelope.set(cipher.getAuthTag(), ciphertextOffset + ciphertext.byteLength);
     return envelope;
   },
 
-  open(prk: Buffer, envelope: Uint8Array, header: EnvelopeHeader, identity: EntryIdentity): Uint8Array {
+  open(prk: DataKeyPrk, envelope: Uint8Array, header: EnvelopeHeader, identity: EntryIdentity): Uint8Array {
     const bodyOffset = header.headerLength;
     const tagOffset = envelope.byteLength - TAG_BYTES;
     if (tagOffset < bodyOffset + SALT_BYTES) throw new IntegrityError();

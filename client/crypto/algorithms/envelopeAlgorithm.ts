@@ -1,5 +1,6 @@
 import type { EntryIdentity } from '../../types';
 import type { AlgorithmName, EnvelopeHeader } from '../envelope';
+import type { DataKeyPrk } from '../keyDerivation';
 
 /**
  * One authenticated-encryption scheme for envelope bodies. Both methods take the cached HKDF PRK
@@ -9,7 +10,7 @@ import type { AlgorithmName, EnvelopeHeader } from '../envelope';
 export interface EnvelopeAlgorithm {
   readonly name: Exclude<AlgorithmName, 'none'>;
   /** Whole envelope (header included) sealing `plaintext` for `identity` under key version `keyId`. */
-  seal(prk: Buffer, keyId: string, plaintext: Uint8Array, identity: EntryIdentity): Buffer;
+  seal(prk: DataKeyPrk, keyId: string, plaintext: Uint8Array, identity: EntryIdentity): Buffer;
   /** Plaintext of `envelope`, or IntegrityError (always the same one) for anything else. */
-  open(prk: Buffer, envelope: Uint8Array, header: EnvelopeHeader, identity: EntryIdentity): Uint8Array;
+  open(prk: DataKeyPrk, envelope: Uint8Array, header: EnvelopeHeader, identity: EntryIdentity): Uint8Array;
 }

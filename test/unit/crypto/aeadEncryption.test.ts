@@ -4,7 +4,7 @@ import { CacheManager } from '../../../client/core/cacheManager';
 import { AeadEncryption, type AeadAlgorithmName } from '../../../client/crypto/aeadEncryption';
 import { readHeader, sealPlain } from '../../../client/crypto/envelope';
 import { EncryptionClosedError } from '../../../client/crypto/errors';
-import { PrkCache } from '../../../client/crypto/keyDerivation';
+import { PrkCache, type DataKeyPrk } from '../../../client/crypto/keyDerivation';
 import { NoEncryption } from '../../../client/crypto/noEncryption';
 import { CacheVaultError, EnvelopeFormatError, IntegrityError, InvalidArgumentError, KeyUnavailableError } from '../../../client/errors';
 import { StaticKeySource } from '../../../client/keys/staticKeySource';
@@ -127,7 +127,7 @@ describe.each(ALGORITHMS)('AeadEncryption with %s', (algorithm) => {
   });
 
   test('close() zeroes every cached PRK and later use fails with a typed error', async () => {
-    const prks: Buffer[] = [];
+    const prks: DataKeyPrk[] = [];
     const original = PrkCache.prototype.prkFor;
     const spy = jest.spyOn(PrkCache.prototype, 'prkFor').mockImplementation(function (this: PrkCache, key) {
       const prk = original.call(this, key);
@@ -138,9 +138,11 @@ describe.each(ALGORITHMS)('AeadEncryption with %s', (algorithm) => {
       const { encryption } = setup(algorithm);
       const sealed = await encryption.seal(Buffer.from('value'), identity);
       expect(prks.length).toBeGreaterThan(0);
-      expect(prks.every((prk) => !prk.equals(Buffer.alloc(32)))).toBe(true);
+      expect(prks.every(({ prk }) => !prk.equals(Buffer.alloc(32)))).toBe(true);
+      const destroy = jest.spyOn(prks[0]!.hmac, 'destroy');
       encryption.close();
-      expect(prks.every((prk) => prk.equals(Buffer.alloc(32)))).toBe(true);
+      expect(prks.every(({ prk }) => prk.equals(Buffer.alloc(32)))).toBe(true);
+      expect(destroy).toHaveBeenCalled();
       await expect(encryption.open(sealed.bytes, identity)).rejects.toThrow(EncryptionClosedError);
       await expect(encryption.seal(Buffer.from('value'), identity)).rejects.toThrow(EncryptionClosedError);
     } finally {

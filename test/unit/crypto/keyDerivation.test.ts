@@ -32,7 +32,7 @@ describe('per-entry key derivation', () => {
     ['aes-256-cbc-hmac-sha-512', 64],
   ])('the %s entry key is exactly HKDF-SHA-256(data key, extract salt, info with the salt)', (algorithm, length) => {
     const dataKey = randomBytes(32);
-    const prk = hkdfExtract(EXTRACT_SALT, dataKey);
+    const prk = new PrkCache().prkFor({ id: 'k1', material: dataKey });
     for (let i = 0; i < 5; i++) {
       const salt = randomBytes(16);
       const expected = Buffer.from(hkdfSync('sha256', dataKey, EXTRACT_SALT, entryKeyInfo(algorithm, salt), length));
@@ -41,7 +41,7 @@ describe('per-entry key derivation', () => {
   });
 
   test('the two algorithms derive different keys from the same data key and salt', () => {
-    const prk = randomBytes(32);
+    const prk = new PrkCache().prkFor({ id: 'k1', material: randomBytes(32) });
     const salt = randomBytes(16);
     const gcm = deriveEntryKey(prk, 'aes-256-gcm', salt, 32);
     const cbc = deriveEntryKey(prk, 'aes-256-cbc-hmac-sha-512', salt, 64);
@@ -55,24 +55,29 @@ describe('PrkCache', () => {
     const key = { id: 'k1', material: randomBytes(DATA_KEY_BYTES) };
     const first = cache.prkFor(key);
     expect(cache.prkFor(key)).toBe(first);
-    expect(first.equals(hkdfExtract(EXTRACT_SALT, key.material))).toBe(true);
+    expect(first.prk.equals(hkdfExtract(EXTRACT_SALT, key.material))).toBe(true);
   });
 
   test('re-extracts and zeroes the old PRK when a version id comes back with other material', () => {
     const cache = new PrkCache();
-    const old = cache.prkFor({ id: 'k1', material: randomBytes(32) });
+    const old = cache.prkFor({ id: 'k1', material: randomBytes(32) }).prk;
     const replacement = { id: 'k1', material: randomBytes(32) };
-    const fresh = cache.prkFor(replacement);
+    const fresh = cache.prkFor(replacement).prk;
     expect(old.equals(Buffer.alloc(32))).toBe(true);
     expect(fresh.equals(hkdfExtract(EXTRACT_SALT, replacement.material))).toBe(true);
   });
 
-  test('clear() zeroes every cached PRK', () => {
+  test('clear() zeroes every cached PRK and its pre-keyed HMAC state', () => {
     const cache = new PrkCache();
     const prks = ['k1', 'k2', 'k3'].map((id) => cache.prkFor({ id, material: randomBytes(32) }));
+    const message = Buffer.from('probe');
+    const before = prks.map((p) => p.hmac.digestShort(message));
     cache.clear();
     expect(cache.size).toBe(0);
-    for (const prk of prks) expect(prk.equals(Buffer.alloc(32))).toBe(true);
+    prks.forEach((p, i) => {
+      expect(p.prk.equals(Buffer.alloc(32))).toBe(true);
+      expect(p.hmac.digestShort(message).equals(before[i]!)).toBe(false);
+    });
   });
 
   test('rejects key material that is not 32 bytes with KeyUnavailableError', () => {
@@ -81,7 +86,7 @@ describe('PrkCache', () => {
 
   test('holds a bounded number of versions, zeroing the oldest', () => {
     const cache = new PrkCache();
-    const first = cache.prkFor({ id: 'k0', material: randomBytes(32) });
+    const first = cache.prkFor({ id: 'k0', material: randomBytes(32) }).prk;
     for (let i = 1; i <= 40; i++) cache.prkFor({ id: `k${i}`, material: randomBytes(32) });
     expect(cache.size).toBeLessThanOrEqual(32);
     expect(first.equals(Buffer.alloc(32))).toBe(true);
