@@ -374,7 +374,7 @@ export class FileBackend extends BaseBackend {
     }
     if (isUse) {
       const now = this.clock();
-      if (now - accessedAt >= ACCESS_REFRESH_MS) this.queueTouch(id, now);
+      if (now - (accessedAt ?? 0) >= ACCESS_REFRESH_MS) this.queueTouch(id, now);
     }
     return { namespace, key, value, expiresAt, keyId, createdAt };
   }

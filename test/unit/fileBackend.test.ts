@@ -95,6 +95,18 @@ describe('FileBackend layout and persistence', () => {
     expect((thrown as UnsupportedFormatError).hint).toMatch(/Upgrade cachevault/);
   });
 
+  test('a database with an older schema version is rebuilt empty, since it holds only cached data', async () => {
+    fs.mkdirSync(join(dir, 'v1'), { recursive: true });
+    const db = new Database(join(dir, 'v1', 'cache.db'));
+    db.exec('CREATE TABLE entries (id INTEGER PRIMARY KEY, namespace TEXT, key TEXT, accessed_at INTEGER NOT NULL)');
+    db.pragma('user_version = 1');
+    db.close();
+    const backend = make();
+    await backend.set(entry('a', 'x'));
+    expect(Buffer.from((await backend.get('n', 'a'))!.value).toString()).toBe('x');
+    expect(backend.stats().entries).toBe(1);
+  });
+
   test('invalid options fail at construction with the option named', () => {
     expect(() => make({ maxBytes: -1 })).toThrow(/maxBytes/);
     expect(() => make({ durability: 'sometimes' as 'full' })).toThrow(InvalidArgumentError);

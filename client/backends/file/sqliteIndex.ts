@@ -2,8 +2,11 @@ import Database from 'better-sqlite3';
 import { BackendError, UnsupportedFormatError } from '../../errors';
 import type { FileLayout } from './layout';
 
-/** Schema version kept in `PRAGMA user_version`; bump it with a migration when columns change. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Schema version kept in `PRAGMA user_version`. An older schema is rebuilt empty (it holds only
+ * cached data; orphaned blob files are collected by `prune()`); a newer one is refused.
+ */
+export const SCHEMA_VERSION = 2;
 
 /** One row as read back, in column order (raw arrays are several times cheaper than objects). */
 export type EntryRow = [
@@ -11,7 +14,8 @@ export type EntryRow = [
   expiresAt: number | null,
   keyId: string,
   createdAt: number,
-  accessedAt: number,
+  /** Last recorded use; `null` in scans, which do not need it. */
+  accessedAt: number | null,
   size: number,
   crc: number,
   value: Buffer | null,
@@ -56,7 +60,8 @@ export interface IndexOptions {
   readonly openTimeoutMs: number;
 }
 
-const COLUMNS = 'id, expires_at, key_id, created_at, accessed_at, size, crc, value, blob';
+const COLUMNS = 'e.id, e.expires_at, e.key_id, e.created_at, a.at, e.size, e.crc, e.value, e.blob';
+const SCAN_COLUMNS = 'namespace, key, id, expires_at, key_id, created_at, NULL, size, crc, value, blob';
 
 // Totals live in a one-row table kept by triggers (diskcache does the same), so bounds checks
 // and stats are one indexed read even with several processes writing.
@@ -68,7 +73,6 @@ CREATE TABLE IF NOT EXISTS entries (
   expires_at INTEGER,
   key_id TEXT NOT NULL,
   created_at INTEGER NOT NULL,
-  accessed_at INTEGER NOT NULL,
   size INTEGER NOT NULL,
   charge INTEGER NOT NULL,
   crc INTEGER NOT NULL,
@@ -76,9 +80,15 @@ CREATE TABLE IF NOT EXISTS entries (
   blob TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS entries_ref ON entries (namespace, key);
-CREATE INDEX IF NOT EXISTS entries_lru ON entries (accessed_at);
 CREATE INDEX IF NOT EXISTS entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS entries_blob ON entries (blob) WHERE blob IS NOT NULL;
+-- Access times live apart from the entries: recording a use rewrites a 16-byte row here, not a
+-- page of values, so reads that refresh LRU order cost little.
+CREATE TABLE IF NOT EXISTS access (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS access_at ON access (at);
 CREATE TABLE IF NOT EXISTS totals (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   entries INTEGER NOT NULL,
@@ -90,12 +100,22 @@ CREATE TRIGGER IF NOT EXISTS entries_insert AFTER INSERT ON entries BEGIN
   UPDATE totals SET entries = entries + 1, bytes = bytes + NEW.charge, blobs = blobs + (NEW.blob IS NOT NULL) WHERE id = 1;
 END;
 CREATE TRIGGER IF NOT EXISTS entries_delete AFTER DELETE ON entries BEGIN
+  DELETE FROM access WHERE id = OLD.id;
   UPDATE totals SET entries = entries - 1, bytes = bytes - OLD.charge, blobs = blobs - (OLD.blob IS NOT NULL) WHERE id = 1;
 END;
 CREATE TRIGGER IF NOT EXISTS entries_update AFTER UPDATE OF charge, blob ON entries BEGIN
   UPDATE totals SET bytes = bytes - OLD.charge + NEW.charge,
     blobs = blobs - (OLD.blob IS NOT NULL) + (NEW.blob IS NOT NULL) WHERE id = 1;
 END;
+`;
+
+const DROP_OLDER_SCHEMA = `
+DROP TRIGGER IF EXISTS entries_insert;
+DROP TRIGGER IF EXISTS entries_delete;
+DROP TRIGGER IF EXISTS entries_update;
+DROP TABLE IF EXISTS entries;
+DROP TABLE IF EXISTS access;
+DROP TABLE IF EXISTS totals;
 `;
 
 /**
@@ -115,21 +135,25 @@ export class SqliteIndex {
     const run = db.transaction((fn: () => unknown) => fn());
     this.immediate = (fn) => run.immediate(fn);
     this.stmt = {
-      find: db.prepare(`SELECT ${COLUMNS} FROM entries WHERE namespace = ? AND key = ?`).raw(true),
+      find: db.prepare(`SELECT ${COLUMNS} FROM entries e LEFT JOIN access a ON a.id = e.id WHERE e.namespace = ? AND e.key = ?`).raw(true),
       findBlob: db.prepare('SELECT blob FROM entries WHERE namespace = ? AND key = ?').pluck(true),
       upsert: db.prepare(
-        `INSERT INTO entries (namespace, key, expires_at, key_id, created_at, accessed_at, size, charge, crc, value, blob)
-         VALUES (@namespace, @key, @expiresAt, @keyId, @createdAt, @accessedAt, @size, @charge, @crc, @value, @blob)
+        `INSERT INTO entries (namespace, key, expires_at, key_id, created_at, size, charge, crc, value, blob)
+         VALUES (@namespace, @key, @expiresAt, @keyId, @createdAt, @size, @charge, @crc, @value, @blob)
          ON CONFLICT (namespace, key) DO UPDATE SET expires_at = excluded.expires_at, key_id = excluded.key_id,
-           created_at = excluded.created_at, accessed_at = excluded.accessed_at, size = excluded.size,
-           charge = excluded.charge, crc = excluded.crc, value = excluded.value, blob = excluded.blob`,
-      ),
+           created_at = excluded.created_at, size = excluded.size,
+           charge = excluded.charge, crc = excluded.crc, value = excluded.value, blob = excluded.blob
+         RETURNING id`,
+      ).pluck(true),
+      access: db.prepare('INSERT INTO access (id, at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at'),
       deleteRef: db.prepare('DELETE FROM entries WHERE namespace = ? AND key = ? RETURNING blob').pluck(true),
       deleteIfUnchanged: db.prepare('DELETE FROM entries WHERE id = ? AND crc = ? AND blob IS ?'),
       deleteById: db.prepare('DELETE FROM entries WHERE id = ?'),
-      touch: db.prepare('UPDATE entries SET accessed_at = ? WHERE id = ? AND accessed_at < ?'),
+      touch: db.prepare('UPDATE access SET at = ? WHERE id = ? AND at < ?'),
       totals: db.prepare('SELECT entries, bytes, blobs FROM totals WHERE id = 1'),
-      oldest: db.prepare('SELECT id, blob, charge FROM entries ORDER BY accessed_at, id LIMIT ?').raw(true),
+      oldest: db
+        .prepare('SELECT e.id, e.blob, e.charge FROM access a JOIN entries e ON e.id = a.id ORDER BY a.at, a.id LIMIT ?')
+        .raw(true),
       expired: db.prepare('SELECT id, blob FROM entries WHERE expires_at <= ? ORDER BY expires_at LIMIT ?').raw(true),
       blobsOf: db.prepare('SELECT blob FROM entries WHERE namespace = ? AND blob IS NOT NULL').pluck(true),
       allBlobs: db.prepare('SELECT blob FROM entries WHERE blob IS NOT NULL').pluck(true),
@@ -138,14 +162,14 @@ export class SqliteIndex {
       isReferenced: db.prepare('SELECT 1 FROM entries WHERE blob = ? LIMIT 1').pluck(true),
       spilled: db.prepare('SELECT id, blob, size, crc FROM entries WHERE blob IS NOT NULL AND id > ? ORDER BY id LIMIT ?').raw(true),
       scanAll: db
-        .prepare(`SELECT namespace, key, ${COLUMNS} FROM entries WHERE (namespace, key) > (?, ?) ORDER BY namespace, key LIMIT ?`)
+        .prepare(`SELECT ${SCAN_COLUMNS} FROM entries WHERE (namespace, key) > (?, ?) ORDER BY namespace, key LIMIT ?`)
         .raw(true),
-      scanAllFirst: db.prepare(`SELECT namespace, key, ${COLUMNS} FROM entries ORDER BY namespace, key LIMIT ?`).raw(true),
+      scanAllFirst: db.prepare(`SELECT ${SCAN_COLUMNS} FROM entries ORDER BY namespace, key LIMIT ?`).raw(true),
       scanNamespaceFirst: db
-        .prepare(`SELECT namespace, key, ${COLUMNS} FROM entries WHERE namespace = ? ORDER BY key LIMIT ?`)
+        .prepare(`SELECT ${SCAN_COLUMNS} FROM entries WHERE namespace = ? ORDER BY key LIMIT ?`)
         .raw(true),
       scanNamespace: db
-        .prepare(`SELECT namespace, key, ${COLUMNS} FROM entries WHERE namespace = ? AND key > ? ORDER BY key LIMIT ?`)
+        .prepare(`SELECT ${SCAN_COLUMNS} FROM entries WHERE namespace = ? AND key > ? ORDER BY key LIMIT ?`)
         .raw(true),
     };
   }
@@ -161,7 +185,8 @@ export class SqliteIndex {
 
   /** Inserts or replaces in place, keeping the row id (so pending access-time updates still apply). */
   upsert(row: NewRow): void {
-    this.stmt.upsert.run(row);
+    const id = this.stmt.upsert.get(row) as number;
+    this.stmt.access.run(id, row.accessedAt);
   }
 
   /** Removes one reference; returns whether it existed and its blob. */
@@ -274,6 +299,7 @@ function openDatabase(path: string, options: IndexOptions): Database.Database {
         const now = db.pragma('user_version', { simple: true }) as number;
         if (now > SCHEMA_VERSION) throw new UnsupportedFormatError(`The cache database ${path} was upgraded by a newer cachevault.`);
         if (now === SCHEMA_VERSION) return;
+        if (now > 0) db.exec(DROP_OLDER_SCHEMA);
         db.exec(SCHEMA);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       }).immediate();
