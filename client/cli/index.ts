@@ -17,6 +17,9 @@ import { registerTable } from './commands/table';
 import { registerMaintenance } from './commands/maintenance';
 import { registerMigrate } from './commands/migrate';
 import { registerBench } from './commands/bench';
+import { registerEncryption } from './commands/encryption';
+import { registerKeys } from './commands/keys';
+import { registerAudit } from './commands/audit';
 
 export type { CliIo } from './output';
 
@@ -52,6 +55,9 @@ export function buildProgram(runtime: Runtime): Command {
   registerStatus(program, runtime);
   registerConfig(program, runtime);
   registerHealth(program, runtime);
+  registerEncryption(program, runtime);
+  registerKeys(program, runtime);
+  registerAudit(program, runtime);
   registerEntries(program, runtime);
   registerTable(program, runtime);
   registerMaintenance(program, runtime);

@@ -1,0 +1,85 @@
+/**
+ * `cachevault keys backup --out FILE` / `keys restore FILE`: the key manifest and every
+ * non-retired key, sealed under a passphrase (scrypt + AEAD, see client/keys/keyBackup.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { ExitCode } from '../../errors';
+import { defineAction, type Runtime } from '../command';
+import { UsageError } from '../errors';
+import { readPassphrase } from '../passphrase';
+
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
+const BackupOptions = z.object({ out: z.string().min(1), passphraseEnv: EnvName.optional(), force: z.boolean().optional() });
+const RestoreOptions = z.object({ passphraseEnv: EnvName.optional() });
+
+export function registerKeys(program: Command, runtime: Runtime): void {
+  const group = program.command('keys').description('back up and restore the data keys');
+
+  defineAction(
+    runtime,
+    group
+      .command('backup')
+      .requiredOption('-o, --out <file>', 'where to write the backup (owner-only)')
+      .option('--passphrase-env <name>', 'read the passphrase from this environment variable instead of prompting')
+      .option('--force', 'overwrite an existing file')
+      .description('write the manifest and keys, sealed under a passphrase'),
+    BackupOptions,
+    async (ctx, opts) => {
+      const vault = await ctx.open();
+      if (!vault.keys) throw new UsageError('Encryption is disabled, so there are no keys to back up.');
+      const passphrase = await readPassphrase(ctx, { envName: opts.passphraseEnv, confirm: true });
+      const bytes = await vault.keys.exportBackup(passphrase);
+      const out = resolve(ctx.io.cwd, opts.out);
+      // Temp file + rename: a backup is either complete or absent, never half-written.
+      const tmp = `${out}.${randomBytes(6).toString('hex')}.tmp`;
+      try {
+        writeFileSync(tmp, bytes, { mode: 0o600, flag: 'wx' });
+        if (!opts.force) {
+          try {
+            writeFileSync(out, '', { mode: 0o600, flag: 'wx' });
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${out} already exists.`, { hint: 'Choose another --out file, or pass --force to replace it.' });
+            throw err;
+          }
+        }
+        renameSync(tmp, out);
+      } finally {
+        rmSync(tmp, { force: true });
+      }
+      const versions = vault.keys.status().versions.filter((v) => v.state !== 'retired').map((v) => v.id);
+      ctx.out.result({ file: out, bytes: bytes.length, versions }, (r) =>
+        `Wrote ${r.file} (${r.bytes} bytes; key versions ${r.versions.join(', ') || 'none'}). Keep it and the passphrase apart.`,
+      );
+      return ExitCode.ok;
+    },
+  );
+
+  defineAction(
+    runtime,
+    group
+      .command('restore')
+      .argument('<file>', 'a backup written by `cachevault keys backup`')
+      .option('--passphrase-env <name>', 'read the passphrase from this environment variable instead of prompting')
+      .description('restore key versions from a backup, wrapped again under this machine\'s providers'),
+    RestoreOptions,
+    async (ctx, opts, [file]) => {
+      const path = resolve(ctx.io.cwd, file!);
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(path);
+      } catch (err) {
+        throw new UsageError(`Cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`, { hint: 'Pass the file written by `cachevault keys backup --out FILE`.' });
+      }
+      const vault = await ctx.open();
+      if (!vault.keys) throw new UsageError('Encryption is disabled, so keys cannot be restored into this cache.', { hint: 'Run `cachevault config set encryption.enabled true` first.' });
+      const passphrase = await readPassphrase(ctx, { envName: opts.passphraseEnv, confirm: false });
+      const result = await vault.keys.importBackup(bytes, passphrase);
+      ctx.out.result({ file: path, ...result }, (r) => `Restored key versions ${r.imported.join(', ') || '(none)'} from ${r.file}; active: ${r.activeKeyId ?? '(none)'}.`);
+      return ExitCode.ok;
+    },
+  );
+}
