@@ -422,12 +422,13 @@ export class DynamoDBBackend extends BaseBackend {
     try {
       const summary = await manager.describe();
       steps.push({ name: 'table', ok: summary.status === 'ACTIVE', latencyMs: performance.now() - t0, detail: `status ${summary.status}` });
-      const ttlOk = summary.ttl.status === 'ENABLED' && summary.ttl.attribute === TableSchema.ttlAttribute;
+      // ENABLING is fine: TTL was just turned on and DynamoDB takes up to an hour to report ENABLED.
+      const ttlOk = (summary.ttl.status === 'ENABLED' || summary.ttl.status === 'ENABLING') && summary.ttl.attribute === TableSchema.ttlAttribute;
       steps.push({
         name: 'ttl',
         ok: ttlOk,
         detail: ttlOk
-          ? `enabled on ${TableSchema.ttlAttribute}`
+          ? `${summary.ttl.status.toLowerCase()} on ${TableSchema.ttlAttribute}`
           : `TTL is ${summary.ttl.status}${summary.ttl.attribute ? ` on ${summary.ttl.attribute}` : ''}; run \`cachevault table create\` or TableManager.enableTtl()`,
       });
     } catch (err) {

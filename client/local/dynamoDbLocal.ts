@@ -65,7 +65,14 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   const endpoint = `http://127.0.0.1:${port}`;
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
   const ready = waitUntilAnswering(endpoint, startTimeoutMs);
-  const outcome = await Promise.race([ready.then(() => 'ready' as const), exited]);
+  let outcome: 'ready' | Awaited<typeof exited>;
+  try {
+    outcome = await Promise.race([ready.then(() => 'ready' as const), exited]);
+  } catch (err) {
+    // Timed out: never leave a half-started JVM behind.
+    await stopChild(child, exited);
+    throw err;
+  }
   if (outcome !== 'ready') {
     ready.cancel();
     if (outcome.error && (outcome.error as NodeJS.ErrnoException).code === 'ENOENT') {

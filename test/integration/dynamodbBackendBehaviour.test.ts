@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { GetItemCommand, PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DeleteTableCommand, GetItemCommand, PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBBackend, type DynamoDBBackendOptions } from '../../client/backends/dynamodbBackend';
 import {
   DynamoDBAccessDeniedError,
@@ -420,6 +420,32 @@ describe('.healthCheck()', () => {
     expect(report.healthy).toBe(true);
     expect(report.checks.map((c) => c.name)).toEqual(['write', 'read', 'delete', 'table', 'ttl']);
     expect(report.checks.find((c) => c.name === 'write')?.latencyMs).toEqual(expect.any(Number));
+  });
+
+  test('is unhealthy, saying how to fix it, when the table has TTL off', async () => {
+    const tableName = `cv-nottl-${randomBytes(4).toString('hex')}`;
+    await table.client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    try {
+      const report = await backend({ tableName }).healthCheck();
+      expect(report.healthy).toBe(false);
+      expect(report.checks.find((c) => c.name === 'write')?.ok).toBe(true);
+      expect(report.checks.find((c) => c.name === 'ttl')).toEqual(expect.objectContaining({ ok: false, detail: expect.stringContaining('DISABLED') }));
+    } finally {
+      await table.client.send(new DeleteTableCommand({ TableName: tableName }));
+    }
   });
 
   test('is unhealthy, naming the table problem, when the table is missing', async () => {

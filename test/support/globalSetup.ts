@@ -12,6 +12,5 @@ export default async function globalSetup(): Promise<void> {
   if (process.env.CACHEVAULT_TEST_DYNAMODB_ENDPOINT) return; // an engine the caller runs already
   const engine = await startDynamoDbLocal({ startTimeoutMs: 60_000 });
   process.env.CACHEVAULT_TEST_DYNAMODB_ENDPOINT = engine.endpoint;
-  process.env.CACHEVAULT_TEST_DYNAMODB_PID = String(engine.pid);
   (globalThis as Record<symbol, unknown>)[DYNAMODB_LOCAL_PID] = engine.pid;
 }
