@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
 import type { Clock } from '../types';
+import type { DataKey } from './keyProvider';
 
 export interface DataKeyCacheLimits {
   /** A plaintext key is dropped (and zeroed) this long after it was unwrapped. @default 300000 */
@@ -9,7 +10,8 @@ export interface DataKeyCacheLimits {
 }
 
 interface Slot {
-  readonly material: Buffer;
+  /** Handed out as is: one object per cached key, no allocation per use. */
+  readonly key: DataKey;
   readonly loadedAt: number;
   uses: number;
 }
@@ -33,7 +35,7 @@ export class DataKeyCache {
   }
 
   /** The key for one more use, or `undefined` when absent or past a limit (then zeroed). */
-  use(id: string): Buffer | undefined {
+  use(id: string): DataKey | undefined {
     const slot = this.slots.get(id);
     if (!slot) return undefined;
     if (this.clock() - slot.loadedAt >= this.maxAgeMs || slot.uses >= this.maxUses) {
@@ -41,13 +43,13 @@ export class DataKeyCache {
       return undefined;
     }
     slot.uses += 1;
-    return slot.material;
+    return slot.key;
   }
 
   /** Takes ownership of `material`: it is zeroed when dropped. */
   put(id: string, material: Buffer): void {
     this.drop(id);
-    this.slots.set(id, { material, loadedAt: this.clock(), uses: 0 });
+    this.slots.set(id, { key: Object.freeze({ id, material }), loadedAt: this.clock(), uses: 0 });
   }
 
   has(id: string): boolean {
@@ -57,7 +59,7 @@ export class DataKeyCache {
   drop(id: string): void {
     const slot = this.slots.get(id);
     if (!slot) return;
-    slot.material.fill(0);
+    slot.key.material.fill(0);
     this.slots.delete(id);
   }
 

@@ -83,6 +83,10 @@ export interface KeyManagerStatus {
 }
 
 const DAY_MS = 86_400_000;
+
+function closedError(): KeyStateError {
+  return new KeyStateError('The KeyManager is closed.', { hint: 'Open a new one with KeyManager.open().' });
+}
 const MAX_REMEMBERED_UNKNOWN_IDS = 1_024;
 
 /**
@@ -105,7 +109,9 @@ export class KeyManager implements DataKeySource {
   /** Process-local fallback keys (shared store, KMS down): not in the manifest, never shared. */
   private readonly ephemeral = new Map<string, KeyVersionRecord>();
   private ephemeralActive: string | undefined;
-  private manifest: KeyManifest;
+  private current: KeyManifest;
+  /** The manifest's active version id, kept beside it so the hot path does not search. */
+  private activeId: string | undefined;
   private manifestLoadedAt = Number.NEGATIVE_INFINITY;
   private closed = false;
   private counters = { providerCalls: 0, cacheHits: 0, manifestReloads: 0 };
@@ -121,7 +127,16 @@ export class KeyManager implements DataKeySource {
       retryAfterMs: options.providerRetryAfterMs,
     });
     this.cache = new DataKeyCache(options.cache ?? {}, this.clock);
-    this.manifest = emptyManifest(options.app, options.environment);
+    this.current = emptyManifest(options.app, options.environment);
+  }
+
+  private get manifest(): KeyManifest {
+    return this.current;
+  }
+
+  private set manifest(manifest: KeyManifest) {
+    this.current = manifest;
+    this.activeId = activeVersion(manifest)?.id;
   }
 
   /** Loads the manifest. No provider is called until a key is needed. */
@@ -132,26 +147,27 @@ export class KeyManager implements DataKeySource {
   }
 
   /** The key new entries are sealed with; creates the first version when the manifest is empty. */
-  async activeKey(): Promise<DataKey> {
-    this.assertOpen();
-    const id = this.ephemeralActive ?? activeVersion(this.manifest)?.id;
+  activeKey(): Promise<DataKey> {
+    // Not async: the cached path (every seal) resolves without an extra async frame.
+    if (this.closed) return Promise.reject(closedError());
+    const id = this.ephemeralActive ?? this.activeId;
     if (id !== undefined) {
-      const material = this.cache.use(id);
-      if (material) {
+      const key = this.cache.use(id);
+      if (key) {
         this.counters.cacheHits += 1;
-        return { id, material };
+        return Promise.resolve(key);
       }
     }
     return this.flights.run('active', () => this.loadActive());
   }
 
   /** A key by version id. Unknown ids reload the manifest once (per `unknownKeyRetryMs`). */
-  async keyById(id: string): Promise<DataKey> {
-    this.assertOpen();
-    const material = this.cache.use(id);
-    if (material) {
+  keyById(id: string): Promise<DataKey> {
+    if (this.closed) return Promise.reject(closedError());
+    const key = this.cache.use(id);
+    if (key) {
       this.counters.cacheHits += 1;
-      return { id, material };
+      return Promise.resolve(key);
     }
     return this.flights.run(`id:${id}`, () => this.loadById(id));
   }
@@ -321,7 +337,7 @@ export class KeyManager implements DataKeySource {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new KeyStateError('The KeyManager is closed.', { hint: 'Open a new one with KeyManager.open().' });
+    if (this.closed) throw closedError();
   }
 
   private async loadActive(): Promise<DataKey> {
@@ -471,7 +487,7 @@ export class KeyManager implements DataKeySource {
 
   private remember(id: string, material: Buffer): DataKey {
     this.cache.put(id, material);
-    return { id, material: this.cache.use(id) ?? material };
+    return this.cache.use(id) ?? { id, material };
   }
 
   private async freshManifest(): Promise<KeyManifest> {
