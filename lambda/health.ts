@@ -105,6 +105,7 @@ export async function runHealthCheck(obs: Observability, env: NodeJS.ProcessEnv 
   return result;
 }
 
-const obs = createObservability('cachevault-health');
+/** The function's logger and metrics (exported for tests). */
+export const observability = createObservability('cachevault-health');
 
-export const handler = withObservability<unknown, HealthResult>((_event: unknown, _context: Context) => runHealthCheck(obs), obs);
+export const handler = withObservability<unknown, HealthResult>((_event: unknown, _context: Context) => runHealthCheck(observability), observability);

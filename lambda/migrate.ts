@@ -206,10 +206,11 @@ async function copy(job: Extract<MigrateJob, { kind: 'copy' }>, stateDir: string
   }
 }
 
-const obs = createObservability('cachevault-migrate');
+/** The function's logger and metrics (exported for tests). */
+export const observability = createObservability('cachevault-migrate');
 
 export const handler = withObservability<unknown, MigrateResult>(
-  (event, context, { signal }) => runMigrateJob(event, context, signal, obs),
-  obs,
+  (event, context, { signal }) => runMigrateJob(event, context, signal, observability),
+  observability,
   { timeoutEarlyInMillis: HARD_STOP_MS },
 );

@@ -88,6 +88,7 @@ export async function runRotation(event: unknown, obs: Observability, env: NodeJ
   }
 }
 
-const obs = createObservability('cachevault-rotate-keys');
+/** The function's logger and metrics (exported for tests). */
+export const observability = createObservability('cachevault-rotate-keys');
 
-export const handler = withObservability<unknown, RotateResult>((event: unknown, _context: Context) => runRotation(event, obs), obs);
+export const handler = withObservability<unknown, RotateResult>((event: unknown, _context: Context) => runRotation(event, observability), observability);
