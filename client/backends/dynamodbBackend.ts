@@ -283,7 +283,8 @@ export class DynamoDBBackend extends BaseBackend {
    * One page of a Scan over entry items (chunks and counters are filtered out server-side), in
    * one segment when `segment`/`totalSegments` are given. Entries of retired namespace
    * generations are skipped. `pageSize` caps the items DynamoDB evaluates, so a page may hold
-   * fewer entries (even none) and still have a cursor.
+   * fewer entries (even none) and still have a cursor. The namespace filter runs server-side
+   * after the read: scanning one namespace costs read capacity for the whole table.
    */
   protected async _scan(options: ScanOptions): Promise<EntryPage> {
     const position = options.cursor === undefined ? undefined : decodeScanCursor(options.cursor);

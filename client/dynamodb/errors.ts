@@ -150,6 +150,12 @@ export function translateDynamoError(
   if (err.name === 'AccessDeniedException') {
     return new DynamoDBAccessDeniedError(context.tableName, actionFromMessage(err.message) ?? context.action, { cause: err });
   }
+  if (err.name === 'ResourceInUseException') {
+    return new DynamoDBError(context.tableName, `dynamodb:${context.action} failed: table "${context.tableName}" already exists or is being created, updated or deleted.`, {
+      hint: 'Use TableManager.ensure() (or `cachevault table create`, which checks first) to reuse an existing table; wait for a pending change to finish.',
+      cause: err,
+    });
+  }
   if (THROTTLING.has(err.name)) {
     return new DynamoDBThrottledError(context.tableName, context.action, context.consumedCapacity ?? 0, { cause: err });
   }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { CreateTableCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
-import { TableNotFoundError, TableSchemaMismatchError } from '../../client/dynamodb/errors';
+import { DynamoDBError, TableNotFoundError, TableSchemaMismatchError } from '../../client/dynamodb/errors';
 import { TableManager } from '../../client/dynamodb/tableManager';
 import { TableSchema } from '../../client/schema/tableSchema';
 import { testDynamoClient } from '../support/dynamoTestTable';
@@ -27,6 +27,14 @@ describe('TableManager', () => {
     expect(summary.billingMode).toBe('PAY_PER_REQUEST');
     expect(summary.ttl).toEqual({ status: 'ENABLED', attribute: TableSchema.ttlAttribute });
     expect(await m.validate()).toEqual({ ok: true, problems: [] });
+  });
+
+  test('.create() of a table that already exists says to use ensure()', async () => {
+    const m = manager(uniqueName('twice'));
+    await m.create();
+    const err = await m.create().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DynamoDBError);
+    expect((err as DynamoDBError).hint).toContain('ensure()');
   });
 
   test('.create({ billingMode: PROVISIONED }) sets the given capacity', async () => {
