@@ -10,6 +10,7 @@ import { fromJournalState, Journal, refId, toJournalState, type JournalRecord } 
 import { dryRun } from './plan';
 import { ProgressTracker, type ProgressCounts } from './progress';
 import { freshSegments, scanSegments } from './segmentScan';
+import { StateLock } from './stateLock';
 import type { EntryFailure, MigrationCounts, MigrationPlan, MigrationReport, ProgressListener, RollbackReport, ValidationReport } from './types';
 import { byNamespace, validateCopy } from './validate';
 
@@ -165,9 +166,18 @@ export class CacheMigrator {
 
   /** Copies (or resumes copying) every live source entry to the destination. */
   async run(options: RunOptions = {}): Promise<MigrationReport> {
+    new CheckpointStore(this.stateDir).ensureDir();
+    const lock = await StateLock.acquire(this.stateDir);
+    try {
+      return await this.runLocked(options);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async runLocked(options: RunOptions): Promise<MigrationReport> {
     const store = new CheckpointStore(this.stateDir);
     const journal = new Journal(this.stateDir);
-    store.ensureDir();
     const existing = await store.load();
     let checkpoint: Checkpoint;
     let inFlight = new Set<string>();
@@ -303,14 +313,25 @@ export class CacheMigrator {
    */
   async rollback(options: PhaseOptions = {}): Promise<RollbackReport> {
     const store = new CheckpointStore(this.stateDir);
-    const journal = new Journal(this.stateDir);
-    const checkpoint = await store.load();
-    if (checkpoint === undefined) {
-      throw new MigrationError(`There is no migration to roll back in ${this.stateDir}.`, {
+    const nothing = () =>
+      new MigrationError(`There is no migration to roll back in ${this.stateDir}.`, {
         hint: 'Point stateDir (--state-dir) at the directory the migration ran with.',
         context: { stateDir: this.stateDir },
       });
+    if ((await store.load()) === undefined) throw nothing();
+    const lock = await StateLock.acquire(this.stateDir);
+    try {
+      // Read again under the lock: a run may have finished meanwhile.
+      const checkpoint = await store.load();
+      if (checkpoint === undefined) throw nothing();
+      return await this.rollbackLocked(store, checkpoint, options);
+    } finally {
+      await lock.release();
     }
+  }
+
+  private async rollbackLocked(store: CheckpointStore, checkpoint: Checkpoint, options: PhaseOptions): Promise<RollbackReport> {
+    const journal = new Journal(this.stateDir);
     this.checkSamePlan(checkpoint);
     await journal.repairTail();
 

@@ -36,6 +36,18 @@ export class MigrationInProgressError extends MigrationError {
   }
 }
 
+/** Another process holds the state directory (a second copy of the same migration, or a rollback during a run). */
+export class MigrationLockedError extends MigrationError {
+  override readonly code = 'MIGRATION_LOCKED';
+  constructor(stateDir: string, lockPath: string, pid: number | undefined, host: string | undefined) {
+    super(`The state directory ${stateDir} is in use${pid === undefined ? '' : ` by process ${pid} on ${host}`}.`, {
+      hint: `Wait for that run to finish. If it is gone (another machine crashed), delete ${lockPath} and resume.`,
+      context: { stateDir, lockPath, pid, host },
+    });
+    this.name = 'MigrationLockedError';
+  }
+}
+
 /** Checkpoint or journal files are unreadable (not written by this version, or damaged by hand). */
 export class MigrationStateError extends MigrationError {
   override readonly code = 'MIGRATION_STATE_INVALID';

@@ -7,6 +7,7 @@ import { CHECKPOINT_VERSION, CheckpointStore, describePlan, planHash, type Check
 import { MigrationError, MigrationWriteError, PlanMismatchError } from './errors';
 import { ProgressTracker, type ProgressCounts } from './progress';
 import { freshSegments, scanSegments } from './segmentScan';
+import { StateLock } from './stateLock';
 import type { EntryFailure, ProgressListener } from './types';
 import { byNamespace } from './validate';
 
@@ -114,7 +115,7 @@ const bump = (map: Record<string, number>, key: string, by = 1) => {
  * cannot be closed through the CacheBackend interface.
  */
 export async function reencryptInPlace(options: ReencryptOptions): Promise<ReencryptReport> {
-  const { backend, open, seal, shouldRewrite } = options;
+  const { backend, open, seal } = options;
   const batchSize = options.batchSize ?? 100;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`batchSize must be a positive integer, got ${batchSize}.`);
   const concurrency = options.concurrency ?? backend.capabilities.scanSegments;
@@ -132,6 +133,29 @@ export async function reencryptInPlace(options: ReencryptOptions): Promise<Reenc
   const hash = planHash(plan);
   const store = new CheckpointStore<ReencryptCounts>(options.stateDir);
   store.ensureDir();
+  const lock = await StateLock.acquire(options.stateDir);
+  try {
+    return await sweep(options, { plan, hash, store, batchSize, totalSegments, clock, logger, maxFailureSamples, label });
+  } finally {
+    await lock.release();
+  }
+}
+
+interface SweepSetup {
+  readonly plan: PlanDescription;
+  readonly hash: string;
+  readonly store: CheckpointStore<ReencryptCounts>;
+  readonly batchSize: number;
+  readonly totalSegments: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly maxFailureSamples: number;
+  readonly label: string;
+}
+
+async function sweep(options: ReencryptOptions, setup: SweepSetup): Promise<ReencryptReport> {
+  const { backend, open, seal, shouldRewrite } = options;
+  const { plan, hash, store, batchSize, totalSegments, clock, logger, maxFailureSamples, label } = setup;
 
   const existing = await store.load();
   let checkpoint: Checkpoint<ReencryptCounts>;

@@ -2,7 +2,10 @@ import { promises as fs, mkdtempSync, readdirSync, readFileSync, rmSync, statSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHECKPOINT_VERSION, CheckpointStore, planHash, type Checkpoint, type PlanDescription } from '../../client/migrate/checkpoint';
-import { MigrationStateError } from '../../client/migrate/errors';
+import { MigrationLockedError, MigrationStateError } from '../../client/migrate/errors';
+import { StateLock } from '../../client/migrate/stateLock';
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { Journal } from '../../client/migrate/journal';
 
 const plan: PlanDescription = { kind: 'migrate', source: 'file:/a', destination: 'dynamodb:t?region=us-east-1', options: { batchSize: 100 } };
@@ -86,5 +89,24 @@ describe('migration state files', () => {
       { segment: 1, cursor: undefined, batches: 0, done: false },
     ]);
     expect([...keys].map((k) => k.split('\u0000')[1]).sort()).toEqual(['other-segment', 'pending']);
+  });
+
+  test('a state directory is held by one process at a time; a lock left by a dead process is taken over', async () => {
+    const held = await StateLock.acquire(dir);
+    const err = await StateLock.acquire(dir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MigrationLockedError);
+    expect((err as MigrationLockedError).message).toContain(`process ${process.pid}`);
+    expect((err as MigrationLockedError).hint).toContain(join(dir, 'lock'));
+    await held.release();
+
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+    writeFileSync(join(dir, 'lock'), JSON.stringify({ pid: deadPid, host: hostname(), since: 1 }));
+    const taken = await StateLock.acquire(dir);
+    expect(JSON.parse(readFileSync(join(dir, 'lock'), 'utf8'))).toMatchObject({ pid: process.pid });
+    await taken.release();
+    expect(readdirSync(dir)).toEqual([]);
+
+    writeFileSync(join(dir, 'lock'), JSON.stringify({ pid: deadPid, host: 'another-machine', since: 1 }));
+    await expect(StateLock.acquire(dir)).rejects.toThrow(/in use by process \d+ on another-machine/);
   });
 });
