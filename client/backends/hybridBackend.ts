@@ -14,6 +14,7 @@ import type { CacheBackend } from './cacheBackend';
 import type { BreakerState } from './hybrid/circuitBreaker';
 import { TierUnavailableError } from './hybrid/errors';
 import { FreshnessIndex } from './hybrid/freshnessIndex';
+import { ReplayQueue } from './hybrid/replayQueue';
 import { Tier, type TierOutcome } from './hybrid/tier';
 
 export interface HybridTierSpec {
@@ -62,6 +63,12 @@ export interface HybridBackendOptions extends BaseBackendOptions {
   readonly isLocalOnly?: (entry: StoredEntry) => boolean;
   /** Local copies whose cap deadline is tracked in memory (older ones fall back to `createdAt + cap`). @default 100000 */
   readonly freshnessIndexSize?: number;
+  /**
+   * Writes and deletes the shared tier missed during an outage, kept (latest per key) to be
+   * replayed when it answers again; past this many the oldest are dropped and counted.
+   * @default 10000
+   */
+  readonly maxPendingReplays?: number;
 }
 
 /** A local copy past its cap, kept in case the shared tier cannot be asked. */
@@ -90,6 +97,8 @@ export class HybridBackend extends BaseBackend {
   readonly capabilities: BackendCapabilities;
   private readonly tiers: readonly Tier[];
   private readonly freshness: FreshnessIndex;
+  private readonly replay: ReplayQueue;
+  private replaying: Promise<{ replayed: number; pending: number }> | undefined;
   private readonly staleIfErrorMs: number;
   private readonly strict: boolean;
   private readonly isLocalOnly: (entry: StoredEntry) => boolean;
@@ -103,6 +112,7 @@ export class HybridBackend extends BaseBackend {
     degradedWrites: 0,
     localOnlyWrites: 0,
     tierFailures: 0,
+    replayed: 0,
   };
 
   constructor(options: HybridBackendOptions) {
@@ -126,6 +136,7 @@ export class HybridBackend extends BaseBackend {
     this.strict = options.strict ?? false;
     this.isLocalOnly = options.isLocalOnly ?? (() => false);
     this.freshness = new FreshnessIndex(capMs, positive(options.freshnessIndexSize, 100_000, 'freshnessIndexSize'));
+    this.replay = new ReplayQueue(positive(options.maxPendingReplays, 10_000, 'maxPendingReplays'));
     const lastShared = specs.map((s) => s.backend.capabilities.shared).lastIndexOf(true);
     this.hasSharedTier = lastShared >= 0;
     this.tiers = specs.map(
@@ -140,6 +151,10 @@ export class HybridBackend extends BaseBackend {
           resetMs,
           clock: this.clock,
           onStateChange: (tier, from, to) => this.breakerChanged(tier, from, to),
+          onAnswer: (tier) => {
+            // Replays never throw (tier calls report failures as outcomes); the catch is a backstop.
+            if (tier.shared && this.replay.size > 0 && this.replaying === undefined) this.flushPending().catch(() => undefined);
+          },
         }),
     );
     const caps = specs.map((s) => s.backend.capabilities);
@@ -177,6 +192,8 @@ export class HybridBackend extends BaseBackend {
   /** Until when a tier's copy may be served without asking the shared tier (Infinity if the cap does not apply). */
   private freshUntil(tier: Tier, entry: StoredEntry): number {
     if (!tier.cachesShared || this.isLocalOnly(entry)) return Infinity;
+    // A write the shared tier has not seen yet: the local copy is the newest there is.
+    if (this.replay.pendingKind(entry.namespace, entry.key) === 'set') return Infinity;
     return this.freshness.freshUntil(tier.index, entry);
   }
 
@@ -219,7 +236,8 @@ export class HybridBackend extends BaseBackend {
       const next: number[] = [];
       outcome.value.forEach((entry, j) => {
         const i = pending[j]!;
-        if (entry === undefined) {
+        // A shared copy of a key deleted here during an outage is the deleted value: not an answer.
+        if (entry === undefined || (tier.shared && this.replay.pendingKind(namespace, entry.key) === 'delete')) {
           tier.counters.misses += 1;
           next.push(i);
           return;
@@ -332,9 +350,11 @@ export class HybridBackend extends BaseBackend {
         firstFailure ??= { tier: tier.name, outcome };
         degraded.push({ tier: tier.name, reason: `${outcome.kind}: ${outcome.error.message}` });
         if (!tier.backend.capabilities.shared) failedLocal.push(tier.index);
+        else if (!this.strict) for (const e of list) this.replay.recordSet(e);
         continue;
       }
       for (const e of list) reached.add(e);
+      if (tier.shared) for (const e of list) this.replay.settleKey(e.namespace, e.key);
       for (const d of outcome.value.degraded ?? []) degraded.push({ tier: `${tier.name}/${d.tier}`, reason: d.reason });
       if (tier.cachesShared) for (const e of list) this.freshness.mark(e.namespace, e.key, [tier.index], this.freshness.deadlineFrom(now, e));
     }
@@ -360,12 +380,21 @@ export class HybridBackend extends BaseBackend {
   protected async _deleteMany(namespace: string, keys: readonly string[]): Promise<number> {
     const results = await this.everyTier('delete', (b) => b.deleteMany(namespace, keys));
     for (const key of keys) this.freshness.forget(namespace, key);
+    for (const { tier, outcome } of results) {
+      if (!tier.shared) continue;
+      for (const key of keys) {
+        if (outcome.ok) this.replay.settleKey(namespace, key);
+        else this.replay.recordDelete(namespace, key);
+      }
+    }
     const failedLocal = results.filter((r) => !r.outcome.ok && !r.tier.backend.capabilities.shared).map((r) => r.tier.index);
     if (failedLocal.length > 0) for (const key of keys) this.freshness.mark(namespace, key, failedLocal, -Infinity);
     return Math.max(0, ...results.map((r) => (r.outcome.ok ? r.outcome.value : 0)));
   }
 
   protected async _clear(namespace: string | undefined): Promise<void> {
+    // Pending writes of a cleared namespace must not come back on replay, whatever happens below.
+    this.replay.forgetNamespace(namespace);
     await this.everyTier('clear', (b) => b.clear(namespace));
     this.freshness.forgetNamespace(namespace);
   }
@@ -383,6 +412,54 @@ export class HybridBackend extends BaseBackend {
       throw this.unavailable(first.tier.name, first.outcome, operation);
     }
     return results;
+  }
+
+  /**
+   * Sends the writes and deletes the shared tier missed to it again. Runs by itself as soon as
+   * a shared tier answers after a failure; call it to wait for that (e.g. before shutting down).
+   * Resolves how many ops were replayed and how many are still pending.
+   */
+  flushPending(): Promise<{ replayed: number; pending: number }> {
+    this.replaying ??= this.replayNow().finally(() => {
+      this.replaying = undefined;
+    });
+    return this.replaying;
+  }
+
+  private async replayNow(): Promise<{ replayed: number; pending: number }> {
+    const ops = this.replay.snapshot();
+    if (ops.length === 0) return { replayed: 0, pending: 0 };
+    const now = this.clock();
+    const sets = ops.flatMap(([, op]) => (op.kind === 'set' && !this.isExpired(op.entry, now) ? [op.entry] : []));
+    const deletes = new Map<string, string[]>();
+    for (const [, op] of ops) if (op.kind === 'delete') deletes.set(op.namespace, [...(deletes.get(op.namespace) ?? []), op.key]);
+    let ok = true;
+    for (const tier of this.tiers.filter((t) => t.shared)) {
+      if (sets.length > 0) {
+        const outcome = await tier.call('replay', (b) => b.setMany(sets));
+        if (!outcome.ok) {
+          this.tierFailed(tier, 'replay', outcome);
+          ok = false;
+        }
+      }
+      for (const [namespace, keys] of deletes) {
+        const outcome = await tier.call('replay', (b) => b.deleteMany(namespace, keys));
+        if (!outcome.ok) {
+          this.tierFailed(tier, 'replay', outcome);
+          ok = false;
+        }
+      }
+    }
+    if (!ok) return { replayed: 0, pending: this.replay.size };
+    this.replay.settle(ops);
+    for (const e of sets) {
+      const localTiers = this.tiers.filter((t) => t.cachesShared).map((t) => t.index);
+      this.freshness.mark(e.namespace, e.key, localTiers, this.freshness.deadlineFrom(now, e));
+    }
+    const replayed = sets.length + [...deletes.values()].reduce((n, keys) => n + keys.length, 0);
+    this.extra.replayed += replayed;
+    this.logger.info({ backend: this.name, replayed }, 'replayed writes the shared tier missed during an outage');
+    return { replayed, pending: this.replay.size };
   }
 
   // ---- scans, health, stats, close -------------------------------------------------------------
@@ -428,7 +505,7 @@ export class HybridBackend extends BaseBackend {
     const tiers: Record<string, BackendStats> = {};
     for (const tier of this.tiers) tiers[tier.name] = tier.stats();
     const breakers = Object.fromEntries(this.tiers.map((t) => [`breaker.${t.name}`, t.breaker.state]));
-    return { tiers, extra: { ...this.extra, ...breakers } };
+    return { tiers, extra: { ...this.extra, pendingReplays: this.replay.size, replayDropped: this.replay.dropped, ...breakers } };
   }
 
   protected async _close(): Promise<void> {

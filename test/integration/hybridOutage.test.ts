@@ -92,6 +92,13 @@ describe('HybridBackend when DynamoDB Local dies and comes back', () => {
 
     const after = await cache.set('order:after', { id: 'after' });
     expect(after.degraded).toBeUndefined();
+
+    // The write made during the outage reached DynamoDB once it answered again.
+    await hybrid.flushPending();
+    expect(hybrid.stats().extra).toMatchObject({ pendingReplays: 0, replayed: 1 });
+    const otherMachine = new DynamoDBBackend({ tableName, client });
+    expect(await otherMachine.get('orders', 'order:outage')).toBeDefined();
+    await otherMachine.close();
     await hybrid.close();
   });
 });

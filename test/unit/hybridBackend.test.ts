@@ -304,6 +304,60 @@ describe('HybridBackend', () => {
       expect(cache.stats().extra!.staleRefused).toBe(1);
     });
 
+    test('writes made during an outage are replayed to the shared tier once it answers again', async () => {
+      const cache = hybrid();
+      await cache.set(entry('a', 'v1'));
+      l2.mode = 'down';
+      await cache.set(entry('a', 'v2'));
+      await cache.set(entry('b', 'new'));
+      expect(cache.stats().extra!.pendingReplays).toBe(2);
+      clock.advance(CAP * 10);
+      // Past the cap, the pending local write is still the newest version there is.
+      expect(text(await cache.get(NS, 'a'))).toBe('v2');
+      l2.mode = 'up';
+      await cache.get(NS, 'unrelated');
+      await cache.flushPending();
+      expect(text(await l2.get(NS, 'a'))).toBe('v2');
+      expect(text(await l2.get(NS, 'b'))).toBe('new');
+      expect(cache.stats().extra).toMatchObject({ pendingReplays: 0, replayed: 2 });
+    });
+
+    test('a delete made during an outage is replayed, and the shared copy is not served meanwhile', async () => {
+      const cache = hybrid();
+      await cache.set(entry('a', 'v'));
+      l2.mode = 'down';
+      expect(await cache.delete(NS, 'a')).toBe(true);
+      l2.mode = 'up';
+      expect(await cache.get(NS, 'a')).toBeUndefined();
+      await cache.flushPending();
+      expect(await l2.get(NS, 'a')).toBeUndefined();
+      expect(cache.stats().extra!.pendingReplays).toBe(0);
+    });
+
+    test('the replay queue is bounded and counts what it drops', async () => {
+      const cache = hybrid({ maxPendingReplays: 2 });
+      l2.mode = 'down';
+      for (const key of ['a', 'b', 'c']) await cache.set(entry(key, 'v'));
+      expect(cache.stats().extra).toMatchObject({ pendingReplays: 2, replayDropped: 1 });
+      l2.mode = 'up';
+      // Three failures opened the breaker: nothing is replayed until it lets a probe through.
+      expect(await cache.flushPending()).toEqual({ replayed: 0, pending: 2 });
+      clock.advance(10_000);
+      expect(await cache.flushPending()).toEqual({ replayed: 2, pending: 0 });
+      expect(await l2.get(NS, 'a')).toBeUndefined();
+      expect(text(await l2.get(NS, 'c'))).toBe('v');
+    });
+
+    test('clearing a namespace drops its pending writes', async () => {
+      const cache = hybrid();
+      l2.mode = 'down';
+      await cache.set(entry('a', 'v'));
+      await cache.clear(NS);
+      l2.mode = 'up';
+      await cache.flushPending();
+      expect(await l2.get(NS, 'a')).toBeUndefined();
+    });
+
     test('the breaker opens after the threshold, stops calling the shared tier, then half-opens and closes', async () => {
       const cache = hybrid();
       l2.mode = 'down';

@@ -21,6 +21,8 @@ export interface TierOptions {
   readonly resetMs: number;
   readonly clock: Clock;
   readonly onStateChange?: (tier: string, from: BreakerState, to: BreakerState) => void;
+  /** Called after every successful (breaker-guarded) call: the tier is answering. */
+  readonly onAnswer?: (tier: Tier) => void;
 }
 
 /**
@@ -35,6 +37,7 @@ export class Tier {
   readonly shared: boolean;
   readonly timeoutMs: number | undefined;
   readonly breaker: CircuitBreaker;
+  private readonly onAnswer: ((tier: Tier) => void) | undefined;
   readonly counters = { hits: 0, misses: 0, errors: 0, timeouts: 0, skipped: 0, calls: 0, latencySamples: 0, latencyMsTotal: 0, latencyMsMax: 0 };
 
   constructor(options: TierOptions) {
@@ -44,6 +47,7 @@ export class Tier {
     this.cachesShared = options.cachesShared;
     this.shared = options.backend.capabilities.shared;
     this.timeoutMs = options.timeoutMs;
+    this.onAnswer = options.onAnswer;
     this.breaker = new CircuitBreaker({
       failureThreshold: options.failureThreshold,
       resetMs: options.resetMs,
@@ -83,7 +87,10 @@ export class Tier {
     return pending.then(
       (value): TierOutcome<T> => {
         if (timed) this.recordLatency(started);
-        if (guarded) this.breaker.success();
+        if (guarded) {
+          this.breaker.success();
+          this.onAnswer?.(this);
+        }
         return { ok: true, value };
       },
       (err: unknown): TierOutcome<T> => {
