@@ -76,6 +76,33 @@ describe('FileBackend shared by several processes', () => {
     }
   });
 
+  test('a writer killed mid-write leaves a cache that opens, passes its integrity check and reads only whole values', async () => {
+    const w = startWorker(dir, 3, 0);
+    await w.ready;
+    writeFileSync(join(dir, 'go'), '');
+    // Let it write for a while (small and spilled values), then kill it without warning.
+    await new Promise((r) => setTimeout(r, 1_500));
+    w.child.kill('SIGKILL');
+    expect((await w.done).code).toBeNull();
+
+    const backend = new FileBackend({ dir });
+    try {
+      const report = await backend.repair();
+      expect(report).toMatchObject({ ok: true, badBlobs: 0 });
+      let found = 0;
+      for await (const e of backend.entries({ namespace: 'mp' })) {
+        if (e.key === 'shared') continue;
+        const i = Number(/^w3-k(\d+)$/.exec(e.key)![1]);
+        expect(Buffer.from(e.value).equals(workerValue(3, i))).toBe(true);
+        found += 1;
+      }
+      expect(found).toBeGreaterThan(0);
+      expect(backend.stats().corrupt).toBe(0);
+    } finally {
+      await backend.close();
+    }
+  });
+
   test('a cache created by one process is read by another after it exits', async () => {
     const w = startWorker(dir, 7, 6);
     await w.ready;

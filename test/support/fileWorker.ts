@@ -1,6 +1,7 @@
 /**
  * A writer process for the multi-process FileBackend tests. Usage (from the repository root):
  *   node --import tsx test/support/fileWorker.ts <dir> <workerId> <count>
+ * (`count` 0 writes until the process is killed: the crash test SIGKILLs it mid-write.)
  * Opens the cache, prints "ready", waits for `<dir>/go` (so every worker starts writing at once),
  * writes `count` own keys (every fifth one large enough to spill to a blob file) interleaved with
  * writes to one key all workers share, then prints a JSON summary and exits 0.
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
   const backend = new FileBackend({ dir, busyTimeoutMs: 30_000 });
   process.stdout.write('ready\n');
   while (!existsSync(join(dir, 'go'))) await new Promise((r) => setTimeout(r, 5));
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; count === 0 || i < count; i++) {
     await backend.set({ namespace: 'mp', key: `w${id}-k${i}`, value: workerValue(id, i), expiresAt: null, keyId: 'none', createdAt: Date.now() });
     if (i % 10 === 0) {
       await backend.set({ namespace: 'mp', key: 'shared', value: sharedValue(id, i), expiresAt: null, keyId: 'none', createdAt: Date.now() });
