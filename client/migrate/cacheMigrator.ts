@@ -183,21 +183,19 @@ export class CacheMigrator {
     let inFlight = new Set<string>();
     let resumed = false;
 
+    // Resuming is only ever into the same plan, whatever state the recorded run is in.
+    if (existing !== undefined && options.resume && existing.status !== 'rolled-back') this.checkSamePlan(existing);
     if (existing !== undefined && existing.status === 'running' && options.resume) {
-      this.checkSamePlan(existing);
       checkpoint = existing;
       resumed = true;
       await journal.repairTail();
       inFlight = await journal.inFlightKeys(checkpoint.segments);
       this.logger.info({ stateDir: this.stateDir, inFlight: inFlight.size }, 'resuming migration');
-    } else if (existing !== undefined && existing.status === 'complete' && options.resume && existing.planHash === this.planHash) {
+    } else if (existing !== undefined && existing.status === 'complete' && options.resume) {
       return this.report(existing, true, 0, 0);
     } else {
       if (existing !== undefined) {
-        if (existing.status === 'running') {
-          if (existing.planHash !== this.planHash) this.checkSamePlan(existing);
-          throw new MigrationInProgressError(this.stateDir);
-        }
+        if (existing.status === 'running') throw new MigrationInProgressError(this.stateDir);
         // A finished or rolled-back run's state is kept beside the new one, never overwritten.
         const suffix = `${existing.status}-${existing.updatedAt}`;
         await journal.archive(suffix);

@@ -287,6 +287,7 @@ describe('CacheMigrator', () => {
     const again = await migrator.run({ resume: true });
     expect(again.counts).toEqual(first.counts);
     expect(again.batchesWritten).toBe(0);
+    await expect(new CacheMigrator({ source, destination, stateDir: dir, clock: clock.read, batchSize: 7 }).run({ resume: true })).rejects.toThrow(PlanMismatchError);
   });
 
   test('rollback restores overwritten entries and removes created ones', async () => {
