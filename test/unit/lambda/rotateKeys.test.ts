@@ -43,7 +43,6 @@ beforeEach(() => {
   lambda.reset();
   lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
   addMetric = jest.spyOn(observability.metrics, 'addMetric');
-  jest.spyOn(observability.metrics, 'publishStoredMetrics').mockImplementation(() => undefined);
 });
 afterEach(() => {
   kms.restore();
