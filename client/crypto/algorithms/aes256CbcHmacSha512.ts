@@ -85,8 +85,9 @@ export const aes256CbcHmacSha512: EnvelopeAlgorithm = {
     try {
       const cipher = createCipheriv('aes-256-cbc', key.subarray(MAC_KEY_BYTES), iv);
       // Written straight into the envelope rather than concatenated.
-      const written = cipher.update(plaintext).copy(envelope, ciphertextOffset);
-      cipher.final().copy(envelope, ciphertextOffset + written);
+      const head = cipher.update(plaintext);
+      envelope.set(head, ciphertextOffset);
+      envelope.set(cipher.final(), ciphertextOffset + head.byteLength);
       const ciphertext = envelope.subarray(ciphertextOffset, ciphertextOffset + ciphertextLength);
       const aad = associatedData(envelope.subarray(0, bodyOffset), identity);
       computeTag(key, aad, iv, ciphertext).copy(envelope, ciphertextOffset + ciphertextLength);

@@ -43,7 +43,8 @@ export const aes256Gcm: EnvelopeAlgorithm = {
       key.fill(0);
     }
     cipher.setAAD(associatedData(envelope.subarray(0, bodyOffset), identity));
-    // The ciphertext is written straight into the pre-sized envelope: one copy, no concat.
+    // Node's Cipher cannot write into a given buffer, so the ciphertext is copied once into the
+    // pre-sized envelope (no concat). Writing it in 64 KiB pieces measured no faster.
     const ciphertextOffset = bodyOffset + SALT_BYTES;
     const ciphertext = cipher.update(plaintext);
     envelope.set(ciphertext, ciphertextOffset);
