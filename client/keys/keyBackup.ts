@@ -72,7 +72,7 @@ export async function sealBackup(contents: BackupContents, passphrase: string, o
 export async function openBackup(bytes: Uint8Array, passphrase: string): Promise<BackupContents> {
   const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (data.length < HEADER_BYTES + TAG_BYTES || !data.subarray(0, 4).equals(MAGIC)) {
-    throw new BackupFormatError('These bytes are not a cachevault key backup.', { hint: 'Pass the file written by `cachevault keys export`.' });
+    throw new BackupFormatError('These bytes are not a cachevault key backup.', { hint: 'Pass the file written by `cachevault keys backup --out FILE`.' });
   }
   const header = data.subarray(0, HEADER_BYTES);
   if (header[4] !== FORMAT) {

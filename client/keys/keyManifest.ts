@@ -79,7 +79,7 @@ export function parseManifest(text: string, where: string): KeyManifest {
   } catch (error) {
     throw new ManifestError(`The key manifest at ${where} is not valid JSON.`, {
       cause: error,
-      hint: 'Restore it from a key backup (`cachevault keys import`); it is not safe to edit by hand.',
+      hint: 'Restore it from a key backup (`cachevault keys restore FILE`); it is not safe to edit by hand.',
     });
   }
   const head = json as { formatVersion?: unknown };
@@ -92,7 +92,7 @@ export function parseManifest(text: string, where: string): KeyManifest {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ManifestError(`The key manifest at ${where} is malformed (${issue?.path.join('.') || 'root'}: ${issue?.message ?? 'invalid'}).`, {
-      hint: 'Restore it from a key backup (`cachevault keys import`); it is not safe to edit by hand.',
+      hint: 'Restore it from a key backup (`cachevault keys restore FILE`); it is not safe to edit by hand.',
     });
   }
   const manifest = parsed.data as KeyManifest;

@@ -86,7 +86,7 @@ export class KeyringKeyProvider implements KeyProvider {
     const [ref, wrappedFingerprint] = wrapped.wrappingKeyRef.split('#');
     if (wrappedFingerprint !== undefined && wrappedFingerprint !== fingerprint) {
       throw new KeyProviderError('keyring', KeyProviderFailure.wrongKey, `Key ${context.keyId} was wrapped under a different keyring root key (another machine or a replaced keyring entry).`, {
-        hint: 'Import a key backup from the machine that wrote it (`cachevault keys import`), or rotate to a new key version.',
+        hint: 'Import a key backup from the machine that wrote it (`cachevault keys restore FILE`), or rotate to a new key version.',
         context: { keyId: context.keyId },
       });
     }
