@@ -107,6 +107,19 @@ describe('FileBackend layout and persistence', () => {
     expect(backend.stats().entries).toBe(1);
   });
 
+  test('a cache.db that is not a database fails at construction with a hint, not a raw SQLite error', () => {
+    fs.mkdirSync(join(dir, 'v1'), { recursive: true });
+    fs.writeFileSync(join(dir, 'v1', 'cache.db'), 'this is not sqlite'.repeat(100));
+    let thrown: unknown;
+    try {
+      make();
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(BackendError);
+    expect((thrown as BackendError).hint).toMatch(/not a cachevault database/);
+  });
+
   test('invalid options fail at construction with the option named', () => {
     expect(() => make({ maxBytes: -1 })).toThrow(/maxBytes/);
     expect(() => make({ durability: 'sometimes' as 'full' })).toThrow(InvalidArgumentError);

@@ -32,14 +32,14 @@ const HINTS: Readonly<Record<string, string>> = {
  * Turns a raw failure of the file tier into a BackendError that says what to do, when the cause
  * is known; unknown failures keep their message and cause.
  */
-export function fileBackendError(err: unknown, dir: string, operation: string): BackendError {
+export function fileBackendError(err: unknown, dir: string, operation: string, fallbackHint?: string): BackendError {
   if (err instanceof BackendError) return err;
   const code = (err as { code?: unknown } | null)?.code;
   const known = typeof code === 'string' ? (HINTS[code] ?? HINTS[code.split('_').slice(0, 2).join('_')]) : undefined;
   const reason = err instanceof Error ? err.message : String(err);
   return new BackendError('file', `The file cache in ${dir} failed to ${operation}: ${reason}`, {
     cause: err,
-    hint: known,
+    hint: known ?? fallbackHint,
     context: { dir, operation, code: typeof code === 'string' ? code : undefined },
   });
 }

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { BackendError, UnsupportedFormatError } from '../../errors';
+import { UnsupportedFormatError } from '../../errors';
+import { FileCacheBusyError, fileBackendError } from './errors';
 import type { FileLayout } from './layout';
 
 /**
@@ -125,7 +126,7 @@ DROP TABLE IF EXISTS totals;
  */
 export class SqliteIndex {
   readonly db: Database.Database;
-  private readonly stmt;
+  private readonly stmt: ReturnType<typeof prepareStatements>;
   /** Built once: better-sqlite3 compiles a wrapper per `transaction()` call. */
   private readonly immediate: (fn: () => unknown) => unknown;
 
@@ -134,44 +135,12 @@ export class SqliteIndex {
     const db = this.db;
     const run = db.transaction((fn: () => unknown) => fn());
     this.immediate = (fn) => run.immediate(fn);
-    this.stmt = {
-      find: db.prepare(`SELECT ${COLUMNS} FROM entries e LEFT JOIN access a ON a.id = e.id WHERE e.namespace = ? AND e.key = ?`).raw(true),
-      findBlob: db.prepare('SELECT blob FROM entries WHERE namespace = ? AND key = ?').pluck(true),
-      upsert: db.prepare(
-        `INSERT INTO entries (namespace, key, expires_at, key_id, created_at, size, charge, crc, value, blob)
-         VALUES (@namespace, @key, @expiresAt, @keyId, @createdAt, @size, @charge, @crc, @value, @blob)
-         ON CONFLICT (namespace, key) DO UPDATE SET expires_at = excluded.expires_at, key_id = excluded.key_id,
-           created_at = excluded.created_at, size = excluded.size,
-           charge = excluded.charge, crc = excluded.crc, value = excluded.value, blob = excluded.blob
-         RETURNING id`,
-      ).pluck(true),
-      access: db.prepare('INSERT INTO access (id, at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at'),
-      deleteRef: db.prepare('DELETE FROM entries WHERE namespace = ? AND key = ? RETURNING blob').pluck(true),
-      deleteIfUnchanged: db.prepare('DELETE FROM entries WHERE id = ? AND crc = ? AND blob IS ?'),
-      deleteById: db.prepare('DELETE FROM entries WHERE id = ?'),
-      touch: db.prepare('UPDATE access SET at = ? WHERE id = ? AND at < ?'),
-      totals: db.prepare('SELECT entries, bytes, blobs FROM totals WHERE id = 1'),
-      oldest: db
-        .prepare('SELECT e.id, e.blob, e.charge FROM access a JOIN entries e ON e.id = a.id ORDER BY a.at, a.id LIMIT ?')
-        .raw(true),
-      expired: db.prepare('SELECT id, blob FROM entries WHERE expires_at <= ? ORDER BY expires_at LIMIT ?').raw(true),
-      blobsOf: db.prepare('SELECT blob FROM entries WHERE namespace = ? AND blob IS NOT NULL').pluck(true),
-      allBlobs: db.prepare('SELECT blob FROM entries WHERE blob IS NOT NULL').pluck(true),
-      clearNamespace: db.prepare('DELETE FROM entries WHERE namespace = ?'),
-      clearAll: db.prepare('DELETE FROM entries'),
-      isReferenced: db.prepare('SELECT 1 FROM entries WHERE blob = ? LIMIT 1').pluck(true),
-      spilled: db.prepare('SELECT id, blob, size, crc FROM entries WHERE blob IS NOT NULL AND id > ? ORDER BY id LIMIT ?').raw(true),
-      scanAll: db
-        .prepare(`SELECT ${SCAN_COLUMNS} FROM entries WHERE (namespace, key) > (?, ?) ORDER BY namespace, key LIMIT ?`)
-        .raw(true),
-      scanAllFirst: db.prepare(`SELECT ${SCAN_COLUMNS} FROM entries ORDER BY namespace, key LIMIT ?`).raw(true),
-      scanNamespaceFirst: db
-        .prepare(`SELECT ${SCAN_COLUMNS} FROM entries WHERE namespace = ? ORDER BY key LIMIT ?`)
-        .raw(true),
-      scanNamespace: db
-        .prepare(`SELECT ${SCAN_COLUMNS} FROM entries WHERE namespace = ? AND key > ? ORDER BY key LIMIT ?`)
-        .raw(true),
-    };
+    try {
+      this.stmt = prepareStatements(db);
+    } catch (err) {
+      db.close();
+      throw prepareError(err, layout.dbPath, options.openTimeoutMs);
+    }
   }
 
   find(namespace: string, key: string): EntryRow | undefined {
@@ -268,16 +237,63 @@ export class SqliteIndex {
   }
 }
 
+/** Every statement the index runs, prepared once per connection. */
+function prepareStatements(db: Database.Database) {
+  return {
+      find: db.prepare(`SELECT ${COLUMNS} FROM entries e LEFT JOIN access a ON a.id = e.id WHERE e.namespace = ? AND e.key = ?`).raw(true),
+      findBlob: db.prepare('SELECT blob FROM entries WHERE namespace = ? AND key = ?').pluck(true),
+      upsert: db.prepare(
+        `INSERT INTO entries (namespace, key, expires_at, key_id, created_at, size, charge, crc, value, blob)
+         VALUES (@namespace, @key, @expiresAt, @keyId, @createdAt, @size, @charge, @crc, @value, @blob)
+         ON CONFLICT (namespace, key) DO UPDATE SET expires_at = excluded.expires_at, key_id = excluded.key_id,
+           created_at = excluded.created_at, size = excluded.size,
+           charge = excluded.charge, crc = excluded.crc, value = excluded.value, blob = excluded.blob
+         RETURNING id`,
+      ).pluck(true),
+      access: db.prepare('INSERT INTO access (id, at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at'),
+      deleteRef: db.prepare('DELETE FROM entries WHERE namespace = ? AND key = ? RETURNING blob').pluck(true),
+      deleteIfUnchanged: db.prepare('DELETE FROM entries WHERE id = ? AND crc = ? AND blob IS ?'),
+      deleteById: db.prepare('DELETE FROM entries WHERE id = ?'),
+      touch: db.prepare('UPDATE access SET at = ? WHERE id = ? AND at < ?'),
+      totals: db.prepare('SELECT entries, bytes, blobs FROM totals WHERE id = 1'),
+      oldest: db
+        .prepare('SELECT e.id, e.blob, e.charge FROM access a JOIN entries e ON e.id = a.id ORDER BY a.at, a.id LIMIT ?')
+        .raw(true),
+      expired: db.prepare('SELECT id, blob FROM entries WHERE expires_at <= ? ORDER BY expires_at LIMIT ?').raw(true),
+      blobsOf: db.prepare('SELECT blob FROM entries WHERE namespace = ? AND blob IS NOT NULL').pluck(true),
+      allBlobs: db.prepare('SELECT blob FROM entries WHERE blob IS NOT NULL').pluck(true),
+      clearNamespace: db.prepare('DELETE FROM entries WHERE namespace = ?'),
+      clearAll: db.prepare('DELETE FROM entries'),
+      isReferenced: db.prepare('SELECT 1 FROM entries WHERE blob = ? LIMIT 1').pluck(true),
+      spilled: db.prepare('SELECT id, blob, size, crc FROM entries WHERE blob IS NOT NULL AND id > ? ORDER BY id LIMIT ?').raw(true),
+      scanAll: db
+        .prepare(`SELECT ${SCAN_COLUMNS} FROM entries WHERE (namespace, key) > (?, ?) ORDER BY namespace, key LIMIT ?`)
+        .raw(true),
+      scanAllFirst: db.prepare(`SELECT ${SCAN_COLUMNS} FROM entries ORDER BY namespace, key LIMIT ?`).raw(true),
+      scanNamespaceFirst: db
+        .prepare(`SELECT ${SCAN_COLUMNS} FROM entries WHERE namespace = ? ORDER BY key LIMIT ?`)
+        .raw(true),
+      scanNamespace: db
+        .prepare(`SELECT ${SCAN_COLUMNS} FROM entries WHERE namespace = ? AND key > ? ORDER BY key LIMIT ?`)
+        .raw(true),
+  };
+}
+
+const LOCAL_FS_HINT = 'Check that the directory is writable and on a local filesystem (SQLite WAL needs shared memory, which network filesystems lack).';
+
+function prepareError(err: unknown, path: string, timeoutMs: number): Error {
+  if (err instanceof UnsupportedFormatError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_BUSY')) return new FileCacheBusyError(path, 'open', timeoutMs, { cause: err });
+  return fileBackendError(err, path, 'prepare the cache database', 'If the file is not a cachevault database or is damaged, move it aside; the cache will be rebuilt empty.');
+}
+
 function openDatabase(path: string, options: IndexOptions): Database.Database {
   let db: Database.Database;
   try {
     db = new Database(path, { timeout: options.openTimeoutMs });
   } catch (err) {
-    throw new BackendError('file', `Cannot open the cache database ${path}: ${(err as Error).message}`, {
-      cause: err,
-      hint: 'Check that the directory is writable and on a local filesystem (SQLite WAL needs shared memory, which network filesystems lack).',
-      context: { path },
-    });
+    throw fileBackendError(err, path, 'open the cache database', LOCAL_FS_HINT);
   }
   try {
     const found = db.pragma('user_version', { simple: true }) as number;
@@ -308,11 +324,6 @@ function openDatabase(path: string, options: IndexOptions): Database.Database {
     return db;
   } catch (err) {
     db.close();
-    if (err instanceof UnsupportedFormatError) throw err;
-    throw new BackendError('file', `Cannot prepare the cache database ${path}: ${(err as Error).message}`, {
-      cause: err,
-      hint: 'If the file is not a cachevault database or is damaged, move it aside; the cache will be rebuilt empty.',
-      context: { path },
-    });
+    throw prepareError(err, path, options.openTimeoutMs);
   }
 }
