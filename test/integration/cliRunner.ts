@@ -91,10 +91,11 @@ export function uniqueTableName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
-/** What every error printed by the CLI must look like: one `error:` line and a `hint:`, no stack. */
+/** What every error printed by the CLI must look like: one `error:` line and a `hint:`, no stack (warnings may come first). */
 export function expectCleanError(stderr: string): void {
-  const lines = stderr.trim().split('\n');
+  const lines = stderr.trim().split('\n').filter((l) => !l.startsWith('warning: '));
   expect(lines[0]).toMatch(/^error: \S/);
+  expect(lines.filter((l) => l.startsWith('error: '))).toHaveLength(1);
   expect(stderr).toMatch(/^hint: \S/m);
   expect(stderr).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)$/m);
 }

@@ -1,0 +1,127 @@
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cliWorkspace, expectCleanError, type CliWorkspace } from './cliRunner';
+
+interface EncryptionStatus {
+  enabled: boolean;
+  entries: number;
+  entriesByKeyId: Record<string, number>;
+  encryptedShare: number | null;
+  activeKeyId: string | null;
+}
+
+describe('cachevault encryption, keys and audit (built CLI, file cache, env key)', () => {
+  let ws: CliWorkspace;
+  let configFile: string;
+  const run = (args: string[], env: Record<string, string> = {}) => ws.run(['--config', configFile, ...args], { env });
+  const json = <T>(args: string[], env: Record<string, string> = {}) => ws.json<T>(['--config', configFile, ...args], { env });
+
+  beforeAll(async () => {
+    ws = cliWorkspace({ backend: 'file' });
+    configFile = join(ws.dir, 'cachevault.config.json');
+    writeFileSync(configFile, JSON.stringify({ encryption: { enabled: false } }));
+    for (let i = 0; i < 5; i++) await run(['set', `k${i}`, `"v${i}"`]);
+  }, 60_000);
+  afterAll(() => ws.remove());
+
+  it('encryption status counts unencrypted entries', async () => {
+    const { code, body } = await json<EncryptionStatus>(['encryption', 'status']);
+    expect(code).toBe(0);
+    expect(body).toMatchObject({ enabled: false, entries: 5, entriesByKeyId: { none: 5 }, encryptedShare: 0 });
+  });
+
+  it('encryption enable rewrites every entry encrypted and records it in the config file', async () => {
+    const { code, body } = await json<{ enabled: boolean; counts: { rewritten: number; failed: number; keyIdsAfter: Record<string, number> } }>(['encryption', 'enable']);
+    expect(code).toBe(0);
+    expect(body.counts).toMatchObject({ rewritten: 5, failed: 0, keyIdsAfter: { k1: 5 } });
+    expect(JSON.parse(readFileSync(configFile, 'utf8'))).toEqual({ encryption: { enabled: true } });
+    const status = await json<EncryptionStatus>(['encryption', 'status']);
+    expect(status.body).toMatchObject({ enabled: true, encryptedShare: 1, activeKeyId: 'k1' });
+    expect((await json<{ value: unknown }>(['get', 'k3'])).body.value).toBe('v3');
+  });
+
+  it('encryption rotate makes k2 active, re-encrypts the entries and can retire k1', async () => {
+    const { code, body } = await json<{ previous: string; current: string; retired: string[]; sweep: { counts: { rewritten: number; keyIdsAfter: Record<string, number> } } }>(['encryption', 'rotate', '--retire']);
+    expect(code).toBe(0);
+    expect(body).toMatchObject({ previous: 'k1', current: 'k2', retired: ['k1'] });
+    expect(body.sweep.counts).toMatchObject({ rewritten: 5, keyIdsAfter: { k2: 5 } });
+    expect((await json<{ value: unknown }>(['get', 'k0'])).body.value).toBe('v0');
+  });
+
+  it('entries cannot be read with another env key', async () => {
+    const other = Buffer.alloc(32, 7).toString('base64');
+    const { code } = await run(['get', 'k0'], { CACHEVAULT_KEY: other });
+    expect(code).not.toBe(0);
+  });
+
+  it('keys backup needs a passphrase and, with no terminal, says how to give one', async () => {
+    const { code, stderr } = await run(['keys', 'backup', '--out', join(ws.dir, 'nope.bin')]);
+    expect(code).toBe(2);
+    expectCleanError(stderr);
+    expect(stderr).toContain('--passphrase-env');
+  });
+
+  it('keys backup writes an owner-only file; restore with a wrong passphrase fails with exit 1', async () => {
+    const out = join(ws.dir, 'keys.backup');
+    const backup = await json<{ file: string; versions: string[] }>(['keys', 'backup', '--out', out, '--passphrase-env', 'BACKUP_PASS'], { BACKUP_PASS: 'a long and correct passphrase' });
+    expect(backup.code).toBe(0);
+    expect(backup.body).toMatchObject({ file: out, versions: ['k2'] });
+    const bytes = readFileSync(out);
+    expect(bytes.includes(Buffer.from(ws.env.CACHEVAULT_KEY!, 'base64'))).toBe(false);
+    expect((await run(['keys', 'backup', '--out', out, '--passphrase-env', 'BACKUP_PASS'], { BACKUP_PASS: 'a long and correct passphrase' })).code).toBe(2);
+
+    const wrong = await run(['keys', 'restore', out, '--passphrase-env', 'BACKUP_PASS'], { BACKUP_PASS: 'not the passphrase at all' });
+    expect(wrong.code).toBe(1);
+    expectCleanError(wrong.stderr);
+    expect(wrong.stderr).toContain('passphrase is wrong');
+  });
+
+  it('keys restore brings the keys to a machine with another root key, which can then read the entries', async () => {
+    const out = join(ws.dir, 'keys.backup');
+    const otherMachine = { CACHEVAULT_KEY: Buffer.alloc(32, 9).toString('base64'), CACHEVAULT_KEYS_MANIFEST_PATH: join(ws.dir, 'other.manifest.json'), BACKUP_PASS: 'a long and correct passphrase' };
+    const restored = await json<{ imported: string[]; activeKeyId: string }>(['keys', 'restore', out, '--passphrase-env', 'BACKUP_PASS'], otherMachine);
+    expect(restored).toMatchObject({ code: 0, body: { imported: ['k2'], activeKeyId: 'k2' } });
+    expect((await json<{ value: unknown }>(['get', 'k1'], otherMachine)).body.value).toBe('v1');
+  });
+
+  it('audit verify finds an intact chain of the key events', async () => {
+    const { code, body } = await json<{ ok: boolean; records: number; exists: boolean }>(['audit', 'verify']);
+    expect(code).toBe(0);
+    expect(body.ok).toBe(true);
+    expect(body.records).toBeGreaterThanOrEqual(4);
+  });
+
+  it('audit report gives encryption coverage, key ages and chain status as JSON and SARIF', async () => {
+    const report = await json<{ encryption: { encryptedShare: number }; keys: { versions: { id: string; overAge: boolean }[] }; auditChain: { ok: boolean }; findings: unknown[] }>(['audit', 'report']);
+    expect(report.code).toBe(0);
+    expect(report.body.encryption.encryptedShare).toBe(1);
+    expect(report.body.keys.versions.map((v) => v.id)).toEqual(['k1', 'k2']);
+    expect(report.body.auditChain.ok).toBe(true);
+    expect(report.body.findings).toEqual([]);
+
+    const aged = await ws.run(['--config', configFile, 'audit', 'report', '--format', 'sarif'], { env: { CACHEVAULT_KEYS_MAX_KEY_AGE_DAYS: '1' } });
+    const sarif = JSON.parse(aged.stdout) as { version: string; runs: { tool: { driver: { name: string } }; results: unknown[] }[] };
+    expect(sarif.version).toBe('2.1.0');
+    expect(sarif.runs[0]!.tool.driver.name).toBe('cachevault');
+  });
+
+  it('an edited audit log fails verify with exit 1 and shows up in the report', async () => {
+    const path = ws.env.CACHEVAULT_AUDIT_PATH!;
+    const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+    lines[1] = lines[1]!.replace('"event":"', '"event":"x');
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    const verify = await json<{ ok: boolean; line: number }>(['audit', 'verify']);
+    expect(verify.code).toBe(1);
+    expect(verify.body.ok).toBe(false);
+    const sarif = JSON.parse((await run(['audit', 'report', '--format', 'sarif'])).stdout) as { runs: { results: { ruleId: string; level: string }[] }[] };
+    expect(sarif.runs[0]!.results).toContainEqual(expect.objectContaining({ ruleId: 'CV004', level: 'error' }));
+    appendFileSync(path, '');
+  });
+
+  it('encryption disable --yes decrypts every entry and turns encryption off', async () => {
+    const { code, body } = await json<{ enabled: boolean; counts: { rewritten: number; keyIdsAfter: Record<string, number> } }>(['encryption', 'disable', '--yes']);
+    expect(code).toBe(0);
+    expect(body.counts).toMatchObject({ rewritten: 5, keyIdsAfter: { none: 5 } });
+    expect((await json<EncryptionStatus>(['encryption', 'status'])).body).toMatchObject({ enabled: false, encryptedShare: 0 });
+  });
+});
