@@ -148,7 +148,7 @@ export class DynamoDBBackend extends BaseBackend {
   }
 
   /** Decodes an entry item, reading its chunks if it has them; unusable items count as corrupt misses. */
-  private async materialize(pk: string, item: Item, namespace: string, key: string): Promise<StoredEntry | undefined> {
+  private async materialize(pk: string, item: Item, namespace: string, key: string, skipExpiredChunks = true): Promise<StoredEntry | undefined> {
     const decoded = decodeEntryItem(item);
     if (decoded.kind === 'invalid') {
       this.reportCorrupt(namespace, key, decoded.reason);
@@ -157,6 +157,10 @@ export class DynamoDBBackend extends BaseBackend {
     // A different key whose hash matched (long keys are hashed into the partition key).
     if (decoded.kind === 'inline' ? decoded.entry.key !== key : decoded.meta.key !== key) return undefined;
     if (decoded.kind === 'inline') return decoded.entry;
+    // An expired entry is a miss above us: don't pay for reading megabytes of chunks for it.
+    if (skipExpiredChunks && decoded.meta.expiresAt !== null && decoded.meta.expiresAt <= this.clock()) {
+      return { ...decoded.meta, value: new Uint8Array(0) };
+    }
     return this.readChunked(pk, decoded, namespace, key);
   }
 
@@ -166,7 +170,6 @@ export class DynamoDBBackend extends BaseBackend {
     namespace: string,
     key: string,
   ): Promise<StoredEntry | undefined> {
-    if (this.isExpired({ ...decoded.meta, value: new Uint8Array(0) })) return { ...decoded.meta, value: new Uint8Array(0) };
     const value = await this.chunked.read(pk, decoded.chunks, decoded.size, this.consistentRead);
     if (value !== undefined) return { ...decoded.meta, value };
     // Incomplete: an eventually consistent read that lags the writer, or an overwrite that
@@ -324,7 +327,9 @@ export class DynamoDBBackend extends BaseBackend {
       if (parsed.generation !== (await this.generations.current(parsed.namespace))) continue;
       live.push({ pk, item, namespace: parsed.namespace, key });
     }
-    const entries = await runConcurrently(live, this.concurrency, (l) => this.materialize(l.pk, l.item, l.namespace, l.key));
+    const entries = await runConcurrently(live, this.concurrency, (l) =>
+      this.materialize(l.pk, l.item, l.namespace, l.key, options.includeExpired !== true),
+    );
     return {
       entries: entries.filter((e): e is StoredEntry => e !== undefined),
       cursor: out.LastEvaluatedKey ? encodeScanCursor(out.LastEvaluatedKey, segment, totalSegments) : undefined,
