@@ -21,7 +21,7 @@ describe('cachevault migrate (built CLI, file cache <-> DynamoDB Local)', () => 
     expect((await ws.run(['table', 'create'])).code).toBe(0);
     fileSpec = `file:${ws.env.CACHEVAULT_FILE_DIR}`;
     dynamoSpec = `dynamodb:${tableName}?endpoint=${encodeURIComponent(ws.env.CACHEVAULT_DYNAMODB_ENDPOINT!)}`;
-    for (let i = 0; i < 30; i++) await ws.run(['set', `k${i}`, `{"i":${i}}`], { env: fileOnly() });
+    for (let i = 0; i < 12; i++) await ws.run(['set', `k${i}`, `{"i":${i}}`], { env: fileOnly() });
     await ws.run(['set', 'expiring', '1', '--ttl', '1'], { env: fileOnly() });
   }, 120_000);
   afterAll(async () => {
@@ -32,16 +32,16 @@ describe('cachevault migrate (built CLI, file cache <-> DynamoDB Local)', () => 
   it('--dry-run plans the copy (entries, write units) and writes nothing', async () => {
     const { code, body } = await ws.json<{ mode: string; entries: number; skippedExpired: number; estimatedWriteUnits: number; unmigratable: number }>(['migrate', '--from', fileSpec, '--to', dynamoSpec, '--dry-run']);
     expect(code).toBe(0);
-    expect(body).toMatchObject({ mode: 'dry-run', entries: 30, skippedExpired: 1, unmigratable: 0 });
-    expect(body.estimatedWriteUnits).toBeGreaterThanOrEqual(30);
+    expect(body).toMatchObject({ mode: 'dry-run', entries: 12, skippedExpired: 1, unmigratable: 0 });
+    expect(body.estimatedWriteUnits).toBeGreaterThanOrEqual(12);
     expect((await ws.run(['get', 'k1'], { env: { CACHEVAULT_BACKEND: 'dynamodb' } })).code).toBe(1);
   });
 
   it('copies file -> DynamoDB, skipping expired entries, and validates the copy', async () => {
     const { code, body } = await ws.json<MigrateOut>(['migrate', '--from', fileSpec, '--to', dynamoSpec, '--validate']);
     expect(code).toBe(0);
-    expect(body.counts).toMatchObject({ entries: 30, skippedExpired: 1, failed: 0 });
-    expect(body.validation).toMatchObject({ ok: true, matched: 30, missing: 0 });
+    expect(body.counts).toMatchObject({ entries: 12, skippedExpired: 1, failed: 0 });
+    expect(body.validation).toMatchObject({ ok: true, matched: 12, missing: 0 });
     const read = await ws.json<{ value: unknown }>(['get', 'k7'], { env: { CACHEVAULT_BACKEND: 'dynamodb' } });
     expect(read).toMatchObject({ code: 0, body: { value: { i: 7 } } });
   });
@@ -49,13 +49,13 @@ describe('cachevault migrate (built CLI, file cache <-> DynamoDB Local)', () => 
   it('--resume after a finished run copies nothing twice', async () => {
     const { code, body } = await ws.json<MigrateOut>(['migrate', '--from', fileSpec, '--to', dynamoSpec, '--resume']);
     expect(code).toBe(0);
-    expect(body.counts.entries).toBe(30);
+    expect(body.counts.entries).toBe(12);
   });
 
   it('--rollback removes what the migration created', async () => {
     const { code, body } = await ws.json<{ mode: string; removed: number; restored: number }>(['migrate', '--from', fileSpec, '--to', dynamoSpec, '--rollback']);
     expect(code).toBe(0);
-    expect(body).toMatchObject({ mode: 'rollback', removed: 30, restored: 0 });
+    expect(body).toMatchObject({ mode: 'rollback', removed: 12, restored: 0 });
     expect((await ws.run(['get', 'k7'], { env: { CACHEVAULT_BACKEND: 'dynamodb' } })).code).toBe(1);
   });
 
@@ -64,7 +64,7 @@ describe('cachevault migrate (built CLI, file cache <-> DynamoDB Local)', () => 
     const target = join(ws.dir, 'copy');
     const { code, body } = await ws.json<MigrateOut>(['migrate', '--from', dynamoSpec, '--to', `file:${target}`, '--validate']);
     expect(code).toBe(0);
-    expect(body.counts.entries).toBe(30);
+    expect(body.counts.entries).toBe(12);
     expect(body.validation?.ok).toBe(true);
     const read = await ws.json<{ value: unknown }>(['get', 'k3'], { env: { CACHEVAULT_BACKEND: 'file', CACHEVAULT_FILE_DIR: target } });
     expect(read.body.value).toEqual({ i: 3 });
