@@ -92,7 +92,12 @@ export class KeyProviderChain {
             this.markUp(local);
           } catch (error) {
             // The key still works through KMS; losing the local copy only costs outage resilience.
-            this.onFailure(local, localIndex, error, []);
+            try {
+              this.onFailure(local, localIndex, error, []);
+            } catch (unexpected) {
+              generated.plaintext.fill(0);
+              throw unexpected;
+            }
           }
         }
       }

@@ -100,6 +100,10 @@ export class KeyringKeyProvider implements KeyProvider {
     return plaintext;
   }
 
+  /**
+   * Reads the root key, creating it when absent: proving the keyring accepts writes is the point,
+   * and the key is needed on first use anyway.
+   */
   async probe(): Promise<{ ok: true } | { ok: false; reason: string }> {
     try {
       await this.rootKey(true);
