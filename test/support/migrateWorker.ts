@@ -1,15 +1,24 @@
 /**
  * A migration in its own process, for the kill-and-resume tests. Usage (from the repository root):
- *   node --import tsx test/support/migrateWorker.ts <sourceDir> <destinationDir> <stateDir> <fresh|resume|rollback>
- * Copies a file cache to another, re-encrypting from the key in MIGRATE_TEST_SOURCE_KEY to the one
+ *   node --import tsx test/support/migrateWorker.ts <sourceSpec> <destinationSpec> <stateDir> <fresh|resume|rollback>
+ * Specs as the CLI takes them (`file:/dir`, `dynamodb:TABLE?endpoint=...`). Copies one cache to the other, re-encrypting from the key in MIGRATE_TEST_SOURCE_KEY to the one
  * in MIGRATE_TEST_DESTINATION_KEY (hex; test keys only). Prints one JSON line per progress event
  * (`{"progress":...}`) and a final `{"report":...}` line, then exits 0. The parent SIGKILLs it at
  * random points and starts it again with `resume`.
  */
-import { FileBackend } from '../../client/backends/fileBackend';
+import { createBackend } from '../../client/backends/backendFactory';
+import type { CacheBackend } from '../../client/backends/cacheBackend';
+import { AdvancedCacheConfig } from '../../client/config/schema';
 import { AeadEncryption } from '../../client/crypto/aeadEncryption';
 import { StaticKeySource } from '../../client/keys/staticKeySource';
+import { describeSpec, parseBackendSpec } from '../../client/migrate/backendSpec';
 import { CacheMigrator } from '../../client/migrate/cacheMigrator';
+
+/** Opens the one backend a spec names, exactly as configured by it (no fallback). */
+export async function openSpec(spec: string): Promise<CacheBackend> {
+  const config = AdvancedCacheConfig.parse(parseBackendSpec(spec).config);
+  return (await createBackend({ ...config, file: { ...config.file, busyTimeoutMs: 30_000 } })).backend;
+}
 
 export const WORKER_BATCH_SIZE = 25;
 
@@ -20,12 +29,12 @@ export function workerEncryption(variable: 'MIGRATE_TEST_SOURCE_KEY' | 'MIGRATE_
 }
 
 async function main(): Promise<void> {
-  const [sourceDir, destinationDir, stateDir, mode] = process.argv.slice(2);
-  if (!sourceDir || !destinationDir || !stateDir || !['fresh', 'resume', 'rollback'].includes(mode ?? '')) {
-    throw new Error('usage: migrateWorker.ts <sourceDir> <destinationDir> <stateDir> <fresh|resume|rollback>');
+  const [sourceSpec, destinationSpec, stateDir, mode] = process.argv.slice(2);
+  if (!sourceSpec || !destinationSpec || !stateDir || !['fresh', 'resume', 'rollback'].includes(mode ?? '')) {
+    throw new Error('usage: migrateWorker.ts <sourceSpec> <destinationSpec> <stateDir> <fresh|resume|rollback>');
   }
-  const source = new FileBackend({ dir: sourceDir, busyTimeoutMs: 30_000 });
-  const destination = new FileBackend({ dir: destinationDir, busyTimeoutMs: 30_000 });
+  const source = await openSpec(sourceSpec);
+  const destination = await openSpec(destinationSpec);
   try {
     const migrator = new CacheMigrator({
       source,
@@ -33,8 +42,8 @@ async function main(): Promise<void> {
       transcode: { open: workerEncryption('MIGRATE_TEST_SOURCE_KEY', 'src1'), seal: workerEncryption('MIGRATE_TEST_DESTINATION_KEY', 'dst1') },
       stateDir,
       batchSize: WORKER_BATCH_SIZE,
-      sourceDescription: `file:${sourceDir}`,
-      destinationDescription: `file:${destinationDir}`,
+      sourceDescription: describeSpec(sourceSpec),
+      destinationDescription: describeSpec(destinationSpec),
     });
     const report =
       mode === 'rollback'
@@ -50,7 +59,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });
+}
