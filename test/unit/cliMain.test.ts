@@ -1,0 +1,90 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main, type CliIo } from '../../client/cli/index';
+import { parseConfigValue } from '../../client/cli/configEditor';
+import { parseValue } from '../../client/cli/commands/entries';
+import { keyValues, table } from '../../client/cli/output';
+
+function io(env: NodeJS.ProcessEnv, cwd: string): CliIo & { out: string; err: string } {
+  const captured = { out: '', err: '' };
+  return Object.assign(captured, {
+    stdout: (s: string) => void (captured.out += s),
+    stderr: (s: string) => void (captured.err += s),
+    isTTY: false,
+    env,
+    cwd,
+  });
+}
+
+describe('the CLI run in-process', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'cachevault-cli-unit-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('set, get and delete through a memory cache in one invocation each', async () => {
+    const env = { CACHEVAULT_BACKEND: 'memory', CACHEVAULT_ENCRYPTION_ENABLED: 'false', CACHEVAULT_FILE_DIR: join(dir, 'c') };
+    const set = io(env, dir);
+    expect(await main(['--json', 'set', 'k', '{"a":1}', '--ttl', '5000'], set)).toBe(0);
+    expect(JSON.parse(set.out)).toMatchObject({ key: 'k', namespace: 'default', written: 1, degraded: [] });
+    // A memory cache does not outlive the process: the next invocation misses, and says so with exit 1.
+    const get = io(env, dir);
+    expect(await main(['get', 'k'], get)).toBe(1);
+    expect(get.err).toContain('No live entry "k"');
+  });
+
+  it('unknown options exit 2 and print one error line', async () => {
+    const run = io({}, dir);
+    expect(await main(['status', '--nope'], run)).toBe(2);
+    expect(run.err.split('\n')[0]).toBe("error: unknown option '--nope'");
+    expect(run.out).toBe('');
+  });
+
+  it('--json errors go to stdout as a document too', async () => {
+    const run = io({}, dir);
+    expect(await main(['--json', '--config', join(dir, 'absent.json'), 'status'], run)).toBe(2);
+    expect(JSON.parse(run.out)).toMatchObject({ ok: false, error: { code: 'CONFIG_INVALID' } });
+  });
+
+  it('config set writes the file atomically and keeps other keys', async () => {
+    const file = join(dir, 'cachevault.config.json');
+    expect(await main(['config', 'set', 'namespace', 'orders'], io({}, dir))).toBe(0);
+    expect(await main(['config', 'set', 'hybrid.tiers', '["memory","file"]'], io({}, dir))).toBe(0);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ namespace: 'orders', hybrid: { tiers: ['memory', 'file'] } });
+  });
+});
+
+describe('value parsing', () => {
+  it('set stores JSON when VALUE parses as JSON, else text', () => {
+    expect(parseValue('{"a":1}', false)).toEqual({ a: 1 });
+    expect(parseValue('42', false)).toBe(42);
+    expect(parseValue('hello', false)).toBe('hello');
+    expect(parseValue('42', true)).toBe('42');
+  });
+
+  it('config set parses values as the type of the option', () => {
+    expect(parseConfigValue('file.maxBytes', '1024')).toBe(1024);
+    expect(parseConfigValue('defaultTtlMs', 'null')).toBeNull();
+    expect(parseConfigValue('hybrid.strict', 'true')).toBe(true);
+    expect(parseConfigValue('keys.providers', 'kms, keyring')).toEqual(['kms', 'keyring']);
+    expect(parseConfigValue('namespace', 'x y')).toBe('x y');
+    expect(() => parseConfigValue('file.maxBytes', 'big')).toThrow('file.maxBytes takes a number');
+    expect(() => parseConfigValue('memory.maxEntries', 'null')).toThrow('takes a number');
+    expect(() => parseConfigValue('file.maxbytes', '1')).toThrow('Unknown config key');
+  });
+});
+
+describe('text output', () => {
+  it('aligns table columns under upper-case headers and shows missing cells as -', () => {
+    expect(table([{ tier: 'memory', entries: 1200 }, { tier: 'dynamodb', entries: undefined }])).toBe(
+      ['TIER      ENTRIES', 'memory    1,200', 'dynamodb  -'].join('\n'),
+    );
+    expect(table([])).toBe('(none)');
+  });
+
+  it('aligns key: value pairs', () => {
+    expect(keyValues({ a: 1, longer: 'x' })).toBe('a:      1\nlonger: x');
+  });
+});
