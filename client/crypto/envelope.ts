@@ -109,20 +109,38 @@ export function readHeader(bytes: Uint8Array): EnvelopeHeader {
  * distinct identities encode alike.
  */
 export function associatedData(header: Uint8Array, identity: EntryIdentity): Buffer {
-  // Sized first and written once: this runs twice per entry on the hot path.
-  const nsLength = Buffer.byteLength(identity.namespace, 'utf8');
-  const keyLength = Buffer.byteLength(identity.key, 'utf8');
+  // Sized first and written once: this runs on every seal and open.
+  const nsLength = utf8Length(identity.namespace);
+  const keyLength = utf8Length(identity.key);
   const out = Buffer.allocUnsafe(header.byteLength + 4 + nsLength + 4 + keyLength + 8);
   let o = 0;
   out.set(header, o);
   o += header.byteLength;
   o = out.writeUInt32BE(nsLength, o);
-  o += out.write(identity.namespace, o, nsLength, 'utf8');
+  o = writeUtf8(out, identity.namespace, nsLength, o);
   o = out.writeUInt32BE(keyLength, o);
-  o += out.write(identity.key, o, keyLength, 'utf8');
+  o = writeUtf8(out, identity.key, keyLength, o);
   // -1 encodes "never expires"; epoch ms fit a double exactly.
   out.writeDoubleBE(identity.expiresAt ?? -1, o);
   return out;
+}
+
+/**
+ * UTF-8 length of `s`. Cache keys are short and mostly ASCII; for those a JS loop beats the
+ * native call (`Buffer.byteLength`), which only non-ASCII strings take.
+ */
+function utf8Length(s: string): number {
+  if (s.length > 64) return Buffer.byteLength(s, 'utf8');
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s, 'utf8');
+  return s.length;
+}
+
+/** Writes `s` (`byteLength` bytes of UTF-8) at `offset`; returns the offset after it. */
+function writeUtf8(out: Buffer, s: string, byteLength: number, offset: number): number {
+  if (byteLength !== s.length) return offset + out.write(s, offset, byteLength, 'utf8');
+  // ASCII: one byte per UTF-16 unit.
+  for (let i = 0; i < byteLength; i++) out[offset + i] = s.charCodeAt(i);
+  return offset + byteLength;
 }
 
 const CHECKSUM_BYTES = 4;

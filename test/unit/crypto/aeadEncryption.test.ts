@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { MemoryBackend } from '../../../client/backends/memoryBackend';
 import { CacheManager } from '../../../client/core/cacheManager';
 import { AeadEncryption, type AeadAlgorithmName } from '../../../client/crypto/aeadEncryption';
-import { readHeader, sealPlain } from '../../../client/crypto/envelope';
+import { associatedData, readHeader, sealPlain } from '../../../client/crypto/envelope';
 import { EncryptionClosedError } from '../../../client/crypto/errors';
 import { PrkCache, type DataKeyPrk } from '../../../client/crypto/keyDerivation';
 import { NoEncryption } from '../../../client/crypto/noEncryption';
@@ -228,5 +228,33 @@ describe('AeadEncryption options', () => {
   test('an unknown algorithm name is an InvalidArgumentError naming the valid ones', () => {
     const keys = new StaticKeySource([{ id: 'k1', material: randomBytes(32) }]);
     expect(() => new AeadEncryption({ keys, algorithm: 'aes-128-ecb' as AeadAlgorithmName })).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('associated data encoding', () => {
+  test.each([
+    ['ASCII', 'users', 'user:42'],
+    ['non-ASCII', 'usuários', 'chave:ção:🔑'],
+    ['long', 'n'.repeat(100), 'k'.repeat(300)],
+  ])('%s namespaces and keys are encoded as length-prefixed UTF-8', (_what, namespace, key) => {
+    const header = Buffer.from([1, 2, 3]);
+    const ns = Buffer.from(namespace, 'utf8');
+    const k = Buffer.from(key, 'utf8');
+    const expected = Buffer.alloc(3 + 4 + ns.length + 4 + k.length + 8);
+    let o = header.copy(expected, 0);
+    o = expected.writeUInt32BE(ns.length, o);
+    o += ns.copy(expected, o);
+    o = expected.writeUInt32BE(k.length, o);
+    o += k.copy(expected, o);
+    expected.writeDoubleBE(123, o);
+    expect(associatedData(header, { namespace, key, expiresAt: 123 }).equals(expected)).toBe(true);
+  });
+
+  test('non-ASCII identities round-trip and still bind the ciphertext', async () => {
+    const { encryption } = setup('aes-256-gcm');
+    const id = { namespace: 'ñ', key: 'clé🔑', expiresAt: null };
+    const sealed = await encryption.seal(Buffer.from('v'), id);
+    expect(Buffer.from(await encryption.open(sealed.bytes, id)).toString()).toBe('v');
+    await expect(encryption.open(sealed.bytes, { ...id, key: 'cle🔑' })).rejects.toThrow(IntegrityError);
   });
 });
