@@ -7,6 +7,8 @@ export * from './errors';
 export type { CacheBackend } from './backends/cacheBackend';
 export { BaseBackend, type BaseBackendOptions } from './backends/baseBackend';
 export { MemoryBackend, type MemoryBackendOptions } from './backends/memoryBackend';
+export { FileBackend, type FileBackendOptions, type PruneReport, type RepairReport } from './backends/fileBackend';
+export { FileCacheBusyError } from './backends/file/errors';
 export {
   CacheManager,
   type CacheManagerOptions,

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { UnsupportedFormatError } from '../../errors';
 import { FileCacheBusyError, fileBackendError } from './errors';
 import type { FileLayout } from './layout';
@@ -291,7 +291,11 @@ function prepareError(err: unknown, path: string, timeoutMs: number): Error {
 function openDatabase(path: string, options: IndexOptions): Database.Database {
   let db: Database.Database;
   try {
-    db = new Database(path, { timeout: options.openTimeoutMs });
+    // Loaded on first open, not at import: the native module costs tens of milliseconds of
+    // start-up that apps importing cachevault without a file tier should not pay.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const BetterSqlite3 = require('better-sqlite3') as typeof Database;
+    db = new BetterSqlite3(path, { timeout: options.openTimeoutMs });
   } catch (err) {
     throw fileBackendError(err, path, 'open the cache database', LOCAL_FS_HINT);
   }
