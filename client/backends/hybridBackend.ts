@@ -522,6 +522,8 @@ export class HybridBackend extends BaseBackend {
   }
 
   protected async _close(): Promise<void> {
+    // Let a replay already under way finish rather than fail against closing tiers.
+    await this.replaying;
     const results = await Promise.allSettled(this.tiers.map((t) => t.backend.close()));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ tier: this.tiers[i]!.name, reason: r.reason as unknown }] : []));
     if (failed.length > 0) {
