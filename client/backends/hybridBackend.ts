@@ -90,6 +90,8 @@ interface StaleCopy {
  *
  * `WriteResult.written` counts entries stored in at least one tier; tiers that did not take
  * them (an outage, or a local-only entry kept off the shared tier) are listed in `degraded`.
+ * Writes and deletes a shared tier missed are queued and replayed when it answers again.
+ * Each tier has a timeout and a circuit breaker; see docs/backends.md for the whole contract.
  * Scans come from the last tier, which holds everything.
  */
 export class HybridBackend extends BaseBackend {
