@@ -1,4 +1,4 @@
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliWorkspace, expectCleanError, type CliWorkspace } from './cliRunner';
 
@@ -31,9 +31,16 @@ describe('cachevault encryption, keys and audit (built CLI, file cache, env key)
   });
 
   it('encryption enable rewrites every entry encrypted and records it in the config file', async () => {
-    const { code, body } = await json<{ enabled: boolean; counts: { rewritten: number; failed: number; keyIdsAfter: Record<string, number> } }>(['encryption', 'enable']);
+    const { code, body } = await json<{ enabled: boolean; backup: { dir: string; entries: number; restoreCommands: string[] }; counts: { rewritten: number; failed: number; keyIdsAfter: Record<string, number> } }>(['encryption', 'enable']);
     expect(code).toBe(0);
     expect(body.counts).toMatchObject({ rewritten: 5, failed: 0, keyIdsAfter: { k1: 5 } });
+    // The upgrade took a backup first, and says how to roll back to it.
+    expect(body.backup.entries).toBe(5);
+    expect(existsSync(body.backup.dir)).toBe(true);
+    expect(body.backup.restoreCommands).toEqual([
+      `cachevault migrate --from file:${body.backup.dir} --to 'file:${ws.env.CACHEVAULT_FILE_DIR}'`,
+      'cachevault config set encryption.enabled false',
+    ]);
     expect(JSON.parse(readFileSync(configFile, 'utf8'))).toEqual({ encryption: { enabled: true } });
     const status = await json<EncryptionStatus>(['encryption', 'status']);
     expect(status.body).toMatchObject({ enabled: true, encryptedShare: 1, activeKeyId: 'k1' });
@@ -119,7 +126,7 @@ describe('cachevault encryption, keys and audit (built CLI, file cache, env key)
   });
 
   it('encryption disable --yes decrypts every entry and turns encryption off', async () => {
-    const { code, body } = await json<{ enabled: boolean; counts: { rewritten: number; keyIdsAfter: Record<string, number> } }>(['encryption', 'disable', '--yes']);
+    const { code, body } = await json<{ enabled: boolean; counts: { rewritten: number; keyIdsAfter: Record<string, number> } }>(['encryption', 'disable', '--yes', '--no-backup']);
     expect(code).toBe(0);
     expect(body.counts).toMatchObject({ rewritten: 5, keyIdsAfter: { none: 5 } });
     expect((await json<EncryptionStatus>(['encryption', 'status'])).body).toMatchObject({ enabled: false, encryptedShare: 0 });

@@ -18,9 +18,11 @@ import { UsageError } from '../errors';
 import type { CliVault } from '../openVault';
 import { keyValues, table } from '../output';
 import { sweepStateDir } from '../sweepDir';
+import { backupBeforeRewrite, type UpgradeBackup } from '../preUpgradeBackup';
 
 const NoOptions = z.object({});
-const DisableOptions = z.object({ yes: z.boolean().optional() });
+const EnableOptions = z.object({ backup: z.boolean().optional() });
+const DisableOptions = z.object({ yes: z.boolean().optional(), backup: z.boolean().optional() });
 const RotateOptions = z.object({ sweep: z.boolean().optional(), retire: z.boolean().optional() });
 
 /** Live entries by the key id they are stored under (`none` = unencrypted). */
@@ -71,6 +73,11 @@ function sweepSummary(r: ReencryptReport): Record<string, string | number> {
   };
 }
 
+function backupText(backup: UpgradeBackup | null): string {
+  if (!backup) return '';
+  return `\nBackup of ${backup.entries} entries taken first: ${backup.dir}\nTo roll back:\n${backup.restoreCommands.map((c) => `  ${c}`).join('\n')}`;
+}
+
 export function registerEncryption(program: Command, runtime: Runtime): void {
   const group = program.command('encryption').description('encryption state, enable/disable (rewrites entries), key rotation');
 
@@ -105,26 +112,40 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
     return ExitCode.ok;
   });
 
-  defineAction(runtime, group.command('enable').description('encrypt every unencrypted entry in place and turn encryption on in the config'), NoOptions, async (ctx) => {
-    const vault = await ctx.open({ encryption: { enabled: true, allowUnencryptedReads: true } });
-    const report = await sweep(ctx, vault, 'enable', vault.encryption, vault.encryption, (e) => e.keyId === 'none', 'enable encryption');
-    const file = persistEnabled(ctx, true);
-    vault.audit?.append(AuditEvent.encryptionEnabled, { rewritten: report.counts.rewritten, failed: report.counts.failed });
-    ctx.out.result({ enabled: true, configFile: file, ...report }, (r) => `Encryption enabled (${file}).\n${keyValues(sweepSummary(r))}`);
-    return report.counts.failed > 0 ? ExitCode.partial : ExitCode.ok;
-  });
+  defineAction(
+    runtime,
+    group
+      .command('enable')
+      .option('--no-backup', 'skip the copy of the cache taken before the rewrite')
+      .description('encrypt every unencrypted entry in place (after a backup copy) and turn encryption on in the config'),
+    EnableOptions,
+    async (ctx, opts) => {
+      const vault = await ctx.open({ encryption: { enabled: true, allowUnencryptedReads: true } });
+      const backup = opts.backup === false ? null : await backupBeforeRewrite(ctx, vault, 'enable');
+      const report = await sweep(ctx, vault, 'enable', vault.encryption, vault.encryption, (e) => e.keyId === 'none', 'enable encryption');
+      const file = persistEnabled(ctx, true);
+      vault.audit?.append(AuditEvent.encryptionEnabled, { rewritten: report.counts.rewritten, failed: report.counts.failed });
+      ctx.out.result({ enabled: true, configFile: file, backup, ...report }, (r) => `Encryption enabled (${file}).\n${keyValues(sweepSummary(r))}${backupText(r.backup)}`);
+      return report.counts.failed > 0 ? ExitCode.partial : ExitCode.ok;
+    },
+  );
 
   defineAction(
     runtime,
-    group.command('disable').option('-y, --yes', 'do not ask for confirmation').description('decrypt every entry in place and turn encryption off in the config'),
+    group
+      .command('disable')
+      .option('-y, --yes', 'do not ask for confirmation')
+      .option('--no-backup', 'skip the copy of the cache taken before the rewrite')
+      .description('decrypt every entry in place (after a backup copy) and turn encryption off in the config'),
     DisableOptions,
     async (ctx, opts) => {
       const vault = await ctx.open({ encryption: { enabled: true, allowUnencryptedReads: true } });
       await confirmDestructive(ctx, `Store every entry of namespace "${vault.config.namespace}" unencrypted`, opts.yes);
+      const backup = opts.backup === false ? null : await backupBeforeRewrite(ctx, vault, 'disable');
       const report = await sweep(ctx, vault, 'disable', vault.encryption, new NoEncryption(), (e) => e.keyId !== 'none', 'disable encryption');
       const file = persistEnabled(ctx, false);
       vault.audit?.append(AuditEvent.encryptionDisabled, { rewritten: report.counts.rewritten, failed: report.counts.failed });
-      ctx.out.result({ enabled: false, configFile: file, ...report }, (r) => `Encryption disabled (${file}).\n${keyValues(sweepSummary(r))}`);
+      ctx.out.result({ enabled: false, configFile: file, backup, ...report }, (r) => `Encryption disabled (${file}).\n${keyValues(sweepSummary(r))}${backupText(r.backup)}`);
       return report.counts.failed > 0 ? ExitCode.partial : ExitCode.ok;
     },
   );
