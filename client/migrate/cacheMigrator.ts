@@ -157,6 +157,7 @@ export class CacheMigrator {
       maxFailureSamples: this.maxFailureSamples,
       dynamoDbChunkBytes: this.options.dynamoDbChunkBytes ?? TableSchema.defaultChunkBytes,
       estimateEntriesPerSecond: this.options.estimateEntriesPerSecond,
+      pipelineDepth: this.pipelineDepth,
       planHash: this.planHash,
       sourceDescription: this.description.source,
       destinationDescription: this.description.destination,
@@ -299,6 +300,7 @@ export class CacheMigrator {
       batchSize: this.batchSize,
       clock: this.clock,
       maxFailureSamples: this.maxFailureSamples,
+      pipelineDepth: this.pipelineDepth,
       onProgress: options.onProgress,
     });
   }
@@ -345,8 +347,9 @@ export class CacheMigrator {
       failed: 0,
       entriesSeen: 0,
     });
-    const flush = async () => {
-      for (const [namespace, group] of byNamespace(pending.map((r) => ({ ...r, namespace: r.ns })))) {
+    // Each key appears once after de-duplication, so batches are independent and several run at once.
+    const restore = async (batch: readonly JournalRecord[]) => {
+      for (const [namespace, group] of byNamespace(batch.map((r) => ({ ...r, namespace: r.ns })))) {
         const puts = group.filter((r) => r.before !== null).map((r) => fromJournalState(namespace, r.key, r.before!));
         const deletes = group.filter((r) => r.before === null).map((r) => r.key);
         if (puts.length > 0) await this.destination.setMany(puts);
@@ -354,10 +357,26 @@ export class CacheMigrator {
         restored += puts.length;
         removed += deletes.length;
       }
-      pending = [];
       tracker.report({ entriesDone: restored + removed, bytesDone: 0, skippedExpired: 0, failed: 0, entriesSeen: journalRecords });
     };
+    const running = new Set<Promise<void>>();
+    let failure: unknown;
+    const flush = async () => {
+      if (pending.length === 0) return;
+      const batch = pending;
+      pending = [];
+      const task: Promise<void> = restore(batch).then(
+        () => void running.delete(task),
+        (err: unknown) => {
+          running.delete(task);
+          failure ??= err;
+        },
+      );
+      running.add(task);
+      if (running.size >= this.pipelineDepth) await Promise.race(running);
+    };
     for await (const record of journal.records()) {
+      if (failure !== undefined) break;
       journalRecords += 1;
       // The first record of a key is its state before the run; later ones (if any) are not.
       const id = refId(record.ns, record.key);
@@ -367,6 +386,8 @@ export class CacheMigrator {
       if (pending.length >= this.batchSize) await flush();
     }
     await flush();
+    await Promise.all(running);
+    if (failure !== undefined) throw failure;
     checkpoint.status = 'rolled-back';
     checkpoint.updatedAt = this.clock();
     await store.save(checkpoint);

@@ -53,6 +53,8 @@ export interface DryRunContext {
   readonly maxFailureSamples: number;
   readonly dynamoDbChunkBytes: number;
   readonly estimateEntriesPerSecond: number | undefined;
+  /** Pages per segment read at once. */
+  readonly pipelineDepth: number;
   readonly planHash: string;
   readonly sourceDescription: string;
   readonly destinationDescription: string;
@@ -87,6 +89,7 @@ export async function dryRun(ctx: DryRunContext): Promise<MigrationPlan> {
     totalSegments: ctx.totalSegments,
     pageSize: ctx.batchSize,
     includeExpired: true,
+    pipelineDepth: ctx.pipelineDepth,
     onPage: async (_segment, page) => {
       const now = ctx.clock();
       for (const entry of page.entries) {

@@ -16,6 +16,8 @@ export interface ValidateContext {
   readonly batchSize: number;
   readonly clock: Clock;
   readonly maxFailureSamples: number;
+  /** Pages per segment compared at once. */
+  readonly pipelineDepth: number;
   readonly onProgress: ProgressListener | undefined;
 }
 
@@ -78,9 +80,12 @@ export async function validateCopy(ctx: ValidateContext): Promise<ValidationRepo
     totalSegments: ctx.totalSegments,
     pageSize: ctx.batchSize,
     includeExpired: false,
+    pipelineDepth: ctx.pipelineDepth,
     onPage: async (_segment, page) => {
-      for (const [namespace, group] of byNamespace(page.entries)) {
-        const copies = await ctx.destination.getMany(namespace, group.map((e) => e.key));
+      const groups = [...byNamespace(page.entries)];
+      const lookups = await Promise.all(groups.map(([namespace, group]) => ctx.destination.getMany(namespace, group.map((e) => e.key))));
+      for (const [g, [namespace, group]] of groups.entries()) {
+        const copies = lookups[g]!;
         for (let i = 0; i < group.length; i++) {
           const original = group[i]!;
           const copy = copies[i];
@@ -115,6 +120,7 @@ export async function validateCopy(ctx: ValidateContext): Promise<ValidationRepo
     totalSegments: ctx.destinationSegments,
     pageSize: ctx.batchSize,
     includeExpired: false,
+    pipelineDepth: ctx.pipelineDepth,
     onPage: async (_segment, page) => {
       for (const [namespace, group] of byNamespace(page.entries)) {
         const originals = await ctx.source.getMany(namespace, group.map((e) => e.key));
