@@ -3,11 +3,10 @@
  * block). It exists for one job: HKDF-Expand's first block on every seal and open.
  *
  * Why not `crypto.createHmac`: on Node 20 every call builds a fresh OpenSSL context and a
- * native handle that the garbage collector must finalize: ~2.2 us plus GC pressure, as much as
- * a whole 1 KB AES-GCM encryption, and Node has no API to reuse a keyed HMAC. With the ipad and
- * opad blocks compressed once per key, an HMAC of a short message is two SHA-256 compressions
- * in plain JavaScript: about half the CPU time here (~1.3 us against ~2.3 us), and no native
- * objects for the collector to finalize.
+ * native handle that the garbage collector must finalize (~2.3 us of CPU here, plus GC work),
+ * and Node has no API to reuse a keyed HMAC. With the ipad and opad blocks compressed once per
+ * key, an HMAC of a short message is two SHA-256 compressions in plain JavaScript: about half
+ * the CPU time (~1.3 us), and no native objects for the collector to finalize.
  *
  * The SHA-256 compression follows FIPS 180-4 6.2.2 and uses only 32-bit add, xor, and, not and
  * rotate, with no data-dependent branches or table lookups, so its timing does not depend on

@@ -20,11 +20,11 @@ export const GCM_BODY_OVERHEAD = SALT_BYTES + TAG_BYTES;
  * nonce uniqueness per key holds by construction, and two entries share a key (and then also a
  * nonce) only if their whole 128-bit salts collide (bound in docs/security.md).
  *
- * Why the nonce is not a second HKDF output: 44 bytes need two HMAC blocks, and each HMAC costs
- * ~2 us here (an OpenSSL context per call), as much as a whole 1 KB GCM encryption. A derived
- * nonce would add no security: it would be a function of the same public salt, and the key is
- * already unique. Taking it from the salt still varies it across entries, which keeps
- * multi-key attacks from batching entries under one known nonce.
+ * Why the nonce is not a second HKDF output: 44 bytes need a second HMAC block (T(2), over 73
+ * bytes), more than doubling the per-entry key cost, the largest cost the envelope adds over raw
+ * GCM. A derived nonce would add no security: it would be a function of the same public salt,
+ * and the key is already unique. Taking it from the salt still varies it across entries, which
+ * keeps multi-key attacks from batching entries under one known nonce.
  *
  * Body: salt (16) | ciphertext | tag (16). AAD: header + namespace + key + expiresAt.
  */
