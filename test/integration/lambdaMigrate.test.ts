@@ -1,0 +1,172 @@
+/**
+ * The migrate Lambda against DynamoDB Local (the table), with stateful KMS and Secrets Manager
+ * fakes: a re-encryption after a key rotation that runs out of time, continues in a second
+ * invocation from its checkpoint, and leaves every entry readable under the new key.
+ */
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCache } from '../../client/createCache';
+import { InvalidEventError } from '../../lambda/errors';
+import { handler, observability, type MigrateResult } from '../../lambda/migrate';
+import type { MigrateJobInput } from '../../lambda/migrateJob';
+import { FakeKms, FakeSecretsManager, lambdaContext } from '../support/awsFakes';
+import { useDynamoTestTable } from '../support/dynamoTestTable';
+
+const SECRET_ID = 'cachevault/cachevault/dev/key-manifest';
+const FUNCTION_NAME = 'cachevault-dev-migrate';
+const ENTRIES = 60;
+const table = useDynamoTestTable('cv-lambda-migrate');
+const lambda = mockClient(LambdaClient);
+const saved = { ...process.env };
+let kms: FakeKms;
+let secrets: FakeSecretsManager;
+let fileDir: string;
+
+/** A context whose remaining time drops by `stepMs` on every read: the job sees its deadline approach page by page. */
+function countdownContext(startMs: number, stepMs: number) {
+  let remaining = startMs;
+  return lambdaContext(FUNCTION_NAME, () => {
+    remaining = Math.max(0, remaining - stepMs);
+    return remaining;
+  });
+}
+const plentyOfTime = () => lambdaContext(FUNCTION_NAME, () => 800_000);
+
+async function keyIdsInTable(): Promise<Record<string, number>> {
+  const vault = await createCache();
+  try {
+    const counts: Record<string, number> = {};
+    for await (const entry of vault.backend.entries()) counts[entry.keyId] = (counts[entry.keyId] ?? 0) + 1;
+    return counts;
+  } finally {
+    await vault.close();
+  }
+}
+
+beforeAll(async () => {
+  fileDir = mkdtempSync(join(tmpdir(), 'cv-lambda-'));
+  Object.assign(process.env, {
+    CACHEVAULT_BACKEND: 'dynamodb',
+    CACHEVAULT_DYNAMODB_TABLE_NAME: table.tableName,
+    CACHEVAULT_DYNAMODB_ENDPOINT: table.endpoint,
+    CACHEVAULT_DYNAMODB_REGION: 'us-east-1',
+    CACHEVAULT_KEYS_PROVIDERS: 'kms',
+    CACHEVAULT_KEYS_APP: 'cachevault',
+    CACHEVAULT_KEYS_ENVIRONMENT: 'dev',
+    CACHEVAULT_KEYS_MANIFEST_STORE: 'secretsmanager',
+    CACHEVAULT_KEYS_MANIFEST_SECRET_ID: SECRET_ID,
+    CACHEVAULT_KEYS_KMS_KEY_ID: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    CACHEVAULT_KEYS_WRAP_LOCALLY: 'false',
+    CACHEVAULT_AUDIT_ENABLED: 'false',
+    CACHEVAULT_FILE_DIR: fileDir,
+    CACHEVAULT_LOGGING_LEVEL: 'silent',
+  });
+  observability.logger.setLogLevel('SILENT');
+  kms = new FakeKms();
+  secrets = new FakeSecretsManager(SECRET_ID);
+
+  // An app writes entries under k1; then the key is rotated to k2.
+  const vault = await createCache();
+  for (let i = 0; i < ENTRIES; i++) await vault.cache.set(`user:${i}`, { id: i, name: `user ${i}` }, { ttlMs: 3_600_000 });
+  await vault.keys?.rotate();
+  await vault.close();
+});
+afterAll(() => {
+  kms.restore();
+  secrets.restore();
+  lambda.restore();
+  process.env = saved;
+  rmSync(fileDir, { recursive: true, force: true });
+});
+beforeEach(() => {
+  lambda.reset();
+  lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
+});
+
+describe('migrate handler (DynamoDB Local)', () => {
+  it('re-encrypts under the new key across a timeout: stops at a page boundary, re-invokes itself with the checkpoint, and finishes', async () => {
+    expect(secrets.current().versions.map((v) => [v.id, v.state])).toEqual([['k1', 'decrypt-only'], ['k2', 'active']]);
+    expect(await keyIdsInTable()).toEqual({ k1: ENTRIES });
+
+    const job: MigrateJobInput = { kind: 'reencrypt', reason: 'rotation to k2', options: { batchSize: 4, concurrency: 1, windDownMs: 30_000 } };
+    const first = (await handler(job, countdownContext(200_000, 15_000))) as MigrateResult;
+    expect(first.status).toBe('continued');
+    expect(first.invocation).toBe(1);
+    expect(first.processedThisInvocation).toBeGreaterThan(0);
+    expect(first.processedThisInvocation).toBeLessThan(ENTRIES);
+    expect(first.totals.written).toBe(first.processedThisInvocation);
+
+    // Part done, nothing half written: every entry is under exactly one of the two keys. Pages
+    // still in flight when the job stopped were finished but not checkpointed (the checkpoint
+    // never runs ahead of a write), so the table may be ahead of the totals, never behind.
+    const midway = await keyIdsInTable();
+    expect(midway.k2).toBeGreaterThanOrEqual(first.totals.written);
+    expect(midway.k1).toBeGreaterThan(0);
+    expect(midway.k1 + midway.k2).toBe(ENTRIES);
+
+    expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 1);
+    const call = lambda.commandCalls(InvokeCommand)[0].args[0].input;
+    expect(call).toMatchObject({ FunctionName: FUNCTION_NAME, InvocationType: 'Event' });
+    const next = JSON.parse(Buffer.from(call.Payload as Uint8Array).toString('utf8')) as MigrateJobInput;
+    expect(next).toMatchObject({ ...job, continuation: { jobId: first.jobId, invocation: 2 } });
+
+    const second = (await handler(next, plentyOfTime())) as MigrateResult;
+    expect(second).toMatchObject({ status: 'complete', jobId: first.jobId, invocation: 2, totals: { seen: ENTRIES, failed: 0 } });
+    expect(second.processedThisInvocation).toBe(ENTRIES - first.processedThisInvocation);
+    // Entries rewritten after the last checkpoint are seen again and left alone (already under k2).
+    expect(second.totals.written).toBe(ENTRIES - (midway.k2 - first.totals.written));
+    expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 1);
+
+    expect(await keyIdsInTable()).toEqual({ k2: ENTRIES });
+    const vault = await createCache();
+    try {
+      for (let i = 0; i < ENTRIES; i++) expect(await vault.cache.get(`user:${i}`)).toEqual({ id: i, name: `user ${i}` });
+    } finally {
+      await vault.close();
+    }
+  });
+
+  it('with continueWith "return", hands back the event that continues the job instead of invoking itself', async () => {
+    const job: MigrateJobInput = { kind: 'reencrypt', fromKeyIds: ['k2'], reason: 'drill', options: { batchSize: 4, concurrency: 1, continueWith: 'return' } };
+    const first = (await handler(job, countdownContext(200_000, 15_000))) as MigrateResult;
+    expect(first.status).toBe('continued');
+    expect(first.next).toMatchObject({ kind: 'reencrypt', continuation: { jobId: first.jobId, invocation: 2 } });
+    expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 0);
+    // k2 is active, so rewriting "k2 entries" re-seals them under k2: nothing changes but the bytes.
+    const second = (await handler(first.next, plentyOfTime())) as MigrateResult;
+    expect(second.status).toBe('complete');
+    expect(second.totals.seen).toBe(ENTRIES);
+  });
+
+  it('publishes entries processed per invocation and whether the job completed', async () => {
+    const addMetric = jest.spyOn(observability.metrics, 'addMetric');
+    await handler({ kind: 'reencrypt', reason: 'metrics' }, plentyOfTime());
+    const byName = Object.fromEntries(addMetric.mock.calls.map(([name, , value]) => [name, value]));
+    expect(byName).toEqual({ MigrationItemsProcessed: ENTRIES, MigrationItemsRewritten: 0, MigrationItemsFailed: 0, MigrationCompleted: 1 });
+    addMetric.mockRestore();
+  });
+
+  it('rejects an invalid job, naming the bad fields, and touches nothing', async () => {
+    await expect(handler({ kind: 'copy', source: 'file:/tmp/x', destination: 'dynamodb:other' }, plentyOfTime())).rejects.toThrow(
+      /source: must be a dynamodb:TABLE spec/,
+    );
+    await expect(handler({ kind: 'shuffle' }, plentyOfTime())).rejects.toThrow(InvalidEventError);
+    expect(await keyIdsInTable()).toEqual({ k2: ENTRIES });
+  });
+
+  it('refuses to start when the invocation has no time left beyond the wind-down', async () => {
+    await expect(handler({ kind: 'reencrypt' }, lambdaContext(FUNCTION_NAME, () => 20_000))).rejects.toThrow(/leaves no time to work/);
+  });
+
+  it('stops a job that keeps being continued past maxInvocations', async () => {
+    const first = (await handler(
+      { kind: 'reencrypt', reason: 'loop', options: { batchSize: 4, concurrency: 1, continueWith: 'return', maxInvocations: 1 } },
+      countdownContext(200_000, 15_000),
+    )) as MigrateResult;
+    await expect(handler(first.next, plentyOfTime())).rejects.toThrow(/reached 1 invocations without finishing/);
+  });
+});
