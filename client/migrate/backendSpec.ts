@@ -52,7 +52,12 @@ export function parseBackendSpec(spec: string, options: ParseSpecOptions = {}): 
   }
   const rest = spec.slice(colon + 1);
   const q = rest.indexOf('?');
-  const target = decodeURIComponent(q === -1 ? rest : rest.slice(0, q));
+  let target: string;
+  try {
+    target = decodeURIComponent(q === -1 ? rest : rest.slice(0, q));
+  } catch {
+    throw new BackendSpecError(spec, 'the location has a malformed %-escape (write a literal % as %25)');
+  }
   const params = parseParams(spec, type as BackendSpec['type'], q === -1 ? '' : rest.slice(q + 1));
   const backendType = type as BackendSpec['type'];
 

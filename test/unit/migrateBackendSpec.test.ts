@@ -9,6 +9,7 @@ describe('backend specs', () => {
 
   test('file: resolves a relative directory against cwd and keeps an absolute one', () => {
     expect(parseBackendSpec('file:./cache', { cwd: '/srv/app' }).config).toEqual({ backend: 'file', file: { dir: '/srv/app/cache' } });
+    expect(parseBackendSpec('file:/tmp/my%20cache').config).toEqual({ backend: 'file', file: { dir: '/tmp/my cache' } });
     expect(parseBackendSpec('file:/abs/dir?durability=full').config).toEqual({ backend: 'file', file: { dir: '/abs/dir', durability: 'full' } });
   });
 
@@ -36,6 +37,7 @@ describe('backend specs', () => {
     ['dynamodb:table?region=a&region=b', /given twice/],
     ['memory:somewhere', /takes no location/],
     ['dynamodb:table?consistentRead=yes', /true or false/],
+    ['file:./100%', /malformed %-escape/],
   ])('%j is refused with a reason', (spec, reason) => {
     const err = (() => {
       try {

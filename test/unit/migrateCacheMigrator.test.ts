@@ -310,6 +310,24 @@ describe('CacheMigrator', () => {
     expect(await snapshot(destination)).toEqual(before);
   });
 
+  test('a rollback interrupted by a failing destination can simply be run again', async () => {
+    const source = new MemoryBackend({ clock: clock.read });
+    const destination = new MemoryBackend({ clock: clock.read });
+    await fill(source, plain, 60, clock);
+    await destination.set(await seal(plain, 'k1', 'destination had this', null, 1));
+    const before = await snapshot(destination);
+    const migrator = new CacheMigrator({ source, destination, stateDir: dir, clock: clock.read, batchSize: 10 });
+    await migrator.run();
+    const deleteMany = jest.spyOn(destination, 'deleteMany').mockRejectedValueOnce(new Error('destination unreachable'));
+
+    await expect(migrator.rollback()).rejects.toThrow('destination unreachable');
+    deleteMany.mockRestore();
+    expect((await snapshot(destination)).size).toBeGreaterThan(1);
+
+    expect(await migrator.rollback()).toEqual({ restored: 1, removed: 59, journalRecords: 60 });
+    expect(await snapshot(destination)).toEqual(before);
+  });
+
   test('validation reports missing, different and extra entries', async () => {
     const keys = new AeadEncryption({ keys: new StaticKeySource([{ id: 'a1', material: randomBytes(32) }]) });
     const source = new MemoryBackend({ clock: clock.read });
