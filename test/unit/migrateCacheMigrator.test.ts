@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryBackend } from '../../client/backends/memoryBackend';
 import { FileBackend } from '../../client/backends/fileBackend';
+import { HybridBackend } from '../../client/backends/hybridBackend';
 import type { CacheBackend } from '../../client/backends/cacheBackend';
 import { AeadEncryption } from '../../client/crypto/aeadEncryption';
 import { NoEncryption } from '../../client/crypto/noEncryption';
@@ -378,6 +379,29 @@ describe('CacheMigrator', () => {
       expect(await snapshot(back)).toEqual(await snapshot(source));
     } finally {
       await file.close();
+    }
+  });
+
+  test('migrates into a hybrid cache and rolls it back', async () => {
+    const source = new MemoryBackend({ clock: clock.read });
+    await fill(source, plain, 120, clock);
+    const hybrid = new HybridBackend({
+      clock: clock.read,
+      tiers: [
+        { name: 'memory', backend: new MemoryBackend({ clock: clock.read }) },
+        { name: 'file', backend: new FileBackend({ dir: join(dir, 'hybrid-file'), clock: clock.read }) },
+      ],
+    });
+    try {
+      await hybrid.set(await seal(plain, 'k9', 'hybrid had this', null, 3));
+      const before = await snapshot(hybrid);
+      const migrator = new CacheMigrator({ source, destination: hybrid, stateDir: join(dir, 'state'), clock: clock.read, batchSize: 32 });
+      expect((await migrator.run()).counts.entries).toBe(120);
+      expect(await migrator.validate()).toMatchObject({ exact: true, matched: 120 });
+      expect(await migrator.rollback()).toMatchObject({ restored: 1, removed: 119 });
+      expect(await snapshot(hybrid)).toEqual(before);
+    } finally {
+      await hybrid.close();
     }
   });
 
