@@ -70,9 +70,10 @@ export interface DataKeyPrk {
 }
 
 /**
- * PRKs of the data keys in use, by key version id. A PRK is tied to the exact material Buffer it
- * was extracted from: if a key source hands out new material under the same id, the old PRK is
- * zeroed and re-extracted. All PRKs are zeroed on `clear()`.
+ * PRKs of the data keys in use, by key version id. A PRK is tied to the material it was
+ * extracted from: if a key source hands out other material under the same id, the old PRK is
+ * zeroed and re-extracted. Only a reference to the source's Buffer is kept, never a copy of the
+ * key. All PRKs are zeroed on `clear()`.
  */
 export class PrkCache {
   private readonly entries = new Map<string, { readonly material: Buffer; readonly value: DataKeyPrk }>();
@@ -80,7 +81,14 @@ export class PrkCache {
   /** The PRK for `key`, extracted on first use. */
   prkFor(key: DataKey): DataKeyPrk {
     const cached = this.entries.get(key.id);
-    if (cached !== undefined && cached.material === key.material) return cached.value;
+    if (cached !== undefined) {
+      if (cached.material === key.material) return cached.value;
+      // A source that hands out a fresh copy per call must not cost an extract per entry.
+      if (cached.material.equals(key.material)) {
+        this.entries.set(key.id, { material: key.material, value: cached.value });
+        return cached.value;
+      }
+    }
     if (key.material.byteLength !== DATA_KEY_BYTES) {
       throw new KeyUnavailableError(`Data key ${key.id} is ${key.material.byteLength} bytes; AES-256 needs ${DATA_KEY_BYTES}.`, key.id, {
         hint: 'The key source returned malformed material: check the key provider (a base64 env key must decode to 32 bytes).',

@@ -58,6 +58,14 @@ describe('PrkCache', () => {
     expect(first.prk.equals(hkdfExtract(EXTRACT_SALT, key.material))).toBe(true);
   });
 
+  test('reuses the PRK when the source hands out an equal copy of the material', () => {
+    const cache = new PrkCache();
+    const material = randomBytes(32);
+    const first = cache.prkFor({ id: 'k1', material });
+    expect(cache.prkFor({ id: 'k1', material: Buffer.from(material) })).toBe(first);
+    expect(first.prk.equals(Buffer.alloc(32))).toBe(false);
+  });
+
   test('re-extracts and zeroes the old PRK when a version id comes back with other material', () => {
     const cache = new PrkCache();
     const old = cache.prkFor({ id: 'k1', material: randomBytes(32) }).prk;
