@@ -126,6 +126,15 @@ describe('FileBackend layout and persistence', () => {
   });
 });
 
+describe('FileBackend keys', () => {
+  test('keys differing only in unpaired surrogates stay distinct entries', async () => {
+    const backend = make();
+    await backend.setMany([entry('a\uD800', 'high'), entry('a\uDC00', 'low'), entry('a\uFFFD', 'replacement')]);
+    const got = await backend.getMany('n', ['a\uD800', 'a\uDC00', 'a\uFFFD']);
+    expect(got.map((e) => Buffer.from(e!.value).toString())).toEqual(['high', 'low', 'replacement']);
+  });
+});
+
 describe('FileBackend spilled values', () => {
   test('values at the spill threshold go to a blob file named by a random id, never by the key', async () => {
     const backend = make();
