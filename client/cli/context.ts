@@ -54,6 +54,20 @@ export class CliContext {
 
   async closeAll(): Promise<void> {
     const vaults = this.vaults.splice(0);
-    for (const v of vaults.reverse()) await v.close();
+    for (const v of vaults.reverse()) {
+      this.reportKeyFallbacks(v);
+      await v.close();
+    }
+  }
+
+  /** A key provider that could not work here (no keyring, no AWS credentials) is named once, with the provider used instead. */
+  private reportKeyFallbacks(vault: CliVault): void {
+    const status = vault.keys?.status();
+    if (!status || status.stats.fallbacks === 0) return;
+    const down = status.providers.filter((p) => p.down);
+    const used = status.providers.find((p) => !p.down)?.provider;
+    for (const p of down) {
+      this.out.warn(`The ${p.provider} key provider is unavailable here (${p.reason ?? 'outage'}); ${used ? `using the ${used} provider instead, as configured in keys.providers` : 'no other provider worked'}.`);
+    }
   }
 }

@@ -118,7 +118,9 @@ export function reportError(err: unknown): ErrorReport {
     if (recognised) {
       const said = recognised.token !== undefined && err.message.includes(recognised.token);
       const message = said ? firstLine(err.message) : `${firstLine(err.message)} ${recognised.message}`;
-      return { code: err.code, message, hint: err.hint ?? recognised.hint, exitCode: ExitCode.failure };
+      // Both hints help: how to fix the cause, and what our layer offers (a fallback...).
+      const hint = err.hint && err.hint !== recognised.hint ? `${recognised.hint} ${err.hint}` : recognised.hint;
+      return { code: err.code, message, hint, exitCode: ExitCode.failure };
     }
     return { code: err.code, message: err.message, hint: err.hint, exitCode: ExitCode.failure };
   }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,7 +20,7 @@ function freePort(): Promise<number> {
   });
 }
 
-function runStart(cwd: string, port: number): Promise<{ code: number; stdout: string; stderr: string }> {
+function runStart(cwd: string, port: number, path = process.env.PATH ?? '/usr/bin:/bin'): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
     execFile(
       tsx,
@@ -29,7 +29,7 @@ function runStart(cwd: string, port: number): Promise<{ code: number; stdout: st
         cwd,
         timeout: 150_000,
         // CI=true: run once and exit. No D-Bus session: the keyring is unavailable, so the env-key fallback is exercised.
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd, CI: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent' },
+        env: { PATH: path, HOME: cwd, CI: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent' },
       },
       (error, stdout, stderr) => done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
     );
@@ -80,4 +80,22 @@ describe('npm start (client/local/start.ts) in a script', () => {
     expect(second.stdout).toContain('already there');
     expect(second.stdout).toContain('demo/greeting from the previous run is still there');
   }, 300_000);
+
+  it('without Java it stops with one line saying so and how to install it', async () => {
+    // A PATH holding only node: what a machine without Java looks like to the local stack.
+    const bin = join(dir, 'node-only-bin');
+    mkdirSync(bin, { recursive: true });
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const noJava = mkdtempSync(join(tmpdir(), 'cachevault-start-nojava-'));
+    try {
+      const result = await runStart(noJava, await freePort(), bin);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/^error: Cannot start DynamoDB Local: .*java.* was not found/m);
+      expect(result.stderr).toMatch(/^hint: .*Java/m);
+      expect(result.stderr).not.toMatch(/^\s+at /m);
+      expect(existsSync(join(noJava, '.cachevault', 'local', 'start.pid'))).toBe(false);
+    } finally {
+      rmSync(noJava, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

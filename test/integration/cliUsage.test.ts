@@ -72,4 +72,25 @@ describe('cachevault usage errors and help (built CLI)', () => {
     for (const c of suite!.cases) expect(c.opsPerSec).toBeGreaterThan(0);
     expect(suite!.ratios.map((r) => r.name)).toContain('file get hit / memory-peer get hit');
   });
+
+  it('a key provider unavailable here (no keyring) is named in one warning with the fallback used', async () => {
+    const { code, stderr } = await ws.run(['set', 'k', 'v'], {
+      env: { CACHEVAULT_KEYS_PROVIDERS: 'keyring,env', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent' },
+    });
+    expect(code).toBe(0);
+    const warnings = stderr.split('\n').filter((l) => l.includes('keyring key provider is unavailable'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^warning: .*using the env provider instead/);
+    expect(stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('with no key provider working, the error names each provider and its fix, without a stack', async () => {
+    const { code, stderr } = await ws.run(['set', 'k', 'v'], {
+      env: { CACHEVAULT_KEYS_PROVIDERS: 'keyring', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent', CACHEVAULT_KEYS_MANIFEST_PATH: `${ws.dir}/fresh.manifest.json` },
+    });
+    expect(code).toBe(1);
+    expectCleanError(stderr);
+    expect(stderr).toContain('no key provider could do it');
+    expect(stderr).toContain('keyring:');
+  });
 });
