@@ -102,7 +102,7 @@ describe('health handler (DynamoDB Local)', () => {
     expect(metric('HealthCheckSucceeded')).toEqual([0]);
   });
 
-  it('reports the table failing when the configured table does not exist', async () => {
+  it('reports opening the cache failing when the configured table does not exist', async () => {
     process.env.CACHEVAULT_DYNAMODB_TABLE_NAME = 'cv-no-such-table';
     try {
       const result = await invoke();
