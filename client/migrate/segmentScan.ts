@@ -74,6 +74,8 @@ export async function scanSegments<T = void>(options: SegmentScanOptions<T>): Pr
         segment.done = page.cursor === undefined;
         await options.onCommit?.(segment, result);
       }
+      // Another segment failed: let this one's pages in flight finish (uncommitted) before returning.
+      await Promise.allSettled(inFlight);
     } catch (err) {
       stopped = true;
       await Promise.allSettled(inFlight);
