@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliWorkspace, expectCleanError, uniqueTableName, type CliWorkspace } from './cliRunner';
 
@@ -87,5 +88,27 @@ describe('cachevault migrate (built CLI, file cache <-> DynamoDB Local)', () => 
     const { code, stderr } = await ws.run(['migrate', '--from', fileSpec, '--to', `dynamodb:${tableName}?endpoint=${encodeURIComponent('http://127.0.0.1:9')}&maxAttempts=1&requestTimeoutMs=500`]);
     expect(code).toBe(1);
     expectCleanError(stderr);
+  });
+
+  it('re-encrypts on the way when the destination config has another key, and the old key cannot read the copy', async () => {
+    const otherTable = uniqueTableName('cli-migrate-rekey');
+    const toConfig = join(ws.dir, 'to.json');
+    writeFileSync(toConfig, JSON.stringify({ keys: { providers: ['env'], envKey: { variable: 'OTHER_KEY' }, manifest: { path: join(ws.dir, 'other.manifest.json') } } }));
+    // Each side's manifest comes from its config here, not from the shared environment.
+    const env = { CACHEVAULT_KEYS_MANIFEST_PATH: undefined, OTHER_KEY: Buffer.alloc(32, 3).toString('base64') };
+    const to = `dynamodb:${otherTable}?endpoint=${encodeURIComponent(ws.env.CACHEVAULT_DYNAMODB_ENDPOINT!)}&createTable=true`;
+    const migrated = await ws.json<MigrateOut>(['migrate', '--from', fileSpec, '--to', to, '--to-config', toConfig, '--validate'], { env });
+    expect(migrated.code).toBe(0);
+    expect(migrated.body.counts).toMatchObject({ entries: 12, failed: 0 });
+    expect(migrated.body.validation?.ok).toBe(true);
+
+    const asDestination = { ...env, CACHEVAULT_BACKEND: 'dynamodb', CACHEVAULT_DYNAMODB_TABLE_NAME: otherTable };
+    const read = await ws.json<{ value: unknown }>(['--config', toConfig, 'get', 'k5'], { env: asDestination });
+    expect(read).toMatchObject({ code: 0, body: { value: { i: 5 } } });
+    const status = await ws.json<{ entriesByKeyId: Record<string, number> }>(['--config', toConfig, 'encryption', 'status'], { env: asDestination });
+    expect(Object.keys(status.body.entriesByKeyId)).toEqual(['k1']);
+    // The source's key and manifest do not open the re-encrypted copy.
+    expect((await ws.run(['get', 'k5'], { env: { CACHEVAULT_BACKEND: 'dynamodb', CACHEVAULT_DYNAMODB_TABLE_NAME: otherTable } })).code).toBe(1);
+    await ws.run(['table', 'delete', '--yes', '--table', otherTable]);
   });
 });

@@ -13,6 +13,8 @@ import { ExitCode } from '../../errors';
 import { describeSpec, parseBackendSpec } from '../../migrate/backendSpec';
 import { CacheMigrator } from '../../migrate/cacheMigrator';
 import type { MigrationProgress } from '../../migrate/types';
+import type { Transcode } from '../../migrate/entryTranscoder';
+import { openVault, type CliVault } from '../openVault';
 import { defineAction, type Runtime } from '../command';
 import type { CliContext } from '../context';
 import { UsageError } from '../errors';
@@ -29,6 +31,8 @@ const MigrateOptions = z
     stateDir: z.string().min(1).optional(),
     batchSize: z.coerce.number().int().positive().max(10_000).optional(),
     concurrency: z.coerce.number().int().positive().max(64).optional(),
+    fromConfig: z.string().min(1).optional(),
+    toConfig: z.string().min(1).optional(),
   })
   .refine((o) => !(o.rollback && (o.dryRun || o.resume || o.validate)), { message: '--rollback cannot be combined with --dry-run, --resume or --validate' })
   .refine((o) => !(o.dryRun && o.resume), { message: '--dry-run cannot be combined with --resume' });
@@ -48,6 +52,12 @@ async function openSide(ctx: CliContext, spec: string): Promise<CacheBackend> {
   return created.backend;
 }
 
+/** Encryption (and keys) as configured in `file`, or in the current configuration when omitted. */
+async function openKeySide(ctx: CliContext, file: string | undefined): Promise<CliVault> {
+  const load = file === undefined ? ctx.loadOptions() : { ...ctx.loadOptions(), file: resolve(ctx.io.cwd, file) };
+  return openVault({ ...load, options: { ...load.options, backend: 'memory', fallback: undefined } }, ctx.globals.verbose);
+}
+
 export function registerMigrate(program: Command, runtime: Runtime): void {
   defineAction(
     runtime,
@@ -62,6 +72,8 @@ export function registerMigrate(program: Command, runtime: Runtime): void {
       .option('--state-dir <dir>', 'checkpoint and journal directory (default .cachevault/migrations/<id>)')
       .option('--batch-size <n>', 'entries per batch (default 100)')
       .option('--concurrency <n>', 'parallel scan segments (default: what the source supports)')
+      .option('--from-config <file>', 'config whose encryption and keys the source was written with (default: the current one)')
+      .option('--to-config <file>', 'config whose encryption and keys the destination gets; with either option entries are re-encrypted on the way')
       .description('copy a cache between backends, resumable, with dry run, validation and rollback'),
     MigrateOptions,
     async (ctx, opts) => {
@@ -71,11 +83,23 @@ export function registerMigrate(program: Command, runtime: Runtime): void {
       const stateDir = opts.stateDir ? resolve(ctx.io.cwd, opts.stateDir) : defaultStateDir(ctx.io.cwd, sourceDescription, destinationDescription);
       const source = await openSide(ctx, opts.from);
       let destination: CacheBackend | undefined;
+      const keySides: CliVault[] = [];
       try {
         destination = await openSide(ctx, opts.to);
+        let transcode: Transcode | undefined;
+        if (opts.fromConfig !== undefined || opts.toConfig !== undefined) {
+          // Only the encryption side of each config is used: a memory backend keeps the side
+          // from touching any storage, while keys and encryption are built exactly as createCache does.
+          const open = await openKeySide(ctx, opts.fromConfig);
+          keySides.push(open);
+          const seal = await openKeySide(ctx, opts.toConfig);
+          keySides.push(seal);
+          transcode = { open: open.encryption, seal: seal.encryption };
+        }
         const migrator = new CacheMigrator({
           source,
           destination,
+          transcode,
           stateDir,
           batchSize: opts.batchSize,
           concurrency: opts.concurrency,
@@ -153,6 +177,7 @@ export function registerMigrate(program: Command, runtime: Runtime): void {
         if (validation && !validation.ok) return ExitCode.failure;
         return report.counts.failed > 0 ? ExitCode.partial : ExitCode.ok;
       } finally {
+        for (const side of keySides) await side.close();
         await destination?.close();
         await source.close();
       }
