@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { AlarmTopic } from '../constructs/alarmTopic';
 import { CacheKeys } from '../constructs/cacheKeys';
@@ -52,5 +52,15 @@ export class DataStack extends Stack {
       wrappingKey: this.keys.wrappingKey,
       manifestSecret: this.manifest.secret,
     });
+
+    // What an application's configuration and role need (docs/operations.md#connecting-applications).
+    const outputs: Record<string, [string, string]> = {
+      TableName: [this.cacheTable.table.tableName, 'CACHEVAULT_DYNAMODB_TABLE_NAME'],
+      KeyManifestSecretArn: [this.manifest.secret.secretArn, 'CACHEVAULT_KEYS_MANIFEST_SECRET_ID'],
+      WrappingKeyArn: [this.keys.wrappingKey.keyArn, 'CACHEVAULT_KEYS_KMS_KEY_ID'],
+      ReadOnlyPolicyArn: [this.clientAccess.readOnly.managedPolicyArn, 'attach to roles that only read the cache'],
+      ReadWritePolicyArn: [this.clientAccess.readWrite.managedPolicyArn, 'attach to roles that read and write the cache'],
+    };
+    for (const [id, [value, description]] of Object.entries(outputs)) new CfnOutput(this, id, { value, description });
   }
 }
