@@ -39,12 +39,17 @@ export function registerStatus(program: Command, runtime: Runtime): void {
     async (ctx, opts) => {
       const vault = await ctx.open();
       const { config } = vault;
-      let counted: { entries: number; bytes: number } | null = null;
+      let counted: { entries: number; bytes: number; unencrypted: number } | null = null;
       if (opts.count) {
-        counted = { entries: 0, bytes: 0 };
+        counted = { entries: 0, bytes: 0, unencrypted: 0 };
         for await (const entry of vault.backend.entries()) {
           counted.entries += 1;
           counted.bytes += entry.value.byteLength;
+          if (entry.keyId === 'none') counted.unencrypted += 1;
+        }
+        // A cache written before encryption was enabled: readable (allowUnencryptedReads), but not yet protected.
+        if (config.encryption.enabled && counted.unencrypted > 0) {
+          ctx.out.warn(`${counted.unencrypted} of ${counted.entries} entries are stored unencrypted (written before encryption was enabled); \`cachevault encryption enable\` rewrites them, after taking a backup.`);
         }
       }
       const health = await vault.backend.healthCheck();
