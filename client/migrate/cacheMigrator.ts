@@ -203,8 +203,10 @@ export class CacheMigrator {
         await store.archive(suffix);
       }
       await journal.reset();
+      const destinationEmptyAtStart = await this.isDestinationEmpty();
       const now = this.clock();
       checkpoint = {
+        destinationEmptyAtStart,
         version: CHECKPOINT_VERSION,
         kind: 'migrate',
         planHash: this.planHash,
@@ -254,7 +256,7 @@ export class CacheMigrator {
           }
         }
         if (writes.length > 0) {
-          await journal.append(await this.journalRecords(segment.segment, seq, writes, inFlight));
+          await journal.append(await this.journalRecords(segment.segment, seq, writes, inFlight, checkpoint.destinationEmptyAtStart === true));
           const result = await this.destination.setMany(writes);
           if ((result.degraded?.length ?? 0) > 0 || result.written < writes.length) {
             const reason = result.degraded?.map((d) => `${d.tier}: ${d.reason}`).join('; ') ?? `${result.written} of ${writes.length} entries written`;
@@ -395,18 +397,39 @@ export class CacheMigrator {
   }
 
   /** The destination's current state of each key about to be written, minus keys already journaled. */
-  private async journalRecords(seg: number, seq: number, writes: readonly StoredEntry[], inFlight: Set<string>): Promise<JournalRecord[]> {
+  private async journalRecords(
+    seg: number,
+    seq: number,
+    writes: readonly StoredEntry[],
+    inFlight: Set<string>,
+    destinationEmptyAtStart: boolean,
+  ): Promise<JournalRecord[]> {
     const records: JournalRecord[] = [];
     for (const [namespace, group] of byNamespace(writes)) {
       const fresh = group.filter((e) => !inFlight.has(refId(namespace, e.key)));
       if (fresh.length === 0) continue;
-      const current = await this.destination.getMany(namespace, fresh.map((e) => e.key));
+      // An empty destination held none of these keys: no need to read it (the common case, and on
+      // DynamoDB a read per batch saved). Keys come from one source, so none is written twice.
+      const current = destinationEmptyAtStart ? [] : await this.destination.getMany(namespace, fresh.map((e) => e.key));
       fresh.forEach((entry, i) => {
         const before = current[i];
         records.push({ seg, seq, ns: namespace, key: entry.key, before: before === undefined ? null : toJournalState(before) });
       });
     }
     return records;
+  }
+
+  /** Whether the destination holds no entry at all, expired ones included (reads at most a few pages). */
+  private async isDestinationEmpty(): Promise<boolean> {
+    let cursor: string | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await this.destination.scan({ cursor, pageSize: 100, includeExpired: true });
+      if (page.entries.length > 0) return false;
+      cursor = page.cursor;
+      if (cursor === undefined) return true;
+    }
+    // Pages of nothing but non-entry items: too costly to prove empty, so read before writing.
+    return false;
   }
 
   private checkSamePlan(checkpoint: Checkpoint): void {

@@ -31,6 +31,11 @@ export interface Checkpoint<C extends object = MigrationCounts> {
   failures: EntryFailure[];
   readonly startedAt: number;
   updatedAt: number;
+  /**
+   * The destination held no entry when the run started, so the journal records every key as
+   * absent without reading the destination first (migrate only).
+   */
+  readonly destinationEmptyAtStart?: boolean;
 }
 
 /** What a plan hash covers. Only descriptions: never key material or credentials. */

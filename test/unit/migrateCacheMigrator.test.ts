@@ -311,6 +311,23 @@ describe('CacheMigrator', () => {
     expect(await snapshot(destination)).toEqual(before);
   });
 
+  test('an empty destination is journaled as absent without being read, and still rolls back', async () => {
+    const source = new MemoryBackend({ clock: clock.read });
+    const destination = new MemoryBackend({ clock: clock.read });
+    await fill(source, plain, 50, clock);
+    const reads = jest.spyOn(destination, 'getMany');
+    const migrator = new CacheMigrator({ source, destination, stateDir: dir, clock: clock.read, batchSize: 10 });
+
+    await migrator.run();
+
+    expect(reads).not.toHaveBeenCalled();
+    const journal = readFileSync(join(dir, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { before: unknown });
+    expect(journal).toHaveLength(50);
+    expect(journal.every((r) => r.before === null)).toBe(true);
+    expect(await migrator.rollback()).toEqual({ restored: 0, removed: 50, journalRecords: 50 });
+    expect((await snapshot(destination)).size).toBe(0);
+  });
+
   test('a rollback interrupted by a failing destination can simply be run again', async () => {
     const source = new MemoryBackend({ clock: clock.read });
     const destination = new MemoryBackend({ clock: clock.read });
