@@ -30,6 +30,14 @@ describe('cachevault encryption, keys and audit (built CLI, file cache, env key)
     expect(body).toMatchObject({ enabled: false, entries: 5, entriesByKeyId: { none: 5 }, encryptedShare: 0 });
   });
 
+  it('status --count detects a cache written without encryption once encryption is on, and points at the upgrade', async () => {
+    const { code, body, stderr } = await json<{ counted: { entries: number; unencrypted: number } }>(['status', '--count'], { CACHEVAULT_ENCRYPTION_ENABLED: 'true' });
+    expect(code).toBe(0);
+    expect(body.counted).toMatchObject({ entries: 5, unencrypted: 5 });
+    expect(stderr).toContain('warning: 5 of 5 entries are stored unencrypted');
+    expect(stderr).toContain('cachevault encryption enable');
+  });
+
   it('encryption enable rewrites every entry encrypted and records it in the config file', async () => {
     const { code, body } = await json<{ enabled: boolean; backup: { dir: string; entries: number; restoreCommands: string[] }; counts: { rewritten: number; failed: number; keyIdsAfter: Record<string, number> } }>(['encryption', 'enable']);
     expect(code).toBe(0);
