@@ -2,12 +2,11 @@
  * The `cachevault` command line: assembles the commands in ./commands, runs one, and maps any
  * failure to one line, a hint and an exit code (see errors.ts and docs/cli.md).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from '../errors';
 import { Runtime } from './command';
 import { formatError, reportError } from './errors';
+import { packageVersion } from './packageVersion';
 import type { CliIo } from './output';
 import { registerConfig } from './commands/config';
 import { registerEntries } from './commands/entries';
@@ -22,20 +21,6 @@ import { registerKeys } from './commands/keys';
 import { registerAudit } from './commands/audit';
 
 export type { CliIo } from './output';
-
-/** The package version, found by walking up from this file (client/cli in source, dist/client/cli built). */
-function packageVersion(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'package.json');
-    if (existsSync(candidate)) {
-      const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'cachevault' && pkg.version) return pkg.version;
-    }
-    dir = dirname(dir);
-  }
-  return '0.0.0';
-}
 
 export function buildProgram(runtime: Runtime): Command {
   const program = new Command('cachevault')

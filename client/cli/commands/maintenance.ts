@@ -36,9 +36,8 @@ export function registerMaintenance(program: Command, runtime: Runtime): void {
     if (!usesTier(config, 'dynamodb')) throw new UsageError('`gc` works on the DynamoDB tier, and this configuration has none.', { hint: 'For the file tier use `cachevault prune`.' });
     const backend = openDynamoTier(config);
     try {
-      const progress = ctx.out.progress('gc', 1);
+      ctx.out.note(`Scanning table ${config.dynamodb.tableName} for garbage...`);
       const report = await backend.gc();
-      progress.stop();
       ctx.out.result({ tier: 'dynamodb', tableName: config.dynamodb.tableName, ...report }, (r) =>
         keyValues({ tier: `dynamodb (${r.tableName})`, 'items scanned': r.scanned, 'stale generation items': r.staleGeneration, 'orphaned chunks': r.orphanedChunks, 'expired items': r.expired }),
       );
