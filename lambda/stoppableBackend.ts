@@ -12,12 +12,15 @@ import { InvocationDeadlineError } from './errors';
 
 /**
  * A backend that refuses to start another scan page once `shouldStop()` says the invocation is
- * nearly over. The migrator and the re-encryption sweep read page by page and checkpoint after
- * each page, so the refusal ends the job cleanly at a page boundary: every page already read is
- * written and checkpointed (the client's segment scan waits for all segments before it throws),
- * nothing is half done, and the job continues from the checkpoint in the next invocation.
+ * nearly over. The migrator and the re-encryption sweep read page by page and checkpoint pages in
+ * order, so the refusal ends the job cleanly: the pages already being handled are finished (the
+ * client's segment scan waits for them before it throws), the checkpoint covers every page before
+ * them, and the next invocation continues from it. Pages that were in flight are written but not
+ * checkpointed; the next invocation reads them again, which is harmless because both jobs are
+ * idempotent (a re-encrypted entry no longer matches, a copied one is upserted again).
  *
- * Everything else passes straight through: a page being written is always finished.
+ * Everything else passes straight through: a page being written is always finished. This adapter
+ * stands in for an AbortSignal option the client's jobs do not take yet.
  */
 export class StoppableBackend implements CacheBackend {
   constructor(
