@@ -20,6 +20,7 @@ const SECRET_ID = 'cachevault/cachevault/dev/key-manifest';
 const FUNCTION_NAME = 'cachevault-dev-migrate';
 const ENTRIES = 60;
 const table = useDynamoTestTable('cv-lambda-migrate');
+const copyTarget = useDynamoTestTable('cv-lambda-copy');
 const lambda = mockClient(LambdaClient);
 const saved = { ...process.env };
 let kms: FakeKms;
@@ -160,6 +161,29 @@ describe('migrate handler (DynamoDB Local)', () => {
 
   it('refuses to start when the invocation has no time left beyond the wind-down', async () => {
     await expect(handler({ kind: 'reencrypt' }, lambdaContext(FUNCTION_NAME, () => 20_000))).rejects.toThrow(/leaves no time to work/);
+  });
+
+  it('copies the table to another one across a timeout and a resume, bytes unchanged', async () => {
+    const spec = (name: string) => `dynamodb:${name}?endpoint=${encodeURIComponent(table.endpoint)}&region=us-east-1`;
+    const job: MigrateJobInput = { kind: 'copy', source: spec(table.tableName), destination: spec(copyTarget.tableName), options: { batchSize: 4, concurrency: 1 } };
+    const first = (await handler(job, countdownContext(200_000, 15_000))) as MigrateResult;
+    expect(first.status).toBe('continued');
+    const next = JSON.parse(Buffer.from(lambda.commandCalls(InvokeCommand)[0].args[0].input.Payload as Uint8Array).toString('utf8')) as MigrateJobInput;
+    const second = (await handler(next, plentyOfTime())) as MigrateResult;
+    expect(second).toMatchObject({ status: 'complete', totals: { seen: ENTRIES, written: ENTRIES, failed: 0 } });
+
+    process.env.CACHEVAULT_DYNAMODB_TABLE_NAME = copyTarget.tableName;
+    try {
+      expect(await keyIdsInTable()).toEqual({ k2: ENTRIES });
+      const vault = await createCache();
+      try {
+        for (let i = 0; i < ENTRIES; i += 7) expect(await vault.cache.get(`user:${i}`)).toEqual({ id: i, name: `user ${i}` });
+      } finally {
+        await vault.close();
+      }
+    } finally {
+      process.env.CACHEVAULT_DYNAMODB_TABLE_NAME = table.tableName;
+    }
   });
 
   it('stops a job that keeps being continued past maxInvocations', async () => {
