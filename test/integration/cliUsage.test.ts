@@ -75,7 +75,8 @@ describe('cachevault usage errors and help (built CLI)', () => {
 
   it('a key provider unavailable here (no keyring) is named in one warning with the fallback used', async () => {
     const { code, stderr } = await ws.run(['set', 'k', 'v'], {
-      env: { CACHEVAULT_KEYS_PROVIDERS: 'keyring,env', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent' },
+      // A fresh manifest: the first key must be generated, and the keyring is asked first.
+      env: { CACHEVAULT_KEYS_PROVIDERS: 'keyring,env', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent', CACHEVAULT_KEYS_MANIFEST_PATH: `${ws.dir}/fallback.manifest.json` },
     });
     expect(code).toBe(0);
     const warnings = stderr.split('\n').filter((l) => l.includes('keyring key provider is unavailable'));
