@@ -11,8 +11,6 @@ import { performance } from 'node:perf_hooks';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { describe as describeError } from '../client/backends/baseBackend';
 import { createCache, type CacheVault } from '../client/createCache';
-import { createDynamoDBClient } from '../client/dynamodb/dynamodbClient';
-import { TableManager } from '../client/dynamodb/tableManager';
 import type { HealthCheckStep } from '../client/types';
 import { MetricDimensions, MetricNames } from './metricNames';
 import { createObservability, withObservability, type Observability } from './middleware/observability';
@@ -50,6 +48,26 @@ async function keysRoundTrip(vault: CacheVault): Promise<string | undefined> {
   return opened.length === sample.length && timingSafeEqual(opened, sample) ? undefined : 'the sealed sample did not open to the same bytes';
 }
 
+/** DynamoDB's approximate item count of the cache table; undefined (and a warning) when unreadable. */
+async function tableItemCount(vault: CacheVault, obs: Observability): Promise<number | undefined> {
+  // Loaded here, like the client loads its backends: importing the DynamoDB SDK at module load
+  // would add to every cold start's import time before the handler even runs.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { createDynamoDBClient } = require('../client/dynamodb/dynamodbClient') as typeof import('../client/dynamodb/dynamodbClient');
+  const { TableManager } = require('../client/dynamodb/tableManager') as typeof import('../client/dynamodb/tableManager');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const { dynamodb } = vault.config;
+  const client = createDynamoDBClient({ region: dynamodb.region, endpoint: dynamodb.endpoint, requestTimeoutMs: dynamodb.requestTimeoutMs, maxAttempts: dynamodb.maxAttempts });
+  try {
+    return (await new TableManager({ client, tableName: dynamodb.tableName }).describe()).itemCount;
+  } catch (error) {
+    obs.logger.warn('could not read the table item count', { error: describeError(error) });
+    return undefined;
+  } finally {
+    client.destroy();
+  }
+}
+
 export async function runHealthCheck(obs: Observability, env: NodeJS.ProcessEnv = process.env): Promise<HealthResult> {
   const started = performance.now();
   const checks: HealthCheckStep[] = [];
@@ -68,17 +86,7 @@ export async function runHealthCheck(obs: Observability, env: NodeJS.ProcessEnv 
       checks.push(...report.checks);
       checks.push(await timed('keys', () => keysRoundTrip(v)));
       activeKeyId = v.keys?.status().activeKeyId;
-      if (v.config.backend === 'dynamodb' || v.config.backend === 'hybrid') {
-        const { dynamodb } = v.config;
-        const client = createDynamoDBClient({ region: dynamodb.region, endpoint: dynamodb.endpoint, requestTimeoutMs: dynamodb.requestTimeoutMs, maxAttempts: dynamodb.maxAttempts });
-        try {
-          itemCount = (await new TableManager({ client, tableName: dynamodb.tableName }).describe()).itemCount;
-        } catch (error) {
-          obs.logger.warn('could not read the table item count', { error: describeError(error) });
-        } finally {
-          client.destroy();
-        }
-      }
+      if (v.config.backend === 'dynamodb' || v.config.backend === 'hybrid') itemCount = await tableItemCount(v, obs);
     } finally {
       await v.close();
     }
