@@ -10,6 +10,7 @@ import type { CacheConfigInput } from '../config/schema';
 import { createDynamoDBClient } from '../dynamodb/dynamodbClient';
 import { TableManager } from '../dynamodb/tableManager';
 import { CacheVaultError } from '../errors';
+import { DynamoDbLocalError } from '../dynamodb/errors';
 import { startDynamoDbLocal, type DynamoDbLocalInstance } from './dynamoDbLocal';
 import { ensureLocalKey, type LocalKey } from './localKey';
 
@@ -31,7 +32,10 @@ export interface LocalStack {
   readonly auditPath: string;
   readonly tableName: string;
   readonly tableCreated: boolean;
-  readonly dynamodb: DynamoDbLocalInstance;
+  /** Undefined when DynamoDB Local cannot run here (no Java): the stack runs on memory + file. */
+  readonly dynamodb: DynamoDbLocalInstance | undefined;
+  /** Why the DynamoDB tier is missing, worded for a human. */
+  readonly degradedReason: string | undefined;
   readonly key: LocalKey;
   stop(): Promise<void>;
 }
@@ -89,21 +93,30 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const port = options.port ?? ((await portFree(PREFERRED_PORT)) ? PREFERRED_PORT : undefined);
   let dynamodb: DynamoDbLocalInstance | undefined;
   try {
-    dynamodb = await startDynamoDbLocal({ port, dbPath, startTimeoutMs: 60_000 });
-    const client = createDynamoDBClient({ region: 'us-east-1', endpoint: dynamodb.endpoint });
-    let tableCreated: boolean;
+    let tableCreated = false;
+    let degradedReason: string | undefined;
     try {
-      ({ created: tableCreated } = await new TableManager({ client, tableName }).ensure());
-    } finally {
-      client.destroy();
+      dynamodb = await startDynamoDbLocal({ port, dbPath, startTimeoutMs: 60_000 });
+    } catch (err) {
+      // Without Java the rest of the local default still works; say so and run without the shared tier.
+      if (!(err instanceof DynamoDbLocalError) || !/java/i.test(err.message)) throw err;
+      degradedReason = `${err.message} ${err.hint ?? ''}`.trim();
+    }
+    if (dynamodb) {
+      const client = createDynamoDBClient({ region: 'us-east-1', endpoint: dynamodb.endpoint });
+      try {
+        ({ created: tableCreated } = await new TableManager({ client, tableName }).ensure());
+      } finally {
+        client.destroy();
+      }
     }
     const key = await ensureLocalKey({ service: 'cachevault', account: 'root-key', envKeyFile: join(localDir, 'env-key'), variable: 'CACHEVAULT_KEY', env });
 
     const config: CacheConfigInput = {
       backend: 'hybrid',
-      hybrid: { tiers: ['memory', 'file', 'dynamodb'] },
+      hybrid: { tiers: dynamodb ? ['memory', 'file', 'dynamodb'] : ['memory', 'file'] },
       file: { dir: cacheDir },
-      dynamodb: { tableName, region: 'us-east-1', endpoint: dynamodb.endpoint },
+      ...(dynamodb ? { dynamodb: { tableName, region: 'us-east-1', endpoint: dynamodb.endpoint } } : {}),
       encryption: { enabled: true },
       keys: { providers: [key.provider], manifest: { store: 'file', path: manifestPath } },
       audit: { enabled: true, path: auditPath },
@@ -121,9 +134,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       tableName,
       tableCreated,
       dynamodb: engine,
+      degradedReason,
       key,
       stop: async () => {
-        await engine.stop();
+        await engine?.stop();
         rmSync(pidFile, { force: true });
       },
     };

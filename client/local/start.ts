@@ -68,8 +68,12 @@ function printWhere(stack: LocalStack, once: boolean): void {
   const rel = (p: string) => relative(process.cwd(), p) || '.';
   say('');
   say('cachevault local stack');
-  say(`  DynamoDB Local   ${stack.dynamodb.endpoint} (pid ${stack.dynamodb.pid}), data in ${rel(stack.dbPath)}`);
-  say(`  table            ${stack.tableName} (${stack.tableCreated ? 'created now' : 'already there'}; same schema as the CDK stack)`);
+  if (stack.dynamodb) {
+    say(`  DynamoDB Local   ${stack.dynamodb.endpoint} (pid ${stack.dynamodb.pid}), data in ${rel(stack.dbPath)}`);
+    say(`  table            ${stack.tableName} (${stack.tableCreated ? 'created now' : 'already there'}; same schema as the CDK stack)`);
+  } else {
+    say('  DynamoDB Local   not running (no Java here): the cache runs on its memory and file tiers');
+  }
   say(`  file cache       ${rel(stack.cacheDir)}`);
   say(`  key manifest     ${rel(stack.manifestPath)} (wrapped keys only)`);
   say(`  audit log        ${rel(stack.auditPath)}`);
@@ -89,7 +93,8 @@ function printWhere(stack: LocalStack, once: boolean): void {
   say('  npx cachevault health');
   say('  npx cachevault encryption rotate');
   say('');
-  say(once ? 'Run once (--once, CI=true or no terminal): stopping DynamoDB Local.' : 'DynamoDB Local keeps running; press Ctrl-C to stop it.');
+  if (!stack.dynamodb) say('Nothing keeps running: without DynamoDB Local the stack is just files under .cachevault.');
+  else say(once ? 'Run once (--once, CI=true or no terminal): stopping DynamoDB Local.' : 'DynamoDB Local keeps running; press Ctrl-C to stop it.');
 }
 
 async function main(): Promise<number> {
@@ -99,6 +104,7 @@ async function main(): Promise<number> {
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= stack.stop());
   try {
+    if (stack.degradedReason) warn(`DynamoDB Local cannot run here, so the local stack starts without its DynamoDB tier (memory + file only). ${stack.degradedReason}`);
     if (stack.key.provider === 'env') {
       warn(
         `No OS keyring is available here (${stack.key.keyringProblem}); the root key is ${stack.key.created ? 'a new' : 'the'} env key in ${stack.key.file} (owner-only). ` +
@@ -111,7 +117,7 @@ async function main(): Promise<number> {
     await stop();
     throw err;
   }
-  if (options.once) {
+  if (options.once || !stack.dynamodb) {
     await stop();
     return 0;
   }
