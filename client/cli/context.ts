@@ -19,6 +19,7 @@ export class CliContext {
   readonly out: Output;
   private loaded: LoadedConfig | undefined;
   private readonly vaults: CliVault[] = [];
+  private readonly warned = new Set<string>();
 
   constructor(
     readonly io: CliIo,
@@ -35,7 +36,7 @@ export class CliContext {
   config(): LoadedConfig {
     if (!this.loaded) {
       this.loaded = loadConfig(this.loadOptions());
-      for (const w of this.loaded.warnings) this.out.warn(w);
+      for (const w of this.loaded.warnings) this.warnOnce(w);
     }
     return this.loaded;
   }
@@ -48,8 +49,15 @@ export class CliContext {
   async open(options?: CacheConfigInput): Promise<CliVault> {
     const vault = await openVault(this.loadOptions(options), this.globals.verbose);
     this.vaults.push(vault);
-    for (const w of vault.warnings) this.out.warn(w);
+    for (const w of vault.warnings) this.warnOnce(w);
     return vault;
+  }
+
+  /** The config is loaded by several parts of one command; each warning is worth saying once. */
+  warnOnce(message: string): void {
+    if (this.warned.has(message)) return;
+    this.warned.add(message);
+    this.out.warn(message);
   }
 
   async closeAll(): Promise<void> {
@@ -67,7 +75,7 @@ export class CliContext {
     const down = status.providers.filter((p) => p.down);
     const used = status.providers.find((p) => !p.down)?.provider;
     for (const p of down) {
-      this.out.warn(`The ${p.provider} key provider is unavailable here (${p.reason ?? 'outage'}); ${used ? `using the ${used} provider instead, as configured in keys.providers` : 'no other provider worked'}.`);
+      this.warnOnce(`The ${p.provider} key provider is unavailable here (${p.reason ?? 'outage'}); ${used ? `using the ${used} provider instead, as configured in keys.providers` : 'no other provider worked'}.`);
     }
   }
 }

@@ -55,7 +55,7 @@ export function registerConfig(program: Command, runtime: Runtime): void {
     async (ctx, _opts, [file]) => {
       // Only the file is checked: the environment must not mask (or cause) problems in it.
       const loaded = loadConfig({ file: file ?? ctx.globals.config ?? ctx.env.CACHEVAULT_CONFIG, env: {}, cwd: ctx.io.cwd });
-      for (const w of loaded.warnings) ctx.out.warn(w);
+      for (const w of loaded.warnings) ctx.warnOnce(w);
       ctx.out.result({ valid: true, file: loaded.file ?? null, warnings: loaded.warnings }, (d) =>
         d.file ? `${d.file} is valid.` : 'No config file found; the defaults are valid.',
       );

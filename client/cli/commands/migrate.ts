@@ -48,7 +48,7 @@ async function openSide(ctx: CliContext, spec: string): Promise<CacheBackend> {
   // Never migrate into (or out of) a fallback: the spec names exactly one backend.
   const { config } = loadConfig(ctx.loadOptions({ ...parsed.config, fallback: undefined }));
   const created = await createBackend(config);
-  for (const w of created.warnings) ctx.out.warn(w);
+  for (const w of created.warnings) ctx.warnOnce(w);
   return created.backend;
 }
 
