@@ -61,6 +61,8 @@ export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): B
 
 /** Most data-key versions whose PRK is kept; a fleet holds a handful (active plus decrypt-only). */
 const MAX_CACHED_PRKS = 32;
+/** Lookups between sweeps for keys their source has zeroed (retired or expired from its cache). */
+const SWEEP_EVERY = 1024;
 
 /** What is cached per data key version: its HKDF PRK, raw and as a pre-keyed HMAC. */
 export interface DataKeyPrk {
@@ -73,13 +75,17 @@ export interface DataKeyPrk {
  * PRKs of the data keys in use, by key version id. A PRK is tied to the material it was
  * extracted from: if a key source hands out other material under the same id, the old PRK is
  * zeroed and re-extracted. Only a reference to the source's Buffer is kept, never a copy of the
- * key. All PRKs are zeroed on `clear()`.
+ * key. A source that zeroes a key's material (KeyManager does on retirement and cache expiry)
+ * gets the matching PRK zeroed too, at the next sweep (every 1024 lookups and every extract).
+ * All PRKs are zeroed on `clear()`.
  */
 export class PrkCache {
   private readonly entries = new Map<string, { readonly material: Buffer; readonly value: DataKeyPrk }>();
+  private lookups = 0;
 
   /** The PRK for `key`, extracted on first use. */
   prkFor(key: DataKey): DataKeyPrk {
+    if (++this.lookups >= SWEEP_EVERY) this.sweepZeroed();
     const cached = this.entries.get(key.id);
     if (cached !== undefined) {
       if (cached.material === key.material) return cached.value;
@@ -94,7 +100,14 @@ export class PrkCache {
         hint: 'The key source returned malformed material: check the key provider (a base64 env key must decode to 32 bytes).',
       });
     }
+    if (key.material.every((byte) => byte === 0)) {
+      // Sealing under a wiped buffer would use a publicly known key.
+      throw new KeyUnavailableError(`Data key ${key.id} has been zeroed (closed or retired) by its key source.`, key.id, {
+        hint: 'Do not use a key source after close(); a retired key version cannot seal or open entries.',
+      });
+    }
     if (cached !== undefined) this.drop(key.id);
+    this.sweepZeroed();
     if (this.entries.size >= MAX_CACHED_PRKS) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.drop(oldest);
@@ -112,6 +125,14 @@ export class PrkCache {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Drops PRKs whose source material is now all zeros (a 2^-256 event for a live key). */
+  private sweepZeroed(): void {
+    this.lookups = 0;
+    for (const [id, entry] of this.entries) {
+      if (entry.material.every((byte) => byte === 0)) this.drop(id);
+    }
   }
 
   private drop(id: string): void {

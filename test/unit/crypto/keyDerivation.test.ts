@@ -75,6 +75,18 @@ describe('PrkCache', () => {
     expect(fresh.equals(hkdfExtract(EXTRACT_SALT, replacement.material))).toBe(true);
   });
 
+  test('zeroes the PRK of a key whose source zeroed the material (retired), at the next sweep', () => {
+    const cache = new PrkCache();
+    const retired = { id: 'k1', material: randomBytes(32) };
+    const active = { id: 'k2', material: randomBytes(32) };
+    const old = cache.prkFor(retired);
+    cache.prkFor(active);
+    retired.material.fill(0);
+    for (let i = 0; i < 1024; i++) cache.prkFor(active);
+    expect(old.prk.equals(Buffer.alloc(32))).toBe(true);
+    expect(cache.size).toBe(1);
+  });
+
   test('clear() zeroes every cached PRK and its pre-keyed HMAC state', () => {
     const cache = new PrkCache();
     const prks = ['k1', 'k2', 'k3'].map((id) => cache.prkFor({ id, material: randomBytes(32) }));
@@ -86,6 +98,10 @@ describe('PrkCache', () => {
       expect(p.prk.equals(Buffer.alloc(32))).toBe(true);
       expect(p.hmac.digestShort(message).equals(before[i]!)).toBe(false);
     });
+  });
+
+  test('refuses zeroed key material, rather than sealing under a publicly known key', () => {
+    expect(() => new PrkCache().prkFor({ id: 'k1', material: Buffer.alloc(32) })).toThrow(KeyUnavailableError);
   });
 
   test('rejects key material that is not 32 bytes with KeyUnavailableError', () => {
