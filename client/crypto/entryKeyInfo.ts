@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { AlgorithmId, type AlgorithmName } from './envelope';
 import { hkdfExpand, type DataKeyPrk } from './keyDerivation';
 
@@ -42,13 +43,13 @@ const SALT_OFFSET = LABEL.byteLength + 1;
 
 /**
  * The per-entry key: HKDF-Expand(PRK, entryKeyInfo(algorithm, salt), length). For 32 bytes
- * (AES-256-GCM, the hot path of every seal and open) that is T(1) alone, one HMAC with the
- * pre-keyed PRK. The caller zeroes the result.
+ * (AES-256-GCM, the hot path of every seal and open) that is T(1) alone: one HMAC-SHA-256
+ * (node:crypto) over the prebuilt first-block input. The caller zeroes the result.
  */
 export function deriveEntryKey(prk: DataKeyPrk, algorithm: SealingAlgorithm, salt: Uint8Array, length: number): Buffer {
   const input = firstBlockInputs.get(algorithm);
   if (length !== 32 || input === undefined) return hkdfExpand(prk.prk, entryKeyInfo(algorithm, salt), length);
   // A byte loop: cheaper than a native copy or a subarray view for 16 bytes.
   for (let i = 0; i < SALT_BYTES; i++) input[SALT_OFFSET + i] = salt[i]!;
-  return prk.hmac.digestShort(input);
+  return createHmac('sha256', prk.prk).update(input).digest();
 }

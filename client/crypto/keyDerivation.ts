@@ -1,13 +1,12 @@
 import { createHmac } from 'node:crypto';
 import { KeyUnavailableError } from '../errors';
 import type { DataKey } from '../keys/keyProvider';
-import { PrekeyedHmacSha256 } from './hmacSha256';
 
 /**
  * HKDF-SHA-256 (RFC 5869) split in its two halves, because the halves run at different rates:
  * extract once per data key (the PRK is cached), expand once per entry with that entry's random
  * salt in `info`. Node's `hkdfSync` always runs both (~10 us); expand alone is one HMAC per
- * 32 output bytes (~2 us with createHmac, well under 1 us with the PRK pre-keyed).
+ * 32 output bytes (~2 us).
  */
 
 const HASH = 'sha256';
@@ -64,11 +63,9 @@ const MAX_CACHED_PRKS = 32;
 /** Lookups between sweeps for keys their source has zeroed (retired or expired from its cache). */
 const SWEEP_EVERY = 1024;
 
-/** What is cached per data key version: its HKDF PRK, raw and as a pre-keyed HMAC. */
+/** What is cached per data key version: its HKDF PRK. */
 export interface DataKeyPrk {
   readonly prk: Buffer;
-  /** HMAC-SHA-256 keyed with `prk`, for the one-block expand on the hot path. */
-  readonly hmac: PrekeyedHmacSha256;
 }
 
 /**
@@ -113,7 +110,7 @@ export class PrkCache {
       if (oldest !== undefined) this.drop(oldest);
     }
     const prk = hkdfExtract(EXTRACT_SALT, key.material);
-    const value: DataKeyPrk = { prk, hmac: new PrekeyedHmacSha256(prk) };
+    const value: DataKeyPrk = { prk };
     this.entries.set(key.id, { material: key.material, value });
     return value;
   }
@@ -138,7 +135,6 @@ export class PrkCache {
   private drop(id: string): void {
     const entry = this.entries.get(id);
     entry?.value.prk.fill(0);
-    entry?.value.hmac.destroy();
     this.entries.delete(id);
   }
 }

@@ -139,10 +139,8 @@ describe.each(ALGORITHMS)('AeadEncryption with %s', (algorithm) => {
       const sealed = await encryption.seal(Buffer.from('value'), identity);
       expect(prks.length).toBeGreaterThan(0);
       expect(prks.every(({ prk }) => !prk.equals(Buffer.alloc(32)))).toBe(true);
-      const destroy = jest.spyOn(prks[0]!.hmac, 'destroy');
       encryption.close();
       expect(prks.every(({ prk }) => prk.equals(Buffer.alloc(32)))).toBe(true);
-      expect(destroy).toHaveBeenCalled();
       await expect(encryption.open(sealed.bytes, identity)).rejects.toThrow(EncryptionClosedError);
       await expect(encryption.seal(Buffer.from('value'), identity)).rejects.toThrow(EncryptionClosedError);
     } finally {
