@@ -25,6 +25,10 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
   if ((await cache.get<typeof VALUE>('user:42'))?.name !== VALUE.name) throw new Error('memory bench: CacheManager did not read back');
   if ((await cache.get<string>('fragment:42')) !== FRAGMENT) throw new Error('memory bench: CacheManager did not read back');
 
+  const sharedBackend = new MemoryBackend();
+  const shared = new CacheManager({ backend: sharedBackend, defaultTtlMs: 3_600_000, sharedValues: true });
+  await shared.set('user:42', VALUE);
+
   const lru = new LRUCache<string, object>({ max: 10_000, ttl: 3_600_000 });
   lru.set('user:42', VALUE);
 
@@ -41,6 +45,11 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
     keep(
       await measure('CacheManager(memory) hot hit, string', async () => {
         if ((await cache.get('fragment:42')) === undefined) throw new Error('unexpected miss');
+      }, { ops }),
+    );
+    keep(
+      await measure('CacheManager(memory, sharedValues) hot hit', async () => {
+        if ((await shared.get('user:42')) === undefined) throw new Error('unexpected miss');
       }, { ops }),
     );
     keep(
@@ -67,6 +76,7 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
   };
   const stats = cache.stats();
   await cache.close();
+  await shared.close();
   return {
     suite: 'memory',
     cases,
@@ -77,10 +87,11 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
       ratio(cases, 'CacheManager(memory) hot hit, string', 'lru-cache get (awaited)'),
       target('CacheManager(memory) hot hit'),
       target('CacheManager(memory) hot hit, string'),
+      target('CacheManager(memory, sharedValues) hot hit'),
     ],
     notes: [
       `median of ${rounds} interleaved round(s); each CacheManager hit is awaited, as an app awaits it.`,
-      'object values are deserialized on every hit (each caller gets its own copy); strings are immutable and served as decoded.',
+      'object values are deserialized on every hit (each caller gets its own copy) unless sharedValues is on (one decoded object shared by every caller, read-only by contract); strings are immutable and served as decoded.',
       `manager counted ${stats.hits} hits, ${stats.misses} misses, ${stats.decryptFailures} integrity failures.`,
     ],
   };

@@ -204,6 +204,23 @@ describe('CacheManager', () => {
     expect(stats.backend.backend).toBe('memory');
   });
 
+  test('each get returns its own copy of an object value by default', async () => {
+    const { cache } = setup();
+    await cache.set('obj', { n: 1 });
+    const first = await cache.get<{ n: number }>('obj');
+    first!.n = 99;
+    expect(await cache.get('obj')).toEqual({ n: 1 });
+  });
+
+  test('with sharedValues, memory hits hand every caller the same decoded object', async () => {
+    const { cache } = setup({ sharedValues: true });
+    await cache.set('obj', { n: 1 });
+    const first = await cache.get<{ n: number }>('obj');
+    const second = await cache.get<{ n: number }>('obj');
+    expect(second).toBe(first);
+    expect(second).toEqual({ n: 1 });
+  });
+
   test('a stored entry carries the key id of the provider that sealed it', async () => {
     const { cache, backend } = setup();
     await cache.set('k', 1);
