@@ -39,6 +39,23 @@ describe('the published package', () => {
     expect(JSON.parse(out)).toEqual({ text: 'hello', hits: 1 });
   });
 
+  test('the AWS-backed classes load from their own entry points, and the root entry does not load the AWS SDK', () => {
+    const script = [
+      "require('cachevault');",
+      "const loadedSdk = () => Object.keys(require.cache).some((p) => p.includes('@aws-sdk'));",
+      'const rootLoadsSdk = loadedSdk();',
+      "const { DynamoDBBackend, TableManager } = require('cachevault/dynamodb');",
+      "const { KmsKeyProvider, SecretsManagerManifestStore } = require('cachevault/aws');",
+      'console.log(JSON.stringify({ rootLoadsSdk, classes: [DynamoDBBackend, TableManager, KmsKeyProvider, SecretsManagerManifestStore].map((c) => typeof c), sdkAfter: loadedSdk() }));',
+    ].join('\n');
+    const dir = mkdtempSync(join(tmpdir(), 'cv-consumer-'));
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(root, join(dir, 'node_modules', 'cachevault'), 'dir');
+    writeFileSync(join(dir, 'main.js'), script);
+    const out = JSON.parse(execFileSync(process.execPath, [join(dir, 'main.js')], { cwd: dir }).toString());
+    expect(out).toEqual({ rootLoadsSdk: false, classes: ['function', 'function', 'function', 'function'], sdkAfter: true });
+  });
+
   test('a type error against the public API is caught by the consumer compiler', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cv-consumer-'));
     mkdirSync(join(dir, 'node_modules'));
