@@ -3,13 +3,13 @@ import { InvalidArgumentError } from '../errors';
 import { silentLogger } from '../logger';
 import { TableSchema } from '../schema/tableSchema';
 import type { Clock, Logger, StoredEntry } from '../types';
-import { CHECKPOINT_VERSION, CheckpointStore, describePlan, planHash, type Checkpoint, type PlanDescription } from './checkpoint';
+import { CheckpointStore, describePlan, newCheckpoint, planHash, type Checkpoint, type PlanDescription } from './checkpoint';
 import { prepareEntry, type Transcode } from './entryTranscoder';
 import { MigrationError, MigrationInProgressError, MigrationWriteError, PlanMismatchError } from './errors';
 import { fromJournalState, Journal, refId, toJournalState, type JournalRecord } from './journal';
 import { dryRun } from './plan';
 import { ProgressTracker, type ProgressCounts } from './progress';
-import { freshSegments, scanSegments } from './segmentScan';
+import { scanSegments } from './segmentScan';
 import { StateLock } from './stateLock';
 import type { EntryFailure, MigrationCounts, MigrationPlan, MigrationReport, ProgressListener, RollbackReport, ValidationReport } from './types';
 import { byNamespace, validateCopy } from './validate';
@@ -60,6 +60,12 @@ export interface RunOptions {
   readonly onProgress?: ProgressListener;
   /** Entries expected (from a dry run), for the ETA. @default the source's own count, if it keeps one */
   readonly expectedEntries?: number;
+  /**
+   * Stops the copy early: no new page is read once it aborts; batches in flight are written and
+   * checkpointed, and the run resolves with `stopped: true`. `run({ resume: true })` later
+   * continues from exactly there. @default never stops early
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface PhaseOptions {
@@ -193,7 +199,7 @@ export class CacheMigrator {
       inFlight = await journal.inFlightKeys(checkpoint.segments);
       this.logger.info({ stateDir: this.stateDir, inFlight: inFlight.size }, 'resuming migration');
     } else if (existing !== undefined && existing.status === 'complete' && options.resume) {
-      return this.report(existing, true, 0, 0);
+      return this.report(existing, true, 0, 0, false);
     } else {
       if (existing !== undefined) {
         if (existing.status === 'running') throw new MigrationInProgressError(this.stateDir);
@@ -204,21 +210,15 @@ export class CacheMigrator {
       }
       await journal.reset();
       const destinationEmptyAtStart = await this.isDestinationEmpty();
-      const now = this.clock();
-      checkpoint = {
+      checkpoint = newCheckpoint({
         destinationEmptyAtStart,
-        version: CHECKPOINT_VERSION,
         kind: 'migrate',
         planHash: this.planHash,
         plan: this.description,
-        status: 'running',
         totalSegments: this.totalSegments,
-        segments: freshSegments(this.totalSegments),
         counts: emptyCounts(),
-        failures: [],
-        startedAt: now,
-        updatedAt: now,
-      };
+        now: this.clock(),
+      });
       await store.save(checkpoint);
     }
 
@@ -233,8 +233,9 @@ export class CacheMigrator {
     const tracker = new ProgressTracker('copy', this.clock, options.onProgress, options.expectedEntries ?? this.source.stats().entries, progressCounts());
     let batchesWritten = 0;
 
-    await scanSegments<BatchOutcome>({
+    const { complete } = await scanSegments<BatchOutcome>({
       backend: this.source,
+      signal: options.signal,
       segments: checkpoint.segments,
       totalSegments: checkpoint.totalSegments,
       pageSize: this.batchSize,
@@ -282,13 +283,18 @@ export class CacheMigrator {
       },
     });
 
+    if (!complete) {
+      // Every committed batch is already in the checkpoint, which stays `running` for a resume.
+      this.logger.info({ stateDir: this.stateDir, entries: counts.entries }, 'migration stopped early; resume continues it');
+      return this.report(checkpoint, resumed, batchesWritten, tracker.elapsedMs(), true);
+    }
     checkpoint.status = 'complete';
     checkpoint.updatedAt = this.clock();
     await store.save(checkpoint);
     if (counts.failed > 0) {
       this.logger.warn({ failed: counts.failed, byReason: counts.failuresByReason }, 'some entries could not be migrated');
     }
-    return this.report(checkpoint, resumed, batchesWritten, tracker.elapsedMs());
+    return this.report(checkpoint, resumed, batchesWritten, tracker.elapsedMs(), false);
   }
 
   /** Compares source and destination entry by entry (decrypted checksums); writes nothing. */
@@ -438,8 +444,9 @@ export class CacheMigrator {
     }
   }
 
-  private report(checkpoint: Checkpoint, resumed: boolean, batchesWritten: number, elapsedMs: number): MigrationReport {
+  private report(checkpoint: Checkpoint, resumed: boolean, batchesWritten: number, elapsedMs: number, stopped: boolean): MigrationReport {
     return {
+      stopped,
       planHash: checkpoint.planHash,
       source: checkpoint.plan.source,
       destination: checkpoint.plan.destination,

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { MigrationStateError } from './errors';
+import { freshSegments } from './segmentScan';
 import type { MigrationCounts, EntryFailure } from './types';
 
 /** Bumped when the checkpoint's shape changes; older files are refused, not misread. */
@@ -64,6 +65,33 @@ function canonicalJson(value: unknown): string {
 
 export function describePlan(plan: PlanDescription): string {
   return `${plan.kind} ${plan.source} -> ${plan.destination}`;
+}
+
+/** What a run that starts from nothing records about itself. */
+export interface NewCheckpointFields<C extends object> {
+  readonly kind: CheckpointKind;
+  readonly planHash: string;
+  readonly plan: PlanDescription;
+  readonly totalSegments: number;
+  /** Zeroed counters of the run's kind. */
+  readonly counts: C;
+  readonly now: number;
+  readonly destinationEmptyAtStart?: boolean;
+}
+
+/** The checkpoint of a run starting now: every segment at its beginning, no failure yet. */
+export function newCheckpoint<C extends object>(fields: NewCheckpointFields<C>): Checkpoint<C> {
+  const { now, destinationEmptyAtStart, ...rest } = fields;
+  return {
+    ...(destinationEmptyAtStart === undefined ? {} : { destinationEmptyAtStart }),
+    version: CHECKPOINT_VERSION,
+    ...rest,
+    status: 'running',
+    segments: freshSegments(fields.totalSegments),
+    failures: [],
+    startedAt: now,
+    updatedAt: now,
+  };
 }
 
 /**

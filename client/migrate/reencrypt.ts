@@ -3,10 +3,10 @@ import type { EncryptionProvider } from '../crypto/encryptionProvider';
 import { CacheVaultError, InvalidArgumentError } from '../errors';
 import { silentLogger } from '../logger';
 import type { Clock, Logger, StoredEntry } from '../types';
-import { CHECKPOINT_VERSION, CheckpointStore, describePlan, planHash, type Checkpoint, type PlanDescription } from './checkpoint';
+import { CheckpointStore, describePlan, newCheckpoint, planHash, type Checkpoint, type PlanDescription } from './checkpoint';
 import { MigrationError, MigrationWriteError, PlanMismatchError } from './errors';
 import { ProgressTracker, type ProgressCounts } from './progress';
-import { freshSegments, scanSegments } from './segmentScan';
+import { scanSegments } from './segmentScan';
 import { StateLock } from './stateLock';
 import type { EntryFailure, ProgressListener } from './types';
 import { byNamespace } from './validate';
@@ -46,6 +46,12 @@ export interface ReencryptOptions {
   readonly logger?: Logger;
   /** @default 100 */
   readonly maxFailureSamples?: number;
+  /**
+   * Stops the sweep early: no new page is read once it aborts; batches in flight are rewritten
+   * and checkpointed, and the sweep resolves with `stopped: true`. Running it again with the
+   * same options (resume is the default) continues from exactly there. @default never stops early
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -74,6 +80,8 @@ export interface ReencryptCounts {
 }
 
 export interface ReencryptReport {
+  /** `signal` aborted before the sweep reached the end; the checkpoint stays `running` for a resume. */
+  readonly stopped: boolean;
   readonly planHash: string;
   readonly counts: ReencryptCounts;
   readonly failures: readonly EntryFailure[];
@@ -168,20 +176,7 @@ async function sweep(options: ReencryptOptions, setup: SweepSetup): Promise<Reen
     resumed = true;
   } else {
     if (existing !== undefined) await store.archive(`${existing.status}-${existing.updatedAt}`);
-    const now = clock();
-    checkpoint = {
-      version: CHECKPOINT_VERSION,
-      kind: 'reencrypt',
-      planHash: hash,
-      plan,
-      status: 'running',
-      totalSegments,
-      segments: freshSegments(totalSegments),
-      counts: emptyCounts(),
-      failures: [],
-      startedAt: now,
-      updatedAt: now,
-    };
+    checkpoint = newCheckpoint({ kind: 'reencrypt', planHash: hash, plan, totalSegments, counts: emptyCounts(), now: clock() });
     await store.save(checkpoint);
   }
 
@@ -195,8 +190,9 @@ async function sweep(options: ReencryptOptions, setup: SweepSetup): Promise<Reen
   });
   const tracker = new ProgressTracker('reencrypt', clock, options.onProgress, backend.stats().entries, progressCounts());
 
-  await scanSegments<PageOutcome>({
+  const { complete } = await scanSegments<PageOutcome>({
     backend,
+    signal: options.signal,
     segments: checkpoint.segments,
     totalSegments: checkpoint.totalSegments,
     pageSize: batchSize,
@@ -292,9 +288,14 @@ async function sweep(options: ReencryptOptions, setup: SweepSetup): Promise<Reen
     },
   });
 
+  if (!complete) {
+    // Every committed batch is already in the checkpoint, which stays `running` for a resume.
+    logger.info({ stateDir: options.stateDir, rewritten: counts.rewritten }, 're-encryption stopped early; running it again resumes');
+    return { stopped: true, planHash: hash, counts, failures: checkpoint.failures, resumed, elapsedMs: tracker.elapsedMs() };
+  }
   checkpoint.status = 'complete';
   checkpoint.updatedAt = clock();
   await store.save(checkpoint);
   if (counts.failed > 0) logger.warn({ failed: counts.failed, byReason: counts.failuresByReason }, 're-encryption left entries it could not open');
-  return { planHash: hash, counts, failures: checkpoint.failures, resumed, elapsedMs: tracker.elapsedMs() };
+  return { stopped: false, planHash: hash, counts, failures: checkpoint.failures, resumed, elapsedMs: tracker.elapsedMs() };
 }
