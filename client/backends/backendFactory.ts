@@ -5,6 +5,7 @@ import { CacheVaultError } from '../errors';
 import { silentLogger } from '../logger';
 import type { Clock, Logger, StoredEntry } from '../types';
 import { describe } from './baseBackend';
+import type { DynamoDBBackendOptions } from './dynamodbBackend';
 import type { CacheBackend } from './cacheBackend';
 import { BackendStartError } from './hybrid/errors';
 import type { HybridTierSpec } from './hybridBackend';
@@ -130,6 +131,21 @@ function fileBackend(config: AdvancedCacheConfig, deps: BackendFactoryDeps): Cac
   return new FileBackend({ ...config.file, clock: deps.clock, logger: deps.logger });
 }
 
+/** The DynamoDBBackend options the config's `dynamodb` section asks for (also used by the CLI's maintenance commands). */
+export function dynamoBackendOptions(config: AdvancedCacheConfig): DynamoDBBackendOptions {
+  const d = config.dynamodb;
+  return {
+    tableName: d.tableName,
+    region: d.region,
+    endpoint: d.endpoint,
+    consistentRead: d.consistentRead,
+    chunkBytes: d.chunkBytes,
+    batchRetryDeadlineMs: d.batchRetryDeadlineMs,
+    requestTimeoutMs: d.requestTimeoutMs,
+    maxAttempts: d.maxAttempts,
+  };
+}
+
 /**
  * Builds the DynamoDB backend and checks, with one read of a key that does not exist, that the
  * table is there and readable. Missing tables and denied access fail the start; a network
@@ -155,18 +171,7 @@ async function dynamoTier(
       client.destroy();
     }
   }
-  const backend = new DynamoDBBackend({
-    tableName: d.tableName,
-    region: d.region,
-    endpoint: d.endpoint,
-    consistentRead: d.consistentRead,
-    chunkBytes: d.chunkBytes,
-    batchRetryDeadlineMs: d.batchRetryDeadlineMs,
-    requestTimeoutMs: d.requestTimeoutMs,
-    maxAttempts: d.maxAttempts,
-    clock: deps.clock,
-    logger: deps.logger,
-  });
+  const backend = new DynamoDBBackend({ ...dynamoBackendOptions(config), clock: deps.clock, logger: deps.logger });
   try {
     await backend.get('__health__', 'startup-probe');
   } catch (err) {

@@ -3,6 +3,7 @@
  * FileBackend method, gc a DynamoDBBackend one), so they open that tier directly from the config.
  */
 import { resolve } from 'node:path';
+import { dynamoBackendOptions } from '../backends/backendFactory';
 import { DynamoDBBackend } from '../backends/dynamodbBackend';
 import { FileBackend } from '../backends/fileBackend';
 import type { AdvancedCacheConfig } from '../config/schema';
@@ -17,15 +18,5 @@ export function openFileTier(config: AdvancedCacheConfig, cwd: string): FileBack
 }
 
 export function openDynamoTier(config: AdvancedCacheConfig): DynamoDBBackend {
-  const d = config.dynamodb;
-  return new DynamoDBBackend({
-    tableName: d.tableName,
-    region: d.region,
-    endpoint: d.endpoint,
-    consistentRead: d.consistentRead,
-    chunkBytes: d.chunkBytes,
-    batchRetryDeadlineMs: d.batchRetryDeadlineMs,
-    requestTimeoutMs: d.requestTimeoutMs,
-    maxAttempts: d.maxAttempts,
-  });
+  return new DynamoDBBackend(dynamoBackendOptions(config));
 }
