@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { silentLogger } from '../logger';
 import type { Logger } from '../types';
 import { KeyProviderError, KeyProviderFailure, PROVIDER_FIX } from './errors';
 import type { KeyContext, KeyProvider, WrappedKey } from './keyProvider';
-import { keyContextAad, rootKeyFingerprint, unwrapWithRootKey, wrapWithRootKey } from './localKeyWrap';
+import { generateWrappedDataKey, unwrapLocalKey, wrapLocalKey } from './localKeyWrap';
 
 export interface EnvKeyProviderOptions {
   /** Environment variable holding a base64 32-byte root key. @default 'CACHEVAULT_KEY' */
@@ -39,33 +38,23 @@ export class EnvKeyProvider implements KeyProvider {
     return `env:${this.variable}`;
   }
 
-  async generateDataKey(context: KeyContext): Promise<{ plaintext: Buffer; wrapped: WrappedKey }> {
-    const plaintext = randomBytes(32);
-    try {
-      return { plaintext, wrapped: await this.wrap(plaintext, context) };
-    } catch (error) {
-      plaintext.fill(0);
-      throw error;
-    }
+  generateDataKey(context: KeyContext): Promise<{ plaintext: Buffer; wrapped: WrappedKey }> {
+    return generateWrappedDataKey((plaintext) => this.wrap(plaintext, context));
   }
 
   async wrap(plaintext: Buffer, context: KeyContext): Promise<WrappedKey> {
-    const root = this.rootKey();
-    const ciphertext = wrapWithRootKey(root, plaintext, keyContextAad(this.ref, context));
-    return { provider: 'env', wrappingKeyRef: `${this.ref}#${rootKeyFingerprint(root)}`, ciphertext: ciphertext.toString('base64') };
+    return wrapLocalKey('env', this.ref, this.rootKey(), plaintext, context);
   }
 
   async unwrap(wrapped: WrappedKey, context: KeyContext): Promise<Buffer> {
-    const root = this.rootKey();
-    const [ref, fingerprint] = wrapped.wrappingKeyRef.split('#');
-    if (fingerprint !== undefined && fingerprint !== rootKeyFingerprint(root)) {
+    const plaintext = unwrapLocalKey(this.rootKey(), this.ref, wrapped, context);
+    if (plaintext === 'wrong-root-key') {
       throw new KeyProviderError('env', KeyProviderFailure.wrongKey, `Key ${context.keyId} was wrapped under a different ${this.variable} value.`, {
         hint: `Set ${this.variable} to the value used when the key was created, or rotate to a new key version.`,
         context: { keyId: context.keyId },
       });
     }
-    const plaintext = unwrapWithRootKey(root, Buffer.from(wrapped.ciphertext, 'base64'), keyContextAad(ref ?? this.ref, context));
-    if (!plaintext) {
+    if (plaintext === 'does-not-authenticate') {
       throw new KeyProviderError('env', KeyProviderFailure.invalidCiphertext, `The env-wrapped copy of key ${context.keyId} does not authenticate.`, {
         hint: 'Restore the key manifest from a backup, or rotate to a new key version.',
         context: { keyId: context.keyId },

@@ -4,7 +4,7 @@ import { silentLogger } from '../logger';
 import type { Logger } from '../types';
 import { KeyProviderError, KeyProviderFailure, PROVIDER_FIX } from './errors';
 import type { KeyContext, KeyProvider, WrappedKey } from './keyProvider';
-import { keyContextAad, rootKeyFingerprint, unwrapWithRootKey, wrapWithRootKey } from './localKeyWrap';
+import { generateWrappedDataKey, unwrapLocalKey, wrapLocalKey } from './localKeyWrap';
 
 /** The slice of `@napi-rs/keyring`'s `AsyncEntry` this provider uses (injectable in tests). */
 export interface KeyringEntry {
@@ -64,34 +64,23 @@ export class KeyringKeyProvider implements KeyProvider {
     return `keyring:${this.service}/${this.account}`;
   }
 
-  async generateDataKey(context: KeyContext): Promise<{ plaintext: Buffer; wrapped: WrappedKey }> {
-    const plaintext = randomBytes(32);
-    try {
-      return { plaintext, wrapped: await this.wrap(plaintext, context) };
-    } catch (error) {
-      plaintext.fill(0);
-      throw error;
-    }
+  generateDataKey(context: KeyContext): Promise<{ plaintext: Buffer; wrapped: WrappedKey }> {
+    return generateWrappedDataKey((plaintext) => this.wrap(plaintext, context));
   }
 
   async wrap(plaintext: Buffer, context: KeyContext): Promise<WrappedKey> {
-    const root = await this.rootKey(true);
-    const ciphertext = wrapWithRootKey(root, plaintext, keyContextAad(this.ref, context));
-    return { provider: 'keyring', wrappingKeyRef: `${this.ref}#${rootKeyFingerprint(root)}`, ciphertext: ciphertext.toString('base64') };
+    return wrapLocalKey('keyring', this.ref, await this.rootKey(true), plaintext, context);
   }
 
   async unwrap(wrapped: WrappedKey, context: KeyContext): Promise<Buffer> {
-    const root = await this.rootKey(false);
-    const fingerprint = rootKeyFingerprint(root);
-    const [ref, wrappedFingerprint] = wrapped.wrappingKeyRef.split('#');
-    if (wrappedFingerprint !== undefined && wrappedFingerprint !== fingerprint) {
+    const plaintext = unwrapLocalKey(await this.rootKey(false), this.ref, wrapped, context);
+    if (plaintext === 'wrong-root-key') {
       throw new KeyProviderError('keyring', KeyProviderFailure.wrongKey, `Key ${context.keyId} was wrapped under a different keyring root key (another machine or a replaced keyring entry).`, {
         hint: 'Import a key backup from the machine that wrote it (`cachevault keys restore FILE`), or rotate to a new key version.',
         context: { keyId: context.keyId },
       });
     }
-    const plaintext = unwrapWithRootKey(root, Buffer.from(wrapped.ciphertext, 'base64'), keyContextAad(ref ?? this.ref, context));
-    if (!plaintext) {
+    if (plaintext === 'does-not-authenticate') {
       throw new KeyProviderError('keyring', KeyProviderFailure.invalidCiphertext, `The keyring-wrapped copy of key ${context.keyId} does not authenticate (damaged manifest, or wrapped for another app, environment or key id).`, {
         hint: 'Restore the key manifest from a backup, or rotate to a new key version.',
         context: { keyId: context.keyId },

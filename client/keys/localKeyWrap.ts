@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
-import type { KeyContext } from './keyProvider';
+import type { KeyContext, KeyProviderName, WrappedKey } from './keyProvider';
 
 /**
  * AES-256-GCM key wrapping under a local root key (keyring or env), shared by the local
@@ -56,4 +56,37 @@ export function unwrapWithRootKey(root: Buffer, wrapped: Buffer, aad: Buffer): B
  */
 export function rootKeyFingerprint(root: Buffer): string {
   return createHmac('sha256', root).update('cachevault root key fingerprint v1').digest('hex').slice(0, 16);
+}
+
+const DATA_KEY_BYTES = 32;
+
+/** A fresh 256-bit data key and its wrapped copy; the plaintext is zeroed when wrapping fails. */
+export async function generateWrappedDataKey(wrap: (plaintext: Buffer) => Promise<WrappedKey>): Promise<{ plaintext: Buffer; wrapped: WrappedKey }> {
+  const plaintext = randomBytes(DATA_KEY_BYTES);
+  try {
+    return { plaintext, wrapped: await wrap(plaintext) };
+  } catch (error) {
+    plaintext.fill(0);
+    throw error;
+  }
+}
+
+/**
+ * Wraps a data key under a local provider's root key. The reference records which root key
+ * (`<providerRef>#<fingerprint>`) so `unwrapLocalKey` can tell a foreign root key from damage.
+ */
+export function wrapLocalKey(provider: KeyProviderName, providerRef: string, root: Buffer, plaintext: Buffer, context: KeyContext): WrappedKey {
+  const ciphertext = wrapWithRootKey(root, plaintext, keyContextAad(providerRef, context));
+  return { provider, wrappingKeyRef: `${providerRef}#${rootKeyFingerprint(root)}`, ciphertext: ciphertext.toString('base64') };
+}
+
+/**
+ * Opens a key `wrapLocalKey` wrapped. `wrong-root-key`: the fingerprint names another root key;
+ * `does-not-authenticate`: the bytes are damaged or bound to another app, environment or key id.
+ * A reference without a fingerprint (older manifests) is tried as is.
+ */
+export function unwrapLocalKey(root: Buffer, providerRef: string, wrapped: WrappedKey, context: KeyContext): Buffer | 'wrong-root-key' | 'does-not-authenticate' {
+  const [ref, fingerprint] = wrapped.wrappingKeyRef.split('#');
+  if (fingerprint !== undefined && fingerprint !== rootKeyFingerprint(root)) return 'wrong-root-key';
+  return unwrapWithRootKey(root, Buffer.from(wrapped.ciphertext, 'base64'), keyContextAad(ref ?? providerRef, context)) ?? 'does-not-authenticate';
 }
