@@ -9,18 +9,6 @@ export class InvalidEventError extends CacheVaultError {
   }
 }
 
-/**
- * Thrown into a running job when the invocation is close to its timeout, so the job stops at a
- * page boundary with its checkpoint saved. The migrate handler catches it and continues the job.
- */
-export class InvocationDeadlineError extends CacheVaultError {
-  override readonly code = 'LAMBDA_DEADLINE';
-  constructor(remainingMs: number) {
-    super(`Stopping the job with ${remainingMs} ms of the invocation left, to continue it in a new invocation.`);
-    this.name = 'InvocationDeadlineError';
-  }
-}
-
 /** Starting (or continuing) a migrate job through the Lambda API failed. */
 export class JobInvokeError extends CacheVaultError {
   override readonly code = 'LAMBDA_JOB_INVOKE_FAILED';

@@ -19,12 +19,12 @@ import { CacheMigrator } from '../client/migrate/cacheMigrator';
 import { CheckpointStore, type Checkpoint } from '../client/migrate/checkpoint';
 import { reencryptInPlace } from '../client/migrate/reencrypt';
 import type { StoredEntry } from '../client/types';
-import { InvalidEventError, InvocationDeadlineError } from './errors';
+import { InvalidEventError } from './errors';
 import { startMigrateJob } from './jobInvoker';
 import { MetricNames } from './metricNames';
 import { createObservability, withObservability, type Observability } from './middleware/observability';
 import { parseJob, type MigrateJob, type MigrateJobInput } from './migrateJob';
-import { StoppableBackend } from './stoppableBackend';
+import { WindDown } from './windDown';
 
 /** Safety net under the job's own wind-down: middy aborts the signal this long before the timeout. */
 const HARD_STOP_MS = 5_000;
@@ -87,19 +87,14 @@ export async function runMigrateJob(event: unknown, context: Context, signal: Ab
       initial = parseCheckpoint(job.continuation.checkpoint);
       await store.save(initial);
     }
-    const shouldStop = () => {
-      const remainingMs = context.getRemainingTimeInMillis();
-      return { stop: signal.aborted || remainingMs < windDownMs, remainingMs };
-    };
-
-    let failures: MigrateResult['failures'];
-    let stopped = false;
+    const deadline = new WindDown(context, windDownMs, signal);
+    let outcome: JobOutcome;
     try {
-      failures = job.kind === 'reencrypt' ? await reencrypt(job, stateDir, shouldStop, obs) : await copy(job, stateDir, shouldStop, obs);
-    } catch (error) {
-      if (!(error instanceof InvocationDeadlineError)) throw error;
-      stopped = true;
+      outcome = job.kind === 'reencrypt' ? await reencrypt(job, stateDir, deadline, obs) : await copy(job, stateDir, deadline, obs);
+    } finally {
+      deadline.dispose();
     }
+    const { failures, stopped } = outcome;
 
     const final = await store.load();
     const totals = totalsOf(final);
@@ -140,9 +135,15 @@ function parseCheckpoint(text: string): AnyCheckpoint {
   }
 }
 
-type StopCheck = () => { stop: boolean; remainingMs: number };
+interface JobOutcome {
+  readonly stopped: boolean;
+  readonly failures: MigrateResult['failures'];
+}
 
-async function reencrypt(job: Extract<MigrateJob, { kind: 'reencrypt' }>, stateDir: string, shouldStop: StopCheck, obs: Observability) {
+const failureSamples = (failures: readonly { namespace: string; key: string; reason: string }[]) =>
+  failures.map(({ namespace, key, reason }) => ({ namespace, key, reason }));
+
+async function reencrypt(job: Extract<MigrateJob, { kind: 'reencrypt' }>, stateDir: string, deadline: WindDown, obs: Observability): Promise<JobOutcome> {
   const vault = await createCache({ logger: obs.clientLogger });
   try {
     const activeKeyId = vault.keys?.status().activeKeyId;
@@ -155,7 +156,7 @@ async function reencrypt(job: Extract<MigrateJob, { kind: 'reencrypt' }>, stateD
     const shouldRewrite = (entry: StoredEntry): boolean =>
       entry.keyId === 'none' ? job.includeUnencrypted : from ? from.includes(entry.keyId) : entry.keyId !== activeKeyId;
     const report = await reencryptInPlace({
-      backend: new StoppableBackend(vault.backend, shouldStop),
+      backend: vault.backend,
       open: vault.encryption,
       seal: vault.encryption,
       shouldRewrite,
@@ -166,15 +167,17 @@ async function reencrypt(job: Extract<MigrateJob, { kind: 'reencrypt' }>, stateD
       batchSize: job.options.batchSize,
       concurrency: job.options.concurrency,
       logger: obs.clientLogger,
+      signal: deadline.signal,
+      onProgress: deadline.check,
     });
-    obs.logger.info('re-encryption finished', { counts: report.counts, activeKeyId });
-    return report.failures.map(({ namespace, key, reason }) => ({ namespace, key, reason }));
+    obs.logger.info(report.stopped ? 're-encryption stopped for the deadline' : 're-encryption finished', { counts: report.counts, activeKeyId });
+    return { stopped: report.stopped, failures: failureSamples(report.failures) };
   } finally {
     await vault.close();
   }
 }
 
-async function copy(job: Extract<MigrateJob, { kind: 'copy' }>, stateDir: string, shouldStop: StopCheck, obs: Observability) {
+async function copy(job: Extract<MigrateJob, { kind: 'copy' }>, stateDir: string, deadline: WindDown, obs: Observability): Promise<JobOutcome> {
   const open = async (spec: string): Promise<CacheBackend> => {
     const parsed = parseBackendSpec(spec);
     // A spec names exactly one backend: never copy into or out of a fallback.
@@ -186,7 +189,7 @@ async function copy(job: Extract<MigrateJob, { kind: 'copy' }>, stateDir: string
     const destination = await open(job.destination);
     try {
       const migrator = new CacheMigrator({
-        source: new StoppableBackend(source, shouldStop),
+        source,
         destination,
         stateDir,
         batchSize: job.options.batchSize,
@@ -195,9 +198,9 @@ async function copy(job: Extract<MigrateJob, { kind: 'copy' }>, stateDir: string
         sourceDescription: describeSpec(job.source),
         destinationDescription: describeSpec(job.destination),
       });
-      const report = await migrator.run({ resume: true });
-      obs.logger.info('copy finished', { counts: report.counts });
-      return report.failures.map(({ namespace, key, reason }) => ({ namespace, key, reason }));
+      const report = await migrator.run({ resume: true, signal: deadline.signal, onProgress: deadline.check });
+      obs.logger.info(report.stopped ? 'copy stopped for the deadline' : 'copy finished', { counts: report.counts });
+      return { stopped: report.stopped, failures: failureSamples(report.failures) };
     } finally {
       await destination.close();
     }

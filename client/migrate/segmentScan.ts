@@ -21,6 +21,16 @@ export interface SegmentScanOptions<T = void> {
    * state, so totals applied here and the cursor can never be saved out of step (save here).
    */
   readonly onCommit?: (segment: SegmentState, result: T) => Promise<void>;
+  /**
+   * Once aborted, no new page is read; the pages already in flight are finished and committed in
+   * order, so the segment states end exactly after the last committed page.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** How a walk ended: `complete` when every segment reached its end, `false` when the signal stopped it first. */
+export interface SegmentScanResult {
+  readonly complete: boolean;
 }
 
 /** Segment states for a fresh walk. */
@@ -35,10 +45,12 @@ export function freshSegments(totalSegments: number): SegmentState[] {
  * past a page once it and every page before it are done, so a checkpoint never skips a page
  * whose write had not finished. When one page fails, every segment stops reading, waits for the
  * pages it has in flight, and the first error is thrown once all have stopped, so nothing keeps
- * writing after the caller has seen the failure.
+ * writing after the caller has seen the failure. An aborted `signal` stops the walk the same
+ * way, except that the pages in flight are committed: the caller can resume from the segment
+ * states without reading any page twice or skipping one.
  */
-export async function scanSegments<T = void>(options: SegmentScanOptions<T>): Promise<void> {
-  const { backend, totalSegments, pageSize, includeExpired } = options;
+export async function scanSegments<T = void>(options: SegmentScanOptions<T>): Promise<SegmentScanResult> {
+  const { backend, totalSegments, pageSize, includeExpired, signal } = options;
   const depth = Math.max(1, options.pipelineDepth ?? 1);
   let stopped = false;
   const read = (segment: SegmentState, cursor: string | undefined): Promise<EntryPage> =>
@@ -57,7 +69,7 @@ export async function scanSegments<T = void>(options: SegmentScanOptions<T>): Pr
     const inFlight: Promise<{ page: EntryPage; result: T }>[] = [];
     try {
       while (!stopped) {
-        while (more && inFlight.length < depth && !stopped) {
+        while (more && inFlight.length < depth && !stopped && signal?.aborted !== true) {
           const page = await read(segment, cursor);
           cursor = page.cursor;
           more = cursor !== undefined;
@@ -86,4 +98,5 @@ export async function scanSegments<T = void>(options: SegmentScanOptions<T>): Pr
   const results = await Promise.allSettled(options.segments.map((segment) => walk(segment)));
   const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) throw failure.reason;
+  return { complete: options.segments.every((segment) => segment.done) };
 }

@@ -50,6 +50,11 @@ export interface MigrationCounts {
 }
 
 export interface MigrationReport {
+  /**
+   * The run's `signal` aborted before the copy reached the end: the checkpoint is left `running`
+   * and covers every batch written; `run({ resume: true })` continues from it.
+   */
+  readonly stopped: boolean;
   readonly planHash: string;
   readonly source: string;
   readonly destination: string;

@@ -428,3 +428,84 @@ describe('CacheMigrator', () => {
     expect(() => new CacheMigrator({ source: backend, destination: new MemoryBackend(), stateDir: dir, batchSize: 0 })).toThrow(/batchSize/);
   });
 });
+
+describe('CacheMigrator.run with an abort signal', () => {
+  let dir: string;
+  let clock: ManualClock;
+  const plain = new NoEncryption();
+
+  beforeEach(() => {
+    dir = tempDir();
+    clock = new ManualClock(1_800_000_000_000);
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Counts the pages read from a backend and the entries written to it. */
+  class CountingBackend extends MemoryBackend {
+    scans = 0;
+    written = 0;
+    override scan(...args: Parameters<MemoryBackend['scan']>): ReturnType<MemoryBackend['scan']> {
+      this.scans += 1;
+      return super.scan(...args);
+    }
+    override async setMany(entries: readonly StoredEntry[]): Promise<WriteResult> {
+      this.written += entries.length;
+      return super.setMany(entries);
+    }
+  }
+
+  test('stops after the batches in flight, checkpoints them, and a resume ends exactly like an uninterrupted run', async () => {
+    const source = new CountingBackend({ clock: clock.read });
+    await fill(source, plain, 230, clock);
+
+    const referenceDestination = new CountingBackend({ clock: clock.read });
+    const reference = await new CacheMigrator({ source, destination: referenceDestination, stateDir: join(dir, 'reference'), clock: clock.read, batchSize: 20 }).run();
+    const referenceScans = source.scans;
+    expect(reference.stopped).toBe(false);
+
+    source.scans = 0;
+    const destination = new CountingBackend({ clock: clock.read });
+    const stateDir = join(dir, 'state');
+    const migrator = () => new CacheMigrator({ source, destination, stateDir, clock: clock.read, batchSize: 20 });
+    const controller = new AbortController();
+    const first = await migrator().run({
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.entriesDone >= 60) controller.abort();
+      },
+    });
+
+    expect(first.stopped).toBe(true);
+    expect(first.counts.entries).toBeGreaterThanOrEqual(60);
+    expect(first.counts.entries).toBeLessThan(230);
+    // The batches in flight at the abort were written and checkpointed: nothing is ahead of the counts.
+    expect(destination.written).toBe(first.counts.entries);
+    const checkpoint = await new CheckpointStore(stateDir).load();
+    expect(checkpoint?.status).toBe('running');
+    expect(checkpoint?.counts.entries).toBe(first.counts.entries);
+
+    const second = await migrator().run({ resume: true });
+    expect(second).toMatchObject({ stopped: false, resumed: true });
+    expect(second.counts).toEqual(reference.counts);
+    // No page read twice and no entry written twice.
+    expect(source.scans).toBe(referenceScans);
+    expect(destination.written).toBe(referenceDestination.written);
+    expect(await snapshot(destination)).toEqual(await snapshot(referenceDestination));
+  });
+
+  test('a signal aborted before the run starts reads nothing and leaves a checkpoint to resume from', async () => {
+    const source = new CountingBackend({ clock: clock.read });
+    await fill(source, plain, 50, clock);
+    const destination = new MemoryBackend({ clock: clock.read });
+    const stateDir = join(dir, 'state');
+    const migrator = () => new CacheMigrator({ source, destination, stateDir, clock: clock.read, batchSize: 20 });
+
+    const stopped = await migrator().run({ signal: AbortSignal.abort() });
+    expect(stopped).toMatchObject({ stopped: true, batchesWritten: 0, counts: { entries: 0 } });
+    expect(source.scans).toBe(0);
+
+    const finished = await migrator().run({ resume: true });
+    expect(finished).toMatchObject({ stopped: false, counts: { entries: 50 } });
+    expect((await snapshot(destination)).size).toBe(50);
+  });
+});

@@ -135,3 +135,76 @@ describe('reencryptInPlace', () => {
     expect(report.failures[0]).toMatchObject({ key: 'lost', reason: 'KEY_UNAVAILABLE' });
   });
 });
+
+describe('reencryptInPlace with an abort signal', () => {
+  const k1 = randomBytes(32);
+  const k2 = randomBytes(32);
+  const beforeRotation = new AeadEncryption({ keys: new StaticKeySource([{ id: 'k1', material: k1 }]) });
+  const afterRotation = new AeadEncryption({ keys: new StaticKeySource([{ id: 'k1', material: k1 }, { id: 'k2', material: k2 }], 'k2') });
+  let dir: string;
+  let clock: ManualClock;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'cv-reencrypt-abort-'));
+    clock = new ManualClock(1_800_000_000_000);
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Counts pages read and entries rewritten. */
+  class CountingBackend extends MemoryBackend {
+    scans = 0;
+    written = 0;
+    override scan(...args: Parameters<MemoryBackend['scan']>): ReturnType<MemoryBackend['scan']> {
+      this.scans += 1;
+      return super.scan(...args);
+    }
+    override async setMany(entries: readonly StoredEntry[]): Promise<WriteResult> {
+      this.written += entries.length;
+      return super.setMany(entries);
+    }
+  }
+
+  async function seeded(): Promise<CountingBackend> {
+    const backend = new CountingBackend({ clock: clock.read });
+    for (let i = 0; i < 90; i++) await put(backend, beforeRotation, `old${i}`, `v${i}`, clock.now + 60_000, clock.now);
+    for (let i = 0; i < 10; i++) await put(backend, afterRotation, `new${i}`, `n${i}`, null, clock.now);
+    backend.scans = 0;
+    backend.written = 0;
+    return backend;
+  }
+
+  test('stops after the batches in flight, checkpoints them, and running it again finishes with the counts of an uninterrupted sweep', async () => {
+    const sweep = (backend: CacheBackend, stateDir: string, extra: { signal?: AbortSignal; onProgress?: (p: { entriesDone: number }) => void } = {}) =>
+      reencryptInPlace({ backend, open: afterRotation, seal: afterRotation, shouldRewrite: (e) => e.keyId === 'k1', stateDir, clock: clock.read, batchSize: 8, description: 'rotate', ...extra });
+
+    const referenceBackend = await seeded();
+    const reference = await sweep(referenceBackend, join(dir, 'reference'));
+    expect(reference.stopped).toBe(false);
+
+    const backend = await seeded();
+    const controller = new AbortController();
+    const first = await sweep(backend, join(dir, 'state'), {
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.entriesDone >= 24) controller.abort();
+      },
+    });
+    expect(first.stopped).toBe(true);
+    expect(first.counts.rewritten).toBeGreaterThanOrEqual(24);
+    expect(first.counts.rewritten).toBeLessThan(90);
+    // Nothing rewritten beyond what the checkpoint counts.
+    expect(backend.written).toBe(first.counts.rewritten);
+    const k2 = (await backend.scan({ pageSize: 1000 })).entries.filter((e) => e.keyId === 'k2').length;
+    expect(k2).toBe(10 + first.counts.rewritten);
+    backend.scans -= 1; // the look above, not the sweep's
+
+    const second = await sweep(backend, join(dir, 'state'));
+    expect(second).toMatchObject({ stopped: false, resumed: true });
+    expect(second.counts).toEqual(reference.counts);
+    expect(backend.scans).toBe(referenceBackend.scans);
+    expect(backend.written).toBe(referenceBackend.written);
+    for await (const e of backend.entries()) {
+      expect(e.keyId).toBe('k2');
+      expect(Buffer.from(await afterRotation.open(e.value, e)).toString()).toMatch(/^[vn]\d+$/);
+    }
+  });
+});

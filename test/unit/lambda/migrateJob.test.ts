@@ -1,14 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { MemoryBackend } from '../../../client/backends/memoryBackend';
-import { AeadEncryption } from '../../../client/crypto/aeadEncryption';
-import { StaticKeySource } from '../../../client/keys/staticKeySource';
-import { CheckpointStore } from '../../../client/migrate/checkpoint';
-import { reencryptInPlace, type ReencryptCounts } from '../../../client/migrate/reencrypt';
-import { InvalidEventError, InvocationDeadlineError } from '../../../lambda/errors';
+import type { Context } from 'aws-lambda';
+import { InvalidEventError } from '../../../lambda/errors';
 import { parseJob } from '../../../lambda/migrateJob';
-import { StoppableBackend } from '../../../lambda/stoppableBackend';
+import { WindDown } from '../../../lambda/windDown';
 
 describe('migrate job events', () => {
   it('fills in the documented defaults for a bare re-encryption job', () => {
@@ -41,59 +34,41 @@ describe('migrate job events', () => {
   });
 });
 
-describe('StoppableBackend', () => {
-  const keys = new StaticKeySource([{ id: 'k1', material: Buffer.alloc(32, 1) }, { id: 'k2', material: Buffer.alloc(32, 2) }], 'k2');
-  const oldKeys = new StaticKeySource([{ id: 'k1', material: Buffer.alloc(32, 1) }], 'k1');
-  let stateDir: string;
-  beforeEach(() => {
-    stateDir = mkdtempSync(join(tmpdir(), 'cv-stoppable-'));
-  });
-  afterEach(() => rmSync(stateDir, { recursive: true, force: true }));
+describe('WindDown', () => {
+  const context = (remaining: () => number) => ({ getRemainingTimeInMillis: remaining }) as unknown as Context;
+  afterEach(() => jest.useRealTimers());
 
-  async function seeded(n: number): Promise<MemoryBackend> {
-    const backend = new MemoryBackend();
-    const sealer = new AeadEncryption({ keys: oldKeys });
-    for (let i = 0; i < n; i++) {
-      const identity = { namespace: 'ns', key: `key-${i}`, expiresAt: null };
-      const sealed = await sealer.seal(Buffer.from(`value ${i}`), identity);
-      await backend.set({ ...identity, value: sealed.bytes, keyId: sealed.keyId, createdAt: 1 });
-    }
-    return backend;
-  }
-
-  it('ends a sweep at a page boundary once told to stop, and a second run from the checkpoint finishes it', async () => {
-    const inner = await seeded(40);
-    const encryption = new AeadEncryption({ keys });
-    let scans = 0;
-    // The client keeps a few pages in flight per segment; seven pages read lets some commit.
-    const stopAfterSevenScans = new StoppableBackend(inner, () => ({ stop: ++scans > 7, remainingMs: 1_000 }));
-    const sweep = (backend: typeof inner | StoppableBackend) =>
-      reencryptInPlace({ backend, open: encryption, seal: encryption, shouldRewrite: (e) => e.keyId === 'k1', stateDir, batchSize: 4, description: 'test' });
-
-    await expect(sweep(stopAfterSevenScans)).rejects.toThrow(InvocationDeadlineError);
-    const checkpoint = await new CheckpointStore<ReencryptCounts>(stateDir).load();
-    expect(checkpoint?.status).toBe('running');
-    expect(checkpoint?.counts.rewritten).toBeGreaterThan(0);
-    expect(checkpoint?.counts.rewritten).toBeLessThan(40);
-    // Every checkpointed page is written; a page in flight may be written ahead of the checkpoint.
-    const k2 = [...(await inner.scan({ pageSize: 100 })).entries].filter((e) => e.keyId === 'k2').length;
-    expect(k2).toBeGreaterThanOrEqual(checkpoint?.counts.rewritten ?? 0);
-
-    const report = await sweep(new StoppableBackend(inner, () => ({ stop: false, remainingMs: 60_000 })));
-    expect(report.resumed).toBe(true);
-    const after = (await inner.scan({ pageSize: 100 })).entries;
-    expect(after.map((e) => e.keyId)).toEqual(Array(40).fill('k2'));
-    for (const e of after) expect(Buffer.from(await encryption.open(e.value, e)).toString()).toMatch(/^value \d+$/);
+  it('aborts at the first batch that ends with less than the wind-down left of the invocation', () => {
+    let remaining = 100_000;
+    const windDown = new WindDown(context(() => remaining), 30_000, new AbortController().signal);
+    windDown.check();
+    expect(windDown.signal.aborted).toBe(false);
+    remaining = 29_999;
+    windDown.check();
+    expect(windDown.signal.aborted).toBe(true);
+    windDown.dispose();
   });
 
-  it('passes every other call straight through', async () => {
-    const inner = await seeded(2);
-    const backend = new StoppableBackend(inner, () => ({ stop: true, remainingMs: 0 }));
-    expect(backend.name).toBe(inner.name);
-    expect(backend.capabilities).toBe(inner.capabilities);
-    expect((await backend.get('ns', 'key-0'))?.keyId).toBe('k1');
-    expect(await backend.getMany('ns', ['key-0', 'nope'])).toEqual([expect.objectContaining({ key: 'key-0' }), undefined]);
-    expect(await backend.delete('ns', 'key-1')).toBe(true);
-    await expect(backend.scan()).rejects.toThrow(InvocationDeadlineError);
+  it('aborts on its own when a batch runs into the wind-down, and not after dispose', () => {
+    jest.useFakeTimers();
+    const running = new WindDown(context(() => 100_000), 30_000, new AbortController().signal);
+    jest.advanceTimersByTime(69_999);
+    expect(running.signal.aborted).toBe(false);
+    jest.advanceTimersByTime(1);
+    expect(running.signal.aborted).toBe(true);
+
+    const disposed = new WindDown(context(() => 100_000), 30_000, new AbortController().signal);
+    disposed.dispose();
+    jest.advanceTimersByTime(100_000);
+    expect(disposed.signal.aborted).toBe(false);
+  });
+
+  it("aborts when the handler's hard-stop signal does", () => {
+    const hardStop = new AbortController();
+    const windDown = new WindDown(context(() => 800_000), 30_000, hardStop.signal);
+    hardStop.abort();
+    expect(windDown.signal.aborted).toBe(true);
+    windDown.dispose();
+    expect(new WindDown(context(() => 800_000), 30_000, AbortSignal.abort()).signal.aborted).toBe(true);
   });
 });
