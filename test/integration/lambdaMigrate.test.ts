@@ -6,26 +6,30 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createCache } from '../../client/createCache';
 import { InvalidEventError } from '../../lambda/errors';
 import { handler, observability, type MigrateResult } from '../../lambda/migrate';
 import type { MigrateJobInput } from '../../lambda/migrateJob';
-import { FakeKms, FakeSecretsManager, lambdaContext } from '../support/awsFakes';
+import { lambdaContext } from '../support/awsFakes';
 import { useDynamoTestTable } from '../support/dynamoTestTable';
+import { useLambdaEnvironment } from '../support/lambdaEnvironment';
 
-const SECRET_ID = 'cachevault/cachevault/dev/key-manifest';
 const FUNCTION_NAME = 'cachevault-dev-migrate';
 const ENTRIES = 60;
 const table = useDynamoTestTable('cv-lambda-migrate');
 const copyTarget = useDynamoTestTable('cv-lambda-copy');
 const lambda = mockClient(LambdaClient);
-const saved = { ...process.env };
-let kms: FakeKms;
-let secrets: FakeSecretsManager;
-let fileDir: string;
+const lambdaEnv = useLambdaEnvironment(table, {
+  secretId: 'cachevault/cachevault/dev/key-manifest',
+  tmpPrefix: 'cv-lambda-',
+  // An app writes entries under k1; then the key is rotated to k2.
+  seed: async () => {
+    const vault = await createCache();
+    for (let i = 0; i < ENTRIES; i++) await vault.cache.set(`user:${i}`, { id: i, name: `user ${i}` }, { ttlMs: 3_600_000 });
+    await vault.keys?.rotate();
+    await vault.close();
+  },
+});
 
 /** A context whose remaining time drops by `stepMs` on every read: the job sees its deadline approach page by page. */
 function countdownContext(startMs: number, stepMs: number) {
@@ -48,40 +52,11 @@ async function keyIdsInTable(): Promise<Record<string, number>> {
   }
 }
 
-beforeAll(async () => {
-  fileDir = mkdtempSync(join(tmpdir(), 'cv-lambda-'));
-  Object.assign(process.env, {
-    CACHEVAULT_BACKEND: 'dynamodb',
-    CACHEVAULT_DYNAMODB_TABLE_NAME: table.tableName,
-    CACHEVAULT_DYNAMODB_ENDPOINT: table.endpoint,
-    CACHEVAULT_DYNAMODB_REGION: 'us-east-1',
-    CACHEVAULT_KEYS_PROVIDERS: 'kms',
-    CACHEVAULT_KEYS_APP: 'cachevault',
-    CACHEVAULT_KEYS_ENVIRONMENT: 'dev',
-    CACHEVAULT_KEYS_MANIFEST_STORE: 'secretsmanager',
-    CACHEVAULT_KEYS_MANIFEST_SECRET_ID: SECRET_ID,
-    CACHEVAULT_KEYS_KMS_KEY_ID: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
-    CACHEVAULT_KEYS_WRAP_LOCALLY: 'false',
-    CACHEVAULT_AUDIT_ENABLED: 'false',
-    CACHEVAULT_FILE_DIR: fileDir,
-    CACHEVAULT_LOGGING_LEVEL: 'silent',
-  });
+beforeAll(() => {
   observability.logger.setLogLevel('SILENT');
-  kms = new FakeKms();
-  secrets = new FakeSecretsManager(SECRET_ID);
-
-  // An app writes entries under k1; then the key is rotated to k2.
-  const vault = await createCache();
-  for (let i = 0; i < ENTRIES; i++) await vault.cache.set(`user:${i}`, { id: i, name: `user ${i}` }, { ttlMs: 3_600_000 });
-  await vault.keys?.rotate();
-  await vault.close();
 });
 afterAll(() => {
-  kms.restore();
-  secrets.restore();
   lambda.restore();
-  process.env = saved;
-  rmSync(fileDir, { recursive: true, force: true });
 });
 beforeEach(() => {
   lambda.reset();
@@ -90,7 +65,7 @@ beforeEach(() => {
 
 describe('migrate handler (DynamoDB Local)', () => {
   it('re-encrypts under the new key across a timeout: stops at a page boundary, re-invokes itself with the checkpoint, and finishes', async () => {
-    expect(secrets.current().versions.map((v) => [v.id, v.state])).toEqual([['k1', 'decrypt-only'], ['k2', 'active']]);
+    expect(lambdaEnv.secrets.current().versions.map((v) => [v.id, v.state])).toEqual([['k1', 'decrypt-only'], ['k2', 'active']]);
     expect(await keyIdsInTable()).toEqual({ k1: ENTRIES });
 
     const job: MigrateJobInput = { kind: 'reencrypt', reason: 'rotation to k2', options: { batchSize: 4, concurrency: 1, windDownMs: 30_000 } };

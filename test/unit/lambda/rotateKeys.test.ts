@@ -4,19 +4,11 @@ import 'aws-sdk-client-mock-jest';
 import { handler, observability } from '../../../lambda/rotateKeys';
 import { InvalidEventError } from '../../../lambda/errors';
 import { awsError, FakeKms, FakeSecretsManager, lambdaContext } from '../../support/awsFakes';
+import { lambdaKeysEnv } from '../../support/lambdaEnvironment';
 
 const SECRET_ID = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:cachevault/cachevault/dev/key-manifest-AbCdEf';
 const ENV = {
-  CACHEVAULT_BACKEND: 'dynamodb',
-  CACHEVAULT_DYNAMODB_REGION: 'us-east-1',
-  CACHEVAULT_KEYS_PROVIDERS: 'kms',
-  CACHEVAULT_KEYS_APP: 'cachevault',
-  CACHEVAULT_KEYS_ENVIRONMENT: 'dev',
-  CACHEVAULT_KEYS_MANIFEST_STORE: 'secretsmanager',
-  CACHEVAULT_KEYS_MANIFEST_SECRET_ID: SECRET_ID,
-  CACHEVAULT_KEYS_KMS_KEY_ID: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
-  CACHEVAULT_KEYS_WRAP_LOCALLY: 'false',
-  CACHEVAULT_AUDIT_ENABLED: 'false',
+  ...lambdaKeysEnv(SECRET_ID),
   CACHEVAULT_MIGRATE_FUNCTION_NAME: 'cachevault-dev-migrate',
   CACHEVAULT_ENVIRONMENT_NAME: 'dev',
 };
