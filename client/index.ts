@@ -59,6 +59,7 @@ export { TableSchema, keyManifestSecretName } from './schema/tableSchema';
 export { CacheMigrator, type CacheMigratorOptions, type RunOptions as MigrationRunOptions } from './migrate/cacheMigrator';
 export { reencryptInPlace, type ReencryptOptions, type ReencryptReport, type ReencryptCounts } from './migrate/reencrypt';
 export { parseBackendSpec, describeSpec, type BackendSpec } from './migrate/backendSpec';
+export { checkKeys, KeyHealthStep, type KeyHealthTarget, type KeyHealthOptions } from './health/keyHealth';
 export type { Transcode } from './migrate/entryTranscoder';
 export type * from './migrate/types';
 export {

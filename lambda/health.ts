@@ -1,16 +1,16 @@
 /**
  * `health`: every few minutes (EventBridge Scheduler) opens the cache as a client would and runs
- * the client's checks: the backend's canary round trip and table checks, and a sealed round trip
- * through the encryption (which unwraps the active data key through KMS). Publishes success,
+ * the client's checks: the backend's canary round trip and table checks, and the key checks of
+ * `checkKeys` (active key through KMS, a sealed round trip, key ages). Publishes success,
  * the latency of each step and the table's item count. A failed check is reported through the
  * metric the health alarm watches, not thrown: a retry minutes later is the next scheduled run.
  */
 import type { Context } from 'aws-lambda';
-import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { describe as describeError } from '../client/backends/baseBackend';
 import { createCache, type CacheVault } from '../client/createCache';
+import { checkKeys } from '../client/health/keyHealth';
 import type { HealthCheckStep } from '../client/types';
 import { MetricDimensions, MetricNames } from './metricNames';
 import { createObservability, withObservability, type Observability } from './middleware/observability';
@@ -32,20 +32,6 @@ async function timed(name: string, fn: () => Promise<string | undefined>): Promi
   } catch (error) {
     return { name, ok: false, latencyMs: performance.now() - t0, detail: describeError(error) };
   }
-}
-
-/** A value sealed and opened again with the active key: proves the key unwraps and works. */
-async function keysRoundTrip(vault: CacheVault): Promise<string | undefined> {
-  if (!vault.config.encryption.enabled) return undefined;
-  const identity = { namespace: '__health__', key: `keys-${randomUUID()}`, expiresAt: Date.now() + 60_000 };
-  const sample = randomBytes(32);
-  const sealed = await vault.encryption.seal(sample, identity);
-  if (sealed.keyId === 'none') return 'encryption is enabled but the value was stored unencrypted';
-  if (vault.keys?.isLocalOnly(sealed.keyId)) {
-    return `sealed under process-local key ${sealed.keyId}: the shared active key could not be unwrapped (KMS unreachable or access denied)`;
-  }
-  const opened = Buffer.from(await vault.encryption.open(sealed.bytes, identity));
-  return opened.length === sample.length && timingSafeEqual(opened, sample) ? undefined : 'the sealed sample did not open to the same bytes';
 }
 
 /** DynamoDB's approximate item count of the cache table; undefined (and a warning) when unreadable. */
@@ -84,7 +70,7 @@ export async function runHealthCheck(obs: Observability, env: NodeJS.ProcessEnv 
     try {
       const report = await v.backend.healthCheck();
       checks.push(...report.checks);
-      checks.push(await timed('keys', () => keysRoundTrip(v)));
+      checks.push(...(await checkKeys(v)));
       activeKeyId = v.keys?.status().activeKeyId;
       if (v.config.backend === 'dynamodb' || v.config.backend === 'hybrid') itemCount = await tableItemCount(v, obs);
     } finally {

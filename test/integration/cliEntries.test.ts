@@ -82,10 +82,17 @@ describe('cachevault get/set/delete, status and health (built CLI, DynamoDB Loca
   });
 
   it('health --backend dynamodb checks the table and TTL and exits 0', async () => {
-    const { code, body } = await ws.json<{ backend: string; healthy: boolean; checks: { name: string; ok: boolean }[] }>(['health', '--backend', 'dynamodb']);
+    const { code, body } = await ws.json<{ backend: string; healthy: boolean; checks: { name: string; ok: boolean; detail?: string }[] }>(['health', '--backend', 'dynamodb']);
     expect(code).toBe(0);
     expect(body).toMatchObject({ backend: 'dynamodb', healthy: true });
     expect(body.checks.map((c) => c.name)).toEqual(expect.arrayContaining(['write', 'read', 'delete']));
+    // The key checks follow the backend's: the env key is active and a canary seals and opens.
+    expect(body.checks.filter((c) => c.name.startsWith('keys.'))).toEqual([
+      expect.objectContaining({ name: 'keys.active', ok: true, detail: 'active key k1 via env' }),
+      expect.objectContaining({ name: 'keys.providers', ok: true }),
+      expect.objectContaining({ name: 'keys.roundTrip', ok: true }),
+      expect.objectContaining({ name: 'keys.age', ok: true }),
+    ]);
   });
 
   it('an unreachable DynamoDB endpoint fails with exit 1, one line and a hint, no stack', async () => {

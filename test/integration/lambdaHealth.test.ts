@@ -75,8 +75,12 @@ describe('health handler (DynamoDB Local)', () => {
       ['delete', true],
       ['table', true],
       ['ttl', true],
-      ['keys', true],
+      ['keys.active', true],
+      ['keys.providers', true],
+      ['keys.roundTrip', true],
+      ['keys.age', true],
     ]);
+    expect(result.checks.find((c) => c.name === 'keys.active')?.detail).toBe('active key k1 via kms');
     expect(result.activeKeyId).toBe('k1');
     expect(typeof result.itemCount).toBe('number');
   });
@@ -88,17 +92,18 @@ describe('health handler (DynamoDB Local)', () => {
     expect(metric('CacheItemCount')).toEqual([result.itemCount]);
     const steps = result.checks.filter((c) => c.latencyMs !== undefined).map((c) => c.name);
     expect(singleMetric).toHaveBeenCalledTimes(steps.length);
-    expect(steps).toEqual(expect.arrayContaining(['open', 'write', 'read', 'delete', 'table', 'keys']));
+    expect(steps).toEqual(expect.arrayContaining(['open', 'write', 'read', 'delete', 'table', 'keys.active', 'keys.roundTrip']));
   });
 
-  it('reports the keys step failing, and success 0, when KMS cannot unwrap the data key', async () => {
+  it('reports the key steps failing, and success 0, when KMS cannot unwrap the data key', async () => {
     kms.failures.decrypt = awsError('AccessDeniedException', 'not authorized to perform kms:Decrypt');
     const result = await invoke();
     expect(result.healthy).toBe(false);
-    const keys = result.checks.find((c) => c.name === 'keys');
-    expect(keys?.ok).toBe(false);
-    expect(keys?.detail).toMatch(/kms|KMS|key/);
-    expect(result.checks.filter((c) => c.name !== 'keys').every((c) => c.ok)).toBe(true);
+    const active = result.checks.find((c) => c.name === 'keys.active');
+    expect(active?.ok).toBe(false);
+    expect(active?.detail).toMatch(/kms|KMS|key/);
+    expect(result.checks.find((c) => c.name === 'keys.providers')).toMatchObject({ ok: false, detail: expect.stringContaining('kms is down') });
+    expect(result.checks.filter((c) => !c.name.startsWith('keys.')).every((c) => c.ok)).toBe(true);
     expect(metric('HealthCheckSucceeded')).toEqual([0]);
   });
 

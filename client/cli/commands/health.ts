@@ -1,8 +1,12 @@
-/** `cachevault health [--backend NAME]`: a canary round trip through the backend and its own checks. */
+/**
+ * `cachevault health [--backend NAME]`: a canary round trip through the backend and its own
+ * checks, then the key checks (active key and provider, a sealed canary, key ages vs policy).
+ */
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { BackendType } from '../../config/schema';
 import { ExitCode } from '../../errors';
+import { checkKeys } from '../../health/keyHealth';
 import type { HealthReport } from '../../types';
 import { defineAction, type Runtime } from '../command';
 import { keyValues, table } from '../output';
@@ -29,11 +33,18 @@ export function registerHealth(program: Command, runtime: Runtime): void {
     program
       .command('health')
       .option('-b, --backend <name>', 'check only this backend (memory, file, dynamodb, hybrid) instead of the configured one')
-      .description('run a health check: canary write/read/delete plus backend-specific checks'),
+      .description('run a health check: canary write/read/delete, backend-specific checks, and the key checks'),
     HealthOptions,
     async (ctx, opts) => {
       const vault = await ctx.open(opts.backend ? { backend: opts.backend } : undefined);
-      const report = await vault.backend.healthCheck();
+      const backendReport = await vault.backend.healthCheck();
+      const keySteps = await checkKeys(vault);
+      const report: HealthReport = {
+        ...backendReport,
+        healthy: backendReport.healthy && keySteps.every((s) => s.ok),
+        latencyMs: keySteps.reduce((total, s) => total + (s.latencyMs ?? 0), backendReport.latencyMs),
+        checks: [...backendReport.checks, ...keySteps],
+      };
       ctx.out.result(report, formatHealth);
       return healthExitCode(report);
     },
