@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, fstatSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readSync, fstatSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { CacheVaultError } from '../errors';
+import { withLockFileSync } from '../fs/lockFile';
 import type { Clock } from '../types';
 
 /**
@@ -145,34 +146,19 @@ export class AuditLog implements AuditSink {
 
   private withLock(fn: () => void): void {
     const lock = `${this.path}.lock`;
-    const deadline = Date.now() + this.lockTimeoutMs;
-    let fd: number | undefined;
-    while (fd === undefined) {
-      try {
-        fd = openSync(lock, 'wx', 0o600);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new AuditLogError(`Could not lock the audit log ${this.path}: ${(error as Error).message}`, { cause: error });
-        }
-        if (isStale(lock)) {
-          rmSync(lock, { force: true });
-          continue;
-        }
-        if (Date.now() > deadline) {
-          throw new AuditLogError(`Timed out waiting for the audit log lock ${lock}.`, {
+    withLockFileSync(
+      lock,
+      {
+        staleMs: STALE_LOCK_MS,
+        timeoutMs: this.lockTimeoutMs,
+        onError: (error) => new AuditLogError(`Could not lock the audit log ${this.path}: ${(error as Error).message}`, { cause: error }),
+        onTimeout: () =>
+          new AuditLogError(`Timed out waiting for the audit log lock ${lock}.`, {
             hint: 'Another process holds it; if none is running, delete the .lock file.',
-          });
-        }
-        // Appends take microseconds; a short synchronous pause keeps append() synchronous.
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
-      }
-    }
-    try {
-      fn();
-    } finally {
-      closeSync(fd);
-      rmSync(lock, { force: true });
-    }
+          }),
+      },
+      fn,
+    );
   }
 }
 
@@ -229,13 +215,5 @@ function lastLine(path: string): string | undefined {
     return text.slice(start + 1);
   } finally {
     closeSync(fd);
-  }
-}
-
-function isStale(lock: string): boolean {
-  try {
-    return Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS;
-  } catch {
-    return false;
   }
 }

@@ -1,20 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { withLockFile } from '../fs/lockFile';
 import { ManifestError } from './errors';
 import { parseManifest, serializeManifest, type KeyManifest } from './keyManifest';
 import type { ManifestStore } from './manifestStore';
 
 const STALE_LOCK_MS = 60_000;
-
-function lockAgeMs(lock: string): number {
-  try {
-    return Date.now() - statSync(lock).mtimeMs;
-  } catch {
-    return 0;
-  }
-}
 
 /** File name of the manifest when it is kept beside the cache directory. */
 export const MANIFEST_FILE_NAME = 'keys.manifest.json';
@@ -44,33 +36,19 @@ export class FileManifestStore implements ManifestStore {
   async exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const lock = `${this.path}.lock`;
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-    const deadline = Date.now() + this.lockTimeoutMs;
-    let fd: number | undefined;
-    while (fd === undefined) {
-      try {
-        fd = openSync(lock, 'wx', 0o600);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new ManifestError(`Could not lock the key manifest at ${this.path}: ${(error as Error).message}`, { cause: error });
-        }
-        if (lockAgeMs(lock) > STALE_LOCK_MS) {
-          rmSync(lock, { force: true });
-          continue;
-        }
-        if (Date.now() > deadline) {
-          throw new ManifestError(`Timed out waiting for another process to finish changing the key manifest (${lock}).`, {
+    return withLockFile(
+      lock,
+      {
+        staleMs: STALE_LOCK_MS,
+        timeoutMs: this.lockTimeoutMs,
+        onError: (error) => new ManifestError(`Could not lock the key manifest at ${this.path}: ${(error as Error).message}`, { cause: error }),
+        onTimeout: () =>
+          new ManifestError(`Timed out waiting for another process to finish changing the key manifest (${lock}).`, {
             hint: 'If no cachevault process is running, delete the .lock file.',
-          });
-        }
-        await sleep(20);
-      }
-    }
-    try {
-      return await fn();
-    } finally {
-      closeSync(fd);
-      rmSync(lock, { force: true });
-    }
+          }),
+      },
+      fn,
+    );
   }
 
   get description(): string {
