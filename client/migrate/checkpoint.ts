@@ -94,6 +94,15 @@ export function newCheckpoint<C extends object>(fields: NewCheckpointFields<C>):
   };
 }
 
+/** Renames a state file to `<path>.<suffix>`, kept for the record; a file that is not there is fine. */
+export async function renameAside(path: string, suffix: string): Promise<void> {
+  try {
+    await fs.rename(path, `${path}.${suffix}`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
 /**
  * The checkpoint file of one state directory. Every save writes a unique temp file, fsyncs it and
  * renames it over the old one, so a kill at any point leaves either the old or the new checkpoint,
@@ -148,11 +157,7 @@ export class CheckpointStore<C extends object = MigrationCounts> {
   /** Renames the checkpoint aside (kept for the record) so a new run can start. */
   async archive(suffix: string): Promise<void> {
     await this.chain;
-    try {
-      await fs.rename(this.path, `${this.path}.${suffix}`);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    await renameAside(this.path, suffix);
   }
 
   private async write(text: string): Promise<void> {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { StoredEntry } from '../types';
 import { MigrationStateError } from './errors';
-import type { SegmentState } from './checkpoint';
+import { renameAside, type SegmentState } from './checkpoint';
 
 /**
  * One line of the journal: the destination's state of one key before a batch overwrote it.
@@ -159,10 +159,6 @@ export class Journal {
 
   async archive(suffix: string): Promise<void> {
     await this.chain;
-    try {
-      await fs.rename(this.path, `${this.path}.${suffix}`);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    await renameAside(this.path, suffix);
   }
 }
