@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { CreateTableCommand, DeleteTableCommand, GetItemCommand, PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, GetItemCommand, PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBBackend, type DynamoDBBackendOptions } from '../../client/backends/dynamodbBackend';
 import {
   DynamoDBAccessDeniedError,
@@ -13,7 +13,7 @@ import { TableSchema } from '../../client/schema/tableSchema';
 import type { StoredEntry } from '../../client/types';
 import { ManualClock } from '../contract/backendContract';
 import { injectFaults, throttleBelowRetries } from '../support/dynamoFaults';
-import { testDynamoClient, useDynamoTestTable } from '../support/dynamoTestTable';
+import { createTableWithoutTtl, testDynamoClient, useDynamoTestTable } from '../support/dynamoTestTable';
 
 const table = useDynamoTestTable('cv-behaviour');
 
@@ -424,20 +424,7 @@ describe('.healthCheck()', () => {
 
   test('is unhealthy, saying how to fix it, when the table has TTL off', async () => {
     const tableName = `cv-nottl-${randomBytes(4).toString('hex')}`;
-    await table.client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    await createTableWithoutTtl(table.client, tableName);
     try {
       const report = await backend({ tableName }).healthCheck();
       expect(report.healthy).toBe(false);

@@ -3,7 +3,7 @@ import { CreateTableCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dyn
 import { DynamoDBError, TableNotFoundError, TableSchemaMismatchError } from '../../client/dynamodb/errors';
 import { TableManager } from '../../client/dynamodb/tableManager';
 import { TableSchema } from '../../client/schema/tableSchema';
-import { testDynamoClient } from '../support/dynamoTestTable';
+import { createTableWithoutTtl, testDynamoClient } from '../support/dynamoTestTable';
 
 const client = testDynamoClient();
 const uniqueName = (label: string) => `cv-tm-${label}-${randomBytes(4).toString('hex')}`;
@@ -81,20 +81,7 @@ describe('TableManager', () => {
   test('.validate() flags TTL on the wrong attribute, and .enableTtl() refuses to move it silently', async () => {
     const tableName = uniqueName('ttl');
     const m = manager(tableName);
-    await client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    await createTableWithoutTtl(client, tableName);
     await client.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true } }));
     const { problems } = await m.validate();
     expect(problems).toEqual([expect.objectContaining({ kind: 'ttl', expected: 'expiresAt', actual: 'ttl' })]);
@@ -110,20 +97,7 @@ describe('TableManager', () => {
   test('.ensure() turns TTL on for a table that has the right keys but no TTL', async () => {
     const tableName = uniqueName('nottl');
     const m = manager(tableName);
-    await client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    await createTableWithoutTtl(client, tableName);
     await m.ensure();
     expect((await m.describe()).ttl.status).toBe('ENABLED');
   });

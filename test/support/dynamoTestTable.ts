@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoDBClient } from '../../client/dynamodb/dynamodbClient';
 import { TableManager } from '../../client/dynamodb/tableManager';
 
@@ -21,6 +21,27 @@ export function testDynamoClient(overrides: { maxAttempts?: number; requestTimeo
     maxAttempts: overrides.maxAttempts ?? 3,
     requestTimeoutMs: overrides.requestTimeoutMs ?? 10_000,
   });
+}
+
+/**
+ * Creates `tableName` as someone might by hand: the cache's keys (pk, sk), on demand, and none of
+ * what TableManager adds (no TTL). Returns once the create is accepted, not once it is ACTIVE.
+ */
+export async function createTableWithoutTtl(client: DynamoDBClient, tableName: string): Promise<void> {
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
 }
 
 export interface DynamoTestTable {
