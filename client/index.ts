@@ -47,6 +47,7 @@ export {
   NoKeyProviderError,
   ManifestError,
   KeyStateError,
+  KeyVersionInUseError,
   BackupPassphraseError,
   BackupFormatError,
   RotationStepError,
@@ -60,6 +61,7 @@ export { CacheMigrator, type CacheMigratorOptions, type RunOptions as MigrationR
 export { reencryptInPlace, type ReencryptOptions, type ReencryptReport, type ReencryptCounts } from './migrate/reencrypt';
 export { parseBackendSpec, describeSpec, type BackendSpec } from './migrate/backendSpec';
 export { checkKeys, KeyHealthStep, type KeyHealthTarget, type KeyHealthOptions } from './health/keyHealth';
+export { retireKeyVersion, type RetireKeyVersionOptions, type RetireKeyVersionResult } from './keys/retireKeyVersion';
 export type { Transcode } from './migrate/entryTranscoder';
 export type * from './migrate/types';
 export {

@@ -113,6 +113,25 @@ export class KeyStateError extends CacheVaultError {
   }
 }
 
+/**
+ * A key version cannot be retired yet: live entries are still sealed under it and would become
+ * unreadable misses. `entries` is how many the scan found.
+ */
+export class KeyVersionInUseError extends CacheVaultError {
+  override readonly code = 'KEY_VERSION_IN_USE';
+  readonly keyId: string;
+  readonly entries: number;
+  constructor(keyId: string, entries: number, backend: string) {
+    super(`Key version ${keyId} still seals ${entries} live ${entries === 1 ? 'entry' : 'entries'} in ${backend}; retiring it now would make ${entries === 1 ? 'it' : 'them'} unreadable.`, {
+      hint: `Re-encrypt them first with \`cachevault encryption rotate\` (in code: reencryptInPlace with shouldRewrite: (e) => e.keyId === '${keyId}'), then run \`cachevault keys retire ${keyId}\` again.`,
+      context: { keyId, entries, backend },
+    });
+    this.name = 'KeyVersionInUseError';
+    this.keyId = keyId;
+    this.entries = entries;
+  }
+}
+
 /** A key backup did not open: wrong passphrase or damaged bytes (indistinguishable by design). */
 export class BackupPassphraseError extends CacheVaultError {
   override readonly code = 'KEY_BACKUP_PASSPHRASE';

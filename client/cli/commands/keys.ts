@@ -11,13 +11,15 @@ import { ExitCode } from '../../errors';
 import { defineAction, type Runtime } from '../command';
 import { UsageError } from '../errors';
 import { readPassphrase } from '../passphrase';
+import { registerKeysRetire } from './keysRetire';
 
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
 const BackupOptions = z.object({ out: z.string().min(1), passphraseEnv: EnvName.optional(), force: z.boolean().optional() });
 const RestoreOptions = z.object({ passphraseEnv: EnvName.optional() });
 
 export function registerKeys(program: Command, runtime: Runtime): void {
-  const group = program.command('keys').description('back up and restore the data keys');
+  const group = program.command('keys').description('back up, restore and retire the data keys');
+  registerKeysRetire(group, runtime);
 
   defineAction(
     runtime,

@@ -1,0 +1,67 @@
+import type { CacheBackend } from '../backends/cacheBackend';
+import { freshSegments, scanSegments } from '../migrate/segmentScan';
+import { KeyVersionInUseError, KeyStateError } from './errors';
+import type { KeyManager } from './keyManager';
+import { KeyState } from './keyManifest';
+
+export interface RetireKeyVersionOptions {
+  readonly keys: KeyManager;
+  /** The cache whose entries may still be sealed under the version. */
+  readonly backend: CacheBackend;
+  readonly keyId: string;
+  /** How the backend is named in the refusal (no secrets). @default backend.name */
+  readonly backendDescription?: string;
+  /** Entries per scan page. @default 500 */
+  readonly pageSize?: number;
+  /** Parallel scan segments, capped by what the backend supports. @default backend.capabilities.scanSegments */
+  readonly concurrency?: number;
+}
+
+export interface RetireKeyVersionResult {
+  readonly keyId: string;
+  /** Live entries the check looked at (none of them under `keyId`). */
+  readonly scanned: number;
+}
+
+/**
+ * Retires a decrypt-only key version only when no live entry of `backend` is still sealed under
+ * it: the key id is stored in clear beside each entry, so a scan counts them without opening
+ * anything. Otherwise throws KeyVersionInUseError naming how many remain and the sweep that moves
+ * them. Expired entries are not counted: they already read as misses.
+ *
+ * New entries are only ever sealed under the active version, so none can appear under a
+ * decrypt-only one between the scan and the retirement.
+ */
+export async function retireKeyVersion(options: RetireKeyVersionOptions): Promise<RetireKeyVersionResult> {
+  const { keys, backend, keyId } = options;
+  // The state is checked before the scan, so a wrong id costs no read of the whole cache.
+  const version = keys.status().versions.find((v) => v.id === keyId && !v.ephemeral);
+  if (version === undefined) {
+    throw new KeyStateError(`Key version ${keyId} is not in the manifest.`, { hint: 'Run `cachevault encryption status` or `cachevault status` to list the versions.', context: { keyId } });
+  }
+  if (version.state !== KeyState.decryptOnly) {
+    throw new KeyStateError(`Key version ${keyId} is ${version.state}; only decrypt-only versions can be retired.`, {
+      hint: version.state === KeyState.active ? 'Rotate first (`cachevault encryption rotate`), which re-encrypts entries under the new version, then retire this one.' : 'There is nothing left to do.',
+      context: { keyId, state: version.state },
+    });
+  }
+
+  const totalSegments = Math.max(1, Math.min(options.concurrency ?? backend.capabilities.scanSegments, backend.capabilities.scanSegments));
+  let scanned = 0;
+  let sealedUnder = 0;
+  await scanSegments({
+    backend,
+    segments: freshSegments(totalSegments),
+    totalSegments,
+    pageSize: options.pageSize ?? 500,
+    includeExpired: false,
+    onPage: async (_segment, page) => {
+      scanned += page.entries.length;
+      for (const entry of page.entries) if (entry.keyId === keyId) sealedUnder += 1;
+    },
+  });
+  if (sealedUnder > 0) throw new KeyVersionInUseError(keyId, sealedUnder, options.backendDescription ?? backend.name);
+
+  await keys.retire(keyId);
+  return { keyId, scanned };
+}
