@@ -1,8 +1,8 @@
 /**
  * `migrate`: runs a re-encryption sweep or a table-to-table copy given in its event, through the
  * client's reencryptInPlace / CacheMigrator. Resumable across invocations: shortly before the
- * timeout it stops at a page boundary, and either re-invokes itself with the checkpoint or
- * returns the next event (options.continueWith).
+ * timeout it aborts the job's signal (the client finishes and checkpoints the batches in flight),
+ * and either re-invokes itself with the checkpoint or returns the next event (options.continueWith).
  */
 import type { Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';

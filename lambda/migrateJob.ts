@@ -14,7 +14,7 @@ const JobOptions = z.strictObject({
   batchSize: z.number().int().positive().max(1000).optional(),
   /** Parallel scan segments. @default the backend's */
   concurrency: z.number().int().positive().max(16).optional(),
-  /** Stop reading new pages when less than this is left of the invocation; must cover one page. @default 30000 */
+  /** Stop reading new pages when less than this is left of the invocation; must cover finishing the pages in flight (up to 4 per scan segment). @default 30000 */
   windDownMs: z.number().int().min(5_000).max(600_000).default(30_000),
   /** `self`: re-invoke this function with the checkpoint; `return`: hand the next event back to the caller. @default 'self' */
   continueWith: z.enum(['self', 'return']).default('self'),
