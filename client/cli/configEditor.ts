@@ -3,10 +3,10 @@
  * config file, validates the whole file against the schema, and only then replaces the file
  * (temp file + rename, so a reader never sees it half-written).
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors';
+import { writeFileAtomicSync } from '../fs/atomicWrite';
 import { configLeaves, DEFAULT_CONFIG_FILE, readConfigFile } from '../config/loadConfig';
 import { AdvancedCacheConfig } from '../config/schema';
 import { UsageError } from './errors';
@@ -80,12 +80,6 @@ export function writeConfigValue(file: string, path: string, value: unknown): { 
       { hint: 'The file was left unchanged. docs/configuration.md lists each key with its allowed values.' },
     );
   }
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`, { flag: 'wx', mode: 0o600 });
-    renameSync(tmp, file);
-  } finally {
-    rmSync(tmp, { force: true });
-  }
+  writeFileAtomicSync(file, `${JSON.stringify(data, null, 2)}\n`);
   return { created };
 }

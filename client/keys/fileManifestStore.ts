@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { writeFileAtomicSync } from '../fs/atomicWrite';
 import { withLockFile } from '../fs/lockFile';
 import { ManifestError } from './errors';
 import { parseManifest, serializeManifest, type KeyManifest } from './keyManifest';
@@ -70,25 +70,15 @@ export class FileManifestStore implements ManifestStore {
   }
 
   async save(manifest: KeyManifest): Promise<void> {
-    const temp = `${this.path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    let fd: number | undefined;
     try {
       mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-      fd = openSync(temp, 'wx', 0o600);
-      writeSync(fd, serializeManifest(manifest));
-      fsyncSync(fd);
-      closeSync(fd);
-      fd = undefined;
-      renameSync(temp, this.path);
+      writeFileAtomicSync(this.path, serializeManifest(manifest), { flush: 'full' });
       chmodSync(this.path, 0o600);
     } catch (error) {
       throw new ManifestError(`Could not write the key manifest at ${this.path}: ${(error as Error).message}`, {
         cause: error,
         hint: 'Check that the directory exists, is writable and has free space; the previous manifest is unchanged.',
       });
-    } finally {
-      if (fd !== undefined) closeSync(fd);
-      rmSync(temp, { force: true });
     }
   }
 }

@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdirSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../fs/atomicWrite';
 import { MigrationStateError } from './errors';
 import { freshSegments } from './segmentScan';
 import type { MigrationCounts, EntryFailure } from './types';
@@ -160,19 +161,7 @@ export class CheckpointStore<C extends object = MigrationCounts> {
     await renameAside(this.path, suffix);
   }
 
-  private async write(text: string): Promise<void> {
-    const tmp = `${this.path}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      const handle = await fs.open(tmp, 'wx', 0o600);
-      try {
-        await handle.writeFile(text, 'utf8');
-        await handle.datasync();
-      } finally {
-        await handle.close();
-      }
-      await fs.rename(tmp, this.path);
-    } finally {
-      await fs.rm(tmp, { force: true });
-    }
+  private write(text: string): Promise<void> {
+    return writeFileAtomic(this.path, text, { flush: 'data' });
   }
 }
