@@ -30,7 +30,9 @@ export interface RetireKeyVersionResult {
  * them. Expired entries are not counted: they already read as misses.
  *
  * New entries are only ever sealed under the active version, so none can appear under a
- * decrypt-only one between the scan and the retirement.
+ * decrypt-only one between the scan and the retirement. Through a HybridBackend the scan sees the
+ * shared (last) tier, as the re-encryption sweep does: entries kept only in a local tier (sealed
+ * under a local-only version) are not counted, and read as misses after the retirement.
  */
 export async function retireKeyVersion(options: RetireKeyVersionOptions): Promise<RetireKeyVersionResult> {
   const { keys, backend, keyId } = options;
