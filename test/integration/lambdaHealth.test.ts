@@ -3,20 +3,23 @@
  * healthy run publishes success, step latencies and the item count; a KMS outage, a missing
  * table or a bad configuration each make it report (not throw) an unhealthy cache.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createCache } from '../../client/createCache';
 import { handler, observability, type HealthResult } from '../../lambda/health';
-import { awsError, FakeKms, FakeSecretsManager, lambdaContext } from '../support/awsFakes';
+import { awsError, lambdaContext } from '../support/awsFakes';
 import { useDynamoTestTable } from '../support/dynamoTestTable';
+import { TEST_KMS_KEY_ARN, useLambdaEnvironment } from '../support/lambdaEnvironment';
 
-const SECRET_ID = 'cachevault/cachevault/dev/key-manifest';
 const table = useDynamoTestTable('cv-lambda-health');
-const saved = { ...process.env };
-let kms: FakeKms;
-let secrets: FakeSecretsManager;
-let fileDir: string;
+const lambdaEnv = useLambdaEnvironment(table, {
+  secretId: 'cachevault/cachevault/dev/key-manifest',
+  tmpPrefix: 'cv-health-',
+  // The first rotation has run: k1 exists; an app has written a few entries.
+  seed: async () => {
+    const vault = await createCache();
+    for (let i = 0; i < 5; i++) await vault.cache.set(`k${i}`, i);
+    await vault.close();
+  },
+});
 let addMetric: jest.SpyInstance;
 let singleMetric: jest.SpyInstance;
 
@@ -25,42 +28,13 @@ const scheduledEvent = { 'detail-type': 'Scheduled Event', source: 'aws.schedule
 const invoke = async () => (await handler(scheduledEvent, lambdaContext('cachevault-dev-health'))) as HealthResult;
 const metric = (name: string) => addMetric.mock.calls.filter(([n]) => n === name).map(([, , value]) => value as number);
 
-beforeAll(async () => {
-  fileDir = mkdtempSync(join(tmpdir(), 'cv-health-'));
-  Object.assign(process.env, {
-    CACHEVAULT_BACKEND: 'dynamodb',
-    CACHEVAULT_DYNAMODB_TABLE_NAME: table.tableName,
-    CACHEVAULT_DYNAMODB_ENDPOINT: table.endpoint,
-    CACHEVAULT_DYNAMODB_REGION: 'us-east-1',
-    CACHEVAULT_KEYS_PROVIDERS: 'kms',
-    CACHEVAULT_KEYS_APP: 'cachevault',
-    CACHEVAULT_KEYS_ENVIRONMENT: 'dev',
-    CACHEVAULT_KEYS_MANIFEST_STORE: 'secretsmanager',
-    CACHEVAULT_KEYS_MANIFEST_SECRET_ID: SECRET_ID,
-    CACHEVAULT_KEYS_KMS_KEY_ID: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
-    CACHEVAULT_KEYS_WRAP_LOCALLY: 'false',
-    CACHEVAULT_AUDIT_ENABLED: 'false',
-    CACHEVAULT_FILE_DIR: fileDir,
-    CACHEVAULT_LOGGING_LEVEL: 'silent',
-  });
+beforeAll(() => {
   observability.logger.setLogLevel('SILENT');
-  kms = new FakeKms();
-  secrets = new FakeSecretsManager(SECRET_ID);
-  // The first rotation has run: k1 exists; an app has written a few entries.
-  const vault = await createCache();
-  for (let i = 0; i < 5; i++) await vault.cache.set(`k${i}`, i);
-  await vault.close();
-});
-afterAll(() => {
-  kms.restore();
-  secrets.restore();
-  process.env = saved;
-  rmSync(fileDir, { recursive: true, force: true });
 });
 beforeEach(() => {
   addMetric = jest.spyOn(observability.metrics, 'addMetric');
   singleMetric = jest.spyOn(observability.metrics, 'singleMetric');
-  kms.failures.decrypt = undefined;
+  lambdaEnv.kms.failures.decrypt = undefined;
 });
 afterEach(() => jest.restoreAllMocks());
 
@@ -96,7 +70,7 @@ describe('health handler (DynamoDB Local)', () => {
   });
 
   it('reports the key steps failing, and success 0, when KMS cannot unwrap the data key', async () => {
-    kms.failures.decrypt = awsError('AccessDeniedException', 'not authorized to perform kms:Decrypt');
+    lambdaEnv.kms.failures.decrypt = awsError('AccessDeniedException', 'not authorized to perform kms:Decrypt');
     const result = await invoke();
     expect(result.healthy).toBe(false);
     const active = result.checks.find((c) => c.name === 'keys.active');
@@ -128,7 +102,7 @@ describe('health handler (DynamoDB Local)', () => {
       expect(result.checks).toEqual([expect.objectContaining({ name: 'open', ok: false, detail: expect.stringMatching(/kms/i) })]);
       expect(metric('HealthCheckSucceeded')).toEqual([0]);
     } finally {
-      process.env.CACHEVAULT_KEYS_KMS_KEY_ID = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+      process.env.CACHEVAULT_KEYS_KMS_KEY_ID = TEST_KMS_KEY_ARN;
     }
   });
 });
