@@ -16,6 +16,7 @@ import type { MigrationProgress } from '../../client/migrate/types';
 import type { EncryptionProvider } from '../../client/crypto/encryptionProvider';
 import type { StoredEntry, WriteResult } from '../../client/types';
 import { ManualClock } from '../contract/backendContract';
+import { CountingBackend } from '../support/countingBackend';
 
 const ns = 'app';
 
@@ -439,20 +440,6 @@ describe('CacheMigrator.run with an abort signal', () => {
     clock = new ManualClock(1_800_000_000_000);
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-  /** Counts the pages read from a backend and the entries written to it. */
-  class CountingBackend extends MemoryBackend {
-    scans = 0;
-    written = 0;
-    override scan(...args: Parameters<MemoryBackend['scan']>): ReturnType<MemoryBackend['scan']> {
-      this.scans += 1;
-      return super.scan(...args);
-    }
-    override async setMany(entries: readonly StoredEntry[]): Promise<WriteResult> {
-      this.written += entries.length;
-      return super.setMany(entries);
-    }
-  }
 
   test('stops after the batches in flight, checkpoints them, and a resume ends exactly like an uninterrupted run', async () => {
     const source = new CountingBackend({ clock: clock.read });

@@ -13,6 +13,7 @@ import { PlanMismatchError } from '../../client/migrate/errors';
 import { reencryptInPlace } from '../../client/migrate/reencrypt';
 import type { StoredEntry, WriteResult } from '../../client/types';
 import { ManualClock } from '../contract/backendContract';
+import { CountingBackend } from '../support/countingBackend';
 
 const ns = 'app';
 
@@ -148,20 +149,6 @@ describe('reencryptInPlace with an abort signal', () => {
     clock = new ManualClock(1_800_000_000_000);
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-  /** Counts pages read and entries rewritten. */
-  class CountingBackend extends MemoryBackend {
-    scans = 0;
-    written = 0;
-    override scan(...args: Parameters<MemoryBackend['scan']>): ReturnType<MemoryBackend['scan']> {
-      this.scans += 1;
-      return super.scan(...args);
-    }
-    override async setMany(entries: readonly StoredEntry[]): Promise<WriteResult> {
-      this.written += entries.length;
-      return super.setMany(entries);
-    }
-  }
 
   async function seeded(): Promise<CountingBackend> {
     const backend = new CountingBackend({ clock: clock.read });
