@@ -88,6 +88,24 @@ describe('CacheMigrator', () => {
     expect(await destination.get(ns, 'old')).toBeUndefined();
   });
 
+  test('a new run after a finished one keeps the finished checkpoint and journal beside the new ones', async () => {
+    const source = new MemoryBackend({ clock: clock.read });
+    await fill(source, plain, 30, clock);
+    const stateDir = join(dir, 'state');
+    await new CacheMigrator({ source, destination: new MemoryBackend({ clock: clock.read }), stateDir, clock: clock.read, batchSize: 10 }).run();
+    const finished = readFileSync(join(stateDir, 'checkpoint.json'), 'utf8');
+    const finishedJournal = readFileSync(join(stateDir, 'journal.jsonl'), 'utf8');
+    clock.advance(1000);
+
+    await new CacheMigrator({ source, destination: new MemoryBackend({ clock: clock.read }), stateDir, clock: clock.read, batchSize: 10 }).run();
+
+    const suffix = `complete-${(JSON.parse(finished) as { updatedAt: number }).updatedAt}`;
+    expect(readdirSync(stateDir)).toEqual(expect.arrayContaining(['checkpoint.json', `checkpoint.json.${suffix}`, 'journal.jsonl', `journal.jsonl.${suffix}`]));
+    expect(readFileSync(join(stateDir, `checkpoint.json.${suffix}`), 'utf8')).toBe(finished);
+    expect(readFileSync(join(stateDir, `journal.jsonl.${suffix}`), 'utf8')).toBe(finishedJournal);
+    expect(readFileSync(join(stateDir, 'checkpoint.json'), 'utf8')).not.toBe(finished);
+  });
+
   test('re-encrypts under a different key on the way, keeping identity and plaintext', async () => {
     const oldKeys = new AeadEncryption({ keys: new StaticKeySource([{ id: 'old1', material: randomBytes(32) }]) });
     const newKeys = new AeadEncryption({ keys: new StaticKeySource([{ id: 'new1', material: randomBytes(32) }]) });
