@@ -1,6 +1,6 @@
 import type { CacheBackend } from '../backends/cacheBackend';
-import { freshSegments, scanSegments } from '../migrate/segmentScan';
 import { KeyVersionInUseError, KeyStateError } from './errors';
+import { entriesByKeyId } from './entriesByKeyId';
 import type { KeyManager } from './keyManager';
 import { KeyState } from './keyManifest';
 
@@ -48,20 +48,8 @@ export async function retireKeyVersion(options: RetireKeyVersionOptions): Promis
     });
   }
 
-  const totalSegments = Math.max(1, Math.min(options.concurrency ?? backend.capabilities.scanSegments, backend.capabilities.scanSegments));
-  let scanned = 0;
-  let sealedUnder = 0;
-  await scanSegments({
-    backend,
-    segments: freshSegments(totalSegments),
-    totalSegments,
-    pageSize: options.pageSize ?? 500,
-    includeExpired: false,
-    onPage: async (_segment, page) => {
-      scanned += page.entries.length;
-      for (const entry of page.entries) if (entry.keyId === keyId) sealedUnder += 1;
-    },
-  });
+  const { total: scanned, byKeyId } = await entriesByKeyId(backend, { pageSize: options.pageSize, concurrency: options.concurrency });
+  const sealedUnder = byKeyId[keyId] ?? 0;
   if (sealedUnder > 0) throw new KeyVersionInUseError(keyId, sealedUnder, options.backendDescription ?? backend.name);
 
   await keys.retire(keyId);

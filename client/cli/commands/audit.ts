@@ -11,7 +11,7 @@ import { auditLogPath } from '../../createCache';
 import { ExitCode } from '../../errors';
 import { defineAction, type Runtime } from '../command';
 import { keyValues, table } from '../output';
-import { countByKeyId } from './encryption';
+import { entriesByKeyId } from '../../keys/entriesByKeyId';
 import { complianceToSarif, type ComplianceFinding, type ComplianceReport } from '../sarif';
 
 const NoOptions = z.object({});
@@ -41,7 +41,7 @@ export function registerAudit(program: Command, runtime: Runtime): void {
     async (ctx, opts) => {
       const vault = await ctx.open();
       const { config } = vault;
-      const byKeyId = await countByKeyId(vault);
+      const { byKeyId } = await entriesByKeyId(vault.backend);
       const total = Object.values(byKeyId).reduce((a, b) => a + b, 0);
       const unencrypted = byKeyId.none ?? 0;
       const versions = vault.keys?.status().versions ?? [];

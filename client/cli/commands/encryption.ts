@@ -8,6 +8,8 @@ import { z } from 'zod';
 import { AuditEvent } from '../../audit/auditLog';
 import { NoEncryption } from '../../crypto/noEncryption';
 import { ExitCode } from '../../errors';
+import { entriesByKeyId } from '../../keys/entriesByKeyId';
+import { retireKeyVersion } from '../../keys/retireKeyVersion';
 import { reencryptInPlace, type ReencryptReport } from '../../migrate/reencrypt';
 import type { StoredEntry } from '../../types';
 import { defineAction, type Runtime } from '../command';
@@ -25,12 +27,6 @@ const EnableOptions = z.object({ backup: z.boolean().optional() });
 const DisableOptions = z.object({ yes: z.boolean().optional(), backup: z.boolean().optional() });
 const RotateOptions = z.object({ sweep: z.boolean().optional(), retire: z.boolean().optional() });
 
-/** Live entries by the key id they are stored under (`none` = unencrypted). */
-export async function countByKeyId(vault: CliVault): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for await (const entry of vault.backend.entries()) counts[entry.keyId] = (counts[entry.keyId] ?? 0) + 1;
-  return counts;
-}
 
 async function sweep(ctx: CliContext, vault: CliVault, kind: 'rotate' | 'enable' | 'disable', open: CliVault['encryption'], seal: CliVault['encryption'], shouldRewrite: (e: StoredEntry) => boolean, description: string): Promise<ReencryptReport> {
   const progress = ctx.out.progress(kind, 0);
@@ -83,7 +79,7 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
 
   defineAction(runtime, group.command('status').description('whether entries are encrypted, under which key versions'), NoOptions, async (ctx) => {
     const vault = await ctx.open();
-    const byKeyId = await countByKeyId(vault);
+    const { byKeyId } = await entriesByKeyId(vault.backend);
     const total = Object.values(byKeyId).reduce((a, b) => a + b, 0);
     const status = vault.keys?.status();
     const result = {
@@ -174,7 +170,8 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
         } else {
           const olderIds = keys.status().versions.filter((v) => v.id !== current && v.state === 'decrypt-only').map((v) => v.id);
           for (const id of olderIds) {
-            await keys.retire(id);
+            // Checks again that no live entry is still under the version before destroying it.
+            await retireKeyVersion({ keys, backend: vault.backend, keyId: id });
             retired.push(id);
           }
         }
