@@ -4,6 +4,18 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 
+/** One cache's resources: what its clients, operations Lambdas and access policies are granted. */
+export interface CacheResources {
+  readonly app: string;
+  readonly envName: string;
+  readonly table: dynamodb.ITable;
+  /** Encrypts the table and the key-manifest secret at rest. */
+  readonly storageKey: kms.IKey;
+  /** Wraps the data keys held in the key manifest. */
+  readonly wrappingKey: kms.IKey;
+  readonly manifestSecret: secretsmanager.ISecret;
+}
+
 /**
  * The exact actions a cachevault client uses, and the grants built from them. The table's own
  * `grantReadData` / `grantReadWriteData` would add stream actions and `kms:ReEncrypt*` /

@@ -13,6 +13,15 @@ import { FUNCTION_ESBUILD_TARGET, FUNCTION_EXTERNAL_MODULES, FUNCTION_RUNTIME_NA
 export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
 if (FUNCTION_RUNTIME.name !== FUNCTION_RUNTIME_NAME) throw new Error('functionBundling.ts and cacheFunction.ts name different runtimes');
 
+/** Settings every operations Lambda of one stack shares. */
+export interface OperationsFunctionSettings {
+  /** Client configuration (`CACHEVAULT_*`) the functions open the cache with. */
+  readonly clientEnvironment: Record<string, string>;
+  readonly logRetentionDays: logs.RetentionDays;
+  readonly logRemovalPolicy: RemovalPolicy;
+  readonly alarms: AlarmTopic;
+}
+
 export interface CacheFunctionProps {
   /** Short name: `health`, `rotate-keys`, `migrate` (also the Powertools service name suffix). */
   readonly name: string;

@@ -1,31 +1,16 @@
-import { ArnFormat, Duration, Stack, type RemovalPolicy } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as logs from 'aws-cdk-lib/aws-logs';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { MetricNames } from '../../lambda/metricNames';
-import type { AlarmTopic } from './alarmTopic';
-import { grantManifestRead, grantTableReadWrite, grantUnwrapDataKeys } from './cacheAccess';
-import { CacheFunction } from './cacheFunction';
+import { grantManifestRead, grantTableReadWrite, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
+import { CacheFunction, type OperationsFunctionSettings } from './cacheFunction';
 import { functionEntry } from './functionBundling';
 
-export interface CacheMigrationProps {
-  readonly app: string;
-  readonly envName: string;
-  readonly table: dynamodb.ITable;
-  readonly storageKey: kms.IKey;
-  readonly wrappingKey: kms.IKey;
-  readonly manifestSecret: secretsmanager.ISecret;
-  readonly clientEnvironment: Record<string, string>;
+export interface CacheMigrationProps extends CacheResources, OperationsFunctionSettings {
   readonly timeout: Duration;
   /** Minutes of no progress while the function keeps being invoked before the stall alarm. */
   readonly stallMinutes: number;
-  readonly logRetentionDays: logs.RetentionDays;
-  readonly logRemovalPolicy: RemovalPolicy;
-  readonly alarms: AlarmTopic;
 }
 
 /**

@@ -1,18 +1,8 @@
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { grantManifestRead, grantTableRead, grantTableReadWrite, grantUnwrapDataKeys } from './cacheAccess';
+import { grantManifestRead, grantTableRead, grantTableReadWrite, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
 
-export interface ClientAccessPoliciesProps {
-  readonly app: string;
-  readonly envName: string;
-  readonly table: dynamodb.ITable;
-  readonly storageKey: kms.IKey;
-  readonly wrappingKey: kms.IKey;
-  readonly manifestSecret: secretsmanager.ISecret;
-}
+export type ClientAccessPoliciesProps = CacheResources;
 
 /**
  * Managed policies an application role attaches to use the cache: read-only (a service reading

@@ -1,31 +1,16 @@
-import { Duration, Stack, Validations, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { MetricNames } from '../../lambda/metricNames';
-import type { AlarmTopic } from './alarmTopic';
-import { grantManifestRead, grantTableReadWrite, grantUnwrapDataKeys } from './cacheAccess';
-import { CacheFunction } from './cacheFunction';
+import { grantManifestRead, grantTableReadWrite, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
+import { CacheFunction, type OperationsFunctionSettings } from './cacheFunction';
 import { functionEntry } from './functionBundling';
 
-export interface HealthCheckProps {
-  readonly app: string;
-  readonly envName: string;
-  readonly table: dynamodb.ITable;
-  readonly storageKey: kms.IKey;
-  readonly wrappingKey: kms.IKey;
-  readonly manifestSecret: secretsmanager.ISecret;
-  readonly clientEnvironment: Record<string, string>;
+export interface HealthCheckProps extends CacheResources, OperationsFunctionSettings {
   readonly everyMinutes: number;
-  readonly logRetentionDays: logs.RetentionDays;
-  readonly logRemovalPolicy: RemovalPolicy;
-  readonly alarms: AlarmTopic;
 }
 
 /**

@@ -1,31 +1,19 @@
-import { Duration, Stack, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { MetricNames } from '../../lambda/metricNames';
-import type { AlarmTopic } from './alarmTopic';
-import { grantGenerateDataKeys, grantKeyVia, grantManifestRead, grantUnwrapDataKeys } from './cacheAccess';
-import { CacheFunction } from './cacheFunction';
+import { grantGenerateDataKeys, grantKeyVia, grantManifestRead, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
+import { CacheFunction, type OperationsFunctionSettings } from './cacheFunction';
 import { functionEntry } from './functionBundling';
 
-export interface KeyRotationProps {
-  readonly app: string;
-  readonly envName: string;
-  readonly manifestSecret: secretsmanager.ISecret;
-  /** The key the secret is encrypted with (Secrets Manager calls KMS with it on our behalf). */
-  readonly storageKey: kms.IKey;
-  readonly wrappingKey: kms.IKey;
+/** The table is not among its resources: rotation touches only the key manifest and the keys. */
+export interface KeyRotationProps extends Omit<CacheResources, 'table'>, OperationsFunctionSettings {
   /** The function started (asynchronously) to re-encrypt entries after a rotation. */
   readonly migrateFunction: lambda.IFunction;
-  readonly clientEnvironment: Record<string, string>;
   readonly rotationDays: number;
-  readonly logRetentionDays: logs.RetentionDays;
-  readonly logRemovalPolicy: RemovalPolicy;
-  readonly alarms: AlarmTopic;
 }
 
 /**

@@ -1,6 +1,8 @@
 import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import type { CacheResources } from '../constructs/cacheAccess';
+import type { OperationsFunctionSettings } from '../constructs/cacheFunction';
 import { CacheMigration } from '../constructs/cacheMigration';
 import { clientEnvironment } from '../constructs/clientEnvironment';
 import { HealthCheck } from '../constructs/healthCheck';
@@ -27,9 +29,15 @@ export class OperationsStack extends Stack {
     const { keys, cacheTable, manifest, alarms } = props.data;
     const logRetentionDays = p.logRetentionDays as logs.RetentionDays;
     const logRemovalPolicy = p.retention === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-    const shared = {
+    const resources: CacheResources = {
       app: p.app,
       envName: p.envName,
+      table: cacheTable.table,
+      storageKey: keys.storageKey,
+      wrappingKey: keys.wrappingKey,
+      manifestSecret: manifest.secret,
+    };
+    const settings: OperationsFunctionSettings = {
       logRetentionDays,
       logRemovalPolicy,
       alarms,
@@ -42,28 +50,17 @@ export class OperationsStack extends Stack {
       }),
     };
 
-    this.health = new HealthCheck(this, 'HealthCheck', {
-      ...shared,
-      table: cacheTable.table,
-      storageKey: keys.storageKey,
-      wrappingKey: keys.wrappingKey,
-      manifestSecret: manifest.secret,
-      everyMinutes: p.healthCheckEveryMinutes,
-    });
+    this.health = new HealthCheck(this, 'HealthCheck', { ...resources, ...settings, everyMinutes: p.healthCheckEveryMinutes });
     this.migration = new CacheMigration(this, 'Migration', {
-      ...shared,
-      table: cacheTable.table,
-      storageKey: keys.storageKey,
-      wrappingKey: keys.wrappingKey,
-      manifestSecret: manifest.secret,
+      ...resources,
+      ...settings,
       timeout: Duration.seconds(p.migrateTimeoutSeconds),
       stallMinutes: p.reencryptionStallMinutes,
     });
+    const { table: _rotationNeedsNoTable, ...rotationResources } = resources;
     this.rotation = new KeyRotation(this, 'KeyRotation', {
-      ...shared,
-      manifestSecret: manifest.secret,
-      storageKey: keys.storageKey,
-      wrappingKey: keys.wrappingKey,
+      ...rotationResources,
+      ...settings,
       migrateFunction: this.migration.function.fn,
       rotationDays: p.keyRotationDays,
     });
