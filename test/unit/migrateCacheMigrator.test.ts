@@ -60,17 +60,17 @@ class FailingDestination extends MemoryBackend {
   }
 }
 
+let dir: string;
+let clock: ManualClock;
+const plain = new NoEncryption();
+
+beforeEach(() => {
+  dir = tempDir();
+  clock = new ManualClock(1_800_000_000_000);
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
 describe('CacheMigrator', () => {
-  let dir: string;
-  let clock: ManualClock;
-  const plain = new NoEncryption();
-
-  beforeEach(() => {
-    dir = tempDir();
-    clock = new ManualClock(1_800_000_000_000);
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
   test('copies every live entry byte for byte and skips expired ones', async () => {
     const source = new MemoryBackend({ clock: clock.read });
     const destination = new MemoryBackend({ clock: clock.read });
@@ -449,16 +449,6 @@ describe('CacheMigrator', () => {
 });
 
 describe('CacheMigrator.run with an abort signal', () => {
-  let dir: string;
-  let clock: ManualClock;
-  const plain = new NoEncryption();
-
-  beforeEach(() => {
-    dir = tempDir();
-    clock = new ManualClock(1_800_000_000_000);
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
   test('stops after the batches in flight, checkpoints them, and a resume ends exactly like an uninterrupted run', async () => {
     const source = new CountingBackend({ clock: clock.read });
     await fill(source, plain, 230, clock);
