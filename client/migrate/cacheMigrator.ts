@@ -348,13 +348,7 @@ export class CacheMigrator {
     let journalRecords = 0;
     const seen = new Set<string>();
     let pending: JournalRecord[] = [];
-    const tracker = new ProgressTracker('rollback', this.clock, options.onProgress, checkpoint.counts.entries, {
-      entriesDone: 0,
-      bytesDone: 0,
-      skippedExpired: 0,
-      failed: 0,
-      entriesSeen: 0,
-    });
+    const tracker = new ProgressTracker('rollback', this.clock, options.onProgress, checkpoint.counts.entries);
     // Each key appears once after de-duplication, so batches are independent and several run at once.
     const restore = async (batch: readonly JournalRecord[]) => {
       for (const [namespace, group] of byNamespace(batch.map((r) => ({ ...r, namespace: r.ns })))) {

@@ -75,13 +75,7 @@ export async function dryRun(ctx: DryRunContext): Promise<MigrationPlan> {
   let writeUnits = 0;
   const byReason: Record<string, number> = {};
   const failures: EntryFailure[] = [];
-  const tracker = new ProgressTracker('plan', ctx.clock, ctx.onProgress, ctx.source.stats().entries, {
-    entriesDone: 0,
-    bytesDone: 0,
-    skippedExpired: 0,
-    failed: 0,
-    entriesSeen: 0,
-  });
+  const tracker = new ProgressTracker('plan', ctx.clock, ctx.onProgress, ctx.source.stats().entries);
 
   await scanSegments({
     backend: ctx.source,

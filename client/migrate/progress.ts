@@ -10,6 +10,9 @@ export interface ProgressCounts {
   readonly entriesSeen: number;
 }
 
+/** Totals of a pass that starts from nothing (a dry run, a validation, a rollback). */
+export const NO_PROGRESS: ProgressCounts = Object.freeze({ entriesDone: 0, bytesDone: 0, skippedExpired: 0, failed: 0, entriesSeen: 0 });
+
 /**
  * Turns running totals into progress events with rate and ETA. Rates cover only this call, so a
  * resumed run's rate is not inflated by entries an earlier run copied.
@@ -23,7 +26,8 @@ export class ProgressTracker {
     private readonly clock: Clock,
     private readonly listener: ProgressListener | undefined,
     private readonly totalEntries: number | undefined,
-    baseline: ProgressCounts,
+    /** Totals already reached before this call (a resumed run's checkpoint). @default NO_PROGRESS */
+    baseline: ProgressCounts = NO_PROGRESS,
   ) {
     this.startedAt = clock();
     this.baseline = { ...baseline };

@@ -63,13 +63,7 @@ export async function validateCopy(ctx: ValidateContext): Promise<ValidationRepo
   const sample = <T>(list: T[], item: T) => {
     if (list.length < ctx.maxFailureSamples) list.push(item);
   };
-  const tracker = new ProgressTracker('validate', ctx.clock, ctx.onProgress, ctx.source.stats().entries, {
-    entriesDone: 0,
-    bytesDone: 0,
-    skippedExpired: 0,
-    failed: 0,
-    entriesSeen: 0,
-  });
+  const tracker = new ProgressTracker('validate', ctx.clock, ctx.onProgress, ctx.source.stats().entries);
   let bytes = 0;
   const report = () =>
     tracker.report({ entriesDone: matched, bytesDone: bytes, skippedExpired: 0, failed: missing + different, entriesSeen: sourceEntries });
