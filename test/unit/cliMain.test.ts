@@ -48,6 +48,18 @@ describe('the CLI run in-process', () => {
     expect(JSON.parse(run.out)).toMatchObject({ ok: false, error: { code: 'CONFIG_INVALID' } });
   });
 
+  it('status reports the same health as health: an unusable key provider fails it with exit 3', async () => {
+    const env = { CACHEVAULT_BACKEND: 'memory', CACHEVAULT_KEYS_PROVIDERS: 'env', CACHEVAULT_KEYS_ENV_KEY_VARIABLE: 'CACHEVAULT_TEST_UNSET_KEY' };
+    const health = io(env, dir);
+    expect(await main(['--json', 'health'], health)).toBe(3);
+    const status = io(env, dir);
+    expect(await main(['--json', 'status'], status)).toBe(3);
+    const report = JSON.parse(status.out) as { health: { healthy: boolean; checks: { name: string; ok: boolean }[] } };
+    expect(report.health.healthy).toBe(false);
+    expect(report.health.checks.map((c) => c.name)).toEqual((JSON.parse(health.out) as { checks: { name: string }[] }).checks.map((c) => c.name));
+    expect(report.health.checks.find((c) => c.name === 'keys.active')).toMatchObject({ ok: false });
+  });
+
   it('config set writes the file atomically and keeps other keys', async () => {
     const file = join(dir, 'cachevault.config.json');
     expect(await main(['config', 'set', 'namespace', 'orders'], io({}, dir))).toBe(0);
