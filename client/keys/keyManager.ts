@@ -282,6 +282,14 @@ export class KeyManager implements DataKeySource {
         const wrapped = await this.chain.wrapAll(material, this.context(version.id));
         restored.push({ ...version, wrapped, localOnly: !wrapped.some((w) => w.provider === 'kms') });
       }
+      // As in addVersion: a shared manifest must not lose its KMS wrappings to a local-only copy.
+      const localOnly = restored.filter((v) => v.state !== KeyState.retired && v.localOnly).map((v) => v.id);
+      if (this.store.shared && localOnly.length > 0 && this.options.providers.some((p) => !isLocalProvider(p))) {
+        throw new NoKeyProviderError(
+          `Could not import key versions ${localOnly.join(', ')} into the shared manifest ${this.store.description}`,
+          this.chain.health().filter((h) => h.down).map((h) => ({ provider: h.provider, reason: h.reason ?? 'unavailable', hint: 'restore access to KMS; a shared key version must be wrapped by KMS' })),
+        );
+      }
       await this.exclusive(async () => {
         const fresh = await this.freshManifest();
         const backupHasActive = restored.some((v) => v.state === KeyState.active);

@@ -96,6 +96,17 @@ describe('the key provider chain', () => {
     await expect(keys.rotate()).rejects.toThrow(/shared manifest memory:test/);
   });
 
+  it('refuses to import a backup into a shared manifest while KMS is down, leaving the KMS wrappings in place', async () => {
+    const { kms, open, store } = setup(true);
+    const keys = await open();
+    await keys.activeKey();
+    const backup = await keys.exportBackup('correct horse battery staple');
+    const before = store.text;
+    kms.failWith(awsError('AccessDeniedException'));
+    await expect(keys.importBackup(backup, 'correct horse battery staple')).rejects.toBeInstanceOf(NoKeyProviderError);
+    expect(store.text).toBe(before);
+  });
+
   it('tries a failed provider again after the retry interval, and warns again only for a new outage', async () => {
     const { kms, open, clock, logger } = setup(false, { providerRetryAfterMs: 10_000, cache: { maxAgeMs: 1_000 } });
     const keys = await open();
