@@ -14,6 +14,7 @@ import type { CacheBackend } from './cacheBackend';
 import type { BreakerState } from './hybrid/circuitBreaker';
 import { TierUnavailableError } from './hybrid/errors';
 import { FreshnessIndex } from './hybrid/freshnessIndex';
+import { MutationLog } from './hybrid/mutationLog';
 import { ReplayQueue } from './hybrid/replayQueue';
 import { Tier, type TierOutcome } from './hybrid/tier';
 
@@ -99,6 +100,7 @@ export class HybridBackend extends BaseBackend {
   readonly capabilities: BackendCapabilities;
   private readonly tiers: readonly Tier[];
   private readonly freshness: FreshnessIndex;
+  private readonly mutations: MutationLog;
   private readonly replay: ReplayQueue;
   private replaying: Promise<{ replayed: number; pending: number }> | undefined;
   private readonly staleIfErrorMs: number;
@@ -137,7 +139,9 @@ export class HybridBackend extends BaseBackend {
     const resetMs = positive(options.breakerResetMs, 30_000, 'breakerResetMs');
     this.strict = options.strict ?? false;
     this.isLocalOnly = options.isLocalOnly ?? (() => false);
-    this.freshness = new FreshnessIndex(capMs, positive(options.freshnessIndexSize, 100_000, 'freshnessIndexSize'));
+    const indexSize = positive(options.freshnessIndexSize, 100_000, 'freshnessIndexSize');
+    this.freshness = new FreshnessIndex(capMs, indexSize);
+    this.mutations = new MutationLog(indexSize);
     this.replay = new ReplayQueue(positive(options.maxPendingReplays, 10_000, 'maxPendingReplays'));
     const lastShared = specs.map((s) => s.backend.capabilities.shared).lastIndexOf(true);
     this.hasSharedTier = lastShared >= 0;
@@ -221,6 +225,7 @@ export class HybridBackend extends BaseBackend {
     keys: readonly string[],
     firstAnswer: TierOutcome<(StoredEntry | undefined)[]> | undefined,
   ): Promise<(StoredEntry | undefined)[]> {
+    const since = this.mutations.now();
     const now = this.clock();
     const found: (StoredEntry | undefined)[] = new Array<StoredEntry | undefined>(keys.length).fill(undefined);
     const source: number[] = new Array<number>(keys.length).fill(-1);
@@ -301,15 +306,20 @@ export class HybridBackend extends BaseBackend {
         cause: first.error,
       });
     }
-    if (source.some((t) => t > 0)) await this.promote(namespace, found, source, deadline);
+    if (source.some((t) => t > 0)) await this.promote(namespace, found, source, deadline, since);
     if (evict.length > 0) await this.dropStaleCopies(namespace, keys, evict, stale);
     return found;
   }
 
-  /** Copies each hit into the tiers above the one that had it. */
-  private async promote(namespace: string, found: (StoredEntry | undefined)[], source: number[], deadline: number[]): Promise<void> {
+  /**
+   * Copies each hit into the tiers above the one that had it, except hits of keys written,
+   * deleted or cleared while the read was under way (since `since`): those answers may be
+   * older than the local tiers now are.
+   */
+  private async promote(namespace: string, found: (StoredEntry | undefined)[], source: number[], deadline: number[], since: number): Promise<void> {
     const writes = this.tiers.map(() => [] as number[]);
     for (let i = 0; i < found.length; i++) {
+      if (source[i]! > 0 && this.mutations.changedSince(since, namespace, found[i]!.key)) continue;
       for (let t = 0; t < source[i]!; t++) writes[t]!.push(i);
     }
     await Promise.all(
@@ -354,6 +364,8 @@ export class HybridBackend extends BaseBackend {
         return { tier, list, outcome: await tier.call('set', (b) => b.setMany(list)) };
       }),
     );
+    // Stamped once every tier has answered: a read-through that began before now must not promote these keys.
+    for (const e of entries) this.mutations.keysChanged(e.namespace, [e.key]);
     const degraded: TierFailure[] = [];
     const reached = new Set<StoredEntry>();
     const failedLocal: number[] = [];
@@ -393,7 +405,12 @@ export class HybridBackend extends BaseBackend {
   }
 
   protected async _deleteMany(namespace: string, keys: readonly string[]): Promise<number> {
-    const results = await this.everyTier('delete', (b) => b.deleteMany(namespace, keys));
+    let results: Awaited<ReturnType<typeof this.everyTier<number>>>;
+    try {
+      results = await this.everyTier('delete', (b) => b.deleteMany(namespace, keys));
+    } finally {
+      this.mutations.keysChanged(namespace, keys);
+    }
     for (const key of keys) this.freshness.forget(namespace, key);
     for (const { tier, outcome } of results) {
       if (!tier.shared) continue;
@@ -410,7 +427,11 @@ export class HybridBackend extends BaseBackend {
   protected async _clear(namespace: string | undefined): Promise<void> {
     // Pending writes of a cleared namespace must not come back on replay, whatever happens below.
     this.replay.forgetNamespace(namespace);
-    await this.everyTier('clear', (b) => b.clear(namespace));
+    try {
+      await this.everyTier('clear', (b) => b.clear(namespace));
+    } finally {
+      this.mutations.namespaceCleared(namespace);
+    }
     this.freshness.forgetNamespace(namespace);
   }
 

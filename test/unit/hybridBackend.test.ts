@@ -22,13 +22,20 @@ class FlakySharedBackend extends MemoryBackend {
     if (this.mode === 'hang') await new Promise(() => undefined);
   }
 
+  /** When set, reads take their answer and then wait for it before returning (a slow response in flight). */
+  holdReads: Promise<void> | undefined;
+
   protected override async _get(namespace: string, key: string): Promise<StoredEntry | undefined> {
     await this.gate();
-    return super._get(namespace, key);
+    const found = await super._get(namespace, key);
+    await this.holdReads;
+    return found;
   }
   protected override async _getMany(namespace: string, keys: readonly string[]): Promise<(StoredEntry | undefined)[]> {
     await this.gate();
-    return super._getMany(namespace, keys);
+    const found = await super._getMany(namespace, keys);
+    await this.holdReads;
+    return found;
   }
   protected override async _setMany(entries: readonly StoredEntry[]): Promise<WriteResult> {
     await this.gate();
@@ -140,6 +147,50 @@ describe('HybridBackend', () => {
       expect(l2.calls).toBe(0);
       expect(l1.stats().hits + l1.stats().misses).toBe(l1Before);
       expect(cache.stats().tiers!.memory!.hits).toBe(1);
+    });
+
+    test('a read-through answered before a delete does not put the deleted value back into the local tiers', async () => {
+      const cache = hybrid();
+      await l2.set(entry('a', 'v1'));
+      let answer!: () => void;
+      l2.holdReads = new Promise((resolve) => (answer = resolve));
+      const reading = cache.get(NS, 'a');
+      await new Promise((resolve) => setImmediate(resolve));
+      l2.holdReads = undefined;
+      await cache.delete(NS, 'a');
+      answer();
+      await reading;
+      expect(await cache.get(NS, 'a')).toBeUndefined();
+      expect(await l0.get(NS, 'a')).toBeUndefined();
+    });
+
+    test('a read-through answered before a newer set does not overwrite the new value in the local tiers', async () => {
+      const cache = hybrid();
+      await l2.set(entry('a', 'v1'));
+      let answer!: () => void;
+      l2.holdReads = new Promise((resolve) => (answer = resolve));
+      const reading = cache.getMany(NS, ['a']);
+      await new Promise((resolve) => setImmediate(resolve));
+      l2.holdReads = undefined;
+      await cache.set(entry('a', 'v2'));
+      answer();
+      await reading;
+      expect(text(await cache.get(NS, 'a'))).toBe('v2');
+      expect(text(await l1.get(NS, 'a'))).toBe('v2');
+    });
+
+    test('a read-through answered before a clear of its namespace does not bring the cleared value back', async () => {
+      const cache = hybrid();
+      await l2.set(entry('a', 'v1'));
+      let answer!: () => void;
+      l2.holdReads = new Promise((resolve) => (answer = resolve));
+      const reading = cache.get(NS, 'a');
+      await new Promise((resolve) => setImmediate(resolve));
+      l2.holdReads = undefined;
+      await cache.clear(NS);
+      answer();
+      await reading;
+      expect(await cache.get(NS, 'a')).toBeUndefined();
     });
 
     test('getMany finds each key in whichever tier has it and answers in order', async () => {
