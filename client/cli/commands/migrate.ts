@@ -43,6 +43,11 @@ export function defaultStateDir(cwd: string, source: string, destination: string
   return resolve(cwd, '.cachevault', 'migrations', id);
 }
 
+/** One argument as a POSIX shell reads it back verbatim. */
+function shellWord(arg: string): string {
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
 async function openSide(ctx: CliContext, spec: string): Promise<CacheBackend> {
   const parsed = parseBackendSpec(spec, { cwd: ctx.io.cwd });
   // Never migrate into (or out of) a fallback: the spec names exactly one backend.
@@ -169,7 +174,8 @@ export function registerMigrate(program: Command, runtime: Runtime): void {
                   ? `ok (${r.validation.matched} matched${r.validation.extra ? `, ${r.validation.extra} extra in destination` : ''})`
                   : `FAILED: ${r.validation.missing} missing, ${r.validation.different} different`
                 : undefined,
-              'undo with': `cachevault migrate --from ${opts.from} --to ${opts.to} --rollback`,
+              // Quoted, so a spec's `?a=1&b=2` survives the shell, and with the state dir the run used, so the rollback finds its journal.
+              'undo with': `cachevault migrate --from ${shellWord(opts.from)} --to ${shellWord(opts.to)}${opts.stateDir ? ` --state-dir ${shellWord(stateDir)}` : ''} --rollback`,
             }),
             r.failures.length > 0 ? `\n${table(r.failures.map((f) => ({ namespace: f.namespace, key: f.key, reason: f.reason, message: f.message })))}` : '',
           ].join(''),
