@@ -354,6 +354,7 @@ export class HybridBackend extends BaseBackend {
   // ---- writes -------------------------------------------------------------------------------
 
   protected async _setMany(entries: readonly StoredEntry[]): Promise<WriteResult> {
+    await this.afterReplay();
     const now = this.clock();
     const localOnly = this.hasSharedTier ? entries.filter((e) => this.isLocalOnly(e)) : [];
     const sharable = localOnly.length === 0 ? entries : entries.filter((e) => !this.isLocalOnly(e));
@@ -405,6 +406,7 @@ export class HybridBackend extends BaseBackend {
   }
 
   protected async _deleteMany(namespace: string, keys: readonly string[]): Promise<number> {
+    await this.afterReplay();
     let results: Awaited<ReturnType<typeof this.everyTier<number>>>;
     try {
       results = await this.everyTier('delete', (b) => b.deleteMany(namespace, keys));
@@ -426,6 +428,7 @@ export class HybridBackend extends BaseBackend {
 
   protected async _clear(namespace: string | undefined): Promise<void> {
     // Pending writes of a cleared namespace must not come back on replay, whatever happens below.
+    await this.afterReplay();
     this.replay.forgetNamespace(namespace);
     try {
       await this.everyTier('clear', (b) => b.clear(namespace));
@@ -460,6 +463,14 @@ export class HybridBackend extends BaseBackend {
       this.replaying = undefined;
     });
     return this.replaying;
+  }
+
+  /**
+   * Waits out a replay in flight: it sends a snapshot of older writes, which would land on the
+   * shared tier after (and over) a newer write or delete of the same key sent meanwhile.
+   */
+  private async afterReplay(): Promise<void> {
+    while (this.replaying !== undefined) await this.replaying;
   }
 
   private async replayNow(): Promise<{ replayed: number; pending: number }> {

@@ -37,8 +37,14 @@ class FlakySharedBackend extends MemoryBackend {
     await this.holdReads;
     return found;
   }
+  /** When set, the next write reaching storage waits for it first (a slow request in flight); then it is cleared. */
+  holdNextWrite: Promise<void> | undefined;
+
   protected override async _setMany(entries: readonly StoredEntry[]): Promise<WriteResult> {
     await this.gate();
+    const hold = this.holdNextWrite;
+    this.holdNextWrite = undefined;
+    await hold;
     return super._setMany(entries);
   }
   protected override async _deleteMany(namespace: string, keys: readonly string[]): Promise<number> {
@@ -383,6 +389,39 @@ describe('HybridBackend', () => {
       await cache.flushPending();
       expect(await l2.get(NS, 'a')).toBeUndefined();
       expect(cache.stats().extra!.pendingReplays).toBe(0);
+    });
+
+    test('a write made while a replay is under way is not overwritten on the shared tier by the older replayed value', async () => {
+      const cache = hybrid();
+      l2.mode = 'down';
+      await cache.set(entry('a', 'v1'));
+      l2.mode = 'up';
+      let answer!: () => void;
+      l2.holdNextWrite = new Promise((resolve) => (answer = resolve));
+      const flushing = cache.flushPending();
+      await new Promise((resolve) => setImmediate(resolve));
+      const writing = cache.set(entry('a', 'v2'));
+      await new Promise((resolve) => setImmediate(resolve));
+      answer();
+      await Promise.all([flushing, writing]);
+      expect(text(await l2.get(NS, 'a'))).toBe('v2');
+      expect(text(await cache.get(NS, 'a'))).toBe('v2');
+    });
+
+    test('a delete made while a replay is under way is not undone on the shared tier by the replayed write', async () => {
+      const cache = hybrid();
+      l2.mode = 'down';
+      await cache.set(entry('a', 'v1'));
+      l2.mode = 'up';
+      let answer!: () => void;
+      l2.holdNextWrite = new Promise((resolve) => (answer = resolve));
+      const flushing = cache.flushPending();
+      await new Promise((resolve) => setImmediate(resolve));
+      const deleting = cache.delete(NS, 'a');
+      await new Promise((resolve) => setImmediate(resolve));
+      answer();
+      await Promise.all([flushing, deleting]);
+      expect(await l2.get(NS, 'a')).toBeUndefined();
     });
 
     test('the replay queue is bounded and counts what it drops', async () => {
