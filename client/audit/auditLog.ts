@@ -88,8 +88,12 @@ export class AuditLog implements AuditSink {
    * of a whole line, so lines never interleave.
    */
   append(event: AuditEvent, details: AuditDetails = {}): void {
-    for (const field of Object.keys(details)) {
+    for (const [field, value] of Object.entries(details)) {
       if (FORBIDDEN_FIELDS.test(field)) throw new AuditLogError(`Refusing to write the field "${field}" to the audit log: it may hold key material.`);
+      // The type allows no Buffers, but untyped callers can pass one: JSON would write its bytes.
+      if (!isPlainDetail(value)) {
+        throw new AuditLogError(`Refusing to write the field "${field}" to the audit log: only strings, numbers, booleans and string arrays are recorded.`);
+      }
     }
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
     this.withLock(() => {
@@ -165,6 +169,12 @@ export class AuditLog implements AuditSink {
 /** Verifies the audit log at `path` (for the CLI's `audit verify`). */
 export function verifyAuditLog(path: string): AuditVerification {
   return new AuditLog({ path }).verify();
+}
+
+function isPlainDetail(value: unknown): boolean {
+  const t = typeof value;
+  if (t === 'string' || t === 'number' || t === 'boolean') return true;
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
 }
 
 function sha256(line: string): string {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AuditLog, AuditLogError, verifyAuditLog } from '../../../client/audit/auditLog';
@@ -69,6 +69,15 @@ describe('AuditLog', () => {
     const log = new AuditLog({ path });
     expect(() => log.append('keys.imported', { plaintext: 'x' })).toThrow(AuditLogError);
     expect(() => log.append('keys.imported', { passphrase: 'x' })).toThrow(/may hold key material/);
+  });
+
+  it('refuses a Buffer or other object in details instead of writing its bytes', () => {
+    const log = new AuditLog({ path });
+    const material = Buffer.alloc(32, 7);
+    expect(() => log.append('keys.imported', { versions: material as unknown as string })).toThrow(AuditLogError);
+    expect(() => log.append('keys.imported', { versions: [material as unknown as string] })).toThrow(AuditLogError);
+    expect(() => log.append('keys.imported', { count: { nested: 'x' } as unknown as string })).toThrow(AuditLogError);
+    expect(existsSync(path)).toBe(false);
   });
 
   it('keeps one valid chain when several processes append at once', async () => {
