@@ -189,6 +189,7 @@ async function dynamoTier(
     lease = new DynamoDBLease({
       tableName: d.tableName,
       client: createDynamoDBClient(clientOptions),
+      closeClient: true,
       leaseMs: config.hybrid.leaseMs,
       clock: deps.clock,
       logger: deps.logger,

@@ -13,6 +13,11 @@ export interface DynamoDBLeaseOptions {
   readonly tableName: string;
   /** A client to share; when omitted one is built from region/endpoint and closed by `close()`. */
   readonly client?: DynamoDBClient;
+  /**
+   * Whether `close()` destroys the client: set it when `client` was built for this lease alone.
+   * @default true when the lease built its own client, false for a client passed in
+   */
+  readonly closeClient?: boolean;
   /** @default 'us-east-1' */
   readonly region?: string;
   readonly endpoint?: string;
@@ -74,7 +79,7 @@ export class DynamoDBLease implements StampedeLease {
 
   constructor(options: DynamoDBLeaseOptions) {
     this.tableName = options.tableName;
-    this.ownsClient = options.client === undefined;
+    this.ownsClient = options.closeClient ?? options.client === undefined;
     this.client = options.client ?? createDynamoDBClient({ region: options.region ?? 'us-east-1', endpoint: options.endpoint });
     this.leaseMs = options.leaseMs ?? 10_000;
     this.pollMinMs = options.pollMinMs ?? 25;

@@ -89,6 +89,21 @@ describe('createBackend', () => {
     expect(await created.backend.get('n', 'k')).toBeDefined();
   });
 
+  test('closing the wrap lease it built releases the DynamoDB client the factory made for it', async () => {
+    const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+    const destroy = jest.spyOn(DynamoDBClient.prototype, 'destroy');
+    try {
+      const created = await createBackend(config({ backend: 'hybrid', hybrid: { tiers: ['memory', 'dynamodb'], lease: true }, dynamodb: deadDynamo }));
+      expect(created.lease).toBeDefined();
+      await created.backend.close();
+      const afterBackend = destroy.mock.calls.length;
+      created.lease!.close();
+      expect(destroy.mock.calls.length).toBe(afterBackend + 1);
+    } finally {
+      destroy.mockRestore();
+    }
+  });
+
   test('loads neither the AWS SDK nor SQLite for a memory backend', () => {
     const script = [
       "const { createBackend } = require('./client/backends/backendFactory');",
