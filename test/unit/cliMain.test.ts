@@ -60,15 +60,15 @@ describe('the CLI run in-process', () => {
     expect(report.health.checks.find((c) => c.name === 'keys.active')).toMatchObject({ ok: false });
   });
 
-  it('migrate prints an undo command that, run as printed, rolls back the run even with --state-dir', async () => {
+  it('migrate prints an undo command that, run as printed, rolls back the run made with --state-dir and --batch-size', async () => {
     const env = { CACHEVAULT_BACKEND: 'file', CACHEVAULT_ENCRYPTION_ENABLED: 'false', CACHEVAULT_FILE_DIR: join(dir, 'from') };
     expect(await main(['set', 'k', '1'], io(env, dir))).toBe(0);
     const from = `file:${join(dir, 'from')}`;
     const to = `file:${join(dir, 'to')}?durability=full`;
     const run = io(env, dir);
-    expect(await main(['migrate', '--from', from, '--to', to, '--state-dir', 'state'], run)).toBe(0);
+    expect(await main(['migrate', '--from', from, '--to', to, '--state-dir', 'state', '--batch-size', '7'], run)).toBe(0);
     const undo = /undo with:\s+cachevault (.*)$/m.exec(run.out)?.[1];
-    expect(undo).toBe(`migrate --from '${from}' --to '${to}' --state-dir '${join(dir, 'state')}' --rollback`);
+    expect(undo).toBe(`migrate --from '${from}' --to '${to}' --state-dir '${join(dir, 'state')}' --batch-size 7 --rollback`);
     const args = [...undo!.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]!);
     const rollback = io(env, dir);
     expect(await main(['--json', ...args], rollback)).toBe(0);

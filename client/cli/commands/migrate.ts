@@ -48,6 +48,21 @@ function shellWord(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * The rollback of this run as a shell command: quoted, so a spec's `?a=1&b=2` survives the shell,
+ * with the state dir the run used, and with every option the plan hash covers (else the rollback
+ * is refused as another plan).
+ */
+function undoCommand(opts: z.infer<typeof MigrateOptions>, stateDir: string): string {
+  const args = ['--from', shellWord(opts.from), '--to', shellWord(opts.to)];
+  if (opts.stateDir !== undefined) args.push('--state-dir', shellWord(stateDir));
+  if (opts.batchSize !== undefined) args.push('--batch-size', String(opts.batchSize));
+  if (opts.concurrency !== undefined) args.push('--concurrency', String(opts.concurrency));
+  if (opts.fromConfig !== undefined) args.push('--from-config', shellWord(opts.fromConfig));
+  if (opts.toConfig !== undefined) args.push('--to-config', shellWord(opts.toConfig));
+  return `cachevault migrate ${args.join(' ')} --rollback`;
+}
+
 async function openSide(ctx: CliContext, spec: string): Promise<CacheBackend> {
   const parsed = parseBackendSpec(spec, { cwd: ctx.io.cwd });
   // Never migrate into (or out of) a fallback: the spec names exactly one backend.
@@ -174,8 +189,7 @@ export function registerMigrate(program: Command, runtime: Runtime): void {
                   ? `ok (${r.validation.matched} matched${r.validation.extra ? `, ${r.validation.extra} extra in destination` : ''})`
                   : `FAILED: ${r.validation.missing} missing, ${r.validation.different} different`
                 : undefined,
-              // Quoted, so a spec's `?a=1&b=2` survives the shell, and with the state dir the run used, so the rollback finds its journal.
-              'undo with': `cachevault migrate --from ${shellWord(opts.from)} --to ${shellWord(opts.to)}${opts.stateDir ? ` --state-dir ${shellWord(stateDir)}` : ''} --rollback`,
+              'undo with': undoCommand(opts, stateDir),
             }),
             r.failures.length > 0 ? `\n${table(r.failures.map((f) => ({ namespace: f.namespace, key: f.key, reason: f.reason, message: f.message })))}` : '',
           ].join(''),
