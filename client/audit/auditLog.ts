@@ -9,8 +9,10 @@ import type { Clock } from '../types';
 /**
  * An append-only, hash-chained audit log of security operations, as JSON lines. Each record
  * carries the SHA-256 of the previous line, so editing, inserting or deleting a line breaks the
- * chain at a place `verify()` names. (Cutting lines off the end leaves a valid shorter chain;
- * ship the log off the machine if that matters.) Records hold ids, names and counts only:
+ * chain at a place `verify()` names. (Cutting lines off the end leaves a valid shorter chain, an
+ * edit of the last line has no successor to break, and the chain has no key, so whoever rewrites
+ * every line after an edit goes undetected: ship the log off the machine if that matters.)
+ * Records hold ids, names and counts only:
  * `details` accepts no Buffers, and key-material field names are refused.
  */
 
@@ -128,6 +130,9 @@ export class AuditLog implements AuditSink {
         record = JSON.parse(line) as AuditRecord;
       } catch {
         return { ok: false, records: lines.length, line: i + 1, problem: 'not valid JSON (edited or truncated)' };
+      }
+      if (typeof record !== 'object' || record === null) {
+        return { ok: false, records: lines.length, line: i + 1, problem: 'valid JSON but not an audit record (edited)' };
       }
       if (record.prev !== prev) {
         return {

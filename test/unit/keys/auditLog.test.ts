@@ -59,6 +59,13 @@ describe('AuditLog', () => {
     expect((result as { line: number }).line).toBe(4);
   });
 
+  it('reports a line replaced by JSON that is not a record, instead of throwing', () => {
+    const lines = writeFive();
+    lines[2] = 'null';
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    expect(verifyAuditLog(path)).toMatchObject({ ok: false, line: 3, problem: expect.stringMatching(/not an audit record/) });
+  });
+
   it('detects lines removed from the start', () => {
     const lines = writeFive();
     writeFileSync(path, `${lines.slice(1).join('\n')}\n`);
