@@ -113,9 +113,16 @@ export async function createCache(options: CreateCacheOptions = {}): Promise<Cac
     warnings,
     fallbackReason: created.fallbackReason,
     async close() {
-      await cache.close();
-      created.lease?.close();
-      await keys?.close();
+      // Each part is released even when an earlier one fails to close; keys are zeroed last.
+      try {
+        await cache.close();
+      } finally {
+        try {
+          created.lease?.close();
+        } finally {
+          await keys?.close();
+        }
+      }
     },
   };
 }

@@ -278,8 +278,12 @@ export class CacheManager {
 
   /** Closes the backend and drops key material. */
   async close(): Promise<void> {
-    await this.backend.close();
-    await this.encryption.close?.();
+    try {
+      await this.backend.close();
+    } finally {
+      // Key material is dropped even when the backend fails to close.
+      await this.encryption.close?.();
+    }
   }
 
   // ---- the data path -----------------------------------------------------------------------

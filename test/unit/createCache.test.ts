@@ -39,6 +39,22 @@ describe('createCache', () => {
     await vault.close();
   });
 
+  test('a backend that fails to close still lets close() zero the encryption and key material, then reports the failure', async () => {
+    const dir = emptyDir();
+    const vault = await createCache({
+      cwd: dir,
+      env: {},
+      options: { backend: 'memory', file: { dir: join(dir, 'cache') }, keys: { providers: ['env'] }, logging: { level: 'silent' } },
+      keyProviderDeps: { env: { CACHEVAULT_KEY: randomBytes(32).toString('base64') } },
+    });
+    jest.spyOn(vault.backend, 'close').mockRejectedValueOnce(new Error('disk gone'));
+    const encryptionClosed = jest.spyOn(vault.encryption as { close(): void }, 'close');
+    const keysClosed = jest.spyOn(vault.keys!, 'close');
+    await expect(vault.close()).rejects.toThrow('disk gone');
+    expect(encryptionClosed).toHaveBeenCalled();
+    expect(keysClosed).toHaveBeenCalled();
+  });
+
   test('invalid configuration fails before anything starts', async () => {
     await expect(createCache({ cwd: emptyDir(), env: { CACHEVAULT_BACKEND: 'redis' } })).rejects.toBeInstanceOf(ConfigError);
   });
