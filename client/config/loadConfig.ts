@@ -107,7 +107,7 @@ export function loadConfig(input: LoadConfigOptions = {}): LoadedConfig {
       const raw = getPath(merged, issue.path.map(String));
       return {
         path: path || '(root)',
-        value: isSecretPath(path) ? '[redacted]' : raw === undefined ? '(missing)' : JSON.stringify(raw).slice(0, 120),
+        value: isSecretPath(path) ? '[redacted]' : raw === undefined ? '(missing)' : describeValue(raw),
         expected: issue.message,
         source: sources.get(path) ?? sourceOfParent(path, sources) ?? 'default',
       };
@@ -119,6 +119,16 @@ export function loadConfig(input: LoadConfigOptions = {}): LoadedConfig {
   }
   warnings.push(...insecureSettings(parsed.data));
   return { config: parsed.data, sources, file, warnings };
+}
+
+/**
+ * A bad value as shown in a ConfigError. An object (an issue on a section, e.g. an unknown
+ * field) is shown by its field names only: its values may include a secret under a name the
+ * redaction does not know, such as a misspelled field.
+ */
+function describeValue(raw: unknown): string {
+  if (isPlainObject(raw)) return `{ ${Object.keys(raw).join(', ')} }`.slice(0, 120);
+  return JSON.stringify(raw).slice(0, 120);
 }
 
 function resolveConfigFile(input: LoadConfigOptions, env: NodeJS.ProcessEnv): string | undefined {

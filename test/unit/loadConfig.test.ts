@@ -63,6 +63,20 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: {}, cwd: emptyDir(), options: { file: { maxBytse: 1 } } as never })).toThrow(/maxBytse/);
   });
 
+  test('an unknown field holding a secret is named in the error but its value, and its siblings, are not printed', () => {
+    const secret = 'c2VjcmV0LWtleS1tYXRlcmlhbC0xMjM0NTY3ODkw';
+    let error: unknown;
+    try {
+      loadConfig({ env: {}, cwd: emptyDir(), options: { keys: { envKey: { variable: 'K', material: secret } } } as never });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toMatch(/material/);
+    expect((error as ConfigError).message).not.toContain(secret);
+    expect(JSON.stringify((error as ConfigError).issues)).not.toContain(secret);
+  });
+
   test('a config file that is not JSON is a clear error naming the file', () => {
     const dir = emptyDir();
     writeFileSync(join(dir, 'cachevault.config.json'), '{ "backend": "file", }');
