@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { IntegrityError, InvalidArgumentError } from '../errors';
 import type { DataKeySource } from '../keys/keyProvider';
 import type { EntryIdentity } from '../types';
@@ -90,5 +91,14 @@ export class AeadEncryption implements EncryptionProvider {
   close(): void {
     this.closed = true;
     this.prks.clear();
+  }
+
+  /** A summary: util.inspect would otherwise walk into the cached PRKs and the source's keys. */
+  [inspect.custom](): string {
+    return `AeadEncryption { algorithm: ${this.algorithm}, cachedKeyVersions: ${this.prks.size}${this.closed ? ', closed' : ''} }`;
+  }
+
+  toJSON(): { algorithm: AeadAlgorithmName; closed: boolean } {
+    return { algorithm: this.algorithm, closed: this.closed };
   }
 }

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { InvalidArgumentError, KeyUnavailableError } from '../errors';
 import type { DataKey, DataKeySource } from './keyProvider';
 
@@ -58,6 +59,15 @@ export class StaticKeySource implements DataKeySource {
       );
     }
     return Promise.resolve(key);
+  }
+
+  /** Ids only: util.inspect would otherwise print the keys' bytes. */
+  [inspect.custom](): string {
+    return `StaticKeySource { keys: [${[...this.keys.keys()].join(', ')}], active: ${this.activeId}${this.closed ? ', closed' : ''} }`;
+  }
+
+  toJSON(): { keys: string[]; active: string } {
+    return { keys: [...this.keys.keys()], active: this.activeId };
   }
 
   /** Zeroes all key material; later lookups fail with KeyUnavailableError. */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 import { MemoryBackend } from '../../../client/backends/memoryBackend';
 import { CacheManager } from '../../../client/core/cacheManager';
 import { AeadEncryption, type AeadAlgorithmName } from '../../../client/crypto/aeadEncryption';
@@ -164,6 +165,17 @@ describe.each(ALGORITHMS)('AeadEncryption with %s', (algorithm) => {
       .join('\n');
     expect(text.length).toBeGreaterThan(0);
     for (const secret of [k1.toString('hex'), k1.toString('base64'), k1.toString('base64url')]) expect(text).not.toContain(secret);
+  });
+
+  test('util.inspect of the provider and its static key source shows no key or PRK bytes, at any depth', async () => {
+    const { k1, k2, keys, encryption } = setup(algorithm);
+    await encryption.seal(Buffer.from('value'), identity);
+    const text = `${inspect(encryption, { depth: Infinity })}\n${inspect(keys, { depth: Infinity })}\n${inspect({ encryption }, { depth: Infinity })}`;
+    expect(text).toMatch(/AeadEncryption/);
+    for (const key of [k1, k2]) {
+      // util.inspect shows Buffers as `<Buffer 3f a1 ...>`: any 8 bytes in a row would be a leak.
+      expect(text).not.toContain(key.toString('hex').slice(0, 16).match(/../g)!.join(' '));
+    }
   });
 });
 
