@@ -140,8 +140,11 @@ export class KeyringKeyProvider implements KeyProvider {
         });
       }
       const fresh = randomBytes(ROOT_KEY_BYTES);
-      await this.call('store the root key in', () => this.entry().setSecret(fresh));
-      fresh.fill(0);
+      try {
+        await this.call('store the root key in', () => this.entry().setSecret(fresh));
+      } finally {
+        fresh.fill(0);
+      }
       // Read back what the keyring holds: if another process stored its key at the same time,
       // everyone converges on the surviving one.
       stored = await this.readStored();

@@ -78,6 +78,23 @@ describe('KeyringKeyProvider', () => {
     provider.close();
     expect(root.every((b) => b === 0)).toBe(true);
   });
+
+  it('zeroes a freshly generated root key that the keyring refused to store', async () => {
+    let offered: Uint8Array | undefined;
+    const provider = new KeyringKeyProvider({
+      entryFactory: () => ({
+        getSecret: async () => null,
+        setSecret: async (secret: Uint8Array) => {
+          offered = secret;
+          throw new Error('Platform failure: the keyring is locked');
+        },
+        deleteCredential: async () => false,
+      }),
+    });
+    await expect(provider.generateDataKey(context)).rejects.toBeInstanceOf(KeyProviderError);
+    expect(offered).toHaveLength(32);
+    expect(offered!.every((b) => b === 0)).toBe(true);
+  });
 });
 
 describe('EnvKeyProvider', () => {
