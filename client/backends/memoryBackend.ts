@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { InvalidArgumentError } from '../errors';
 import type { BackendCapabilities, BackendStats, EntryPage, ScanOptions, StoredEntry, WriteResult } from '../types';
 import { BaseBackend, type BaseBackendOptions } from './baseBackend';
 
@@ -61,6 +62,13 @@ export class MemoryBackend extends BaseBackend {
   /** The cursor is the number of entries already returned, over the LRU's current order. */
   protected async _scan(options: ScanOptions): Promise<EntryPage> {
     const offset = options.cursor === undefined ? 0 : Number(options.cursor);
+    // A foreign cursor (another backend's, from a migration checkpoint) would be NaN here and
+    // restart the scan on every page, so a caller following cursors would never finish.
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new InvalidArgumentError('Invalid scan cursor for the memory backend.', {
+        hint: 'Pass back the cursor a previous scan() of this backend returned, unchanged.',
+      });
+    }
     const pageSize = options.pageSize ?? 500;
     const entries: StoredEntry[] = [];
     let index = 0;

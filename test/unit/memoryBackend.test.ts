@@ -1,4 +1,5 @@
 import { MemoryBackend } from '../../client/backends/memoryBackend';
+import { InvalidArgumentError } from '../../client/errors';
 import { runBackendContract } from '../contract/backendContract';
 
 runBackendContract('memory', ({ clock }) => new MemoryBackend({ clock, maxBytes: 256 * 1024 * 1024 }));
@@ -23,5 +24,14 @@ describe('MemoryBackend bounds', () => {
     }
     expect(backend.stats().bytes).toBeLessThanOrEqual(10_000);
     expect(backend.stats().entries).toBeLessThan(10);
+  });
+});
+
+describe('MemoryBackend scan cursors', () => {
+  test('a cursor this backend did not hand out is rejected instead of restarting the scan forever', async () => {
+    const backend = new MemoryBackend();
+    await backend.set({ namespace: 'n', key: 'a', value: Buffer.from('a'), expiresAt: null, keyId: 'none', createdAt: 0 });
+    await expect(backend.scan({ cursor: 'WyJuIiwiYSJd' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(backend.scan({ cursor: '-1' })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 });
