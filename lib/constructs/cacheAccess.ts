@@ -28,7 +28,6 @@ export const CacheActions = {
     'dynamodb:BatchGetItem',
     'dynamodb:Query',
     'dynamodb:Scan',
-    'dynamodb:ConditionCheckItem',
     'dynamodb:DescribeTable',
     'dynamodb:DescribeTimeToLive',
   ],

@@ -129,7 +129,6 @@ describe.each(ENVIRONMENT_NAMES)('data stack (%s)', (env) => {
           'dynamodb:BatchGetItem',
           'dynamodb:Query',
           'dynamodb:Scan',
-          'dynamodb:ConditionCheckItem',
           'dynamodb:DescribeTable',
           'dynamodb:DescribeTimeToLive',
         ],
