@@ -9,6 +9,9 @@ export interface DataKeyCacheLimits {
   readonly maxUses?: number;
 }
 
+/** Lookups between sweeps for keys past their age that nobody asked for again. */
+const SWEEP_EVERY = 1024;
+
 interface Slot {
   /** Handed out as is: one object per cached key, no allocation per use. */
   readonly key: DataKey;
@@ -20,13 +23,15 @@ interface Slot {
  * Plaintext data keys in memory, with limits like the AWS Encryption SDK's caching materials
  * manager: past `maxAgeMs` or `maxUses` a key is zeroed and must be unwrapped again, so a
  * disabled KMS key or revoked grant stops every client within `maxAgeMs`, and plaintext does not
- * sit in memory for the life of the process.
+ * sit in memory for the life of the process. A key is zeroed at its next use past a limit, or, if
+ * never asked for again, within 1024 lookups of any key after its age ran out (or on `clear()`).
  */
 export class DataKeyCache {
   private readonly slots = new Map<string, Slot>();
   private readonly maxAgeMs: number;
   private readonly maxUses: number;
   private readonly clock: Clock;
+  private lookups = 0;
 
   constructor(limits: DataKeyCacheLimits, clock: Clock) {
     this.maxAgeMs = limits.maxAgeMs ?? 300_000;
@@ -36,6 +41,8 @@ export class DataKeyCache {
 
   /** The key for one more use, or `undefined` when absent or past a limit (then zeroed). */
   use(id: string): DataKey | undefined {
+    // Keys nobody asks for again (old versions) are aged out here too, not only on their next use.
+    if (++this.lookups >= SWEEP_EVERY) this.dropExpired();
     const slot = this.slots.get(id);
     if (!slot) return undefined;
     if (this.clock() - slot.loadedAt >= this.maxAgeMs || slot.uses >= this.maxUses) {
@@ -65,6 +72,12 @@ export class DataKeyCache {
 
   clear(): void {
     for (const id of [...this.slots.keys()]) this.drop(id);
+  }
+
+  private dropExpired(): void {
+    this.lookups = 0;
+    const now = this.clock();
+    for (const [id, slot] of this.slots) if (now - slot.loadedAt >= this.maxAgeMs) this.drop(id);
   }
 
   get size(): number {

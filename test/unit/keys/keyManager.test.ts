@@ -69,6 +69,18 @@ describe('KeyManager', () => {
     expect(again.material.every((b) => b === 0)).toBe(false);
   });
 
+  it('zeroes a cached key past its max age even when it is never asked for again', async () => {
+    const { open, clock } = setup({ cache: { maxAgeMs: 60_000 } });
+    const keys = await open();
+    const old = (await keys.activeKey()).material;
+    clock.advance(50_000);
+    await keys.rotate();
+    clock.advance(20_000);
+    // Only the new active key is used from here on; k1 sits idle in the cache past its age.
+    for (let i = 0; i < 2_000; i++) await keys.activeKey();
+    expect(old.every((b) => b === 0)).toBe(true);
+  });
+
   it('drops a cached key after max uses', async () => {
     const { kms, open } = setup({ cache: { maxUses: 3 } });
     const keys = await open();
