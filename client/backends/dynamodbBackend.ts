@@ -118,7 +118,7 @@ export class DynamoDBBackend extends BaseBackend {
       consistentRead: this.consistentRead,
       batchRetryDeadlineMs: options.batchRetryDeadlineMs ?? 10_000,
     });
-    this.chunked = new ChunkedEntries(this.io, chunkBytes, this.logger);
+    this.chunked = new ChunkedEntries(this.io, chunkBytes, this.logger, this.clock);
     this.generations = new NamespaceGenerations({
       io: this.io,
       clock: this.clock,

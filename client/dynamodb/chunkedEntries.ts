@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { TableSchema } from '../schema/tableSchema';
-import type { Logger, StoredEntry } from '../types';
+import type { Clock, Logger, StoredEntry } from '../types';
 import { chunkItem, entryItem, type ChunkRef, type Item } from './itemCodec';
 import { chunkSortKeyPrefix } from './itemKeys';
 import type { TableRequests } from './tableRequests';
@@ -27,6 +27,7 @@ export class ChunkedEntries {
     private readonly io: TableRequests,
     private readonly chunkBytes: number,
     private readonly logger: Logger,
+    private readonly clock: Clock,
   ) {}
 
   async write(pk: string, entry: StoredEntry): Promise<void> {
@@ -37,8 +38,9 @@ export class ChunkedEntries {
     }
     const chunks: ChunkRef = { generation, count: parts.length };
     let previous: Item | undefined;
+    const writtenAt = this.clock();
     try {
-      await this.io.batchWrite(parts.map((bytes, index) => ({ PutRequest: { Item: chunkItem(pk, entry, generation, index, bytes) } })));
+      await this.io.batchWrite(parts.map((bytes, index) => ({ PutRequest: { Item: chunkItem(pk, entry, generation, index, bytes, writtenAt) } })));
       const out = await this.io.send('PutItem', () =>
         this.io.client.send(
           new PutItemCommand({

@@ -50,15 +50,19 @@ export function entryItem(pk: string, entry: StoredEntry, chunks?: ChunkRef): It
   return item;
 }
 
-/** One chunk item. It carries the entry's expiry so TTL reclaims chunks with their manifest. */
-export function chunkItem(pk: string, entry: StoredEntry, generation: string, index: number, bytes: Uint8Array): Item {
+/**
+ * One chunk item. It carries the entry's expiry so TTL reclaims chunks with their manifest, and
+ * the time it was written (not the entry's createdAt, which may be long past for a replayed or
+ * re-encrypted entry): gc() spares chunks younger than its grace period as a write in flight.
+ */
+export function chunkItem(pk: string, entry: StoredEntry, generation: string, index: number, bytes: Uint8Array, writtenAt: number): Item {
   return {
     [TableSchema.partitionKey]: { S: pk },
     [TableSchema.sortKey]: { S: chunkSortKey(generation, index) },
     [A.kind]: { S: ItemKinds.chunk },
     [A.namespace]: { S: entry.namespace },
     [A.generation]: { S: generation },
-    [A.createdAt]: { N: String(entry.createdAt) },
+    [A.createdAt]: { N: String(writtenAt) },
     [A.value]: { B: bytes },
     ...expiryAttributes(entry.expiresAt),
   };

@@ -138,6 +138,34 @@ describe('large entries are split into chunks', () => {
     expect(missing).toBeUndefined();
   });
 
+  test('gc() leaves the chunks of a write in flight alone, even for an entry created long before (a replay, a re-encryption)', async () => {
+    const b = backend({ chunkBytes: 32 * 1024, gcGraceMs: 60_000 });
+    const value = randomBytes(100 * 1024);
+    let reachedManifest!: () => void;
+    const atManifest = new Promise<void>((resolve) => (reachedManifest = resolve));
+    let proceed!: () => void;
+    const go = new Promise<void>((resolve) => (proceed = resolve));
+    const heal = injectFaults(client, async ({ commandName, input }) => {
+      const item = input.Item as Record<string, { S?: string }> | undefined;
+      if (commandName === 'PutItemCommand' && item?.sk?.S === 'v') {
+        reachedManifest();
+        await go;
+      }
+    });
+    try {
+      const writing = b.set(entry('written-late', value, { createdAt: clock.now - 3_600_000 }));
+      await atManifest;
+      const report = await b.gc();
+      proceed();
+      await writing;
+      expect(report.orphanedChunks).toBe(0);
+      expect(Buffer.from((await b.get(ns, 'written-late'))!.value).equals(value)).toBe(true);
+    } finally {
+      proceed();
+      heal();
+    }
+  });
+
   test('a crash between chunk writes and the manifest leaves a miss (or the old value), and gc() removes the orphans', async () => {
     const b = backend({ chunkBytes: 32 * 1024, gcGraceMs: 60_000 });
     const old = randomBytes(40 * 1024);

@@ -60,7 +60,7 @@ describe('item codec', () => {
     const item = entryItem('pk', entry);
     delete item.kid;
     expect(decodeEntryItem(item)).toEqual({ kind: 'invalid', reason: expect.stringContaining('missing') });
-    expect(decodeEntryItem(chunkItem('pk', entry, 'g', 0, Buffer.from('a'))).kind).toBe('invalid');
+    expect(decodeEntryItem(chunkItem('pk', entry, 'g', 0, Buffer.from('a'), 0)).kind).toBe('invalid');
   });
 });
 
