@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, type CliIo } from '../../client/cli/index';
@@ -73,6 +73,14 @@ describe('the CLI run in-process', () => {
     const rollback = io(env, dir);
     expect(await main(['--json', ...args], rollback)).toBe(0);
     expect(JSON.parse(rollback.out)).toMatchObject({ mode: 'rollback', removed: 1 });
+  });
+
+  it('migrate from a file cache directory that does not exist exits 2 and creates neither side', async () => {
+    const run = io({ CACHEVAULT_ENCRYPTION_ENABLED: 'false' }, dir);
+    expect(await main(['migrate', '--from', 'file:./typo', '--to', 'file:./dest'], run)).toBe(2);
+    expect(run.err.split('\n')[0]).toContain(join(dir, 'typo'));
+    expect(existsSync(join(dir, 'typo'))).toBe(false);
+    expect(existsSync(join(dir, 'dest'))).toBe(false);
   });
 
   it('config set writes the file atomically and keeps other keys', async () => {

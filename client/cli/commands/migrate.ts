@@ -3,6 +3,7 @@
  * the CLI face of CacheMigrator. Specs: `memory:`, `file:./dir`, `dynamodb:TABLE?endpoint=...`.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -101,6 +102,11 @@ export function registerMigrate(program: Command, runtime: Runtime): void {
       const destinationDescription = describeSpec(opts.to, { cwd: ctx.io.cwd });
       if (sourceDescription === destinationDescription) throw new UsageError(`--from and --to name the same cache (${sourceDescription}).`);
       const stateDir = opts.stateDir ? resolve(ctx.io.cwd, opts.stateDir) : defaultStateDir(ctx.io.cwd, sourceDescription, destinationDescription);
+      // Opening a file backend creates its directory: a mistyped --from would otherwise "migrate" an empty new cache and succeed.
+      const sourceSpec = parseBackendSpec(opts.from, { cwd: ctx.io.cwd });
+      if (!opts.rollback && sourceSpec.type === 'file' && !existsSync(sourceSpec.config.file!.dir!)) {
+        throw new UsageError(`--from names no cache: ${sourceSpec.config.file!.dir!} does not exist.`, { hint: 'Check the path of the source cache directory (file.dir of the config that wrote it).' });
+      }
       const source = await openSide(ctx, opts.from);
       let destination: CacheBackend | undefined;
       const keySides: CliVault[] = [];
