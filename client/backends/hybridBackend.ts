@@ -103,6 +103,8 @@ export class HybridBackend extends BaseBackend {
   private readonly mutations: MutationLog;
   private readonly replay: ReplayQueue;
   private replaying: Promise<{ replayed: number; pending: number }> | undefined;
+  /** Sets, deletes and clears under way; a replay starts only after they finish. */
+  private readonly writesInFlight = new Set<Promise<unknown>>();
   private readonly staleIfErrorMs: number;
   private readonly strict: boolean;
   private readonly isLocalOnly: (entry: StoredEntry) => boolean;
@@ -355,6 +357,10 @@ export class HybridBackend extends BaseBackend {
 
   protected async _setMany(entries: readonly StoredEntry[]): Promise<WriteResult> {
     await this.afterReplay();
+    return this.asWrite(this.setThrough(entries));
+  }
+
+  private async setThrough(entries: readonly StoredEntry[]): Promise<WriteResult> {
     const now = this.clock();
     const localOnly = this.hasSharedTier ? entries.filter((e) => this.isLocalOnly(e)) : [];
     const sharable = localOnly.length === 0 ? entries : entries.filter((e) => !this.isLocalOnly(e));
@@ -407,6 +413,10 @@ export class HybridBackend extends BaseBackend {
 
   protected async _deleteMany(namespace: string, keys: readonly string[]): Promise<number> {
     await this.afterReplay();
+    return this.asWrite(this.deleteThrough(namespace, keys));
+  }
+
+  private async deleteThrough(namespace: string, keys: readonly string[]): Promise<number> {
     let results: Awaited<ReturnType<typeof this.everyTier<number>>>;
     try {
       results = await this.everyTier('delete', (b) => b.deleteMany(namespace, keys));
@@ -429,6 +439,10 @@ export class HybridBackend extends BaseBackend {
   protected async _clear(namespace: string | undefined): Promise<void> {
     // Pending writes of a cleared namespace must not come back on replay, whatever happens below.
     await this.afterReplay();
+    return this.asWrite(this.clearThrough(namespace));
+  }
+
+  private async clearThrough(namespace: string | undefined): Promise<void> {
     this.replay.forgetNamespace(namespace);
     try {
       await this.everyTier('clear', (b) => b.clear(namespace));
@@ -473,7 +487,18 @@ export class HybridBackend extends BaseBackend {
     while (this.replaying !== undefined) await this.replaying;
   }
 
+  /** Tracks a write so that a replay can wait for it (see `replayNow`). */
+  private asWrite<T>(write: Promise<T>): Promise<T> {
+    this.writesInFlight.add(write);
+    const forget = () => void this.writesInFlight.delete(write);
+    write.then(forget, forget);
+    return write;
+  }
+
   private async replayNow(): Promise<{ replayed: number; pending: number }> {
+    // A write already under way may land on the shared tier before the replay's older copy of
+    // the same key: wait for it (it settles that key's pending op) before taking the snapshot.
+    while (this.writesInFlight.size > 0) await Promise.allSettled([...this.writesInFlight]);
     const ops = this.replay.snapshot();
     if (ops.length === 0) return { replayed: 0, pending: 0 };
     const now = this.clock();

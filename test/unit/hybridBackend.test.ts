@@ -424,6 +424,26 @@ describe('HybridBackend', () => {
       expect(await l2.get(NS, 'a')).toBeUndefined();
     });
 
+    test('a replay waits for a write already under way, so the older replayed value cannot land after it', async () => {
+      const cache = hybrid();
+      l2.mode = 'down';
+      await cache.set(entry('a', 'v1'));
+      l2.mode = 'up';
+      let releaseWrite!: () => void;
+      l2.holdNextWrite = new Promise((resolve) => (releaseWrite = resolve));
+      const writing = cache.set(entry('a', 'v2'));
+      await new Promise((resolve) => setImmediate(resolve));
+      let releaseReplay!: () => void;
+      l2.holdNextWrite = new Promise((resolve) => (releaseReplay = resolve));
+      const flushing = cache.flushPending();
+      await new Promise((resolve) => setImmediate(resolve));
+      releaseWrite();
+      await writing;
+      releaseReplay();
+      await flushing;
+      expect(text(await l2.get(NS, 'a'))).toBe('v2');
+    });
+
     test('the replay queue is bounded and counts what it drops', async () => {
       const cache = hybrid({ maxPendingReplays: 2 });
       l2.mode = 'down';
