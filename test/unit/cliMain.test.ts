@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, type CliIo } from '../../client/cli/index';
@@ -81,6 +81,24 @@ describe('the CLI run in-process', () => {
     expect(run.err.split('\n')[0]).toContain(join(dir, 'typo'));
     expect(existsSync(join(dir, 'typo'))).toBe(false);
     expect(existsSync(join(dir, 'dest'))).toBe(false);
+  });
+
+  it('encryption rotate after a rotate killed mid-sweep rotates again and re-encrypts every entry', async () => {
+    const env = {
+      CACHEVAULT_BACKEND: 'file',
+      CACHEVAULT_FILE_DIR: join(dir, 'cache'),
+      CACHEVAULT_KEYS_PROVIDERS: 'env',
+      CACHEVAULT_KEY: Buffer.alloc(32, 7).toString('base64'),
+      CACHEVAULT_AUDIT_ENABLED: 'false',
+    };
+    expect(await main(['set', 'a', '1'], io(env, dir))).toBe(0);
+    expect(await main(['--json', 'encryption', 'rotate'], io(env, dir))).toBe(0);
+    // A kill during the sweep leaves its checkpoint `running`.
+    const checkpointFile = join(dir, 'sweeps', 'default-rotate', 'checkpoint.json');
+    writeFileSync(checkpointFile, JSON.stringify({ ...JSON.parse(readFileSync(checkpointFile, 'utf8')), status: 'running' }));
+    const again = io(env, dir);
+    expect(await main(['--json', 'encryption', 'rotate'], again)).toBe(0);
+    expect(JSON.parse(again.out)).toMatchObject({ previous: 'k2', current: 'k3', sweep: { counts: { keyIdsAfter: { k3: 1 } } } });
   });
 
   it('config set writes the file atomically and keeps other keys', async () => {

@@ -37,6 +37,9 @@ async function sweep(ctx: CliContext, vault: CliVault, kind: 'rotate' | 'enable'
       seal,
       shouldRewrite,
       stateDir: sweepStateDir(vault.config, ctx.io.cwd, kind),
+      // Every rotate makes a new active key, so an interrupted rotate's sweep (to an older key) is
+      // never the one to continue: start afresh (entries already under the new key are skipped as unchanged).
+      resume: kind !== 'rotate',
       description,
       backendDescription: `${vault.config.backend}:${vault.config.namespace}`,
       onProgress: (p) => {
