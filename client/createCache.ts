@@ -78,10 +78,13 @@ export async function createCache(options: CreateCacheOptions = {}): Promise<Cac
     });
   }
 
-  // Only a shared manifest makes "a key other machines cannot have" possible; such entries
-  // must stay off the shared tier.
+  // A key is "local-only" when no KMS wrapping exists for it (KMS was down when it was made).
+  // Where the deployment shares keys (a Secrets Manager manifest, or KMS among the providers),
+  // other machines cannot read entries sealed under such a key, so they stay off the shared
+  // tier. A keyring-only setup (the local default) has no other machines to protect.
   const keyManager = keys;
-  const isLocalOnly = keyManager && config.keys.manifest.store === 'secretsmanager' ? (entry: { keyId: string }) => keyManager.isLocalOnly(entry.keyId) : undefined;
+  const sharesKeys = config.keys.manifest.store === 'secretsmanager' || config.keys.providers.includes('kms');
+  const isLocalOnly = keyManager && sharesKeys ? (entry: { keyId: string }) => keyManager.isLocalOnly(entry.keyId) : undefined;
   let created;
   try {
     created = await createBackend(config, { clock: options.clock, logger, isLocalOnly });
