@@ -199,6 +199,21 @@ describe('HybridBackend', () => {
       expect(await cache.get(NS, 'a')).toBeUndefined();
     });
 
+    test('a read-through overlapping a delete skips promotion even when the bounded record of that delete was evicted', async () => {
+      const cache = hybrid({ freshnessIndexSize: 1 });
+      await l2.set(entry('a', 'v1'));
+      let answer!: () => void;
+      l2.holdReads = new Promise((resolve) => (answer = resolve));
+      const reading = cache.get(NS, 'a');
+      await new Promise((resolve) => setImmediate(resolve));
+      l2.holdReads = undefined;
+      await cache.delete(NS, 'a');
+      await cache.set(entry('b', 'pushes the record of a out'));
+      answer();
+      await reading;
+      expect(await l0.get(NS, 'a')).toBeUndefined();
+    });
+
     test('getMany finds each key in whichever tier has it and answers in order', async () => {
       const cache = hybrid();
       await l0.set(entry('a', 'from-memory'));
