@@ -394,7 +394,12 @@ export class HybridBackend extends BaseBackend {
     }
     // A local tier that missed this write may still hold the previous version: make it re-check.
     if (failedLocal.length > 0) for (const e of entries) this.freshness.mark(e.namespace, e.key, failedLocal, -Infinity);
-    if (this.strict && firstFailure) throw this.unavailable(firstFailure.tier, firstFailure.outcome, 'write');
+    if (this.strict && firstFailure) {
+      // The caller is told the write failed: local tiers that took it must not serve it as fresh.
+      const local = this.tiers.filter((t) => t.cachesShared).map((t) => t.index);
+      for (const e of entries) this.freshness.mark(e.namespace, e.key, local, -Infinity);
+      throw this.unavailable(firstFailure.tier, firstFailure.outcome, 'write');
+    }
     if (reached.size < entries.length && firstFailure && reached.size === 0) {
       throw new BackendError('hybrid', `No tier took the write: ${degraded.map((d) => `${d.tier} (${d.reason})`).join('; ')}.`, {
         cause: firstFailure.outcome.error,

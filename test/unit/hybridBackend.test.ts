@@ -532,6 +532,16 @@ describe('HybridBackend', () => {
       await expect(cache.set(entry('b', 'v'))).rejects.toMatchObject({ code: 'TIER_UNAVAILABLE', tier: 'shared' });
     });
 
+    test('in strict mode, a write the shared tier refused is not served from the local tiers as if it had succeeded', async () => {
+      const cache = hybrid({ strict: true });
+      await cache.set(entry('a', 'v1'));
+      l2.mode = 'down';
+      await expect(cache.set(entry('a', 'v2'))).rejects.toBeInstanceOf(TierUnavailableError);
+      await expect(cache.get(NS, 'a')).rejects.toBeInstanceOf(TierUnavailableError);
+      l2.mode = 'up';
+      expect(text(await cache.get(NS, 'a'))).toBe('v1');
+    });
+
     test('a write that no tier takes fails', async () => {
       l2.mode = 'down';
       const cache = hybrid({ tiers: [{ name: 'shared', backend: l2 }] });
