@@ -43,7 +43,7 @@ export function createKeyProviders(keys: KeysConfigValue, deps: KeyProviderDeps 
         }
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const { KmsKeyProvider } = require('./kmsKeyProvider') as typeof import('./kmsKeyProvider');
-        return new KmsKeyProvider({ keyId: keys.kms.keyId, client: deps.kmsClient, region: keys.kms.region, endpoint: keys.kms.endpoint });
+        return new KmsKeyProvider({ keyId: keys.kms.keyId, client: deps.kmsClient, region: keys.kms.region, endpoint: keys.kms.endpoint, app: keys.app, environment: keys.environment });
       }
       case 'keyring':
         return new KeyringKeyProvider({

@@ -2,7 +2,6 @@ import {
   DecryptCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
-  GenerateDataKeyWithoutPlaintextCommand,
   KMSClient,
 } from '@aws-sdk/client-kms';
 import { inspect } from 'node:util';
@@ -20,6 +19,12 @@ export interface KmsKeyProviderOptions {
   readonly maxAttempts?: number;
   /** Per-request timeout, so an unreachable endpoint fails over quickly. @default 3000 */
   readonly requestTimeoutMs?: number;
+  /**
+   * App and environment the probe binds into its encryption context, so the probe passes exactly
+   * the IAM conditions (`kms:EncryptionContext:app` / `env`) real calls do. @default 'cachevault' / 'probe'
+   */
+  readonly app?: string;
+  readonly environment?: string;
 }
 
 /** The IAM action each KMS operation needs, for AccessDenied messages. */
@@ -27,7 +32,7 @@ const ACTION = {
   generate: 'kms:GenerateDataKey',
   wrap: 'kms:Encrypt',
   unwrap: 'kms:Decrypt',
-  probe: 'kms:GenerateDataKeyWithoutPlaintext',
+  probe: 'kms:GenerateDataKey',
 } as const;
 type Operation = keyof typeof ACTION;
 
@@ -43,9 +48,11 @@ export class KmsKeyProvider implements KeyProvider {
   readonly name = 'kms' as const;
   readonly keyId: string;
   private readonly client: KMSClient;
+  private readonly probeContext: KeyContext;
 
   constructor(options: KmsKeyProviderOptions) {
     this.keyId = options.keyId;
+    this.probeContext = { app: options.app ?? 'cachevault', environment: options.environment ?? 'probe', keyId: 'probe' };
     this.client =
       options.client ??
       new KMSClient({
@@ -93,18 +100,20 @@ export class KmsKeyProvider implements KeyProvider {
 
   /** Asks KMS for a data key without plaintext: proves credentials, network and permissions. */
   async probe(): Promise<{ ok: true } | { ok: false; reason: string }> {
-    const context = { app: 'cachevault', environment: 'probe', keyId: 'probe' };
+    // The action real writes use (GenerateDataKey), under this deployment's context: a role the
+    // CDK stack made for this app and environment passes exactly when real calls would.
+    const context = this.probeContext;
     try {
-      await this.send('probe', context, () =>
-        this.client.send(
-          new GenerateDataKeyWithoutPlaintextCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: encryptionContext(context) }),
-        ),
+      const out = await this.send('probe', context, () =>
+        this.client.send(new GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: encryptionContext(context) })),
       );
+      out.Plaintext?.fill(0);
       return { ok: true };
     } catch (error) {
       return { ok: false, reason: error instanceof Error ? error.message : String(error) };
     }
   }
+
 
   close(): void {
     this.client.destroy();

@@ -102,6 +102,14 @@ describe('KmsKeyProvider', () => {
     const provider = new KmsKeyProvider({ keyId: 'alias/cachevault', client: kms.client });
     await expect(provider.probe()).resolves.toEqual({ ok: true });
     kms.failWith(awsError('AccessDeniedException'));
-    await expect(provider.probe()).resolves.toEqual({ ok: false, reason: expect.stringMatching(/denied kms:GenerateDataKeyWithoutPlaintext on key alias\/cachevault/) });
+    await expect(provider.probe()).resolves.toEqual({ ok: false, reason: expect.stringMatching(/denied kms:GenerateDataKey on key alias\/cachevault/) });
+  });
+
+  it('probe() asks KMS under the deployment\'s own encryption context, as the IAM conditions expect', async () => {
+    const kms = fakeKms();
+    const provider = new KmsKeyProvider({ keyId: 'alias/cachevault', client: kms.client, app: 'shop', environment: 'prod' });
+    await expect(provider.probe()).resolves.toEqual({ ok: true });
+    const call = kms.mock.calls().find((c) => c.args[0] instanceof GenerateDataKeyCommand)!;
+    expect((call.args[0].input as { EncryptionContext: Record<string, string> }).EncryptionContext).toMatchObject({ app: 'shop', env: 'prod' });
   });
 });
