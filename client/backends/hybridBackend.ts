@@ -422,7 +422,7 @@ export class HybridBackend extends BaseBackend {
   }
 
   private async deleteThrough(namespace: string, keys: readonly string[]): Promise<number> {
-    let results: Awaited<ReturnType<typeof this.everyTier<number>>>;
+    let results: { tier: Tier; outcome: TierOutcome<number> }[];
     try {
       results = await this.everyTier('delete', (b) => b.deleteMany(namespace, keys));
     } finally {
@@ -442,12 +442,12 @@ export class HybridBackend extends BaseBackend {
   }
 
   protected async _clear(namespace: string | undefined): Promise<void> {
-    // Pending writes of a cleared namespace must not come back on replay, whatever happens below.
     await this.afterReplay();
     return this.asWrite(this.clearThrough(namespace));
   }
 
   private async clearThrough(namespace: string | undefined): Promise<void> {
+    // Pending writes of a cleared namespace must not come back on replay, whatever happens below.
     this.replay.forgetNamespace(namespace);
     try {
       await this.everyTier('clear', (b) => b.clear(namespace));
