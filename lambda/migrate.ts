@@ -14,6 +14,9 @@ import { createBackend } from '../client/backends/backendFactory';
 import type { CacheBackend } from '../client/backends/cacheBackend';
 import { loadConfig } from '../client/config/loadConfig';
 import { createCache } from '../client/createCache';
+import { KeyVersionInUseError } from '../client/keys/errors';
+import type { KeyManager } from '../client/keys/keyManager';
+import { retireKeyVersion } from '../client/keys/retireKeyVersion';
 import { describeSpec, parseBackendSpec } from '../client/migrate/backendSpec';
 import { CacheMigrator } from '../client/migrate/cacheMigrator';
 import { CheckpointStore, type Checkpoint } from '../client/migrate/checkpoint';
@@ -42,6 +45,8 @@ export interface MigrateResult {
   readonly next?: MigrateJobInput;
   /** Failed entries (samples) when complete. */
   readonly failures?: readonly { namespace: string; key: string; reason: string }[];
+  /** Key versions a complete re-encryption retired (their material destroyed). */
+  readonly retiredKeyIds?: readonly string[];
 }
 
 export interface JobTotals {
@@ -94,7 +99,7 @@ export async function runMigrateJob(event: unknown, context: Context, signal: Ab
     } finally {
       deadline.dispose();
     }
-    const { failures, stopped } = outcome;
+    const { failures, stopped, retiredKeyIds } = outcome;
 
     const final = await store.load();
     const totals = totalsOf(final);
@@ -107,7 +112,7 @@ export async function runMigrateJob(event: unknown, context: Context, signal: Ab
 
     if (!stopped) {
       obs.logger.info('job complete', { totals });
-      return { status: 'complete', jobId, invocation, totals, processedThisInvocation, failures };
+      return { status: 'complete', jobId, invocation, totals, processedThisInvocation, failures, retiredKeyIds };
     }
     if (final === undefined) throw new Error(`The job stopped before its first checkpoint was written in ${stateDir}.`);
     const next: MigrateJobInput = { ...job, continuation: { jobId, invocation: invocation + 1, checkpoint: JSON.stringify(final) } };
@@ -138,6 +143,7 @@ function parseCheckpoint(text: string): AnyCheckpoint {
 interface JobOutcome {
   readonly stopped: boolean;
   readonly failures: MigrateResult['failures'];
+  readonly retiredKeyIds?: readonly string[];
 }
 
 const failureSamples = (failures: readonly { namespace: string; key: string; reason: string }[]) =>
@@ -171,10 +177,33 @@ async function reencrypt(job: Extract<MigrateJob, { kind: 'reencrypt' }>, stateD
       onProgress: deadline.check,
     });
     obs.logger.info(report.stopped ? 're-encryption stopped for the deadline' : 're-encryption finished', { counts: report.counts, activeKeyId });
-    return { stopped: report.stopped, failures: failureSamples(report.failures) };
+    const retiredKeyIds = !report.stopped && report.counts.failed === 0 && job.retireOldVersions && vault.keys ? await retireMovedVersions(vault.keys, vault.backend, from, activeKeyId, obs) : [];
+    return { stopped: report.stopped, failures: failureSamples(report.failures), retiredKeyIds };
   } finally {
     await vault.close();
   }
+}
+
+/**
+ * Closes the rotation: after a complete sweep, the versions it moved entries off are retired
+ * through the client's retireKeyVersion, which re-checks that no live entry is still under them
+ * (a client that had not yet reloaded the manifest may have written one meanwhile; then the
+ * version stays, and the next rotation's job retires it).
+ */
+async function retireMovedVersions(keys: KeyManager, backend: CacheBackend, from: readonly string[] | undefined, activeKeyId: string, obs: Observability): Promise<string[]> {
+  const candidates = keys.status().versions.filter((v) => v.state === 'decrypt-only' && v.id !== activeKeyId && (from === undefined || from.includes(v.id)));
+  const retired: string[] = [];
+  for (const { id } of candidates) {
+    try {
+      await retireKeyVersion({ keys, backend, keyId: id });
+      retired.push(id);
+    } catch (error) {
+      if (!(error instanceof KeyVersionInUseError)) throw error;
+      obs.logger.warn('key version still in use after the sweep; left for the next rotation', { keyId: id, error: error.message });
+    }
+  }
+  if (retired.length > 0) obs.logger.info('retired key versions after the sweep', { retired });
+  return retired;
 }
 
 async function copy(job: Extract<MigrateJob, { kind: 'copy' }>, stateDir: string, deadline: WindDown, obs: Observability): Promise<JobOutcome> {

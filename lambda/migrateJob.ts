@@ -50,6 +50,11 @@ export const ReencryptJob = z.strictObject({
   includeUnencrypted: z.boolean().default(false),
   /** Why the job runs (`rotation k1 -> k2`); logged and part of the plan, so keep it stable across a job. */
   reason: z.string().max(200).default('reencrypt'),
+  /**
+   * After a complete sweep without failures, retire the decrypt-only versions it moved entries
+   * off (re-checked: a version with entries left is kept). @default true
+   */
+  retireOldVersions: z.boolean().default(true),
   options: JobOptions.default(JobOptions.parse({})),
   continuation: Continuation.optional(),
 });

@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { MetricNames } from '../../lambda/metricNames';
-import { grantManifestRead, grantTableReadWrite, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
+import { grantKeyVia, grantManifestRead, grantTableReadWrite, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
 import { CacheFunction, type OperationsFunctionSettings } from './cacheFunction';
 import { functionEntry } from './functionBundling';
 
@@ -42,6 +42,10 @@ export class CacheMigration extends Construct {
     const role = this.function.role;
     grantTableReadWrite(role, props.table, props.storageKey);
     grantManifestRead(role, props.manifestSecret, props.storageKey);
+    // A complete re-encryption retires the versions it drained, which writes a new manifest
+    // version (the current stage only: no UpdateSecretVersionStage, no new data keys).
+    iam.Grant.addToPrincipal({ grantee: role, actions: ['secretsmanager:PutSecretValue'], resourceArns: [props.manifestSecret.secretArn] });
+    grantKeyVia(role, props.storageKey, 'secretsmanager', ['kms:GenerateDataKey']);
     grantUnwrapDataKeys(role, props.wrappingKey, props.app, props.envName);
     // Continuing a job re-invokes this function. Its ARN is spelled out from the fixed name:
     // referencing `fn.functionArn` from its own role's policy would be a dependency cycle.

@@ -97,6 +97,9 @@ describe('migrate handler (DynamoDB Local)', () => {
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 1);
 
     expect(await keyIdsInTable()).toEqual({ k2: ENTRIES });
+    // The rotation is closed: with no entry left under k1, the complete job retired it.
+    expect(second.retiredKeyIds).toEqual(['k1']);
+    expect(lambdaEnv.secrets.current().versions.map((v) => [v.id, v.state])).toEqual([['k1', 'retired'], ['k2', 'active']]);
     const vault = await createCache();
     try {
       for (let i = 0; i < ENTRIES; i++) expect(await vault.cache.get(`user:${i}`)).toEqual({ id: i, name: `user ${i}` });

@@ -196,7 +196,7 @@ describe.each(ENVIRONMENT_NAMES)('operations stack (%s)', (env) => {
     expect(statements.find((s) => s.Action === 'lambda:InvokeFunction')?.Resource).toEqual({ 'Fn::GetAtt': [functionId('cachevault-migrate'), 'Arn'] });
   });
 
-  it('lets the migrate function use the table, unwrap data keys and re-invoke only itself', () => {
+  it('lets the migrate function use the table, unwrap data keys, write the manifest to retire drained versions, and re-invoke only itself', () => {
     const statements = roleStatements('cachevault-migrate');
     // It seals with the active data key it unwraps; creating data keys is the rotation's job.
     const inKeyContext = statements.filter((s) => s.Condition?.StringEquals?.['kms:EncryptionContext:app'] !== undefined);
@@ -204,7 +204,12 @@ describe.each(ENVIRONMENT_NAMES)('operations stack (%s)', (env) => {
     const invoke = statements.find((s) => s.Action === 'lambda:InvokeFunction');
     expect(JSON.stringify(invoke?.Resource)).toContain(`function:cachevault-${env}-migrate`);
     expect(actionsOf(statements)).toEqual(expect.arrayContaining(['dynamodb:Scan', 'dynamodb:BatchWriteItem', 'secretsmanager:GetSecretValue']));
-    expect(actionsOf(statements)).not.toContain('secretsmanager:PutSecretValue');
+    // Retiring a drained version writes a new manifest version; moving stages is the rotation's job.
+    const put = statements.filter((s) => [s.Action].flat().includes('secretsmanager:PutSecretValue'));
+    expect(put).toHaveLength(1);
+    expect([put[0]!.Action].flat()).toEqual(['secretsmanager:PutSecretValue']);
+    expect(JSON.stringify(put[0]!.Resource)).toContain('ManifestSecret');
+    expect(actionsOf(statements)).not.toContain('secretsmanager:UpdateSecretVersionStage');
   });
 
   it('lets the health function touch only the table, the manifest and its own logs', () => {

@@ -9,6 +9,7 @@ describe('migrate job events', () => {
       kind: 'reencrypt',
       includeUnencrypted: false,
       reason: 'reencrypt',
+      retireOldVersions: true,
       options: { windDownMs: 30_000, continueWith: 'self', maxInvocations: 1000 },
     });
   });
