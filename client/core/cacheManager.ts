@@ -86,7 +86,7 @@ interface SharedState {
   readonly flights: SingleFlight<unknown>;
   readonly loggedReasons: Set<string>;
   /** Entries already verified and decoded, by object identity (see VERIFIED_REUSE_MS). */
-  readonly verified: WeakMap<StoredEntry, VerifiedEntry>;
+  readonly verified: VerifiedEntries;
 }
 
 /**
@@ -110,6 +110,41 @@ interface VerifiedEntry {
  * effect within this window.
  */
 const VERIFIED_REUSE_MS = 1_000;
+
+/**
+ * Verified entries by stored-entry identity, in two generations swapped every reuse window. A
+ * single WeakMap would keep each entry's decrypted plaintext for as long as the memory tier keeps
+ * the entry, outside the tier's byte bound; with two generations, plaintext lives at most two
+ * windows after its last decode.
+ */
+class VerifiedEntries {
+  private current = new WeakMap<StoredEntry, VerifiedEntry>();
+  private previous = new WeakMap<StoredEntry, VerifiedEntry>();
+  private generationStart = Number.NEGATIVE_INFINITY;
+
+  get(entry: StoredEntry, now: number): VerifiedEntry | undefined {
+    this.rotate(now);
+    return this.current.get(entry) ?? this.previous.get(entry);
+  }
+
+  set(entry: StoredEntry, now: number, verified: VerifiedEntry): void {
+    this.rotate(now);
+    this.current.set(entry, verified);
+  }
+
+  delete(entry: StoredEntry): void {
+    this.current.delete(entry);
+    this.previous.delete(entry);
+  }
+
+  private rotate(now: number): void {
+    if (now - this.generationStart < VERIFIED_REUSE_MS) return;
+    // A clock jump of two windows or more drops both generations.
+    this.previous = now - this.generationStart < 2 * VERIFIED_REUSE_MS ? this.current : new WeakMap();
+    this.current = new WeakMap();
+    this.generationStart = now;
+  }
+}
 
 const DEFAULT_TTL_MS = 3_600_000;
 
@@ -153,7 +188,7 @@ export class CacheManager {
       },
       flights: new SingleFlight<unknown>(),
       loggedReasons: new Set<string>(),
-      verified: new WeakMap<StoredEntry, VerifiedEntry>(),
+      verified: new VerifiedEntries(),
     };
   }
 
@@ -316,7 +351,7 @@ export class CacheManager {
       counters.misses += 1;
       return { found: false, value: undefined, expiresAt: null };
     }
-    const verified = this.shared.verified.get(entry);
+    const verified = this.shared.verified.get(entry, now);
     if (verified !== undefined && now - verified.at < VERIFIED_REUSE_MS && verified.serializer === this.serializer) {
       try {
         const value = (
@@ -341,7 +376,7 @@ export class CacheManager {
       for (let i = this.transforms.length - 1; i >= 0; i--) bytes = await this.transforms[i]!.decode(bytes, entry);
       const value = this.serializer.deserialize(bytes) as T;
       const primitive = value === null || (typeof value !== 'object' && typeof value !== 'function');
-      this.shared.verified.set(entry, {
+      this.shared.verified.set(entry, now, {
         at: now,
         serializer: this.serializer,
         plaintext: primitive ? undefined : bytes,
