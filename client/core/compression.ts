@@ -5,6 +5,12 @@ import type { ValueTransform } from './valueTransform';
 export interface CompressionOptions {
   /** Values smaller than this are stored as they are. @default 1024 */
   readonly thresholdBytes?: number;
+  /**
+   * Largest value decompression may produce; a stored value that would inflate past it reads as
+   * corrupt. It bounds a decompression bomb planted by someone who can write to an unencrypted
+   * store. @default 268435456 (256 MiB)
+   */
+  readonly maxDecompressedBytes?: number;
   /** Brotli quality 0-11; 4 is close to gzip's speed with a better ratio. @default 4 */
   readonly quality?: number;
 }
@@ -19,6 +25,7 @@ const BROTLI = 1;
 export function compressionTransform(options: CompressionOptions = {}): ValueTransform {
   const threshold = options.thresholdBytes ?? 1024;
   const quality = options.quality ?? 4;
+  const maxOutputLength = options.maxDecompressedBytes ?? 256 * 1024 * 1024;
   return {
     name: 'brotli',
     encode(bytes) {
@@ -37,7 +44,7 @@ export function compressionTransform(options: CompressionOptions = {}): ValueTra
           return body;
         case BROTLI:
           try {
-            return brotliDecompressSync(body);
+            return brotliDecompressSync(body, { maxOutputLength });
           } catch (err) {
             throw new IntegrityError('Stored entry does not decompress.', { cause: err });
           }

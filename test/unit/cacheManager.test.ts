@@ -1,6 +1,7 @@
 import { MemoryBackend } from '../../client/backends/memoryBackend';
 import { CacheManager } from '../../client/core/cacheManager';
-import { BackendError, InvalidArgumentError } from '../../client/errors';
+import { BackendError, IntegrityError, InvalidArgumentError } from '../../client/errors';
+import { compressionTransform } from '../../client/core/compression';
 import type { CacheBackend } from '../../client/backends/cacheBackend';
 import type { StoredEntry } from '../../client/types';
 import type { StampedeLease } from '../../client/core/stampedeLease';
@@ -226,5 +227,16 @@ describe('CacheManager', () => {
     await cache.set('k', 1);
     const stored: StoredEntry = (await backend.get('default', 'k'))!;
     expect(stored.keyId).toBe('none');
+  });
+});
+
+describe('compressionTransform', () => {
+  test('a stored value that would inflate past maxDecompressedBytes reads as a corrupt miss, not an allocation', async () => {
+    const identity = { namespace: 'n', key: 'k', expiresAt: null };
+    const small = compressionTransform({ maxDecompressedBytes: 64 * 1024 });
+    const bomb = await compressionTransform().encode(Buffer.alloc(1024 * 1024), identity);
+    expect(bomb.byteLength).toBeLessThan(1024);
+    expect(() => small.decode(bomb, identity)).toThrow(IntegrityError);
+    expect((await compressionTransform().decode(bomb, identity)).byteLength).toBe(1024 * 1024);
   });
 });
