@@ -60,6 +60,7 @@ export { TableSchema, keyManifestSecretName } from './schema/tableSchema';
 export { CacheMigrator, type CacheMigratorOptions, type RunOptions as MigrationRunOptions } from './migrate/cacheMigrator';
 export { reencryptInPlace, type ReencryptOptions, type ReencryptReport, type ReencryptCounts } from './migrate/reencrypt';
 export { parseBackendSpec, describeSpec, type BackendSpec } from './migrate/backendSpec';
+export { checkCacheHealth, type CacheHealthTarget } from './health/cacheHealth';
 export { checkKeys, KeyHealthStep, type KeyHealthTarget, type KeyHealthOptions } from './health/keyHealth';
 export { retireKeyVersion, type RetireKeyVersionOptions, type RetireKeyVersionResult } from './keys/retireKeyVersion';
 export { entriesByKeyId, type EntriesByKeyId, type EntriesByKeyIdOptions } from './keys/entriesByKeyId';

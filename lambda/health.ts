@@ -1,7 +1,7 @@
 /**
  * `health`: every few minutes (EventBridge Scheduler) opens the cache as a client would and runs
- * the client's checks: the backend's canary round trip and table checks, and the key checks of
- * `checkKeys` (active key through KMS, a sealed round trip, key ages). Publishes success,
+ * the client's `checkCacheHealth`: the backend's canary round trip and table checks, then the key
+ * checks (active key through KMS, a sealed round trip, key ages). Publishes success,
  * the latency of each step and the table's item count. A failed check is reported through the
  * metric the health alarm watches, not thrown: a retry minutes later is the next scheduled run.
  */
@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { describe as describeError } from '../client/backends/baseBackend';
 import { createCache, type CacheVault } from '../client/createCache';
-import { checkKeys } from '../client/health/keyHealth';
+import { checkCacheHealth } from '../client/health/cacheHealth';
 import type { HealthCheckStep } from '../client/types';
 import { MetricDimensions, MetricNames } from './metricNames';
 import { createObservability, withObservability, type Observability } from './middleware/observability';
@@ -68,9 +68,7 @@ export async function runHealthCheck(obs: Observability, env: NodeJS.ProcessEnv 
   if (vault) {
     const v: CacheVault = vault;
     try {
-      const report = await v.backend.healthCheck();
-      checks.push(...report.checks);
-      checks.push(...(await checkKeys(v)));
+      checks.push(...(await checkCacheHealth(v)).checks);
       activeKeyId = v.keys?.status().activeKeyId;
       if (v.config.backend === 'dynamodb' || v.config.backend === 'hybrid') itemCount = await tableItemCount(v, obs);
     } finally {

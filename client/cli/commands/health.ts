@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { BackendType } from '../../config/schema';
 import { ExitCode } from '../../errors';
-import { checkKeys, type KeyHealthTarget } from '../../health/keyHealth';
+import { checkCacheHealth } from '../../health/cacheHealth';
 import type { HealthReport } from '../../types';
 import { defineAction, type Runtime } from '../command';
 import { keyValues, table } from '../output';
@@ -17,18 +17,6 @@ const HealthOptions = z.object({ backend: BackendType.optional() });
 export function healthExitCode(report: HealthReport): typeof ExitCode[keyof typeof ExitCode] {
   if (report.healthy) return ExitCode.ok;
   return report.checks.some((c) => c.ok) ? ExitCode.partial : ExitCode.failure;
-}
-
-/** The backend's checks, then the key checks: what `health` prints and `status` includes. */
-export async function healthReport(vault: KeyHealthTarget & { readonly backend: { healthCheck(): Promise<HealthReport> } }): Promise<HealthReport> {
-  const backendReport = await vault.backend.healthCheck();
-  const keySteps = await checkKeys(vault);
-  return {
-    ...backendReport,
-    healthy: backendReport.healthy && keySteps.every((s) => s.ok),
-    latencyMs: keySteps.reduce((total, s) => total + (s.latencyMs ?? 0), backendReport.latencyMs),
-    checks: [...backendReport.checks, ...keySteps],
-  };
 }
 
 export function formatHealth(report: HealthReport): string {
@@ -49,7 +37,7 @@ export function registerHealth(program: Command, runtime: Runtime): void {
     HealthOptions,
     async (ctx, opts) => {
       const vault = await ctx.open(opts.backend ? { backend: opts.backend } : undefined);
-      const report = await healthReport(vault);
+      const report = await checkCacheHealth(vault);
       ctx.out.result(report, formatHealth);
       return healthExitCode(report);
     },

@@ -7,7 +7,8 @@ import { z } from 'zod';
 import type { BackendStats } from '../../types';
 import { defineAction, type Runtime } from '../command';
 import { configuredTiers } from '../configProbe';
-import { healthExitCode, healthReport } from './health';
+import { checkCacheHealth } from '../../health/cacheHealth';
+import { healthExitCode } from './health';
 import { tableManagerFor } from './table';
 import type { TableSummary } from '../../dynamodb/tableManager';
 import { reportError } from '../errors';
@@ -52,7 +53,7 @@ export function registerStatus(program: Command, runtime: Runtime): void {
           ctx.out.warn(`${counted.unencrypted} of ${counted.entries} entries are stored unencrypted (written before encryption was enabled); \`cachevault encryption enable\` rewrites them, after taking a backup.`);
         }
       }
-      const health = await healthReport(vault);
+      const health = await checkCacheHealth(vault);
       const keyStatus = vault.keys?.status();
       let tableInfo: TableSummary | { error: string } | null = null;
       if (configuredTiers(config).includes('dynamodb')) {
