@@ -62,7 +62,7 @@ export { reencryptInPlace, type ReencryptOptions, type ReencryptReport, type Ree
 export { parseBackendSpec, describeSpec, type BackendSpec } from './migrate/backendSpec';
 export { checkCacheHealth, type CacheHealthTarget } from './health/cacheHealth';
 export { checkKeys, KeyHealthStep, type KeyHealthTarget, type KeyHealthOptions } from './health/keyHealth';
-export { retireKeyVersion, type RetireKeyVersionOptions, type RetireKeyVersionResult } from './keys/retireKeyVersion';
+export { retireKeyVersion, retireDrainedVersions, type RetireKeyVersionOptions, type RetireKeyVersionResult, type RetireDrainedVersionsOptions, type RetireDrainedVersionsResult } from './keys/retireKeyVersion';
 export { entriesByKeyId, type EntriesByKeyId, type EntriesByKeyIdOptions } from './keys/entriesByKeyId';
 export type { Transcode } from './migrate/entryTranscoder';
 export type * from './migrate/types';

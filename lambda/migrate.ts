@@ -14,9 +14,8 @@ import { createBackend } from '../client/backends/backendFactory';
 import type { CacheBackend } from '../client/backends/cacheBackend';
 import { loadConfig } from '../client/config/loadConfig';
 import { createCache } from '../client/createCache';
-import { KeyVersionInUseError } from '../client/keys/errors';
 import type { KeyManager } from '../client/keys/keyManager';
-import { retireKeyVersion } from '../client/keys/retireKeyVersion';
+import { retireDrainedVersions } from '../client/keys/retireKeyVersion';
 import { describeSpec, parseBackendSpec } from '../client/migrate/backendSpec';
 import { CacheMigrator } from '../client/migrate/cacheMigrator';
 import { CheckpointStore, type Checkpoint } from '../client/migrate/checkpoint';
@@ -177,7 +176,7 @@ async function reencrypt(job: Extract<MigrateJob, { kind: 'reencrypt' }>, stateD
       onProgress: deadline.check,
     });
     obs.logger.info(report.stopped ? 're-encryption stopped for the deadline' : 're-encryption finished', { counts: report.counts, activeKeyId });
-    const retiredKeyIds = !report.stopped && report.counts.failed === 0 && job.retireOldVersions && vault.keys ? await retireMovedVersions(vault.keys, vault.backend, from, activeKeyId, obs) : [];
+    const retiredKeyIds = !report.stopped && report.counts.failed === 0 && job.retireOldVersions && vault.keys ? await retireMovedVersions(vault.keys, vault.backend, from, obs) : [];
     return { stopped: report.stopped, failures: failureSamples(report.failures), retiredKeyIds };
   } finally {
     await vault.close();
@@ -185,23 +184,13 @@ async function reencrypt(job: Extract<MigrateJob, { kind: 'reencrypt' }>, stateD
 }
 
 /**
- * Closes the rotation: after a complete sweep, the versions it moved entries off are retired
- * through the client's retireKeyVersion, which re-checks that no live entry is still under them
- * (a client that had not yet reloaded the manifest may have written one meanwhile; then the
- * version stays, and the next rotation's job retires it).
+ * Closes the rotation: after a complete sweep, the versions it moved entries off are retired by
+ * the client's retireDrainedVersions; a version still sealing entries (a client that had not yet
+ * reloaded the manifest wrote under it) stays, and the next rotation's job retires it.
  */
-async function retireMovedVersions(keys: KeyManager, backend: CacheBackend, from: readonly string[] | undefined, activeKeyId: string, obs: Observability): Promise<string[]> {
-  const candidates = keys.status().versions.filter((v) => v.state === 'decrypt-only' && v.id !== activeKeyId && (from === undefined || from.includes(v.id)));
-  const retired: string[] = [];
-  for (const { id } of candidates) {
-    try {
-      await retireKeyVersion({ keys, backend, keyId: id });
-      retired.push(id);
-    } catch (error) {
-      if (!(error instanceof KeyVersionInUseError)) throw error;
-      obs.logger.warn('key version still in use after the sweep; left for the next rotation', { keyId: id, error: error.message });
-    }
-  }
+async function retireMovedVersions(keys: KeyManager, backend: CacheBackend, from: readonly string[] | undefined, obs: Observability): Promise<readonly string[]> {
+  const { retired, inUse } = await retireDrainedVersions({ keys, backend, only: from });
+  for (const error of inUse) obs.logger.warn('key version still in use after the sweep; left for the next rotation', { keyId: error.keyId, error: error.message });
   if (retired.length > 0) obs.logger.info('retired key versions after the sweep', { retired });
   return retired;
 }

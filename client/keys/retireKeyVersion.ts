@@ -55,3 +55,48 @@ export async function retireKeyVersion(options: RetireKeyVersionOptions): Promis
   await keys.retire(keyId);
   return { keyId, scanned };
 }
+
+export interface RetireDrainedVersionsOptions {
+  readonly keys: KeyManager;
+  readonly backend: CacheBackend;
+  /** Only these versions; every decrypt-only version when omitted. */
+  readonly only?: readonly string[];
+  /** How the backend is named in refusals (no secrets). @default backend.name */
+  readonly backendDescription?: string;
+  readonly pageSize?: number;
+  readonly concurrency?: number;
+}
+
+export interface RetireDrainedVersionsResult {
+  /** Versions retired (their material destroyed). */
+  readonly retired: readonly string[];
+  /** Versions kept because live entries are still sealed under them, one error each. */
+  readonly inUse: readonly KeyVersionInUseError[];
+}
+
+/**
+ * Closes a rotation after its re-encryption sweep: retires every decrypt-only version (or those
+ * in `only`) that no live entry is sealed under, with one scan for all of them, and keeps the
+ * rest (an app that had not reloaded the manifest may have written under one meanwhile).
+ */
+export async function retireDrainedVersions(options: RetireDrainedVersionsOptions): Promise<RetireDrainedVersionsResult> {
+  const { keys, backend, only } = options;
+  const candidates = keys
+    .status()
+    .versions.filter((v) => v.state === KeyState.decryptOnly && !v.ephemeral && (only === undefined || only.includes(v.id)))
+    .map((v) => v.id);
+  if (candidates.length === 0) return { retired: [], inUse: [] };
+  const { byKeyId } = await entriesByKeyId(backend, { pageSize: options.pageSize, concurrency: options.concurrency });
+  const retired: string[] = [];
+  const inUse: KeyVersionInUseError[] = [];
+  for (const id of candidates) {
+    const sealedUnder = byKeyId[id] ?? 0;
+    if (sealedUnder > 0) {
+      inUse.push(new KeyVersionInUseError(id, sealedUnder, options.backendDescription ?? backend.name));
+      continue;
+    }
+    await keys.retire(id);
+    retired.push(id);
+  }
+  return { retired, inUse };
+}

@@ -9,7 +9,7 @@ import { AuditEvent } from '../../audit/auditLog';
 import { NoEncryption } from '../../crypto/noEncryption';
 import { ExitCode } from '../../errors';
 import { entriesByKeyId } from '../../keys/entriesByKeyId';
-import { retireKeyVersion } from '../../keys/retireKeyVersion';
+import { retireDrainedVersions } from '../../keys/retireKeyVersion';
 import { reencryptInPlace, type ReencryptReport } from '../../migrate/reencrypt';
 import type { StoredEntry } from '../../types';
 import { defineAction, type Runtime } from '../command';
@@ -171,12 +171,10 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
         if (!report || report.counts.failed > 0) {
           ctx.out.warn('Not retiring older key versions: the sweep did not complete without failures.');
         } else {
-          const olderIds = keys.status().versions.filter((v) => v.id !== current && v.state === 'decrypt-only').map((v) => v.id);
-          for (const id of olderIds) {
-            // Checks again that no live entry is still under the version before destroying it.
-            await retireKeyVersion({ keys, backend: vault.backend, keyId: id });
-            retired.push(id);
-          }
+          // One scan re-checks that no live entry is still under a version before it is destroyed.
+          const outcome = await retireDrainedVersions({ keys, backend: vault.backend });
+          retired.push(...outcome.retired);
+          if (outcome.inUse.length > 0) throw outcome.inUse[0];
         }
       }
       ctx.out.result({ previous: previous ?? null, current, sweep: report ?? null, retired }, (r) =>

@@ -6,7 +6,7 @@ import { AeadEncryption } from '../../../client/crypto/aeadEncryption';
 import { KeyStateError, KeyVersionInUseError } from '../../../client/keys/errors';
 import { KeyManager } from '../../../client/keys/keyManager';
 import { KeyringKeyProvider } from '../../../client/keys/keyringKeyProvider';
-import { retireKeyVersion } from '../../../client/keys/retireKeyVersion';
+import { retireDrainedVersions, retireKeyVersion } from '../../../client/keys/retireKeyVersion';
 import { reencryptInPlace } from '../../../client/migrate/reencrypt';
 import { ManualClock } from '../../contract/backendContract';
 import { FakeKeyring, MemoryManifestStore } from './fakes';
@@ -77,6 +77,27 @@ describe('retireKeyVersion', () => {
     await expect(retireKeyVersion({ keys, backend, keyId: 'k9' })).rejects.toThrow(KeyStateError);
     await keys.retire('k1');
     await expect(retireKeyVersion({ keys, backend, keyId: 'k1' })).rejects.toThrow(/k1 is retired/);
+    expect(backend.scans).toBe(0);
+  });
+
+  it('retireDrainedVersions keeps a version that still seals entries and retires the drained ones, with one scan for all', async () => {
+    await keys.rotate();
+    for (let i = 0; i < 3; i++) await put(`newest-${i}`, null);
+    // k1 still seals the old entries; k2's two entries are moved to k3.
+    clock.advance(2_000);
+    await reencryptInPlace({ backend, open: encryption, seal: encryption, shouldRewrite: (e) => e.keyId === 'k2', stateDir, clock: clock.read, description: 'drain k2' });
+    backend.scans = 0;
+    const result = await retireDrainedVersions({ keys, backend, pageSize: 100 });
+    expect(result.retired).toEqual(['k2']);
+    expect(result.inUse.map((e) => [e.keyId, e.entries])).toEqual([['k1', 7]]);
+    expect(result.inUse[0]).toBeInstanceOf(KeyVersionInUseError);
+    expect(backend.scans).toBe(1);
+    expect(keys.status().versions.map((v) => [v.id, v.state])).toEqual([['k1', 'decrypt-only'], ['k2', 'retired'], ['k3', 'active']]);
+  });
+
+  it('retireDrainedVersions reads nothing when no decrypt-only version is named', async () => {
+    backend.scans = 0;
+    expect(await retireDrainedVersions({ keys, backend, only: ['k2'] })).toEqual({ retired: [], inUse: [] });
     expect(backend.scans).toBe(0);
   });
 });
