@@ -18,5 +18,14 @@ module.exports = {
       globalSetup: '<rootDir>/test/support/globalSetup.ts',
       globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
     },
+    // The adversarial suite (docs/security.md): one top-level describe per attack class, one
+    // test per attempt. It may use DynamoDB Local, so it shares the integration setup.
+    {
+      ...shared,
+      displayName: 'security',
+      testMatch: ['<rootDir>/test/security/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/globalSetup.ts',
+      globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
+    },
   ],
 };
