@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { KeyUnavailableError } from '../errors';
 import type { DataKey } from '../keys/keyProvider';
 
@@ -73,8 +73,9 @@ export interface DataKeyPrk {
  * extracted from: if a key source hands out other material under the same id, the old PRK is
  * zeroed and re-extracted. Only a reference to the source's Buffer is kept, never a copy of the
  * key. A source that zeroes a key's material (KeyManager does on retirement and cache expiry)
- * gets the matching PRK zeroed too, at the next sweep (every 1024 lookups and every extract).
- * All PRKs are zeroed on `clear()`.
+ * and reports it through `onKeyDropped` gets the matching PRK zeroed at once (`forget`); for a
+ * source without that hook, at the next sweep (every 1024 lookups and every extract). All PRKs
+ * are zeroed on `clear()`.
  */
 export class PrkCache {
   private readonly entries = new Map<string, { readonly material: Buffer; readonly value: DataKeyPrk }>();
@@ -87,7 +88,8 @@ export class PrkCache {
     if (cached !== undefined) {
       if (cached.material === key.material) return cached.value;
       // A source that hands out a fresh copy per call must not cost an extract per entry.
-      if (cached.material.equals(key.material)) {
+      // Constant time: the comparison must not reveal how many leading bytes of a key matched.
+      if (cached.material.byteLength === key.material.byteLength && timingSafeEqual(cached.material, key.material)) {
         this.entries.set(key.id, { material: key.material, value: cached.value });
         return cached.value;
       }
@@ -97,7 +99,7 @@ export class PrkCache {
         hint: 'The key source returned malformed material: check the key provider (a base64 env key must decode to 32 bytes).',
       });
     }
-    if (key.material.every((byte) => byte === 0)) {
+    if (isAllZero(key.material)) {
       // Sealing under a wiped buffer would use a publicly known key.
       throw new KeyUnavailableError(`Data key ${key.id} has been zeroed (closed or retired) by its key source.`, key.id, {
         hint: 'Do not use a key source after close(); a retired key version cannot seal or open entries.',
@@ -115,6 +117,17 @@ export class PrkCache {
     return value;
   }
 
+  /**
+   * Zeroes and forgets the PRK extracted from `key`'s material, if that is the Buffer cached
+   * under its id: the hook a key source calls as it zeroes a data key (DataKeySource
+   * `onKeyDropped`), so the PRK goes at the same moment, not at a later lookup that an idle
+   * process may never make.
+   */
+  forget(key: DataKey): void {
+    const entry = this.entries.get(key.id);
+    if (entry !== undefined && entry.material === key.material) this.drop(key.id);
+  }
+
   /** Zeroes and forgets every PRK. */
   clear(): void {
     for (const id of [...this.entries.keys()]) this.drop(id);
@@ -128,7 +141,7 @@ export class PrkCache {
   private sweepZeroed(): void {
     this.lookups = 0;
     for (const [id, entry] of this.entries) {
-      if (entry.material.every((byte) => byte === 0)) this.drop(id);
+      if (isAllZero(entry.material)) this.drop(id);
     }
   }
 
@@ -137,4 +150,11 @@ export class PrkCache {
     entry?.value.prk.fill(0);
     this.entries.delete(id);
   }
+}
+
+/** Whether every byte is zero, in time independent of where a non-zero byte is. */
+function isAllZero(bytes: Uint8Array): boolean {
+  let acc = 0;
+  for (let i = 0; i < bytes.byteLength; i++) acc |= bytes[i]!;
+  return acc === 0;
 }
