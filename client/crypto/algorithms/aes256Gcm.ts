@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import { IntegrityError } from '../../errors';
 import type { EntryIdentity } from '../../types';
 import { allocateEnvelope, associatedData, type EnvelopeHeader } from '../envelope';
-import { deriveEntryKey, deriveEntryKeyV2, SALT_BYTES, SALT_BYTES_V1 } from '../entryKeyInfo';
+import { deriveEntryKey, deriveEntryKeyInEnvelope, SALT_BYTES, SALT_BYTES_V1 } from '../entryKeyInfo';
 import type { DataKeyPrk } from '../keyDerivation';
 import type { EnvelopeAlgorithm } from './envelopeAlgorithm';
 
@@ -37,11 +37,10 @@ export const aes256Gcm: EnvelopeAlgorithm = {
   seal(prk: DataKeyPrk, keyId: string, plaintext: Uint8Array, identity: EntryIdentity): Buffer {
     const { envelope, bodyOffset } = allocateEnvelope('aes-256-gcm', keyId, SALT_BYTES + plaintext.byteLength + TAG_BYTES);
     randomFillSync(envelope, bodyOffset, SALT_BYTES);
-    const salt = envelope.subarray(bodyOffset, bodyOffset + SALT_BYTES);
-    const { key, aad } = deriveEntryKeyV2(prk, salt, envelope.subarray(0, bodyOffset), identity, KEY_BYTES);
+    const { key, aad } = deriveEntryKeyInEnvelope(prk, envelope, bodyOffset, identity, KEY_BYTES);
     let cipher;
     try {
-      cipher = createCipheriv('aes-256-gcm', key, salt.subarray(0, NONCE_BYTES), { authTagLength: TAG_BYTES });
+      cipher = createCipheriv('aes-256-gcm', key, envelope.subarray(bodyOffset, bodyOffset + NONCE_BYTES), { authTagLength: TAG_BYTES });
     } finally {
       key.fill(0);
     }
@@ -61,19 +60,17 @@ export const aes256Gcm: EnvelopeAlgorithm = {
     const saltBytes = header.version === 1 ? SALT_BYTES_V1 : SALT_BYTES;
     const tagOffset = envelope.byteLength - TAG_BYTES;
     if (tagOffset < bodyOffset + saltBytes) throw new IntegrityError();
-    const salt = envelope.subarray(bodyOffset, bodyOffset + saltBytes);
-    const headerBytes = envelope.subarray(0, bodyOffset);
     let key: Buffer;
     let aad: Buffer;
     if (header.version === 1) {
-      aad = associatedData(headerBytes, identity);
-      key = deriveEntryKey(prk, 'aes-256-gcm', salt, KEY_BYTES);
+      aad = associatedData(envelope.subarray(0, bodyOffset), identity);
+      key = deriveEntryKey(prk, 'aes-256-gcm', envelope.subarray(bodyOffset, bodyOffset + saltBytes), KEY_BYTES);
     } else {
-      ({ key, aad } = deriveEntryKeyV2(prk, salt, headerBytes, identity, KEY_BYTES));
+      ({ key, aad } = deriveEntryKeyInEnvelope(prk, envelope, bodyOffset, identity, KEY_BYTES));
     }
     let decipher;
     try {
-      decipher = createDecipheriv('aes-256-gcm', key, salt.subarray(0, NONCE_BYTES), { authTagLength: TAG_BYTES });
+      decipher = createDecipheriv('aes-256-gcm', key, envelope.subarray(bodyOffset, bodyOffset + NONCE_BYTES), { authTagLength: TAG_BYTES });
     } finally {
       key.fill(0);
     }

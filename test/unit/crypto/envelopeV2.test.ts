@@ -4,7 +4,7 @@ import { hkdfSync, randomBytes } from 'node:crypto';
 import { AeadEncryption, type AeadAlgorithmName } from '../../../client/crypto/aeadEncryption';
 import { readHeader, sealPlain } from '../../../client/crypto/envelope';
 import { deriveEntryKeyV2, SALT_BYTES } from '../../../client/crypto/entryKeyInfo';
-import { PrkCache, type DataKeyPrk } from '../../../client/crypto/keyDerivation';
+import { HMAC_PAD_BYTES, hmacWithPads, PrkCache, type DataKeyPrk } from '../../../client/crypto/keyDerivation';
 import { NoEncryption } from '../../../client/crypto/noEncryption';
 import { IntegrityError, InvalidArgumentError } from '../../../client/errors';
 import { DataKeyCache } from '../../../client/keys/dataKeyCache';
@@ -115,6 +115,29 @@ describe('the format-2 entry key', () => {
     expect(key.equals(expected)).toBe(true);
     const long = deriveEntryKeyV2(cache.prkFor({ id: 'k1', material }), salt, header, identity, 64);
     expect(long.key.equals(Buffer.from(hkdfSync('sha256', material, Buffer.from('cachevault/v1/hkdf-extract'), info, 64)))).toBe(true);
+  });
+
+  test.each([
+    ['two one-shot hashes', true],
+    ['createHmac (Node before 20.12)', false],
+  ])('the HMAC over cached pads equals createHmac, by %s, and leaves no pad or digest behind', (_how, oneShot) => {
+    const material = randomBytes(32);
+    const cached = new PrkCache().prkFor({ id: 'k1', material });
+    const original = Object.getOwnPropertyDescriptor(nodeCrypto, 'hash')!;
+    if (!oneShot) Object.defineProperty(nodeCrypto, 'hash', { ...original, value: undefined });
+    expect(typeof nodeCrypto.hash === 'function').toBe(oneShot);
+    try {
+      for (const size of [0, 1, 55, 56, 64, 119, 120, 300]) {
+        const message = randomBytes(size);
+        const scratch = Buffer.concat([Buffer.alloc(HMAC_PAD_BYTES), message]);
+        const mac = hmacWithPads(cached, scratch);
+        expect(mac.equals(nodeCrypto.createHmac('sha256', cached.prk).update(message).digest())).toBe(true);
+        expect(scratch.subarray(0, HMAC_PAD_BYTES).every((byte) => byte === 0)).toBe(true);
+        expect(cached.outerInput.subarray(HMAC_PAD_BYTES).every((byte) => byte === 0)).toBe(true);
+      }
+    } finally {
+      Object.defineProperty(nodeCrypto, 'hash', original);
+    }
   });
 
   test.each([
