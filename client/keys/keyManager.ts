@@ -7,7 +7,7 @@ import { silentLogger } from '../logger';
 import type { Clock, Logger } from '../types';
 import { DataKeyCache, type DataKeyCacheLimits } from './dataKeyCache';
 import { KeyStateError, ManifestError, NoKeyProviderError } from './errors';
-import { openBackup, sealBackup, type BackupKey, type SealBackupOptions } from './keyBackup';
+import { openBackup, sealBackup, type BackupKey, type OpenBackupOptions, type SealBackupOptions } from './keyBackup';
 import {
   KeyState,
   activeVersion,
@@ -236,7 +236,7 @@ export class KeyManager implements DataKeySource {
     return { fallbacks: this.chain.fallbacks, ...this.counters };
   }
 
-  /** The manifest and every non-retired key, sealed under `passphrase` (see keyBackup.ts). */
+  /** The manifest and every non-retired key, sealed under a passphrase or recovery code (see keyBackup.ts). */
   async exportBackup(passphrase: string, options: SealBackupOptions = {}): Promise<Buffer> {
     this.assertOpen();
     const manifest = await this.freshManifest();
@@ -258,11 +258,12 @@ export class KeyManager implements DataKeySource {
   /**
    * Restores versions from a backup, wrapping each key again under this machine's providers.
    * Versions in the backup replace same-id ones; others are kept, demoted to decrypt-only when
-   * the backup brings an active version. A wrong passphrase throws BackupPassphraseError.
+   * the backup brings an active version. A wrong passphrase throws BackupPassphraseError; a
+   * backup below today's scrypt floor needs `options.allowWeakKdf`.
    */
-  async importBackup(bytes: Uint8Array, passphrase: string): Promise<{ imported: string[]; activeKeyId: string | undefined }> {
+  async importBackup(bytes: Uint8Array, passphrase: string, options: OpenBackupOptions = {}): Promise<{ imported: string[]; activeKeyId: string | undefined }> {
     this.assertOpen();
-    const contents = await openBackup(bytes, passphrase);
+    const contents = await openBackup(bytes, passphrase, options);
     try {
       const backup = contents.manifest;
       if (backup.app !== this.options.app || backup.environment !== this.options.environment) {
