@@ -15,12 +15,14 @@ import {
   findVersion,
   isVersionId,
   nextVersionId,
+  withAuditHead,
   withNewActive,
   withRetired,
+  type AuditHead,
   type KeyManifest,
   type KeyVersionRecord,
 } from './keyManifest';
-import type { DataKey, DataKeySource, KeyContext, KeyProvider, KeyProviderName } from './keyProvider';
+import { isLocalRootKeyProvider, type DataKey, type DataKeySource, type KeyContext, type KeyProvider, type KeyProviderName } from './keyProvider';
 import { KeyProviderChain, isLocalProvider, type ProviderHealth } from './keyProviderChain';
 import type { ManifestStore } from './manifestStore';
 
@@ -207,6 +209,53 @@ export class KeyManager implements DataKeySource {
     this.cache.drop(keyId);
     this.options.audit?.append(AuditEvent.keyRetired, { keyId });
     this.logger.info({ keyId }, `retired key version ${keyId}`);
+  }
+
+  /** The audit log's head as last anchored in the manifest (see `updateAuditHead`). */
+  auditHead(): AuditHead | undefined {
+    return this.manifest.auditHead;
+  }
+
+  /**
+   * Anchors the audit log's head in the manifest, where it is covered by the manifest's MAC, so a
+   * writer of the log alone cannot truncate, rewrite or extend it unnoticed. A head with a lower
+   * `seq` than the anchored one is refused (that is what a truncation looks like).
+   */
+  async updateAuditHead(head: AuditHead): Promise<void> {
+    this.assertOpen();
+    if (!Number.isSafeInteger(head.seq) || head.seq < 0 || typeof head.mac !== 'string' || head.mac.length === 0 || head.mac.length > 256) {
+      throw new KeyStateError('An audit head needs a non-negative integer seq and a MAC string of at most 256 characters.');
+    }
+    await this.exclusive(async () => {
+      const fresh = await this.freshManifest();
+      const anchored = fresh.auditHead;
+      if (anchored && anchored.seq === head.seq && anchored.mac === head.mac) return;
+      if (anchored && head.seq < anchored.seq) {
+        throw new KeyStateError(`The audit head to anchor (seq ${head.seq}) is behind the anchored one (seq ${anchored.seq}).`, {
+          hint: 'The audit log was truncated or replaced: run `cachevault audit verify`.',
+          context: { seq: head.seq, anchored: anchored.seq },
+        });
+      }
+      const next = withAuditHead(fresh, head);
+      await this.store.save(next);
+      this.manifest = next;
+    });
+  }
+
+  /**
+   * A 32-byte HKDF subkey of the local root key (the first local provider configured) for one use,
+   * named by `label` (see RootSubkeyLabel, e.g. `audit-mac`). The caller zeroes it when done.
+   * Throws NoKeyProviderError when no local root-key provider is configured.
+   */
+  async deriveRootSubkey(label: string): Promise<Buffer> {
+    this.assertOpen();
+    const local = this.options.providers.find(isLocalRootKeyProvider);
+    if (!local) {
+      throw new NoKeyProviderError(`Could not derive the root subkey "${label}"`, [
+        { provider: 'keyring', reason: 'no local root-key provider (keyring or env) is configured', hint: 'add "keyring" or "env" to keys.providers' },
+      ]);
+    }
+    return local.deriveRootSubkey(label, { create: true });
   }
 
   /** Versions with states and ages, provider health and counters; never key material. */

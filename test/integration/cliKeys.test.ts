@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliWorkspace, expectCleanError, type CliWorkspace } from './cliRunner';
@@ -64,7 +65,7 @@ describe('cachevault encryption, keys and audit (built CLI, file cache, env key)
   });
 
   it('entries cannot be read with another env key', async () => {
-    const other = Buffer.alloc(32, 7).toString('base64');
+    const other = randomBytes(32).toString('base64');
     const { code } = await run(['get', 'k0'], { CACHEVAULT_KEY: other });
     expect(code).not.toBe(0);
   });
@@ -93,7 +94,7 @@ describe('cachevault encryption, keys and audit (built CLI, file cache, env key)
 
   it('keys restore brings the keys to a machine with another root key, which can then read the entries', async () => {
     const out = join(ws.dir, 'keys.backup');
-    const otherMachine = { CACHEVAULT_KEY: Buffer.alloc(32, 9).toString('base64'), CACHEVAULT_KEYS_MANIFEST_PATH: join(ws.dir, 'other.manifest.json'), BACKUP_PASS: 'a long and correct passphrase' };
+    const otherMachine = { CACHEVAULT_KEY: randomBytes(32).toString('base64'), CACHEVAULT_KEYS_MANIFEST_PATH: join(ws.dir, 'other.manifest.json'), BACKUP_PASS: 'a long and correct passphrase' };
     const restored = await json<{ imported: string[]; activeKeyId: string }>(['keys', 'restore', out, '--passphrase-env', 'BACKUP_PASS'], otherMachine);
     expect(restored).toMatchObject({ code: 0, body: { imported: ['k2'], activeKeyId: 'k2' } });
     expect((await json<{ value: unknown }>(['get', 'k1'], otherMachine)).body.value).toBe('v1');
