@@ -4,7 +4,7 @@
  * (`--recovery-code`, shown once); see client/keys/keyBackup.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, lstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -35,12 +35,14 @@ export function registerKeys(program: Command, runtime: Runtime): void {
     BackupOptions,
     async (ctx, opts) => {
       if (opts.recoveryCode && opts.passphraseEnv !== undefined) throw new UsageError('--recovery-code and --passphrase-env exclude each other: the code is generated, not chosen.');
+      const out = resolve(ctx.io.cwd, opts.out);
+      // Checked again, race-free, when writing; here so that nothing is exported (and audited) for a file that will not be written.
+      if (!opts.force && lexists(out)) throw new UsageError(`${out} already exists.`, { hint: 'Choose another --out file, or pass --force to replace it.' });
       const vault = await ctx.open();
       if (!vault.keys) throw new UsageError('Encryption is disabled, so there are no keys to back up.');
       const recoveryCode = opts.recoveryCode ? generateRecoveryCode() : undefined;
       const secret = recoveryCode ?? (await readPassphrase(ctx, { envName: opts.passphraseEnv, confirm: true }));
       const bytes = await vault.keys.exportBackup(secret, { secret: recoveryCode ? 'recovery-code' : 'passphrase' });
-      const out = resolve(ctx.io.cwd, opts.out);
       writeBackupFile(out, bytes, opts.force === true);
       const versions = vault.keys.status().versions.filter((v) => v.state !== 'retired').map((v) => v.id);
       const info = inspectBackup(bytes);
@@ -118,5 +120,15 @@ function writeBackupFile(out: string, bytes: Buffer, force: boolean): void {
     renameSync(tmp, out);
   } finally {
     rmSync(tmp, { force: true });
+  }
+}
+
+/** Whether anything (a file, a directory, a dangling symlink) is at `path`. */
+function lexists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }

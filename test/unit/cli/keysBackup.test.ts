@@ -92,6 +92,8 @@ describe('keys backup and keys restore (CLI in-process, file cache, env key)', (
     expect(refused.err).toContain('already exists');
     expect(readFileSync(target, 'utf8')).toBe('not yours');
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    // Refused before exporting: the audit log records only the one backup that was written.
+    expect(readFileSync(join(dir, 'audit.log'), 'utf8').match(/"event":"keys\.exported"/g)).toHaveLength(1);
   });
 
   it('refuses a weak passphrase with the rule in the message, and writes nothing', async () => {
