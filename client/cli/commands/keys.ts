@@ -76,7 +76,7 @@ export function registerKeys(program: Command, runtime: Runtime): void {
       } catch (err) {
         throw new UsageError(`Cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`, { hint: 'Pass the file written by `cachevault keys backup --out FILE`.' });
       }
-      const vault = await ctx.open();
+      const vault = await ctx.open(undefined, { recoverKeys: true });
       if (!vault.keys) throw new UsageError('Encryption is disabled, so keys cannot be restored into this cache.', { hint: 'Run `cachevault config set encryption.enabled true` first.' });
       const passphrase = await readPassphrase(ctx, { envName: opts.passphraseEnv, confirm: false });
       const result = await vault.keys.importBackup(bytes, passphrase);
