@@ -13,7 +13,10 @@ import { NoEncryption } from './crypto/noEncryption';
 import { createKeyProviders, type KeyProviderDeps } from './keys/createKeyProviders';
 import { defaultManifestPath, FileManifestStore } from './keys/fileManifestStore';
 import { KeyManager } from './keys/keyManager';
+import { isLocalRootKeyProvider, type KeyProvider } from './keys/keyProvider';
+import { LocalManifestSealer, type ManifestSealer } from './keys/manifestSeal';
 import type { ManifestStore } from './keys/manifestStore';
+import { FileRevisionPinStore, defaultRevisionPinPath } from './keys/revisionPin';
 import { createLogger } from './logger';
 import { keyManifestSecretName } from './schema/tableSchema';
 import type { Clock, Logger } from './types';
@@ -25,6 +28,14 @@ export interface CreateCacheOptions extends LoadConfigOptions {
   readonly logger?: Logger;
   /** Injected key-provider dependencies (a KMS client with custom credentials, tests). */
   readonly keyProviderDeps?: Omit<KeyProviderDeps, 'logger'>;
+  /**
+   * Open without writing key state: no key version is created (not even the first), the manifest
+   * and revision pin are not written and key events are not audited. For read-only commands.
+   * @default false
+   */
+  readonly readOnly?: boolean;
+  /** Open even when the key manifest is refused, so a key backup can replace it (`keys restore`). @default false */
+  readonly recoverKeys?: boolean;
 }
 
 /** A configured cache and the parts it was built from, for apps, the CLI and the Lambdas. */
@@ -61,9 +72,21 @@ export async function createCache(options: CreateCacheOptions = {}): Promise<Cac
   let encryption: EncryptionProvider = new NoEncryption();
   if (config.encryption.enabled) {
     const store = manifestStore(config);
+    const providers = createKeyProviders(config.keys, { ...options.keyProviderDeps, logger });
+    const sealer = manifestSealer(config, providers, options.keyProviderDeps);
+    if (!sealer) {
+      const warning = 'The key manifest is not MACed (no manifest MAC key): whoever can write it could roll it back or replace keys. Set keys.kms.macKeyId (docs/key-management.md).';
+      warnings.push(warning);
+      logger.warn({}, warning);
+    }
+    const localRoot = providers.find(isLocalRootKeyProvider);
     keys = await KeyManager.open({
-      providers: createKeyProviders(config.keys, { ...options.keyProviderDeps, logger }),
+      providers,
       store,
+      sealer,
+      revisionPins: localRoot ? new FileRevisionPinStore(defaultRevisionPinPath(config.file.dir), localRoot) : undefined,
+      readOnly: options.readOnly,
+      recovery: options.recoverKeys,
       app: config.keys.app,
       environment: config.keys.environment,
       wrapLocally: config.keys.wrapLocally,
@@ -133,6 +156,22 @@ export async function createCache(options: CreateCacheOptions = {}): Promise<Cac
       }
     },
   };
+}
+
+/**
+ * What MACs the key manifest: the KMS HMAC key when `keys.kms.macKeyId` is set (required for a
+ * manifest shared through Secrets Manager), else a file manifest's local root key (the first of
+ * keyring/env configured). `undefined` when neither exists (KMS only, no MAC key).
+ */
+export function manifestSealer(config: AdvancedCacheConfig, providers: readonly KeyProvider[], deps: CreateCacheOptions['keyProviderDeps'] = {}): ManifestSealer | undefined {
+  const { macKeyId, region, endpoint } = config.keys.kms;
+  if (macKeyId) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { KmsManifestSealer } = require('./keys/kmsManifestSealer') as typeof import('./keys/kmsManifestSealer');
+    return new KmsManifestSealer({ macKeyId, client: deps.kmsClient, region, endpoint });
+  }
+  const local = providers.find(isLocalRootKeyProvider);
+  return config.keys.manifest.store === 'file' && local ? new LocalManifestSealer(local) : undefined;
 }
 
 /** The key manifest store the configuration names. */

@@ -64,6 +64,13 @@ export interface ProviderAttempt {
   readonly provider: KeyProviderName;
   readonly reason: string;
   readonly hint: string;
+  /** Why it failed, when the provider said (an outage, or a wrong/missing root key...). */
+  readonly failure?: KeyProviderFailure;
+}
+
+/** Whether a failure is an outage of the provider (as opposed to a wrong key or bad ciphertext). */
+export function isOutageFailure(failure: KeyProviderFailure | undefined): boolean {
+  return failure !== undefined && !NOT_AN_OUTAGE.has(failure);
 }
 
 /** Generic fixes, used when the provider's own error has no more specific hint. */

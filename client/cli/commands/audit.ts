@@ -53,7 +53,7 @@ export function registerAudit(program: Command, runtime: Runtime): void {
     group.command('verify').description('check the audit log\'s keyed chain and anchored head (exit 1 unless verified: edited, forged, cut, deleted, legacy or unkeyed)'),
     NoOptions,
     async (ctx) => {
-      const vault = await ctx.open();
+      const vault = await ctx.open(undefined, { readOnly: true });
       const { chain } = await verification(vault);
       ctx.out.result(chain, describe);
       return chain.ok ? ExitCode.ok : ExitCode.failure;
@@ -65,7 +65,7 @@ export function registerAudit(program: Command, runtime: Runtime): void {
     group.command('report').option('--format <format>', 'text, json or sarif (default text; --json implies json)').description('compliance report: encryption coverage, key ages, audit chain, fallbacks'),
     ReportOptions,
     async (ctx, opts) => {
-      const vault = await ctx.open();
+      const vault = await ctx.open(undefined, { readOnly: true });
       const { config } = vault;
       const { byKeyId } = await entriesByKeyId(vault.backend);
       const total = Object.values(byKeyId).reduce((a, b) => a + b, 0);

@@ -80,7 +80,7 @@ export function registerKeys(program: Command, runtime: Runtime): void {
       }
       // Read before asking: a damaged or foreign file fails without a prompt, and the prompt names what the file needs.
       const info = inspectBackup(bytes);
-      const vault = await ctx.open();
+      const vault = await ctx.open(undefined, { recoverKeys: true });
       if (!vault.keys) throw new UsageError('Encryption is disabled, so keys cannot be restored into this cache.', { hint: 'Run `cachevault config set encryption.enabled true` first.' });
       const secret = await readPassphrase(ctx, { envName: opts.passphraseEnv, confirm: false, kind: info.kdf === 'recovery-code' ? 'recovery code' : 'passphrase' });
       const result = await vault.keys.importBackup(bytes, secret, { allowWeakKdf: opts.allowWeakKdf === true });
