@@ -1,4 +1,4 @@
-import { lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -63,9 +63,17 @@ describe('keys backup and keys restore (CLI in-process, file cache, env key)', (
     expect(backup.out).toContain('shown once');
     expect(inspectBackup(readFileSync(out))).toEqual({ format: 2, kdf: 'recovery-code' });
 
-    const other = { CACHEVAULT_KEY: randomBytes(32).toString('base64'), CACHEVAULT_KEYS_MANIFEST_PATH: join(dir, 'other.manifest.json') };
+    // Another machine: its own root key, manifest, audit log and (a copy of the) cache.
+    cpSync(join(dir, 'cache'), join(dir, 'other', 'cache'), { recursive: true });
+    const other = {
+      CACHEVAULT_KEY: randomBytes(32).toString('base64'),
+      CACHEVAULT_FILE_DIR: join(dir, 'other', 'cache'),
+      CACHEVAULT_KEYS_MANIFEST_PATH: join(dir, 'other', 'keys.manifest.json'),
+      CACHEVAULT_AUDIT_PATH: join(dir, 'other', 'audit.log'),
+    };
     const restore = await run(['keys', 'restore', out], other, [code!]);
     expect(restore.asked).toEqual(['Recovery code: ']);
+    expect(restore.err).not.toContain('error:');
     expect(restore.code).toBe(0);
     expect(restore.out).toContain('Restored key versions k1');
     const get = await run(['--json', 'get', 'a'], other);

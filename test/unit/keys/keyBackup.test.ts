@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError } from '../../../client/errors';
 import { BackupFormatError, BackupPassphraseError, KeyStateError } from '../../../client/keys/errors';
 import { checkBackupPassphrase, generateRecoveryCode, inspectBackup, openBackup, sealBackup, type BackupContents } from '../../../client/keys/keyBackup';
+import { keyCheckValue } from '../../../client/keys/keyCheck';
 import { KeyManager } from '../../../client/keys/keyManager';
 import { emptyManifest, type KeyManifest } from '../../../client/keys/keyManifest';
 import { KeyringKeyProvider } from '../../../client/keys/keyringKeyProvider';
@@ -228,5 +229,19 @@ describe('backup passphrases and recovery codes', () => {
     expect((wrong as BackupPassphraseError).hint).toMatch(/sealed under a recovery code/);
     await expect(openBackup(bytes, PASSPHRASE)).rejects.toThrow(/not a cachevault recovery code/);
     await expect(sealBackup(contents(), PASSPHRASE, { secret: 'recovery-code' })).rejects.toThrow(/not a cachevault recovery code/);
+  });
+});
+
+describe('key checks on import', () => {
+  it('refuses a backup whose key does not match the key-check value its manifest records, and imports nothing', async () => {
+    const sealed = contents();
+    const manifest = { ...sealed.manifest, versions: sealed.manifest.versions.map((v) => ({ ...v, check: keyCheckValue(Buffer.alloc(32, 0x44)) })) };
+    const bytes = await sealBackup({ manifest, keys: sealed.keys }, PASSPHRASE, LOW);
+    const m = machine();
+    const keys = await m.open();
+    await expect(keys.importBackup(bytes, PASSPHRASE, LOW)).rejects.toThrow(/does not match its key-check value/);
+    expect(m.store.saves).toBe(0);
+    const good = await sealBackup({ manifest: { ...manifest, versions: manifest.versions.map((v) => ({ ...v, check: keyCheckValue(Buffer.alloc(32, 0x22)) })) }, keys: contents().keys }, PASSPHRASE, LOW);
+    await expect(keys.importBackup(good, PASSPHRASE, LOW)).resolves.toMatchObject({ imported: ['k1'] });
   });
 });
