@@ -51,7 +51,10 @@ export interface CacheVault {
   readonly warnings: readonly string[];
   /** Why the preferred backend did not start, when the configured fallback runs instead. */
   readonly fallbackReason: string | undefined;
-  /** Closes the backend and lease, and zeroes key material. */
+  /**
+   * Closes the backend and lease, writes queued audit records and anchors the audit head, and
+   * zeroes key material. Rejects (after all of that) when an audit record could not be written.
+   */
   close(): Promise<void>;
 }
 
@@ -143,6 +146,7 @@ export async function createCache(options: CreateCacheOptions = {}): Promise<Cac
     fallbackReason: created.fallbackReason,
     async close() {
       // Each part is released even when an earlier one fails to close; keys are zeroed last.
+      let auditFailure: Error | undefined;
       try {
         await cache.close();
       } finally {
@@ -150,10 +154,12 @@ export async function createCache(options: CreateCacheOptions = {}): Promise<Cac
           created.lease?.close();
         } finally {
           // Queued audit records need the keys for their MACs and the anchor: before keys close.
-          await closeAudit(audit, logger);
+          auditFailure = await closeAudit(audit, logger);
           await keys?.close();
         }
       }
+      // Everything is closed and zeroed; a security event that could not be recorded is still news.
+      if (auditFailure) throw auditFailure;
     },
   };
 }
@@ -204,11 +210,13 @@ export function auditParts(keys: KeyManager, config: AdvancedCacheConfig): { key
   };
 }
 
-/** Writes queued audit records and anchors the head; a failure is logged, never thrown from close(). */
-async function closeAudit(audit: AuditLog | undefined, logger: Logger): Promise<void> {
+/** Writes queued audit records and anchors the head; a failure is logged and returned, not thrown. */
+async function closeAudit(audit: AuditLog | undefined, logger: Logger): Promise<Error | undefined> {
   try {
     await audit?.close();
+    return undefined;
   } catch (error) {
     logger.warn({ error: (error as Error).message }, 'the audit log could not be completed on close');
+    return error instanceof Error ? error : new Error(String(error));
   }
 }

@@ -113,9 +113,11 @@ describe('audit log tampering', () => {
     writeFileSync(target, 'precious\n');
     symlinkSync(target, auditPath);
     const rotate = await cli(['encryption', 'rotate']);
+    // The rotation happened; that its record could not be written is said, not swallowed.
+    expect(rotate.err).toMatch(/warning: closing the cache failed: The audit log .* is a symbolic link/);
     const check = await cli(['audit', 'verify']);
     expect(check.code).toBe(1);
-    expect(`${rotate.err}${check.err}`).toMatch(/symbolic link/);
+    expect(check.err).toMatch(/symbolic link/);
     expect(readFileSync(target, 'utf8')).toBe('precious\n');
   });
 
