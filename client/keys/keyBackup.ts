@@ -87,7 +87,7 @@ export interface SealBackupOptions {
   /** log2 of scrypt's N, from 17 to 18. @default 17 */
   readonly log2N?: number;
   /**
-   * Tests only: allow scrypt N down to 2^10 so suites stay fast. Refused unless
+   * Tests only: scrypt N = 2^10 unless `log2N` says otherwise (down to 2^10), so suites stay fast. Refused unless
    * `NODE_ENV === 'test'`, so production code cannot write (or, with `OpenBackupOptions`, read)
    * a backup below the floor through it.
    */
@@ -122,8 +122,8 @@ export async function sealBackup(contents: BackupContents, secret: string, optio
     header.writeUInt8(BackupKdf.recoveryCode, 5);
   } else {
     checkBackupPassphrase(secret);
-    const log2N = options.log2N ?? BACKUP_SCRYPT_FLOOR.log2N;
     const least = lowCostAllowed(options.testOnlyLowCost) ? TEST_MIN_LOG2_N : BACKUP_SCRYPT_FLOOR.log2N;
+    const log2N = options.log2N ?? least;
     if (!Number.isInteger(log2N) || log2N < least || log2N > MAX_LOG2_N) {
       throw new InvalidArgumentError(`scrypt log2N must be an integer from ${BACKUP_SCRYPT_FLOOR.log2N} to ${MAX_LOG2_N}.`);
     }
