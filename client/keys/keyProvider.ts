@@ -67,3 +67,18 @@ export interface KeyProvider {
   /** Cheap check that the provider can work here (credentials, D-Bus...); resolves a reason when not. */
   probe(): Promise<{ ok: true } | { ok: false; reason: string }>;
 }
+
+/** A provider whose key-encrypting key is a root key on this machine (keyring, env). */
+export interface LocalRootKeyProvider extends KeyProvider {
+  /**
+   * A 32-byte HKDF subkey of the root key for one use (`RootSubkeyLabel`); the caller zeroes it.
+   * With `create` (keyring only), a missing root key is generated; otherwise it is an error.
+   */
+  deriveRootSubkey(label: string, options?: { create?: boolean }): Promise<Buffer>;
+  /** `<provider ref>#<fingerprint>`: names the root key without revealing it. */
+  rootKeyRef(options?: { create?: boolean }): Promise<string>;
+}
+
+export function isLocalRootKeyProvider(provider: KeyProvider): provider is LocalRootKeyProvider {
+  return typeof (provider as Partial<LocalRootKeyProvider>).deriveRootSubkey === 'function';
+}
