@@ -72,7 +72,7 @@ describe('sealing a legacy manifest (keys seal-manifest)', () => {
     const store = new FileManifestStore(join(dir, 'keys.manifest.json'));
     await store.save(legacyManifest(root, dek));
     const env = new EnvKeyProvider({ env: { CACHEVAULT_KEY: root.toString('base64') } });
-    const open = () => KeyManager.open({ providers: [env], store, sealer: new LocalManifestSealer(env), revisionPins: new FileRevisionPinStore(join(dir, 'pin.json'), env), app: 'shop', environment: 'dev' });
+    const open = () => KeyManager.open({ providers: [env], store, sealer: new LocalManifestSealer(env), revisionPins: new FileRevisionPinStore(dir, env), app: 'shop', environment: 'dev' });
     const keys = await open();
     expect(keys.status().manifestSealed).toBe(false);
     await expect(keys.activeKey()).rejects.toMatchObject({ code: 'MANIFEST_UNSEALED', hint: expect.stringContaining('keys seal-manifest') });
