@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../fs/atomicWrite';
 import { KeyProviderError, KeyProviderFailure, ManifestIntegrityError, ManifestIntegrityFailure } from './errors';
@@ -26,6 +26,9 @@ export interface RevisionPinStore {
   /** The pin for `manifest` (a store description), or `undefined` when none was recorded. */
   load(manifest: string): Promise<RevisionPin | undefined>;
   save(manifest: string, pin: RevisionPin): Promise<void>;
+  /** The same store for another root key (after `rotateRoot`), and removal of this key's pins. */
+  forRootKey?(provider: LocalRootKeyProvider): RevisionPinStore;
+  remove?(): Promise<void>;
 }
 
 /**
@@ -61,6 +64,15 @@ export class FileRevisionPinStore implements RevisionPinStore {
 
   get description(): string {
     return this.resolvedPath ?? join(this.dir, 'keys.revision-pin.<root key fingerprint>.json');
+  }
+
+  forRootKey(provider: LocalRootKeyProvider): FileRevisionPinStore {
+    return new FileRevisionPinStore(this.dir, provider);
+  }
+
+  /** Deletes this root key's pin file (after the root key was replaced). */
+  async remove(): Promise<void> {
+    rmSync(await this.path(), { force: true });
   }
 
   /** The pin file of the configured root key. */
