@@ -140,3 +140,40 @@ describe('keys rewrap after the KMS alias moved', () => {
     await after.close();
   });
 });
+
+describe('the audit head anchored in the manifest', () => {
+  it('is covered by the MAC, moves only forward, and survives a reopen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cachevault-audithead-'));
+    try {
+      const store = new FileManifestStore(join(dir, 'keys.manifest.json'));
+      const env = new EnvKeyProvider({ env: { CACHEVAULT_KEY: randomBytes(32).toString('base64') } });
+      const open = () => KeyManager.open({ providers: [env], store, sealer: new LocalManifestSealer(env), app: 'shop', environment: 'dev' });
+      const keys = await open();
+      await keys.activeKey();
+      await keys.updateAuditHead({ seq: 5, mac: 'abc' });
+      await expect(keys.updateAuditHead({ seq: 4, mac: 'old' })).rejects.toMatchObject({ code: 'KEY_STATE_INVALID' });
+      expect(keys.auditHead()).toEqual({ seq: 5, mac: 'abc' });
+      await keys.close();
+      const again = await open();
+      expect(again.auditHead()).toEqual({ seq: 5, mac: 'abc' });
+      await again.close();
+      // A writer of the manifest cannot move the head back (truncating the log) unnoticed.
+      const stored = (await store.load())!;
+      await store.save({ ...stored, auditHead: { seq: 1, mac: 'forged' } });
+      await expect(open()).rejects.toMatchObject({ code: 'MANIFEST_TAMPERED' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives the audit log a root subkey of its own, the same for every open', async () => {
+    const root = randomBytes(32).toString('base64');
+    const keys = await KeyManager.open({ providers: [new EnvKeyProvider({ env: { CACHEVAULT_KEY: root } })], store: new MemoryManifestStore(), app: 'shop', environment: 'dev' });
+    const a = await keys.deriveRootSubkey('audit-mac');
+    const b = await keys.deriveRootSubkey('audit-mac');
+    expect(a).toEqual(b);
+    expect(a.toString('base64')).not.toBe(root);
+    expect(await keys.deriveRootSubkey('manifest-mac')).not.toEqual(a);
+    await keys.close();
+  });
+});
