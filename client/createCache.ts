@@ -1,5 +1,6 @@
 import { dirname, join, resolve } from 'node:path';
-import { AuditLog } from './audit/auditLog';
+import { auditKeysFromKeyManager, manifestAuditAnchor } from './audit/auditKeys';
+import { AuditLog, type AuditAnchor, type AuditKeySource } from './audit/auditLog';
 import { createBackend } from './backends/backendFactory';
 import type { CacheBackend } from './backends/cacheBackend';
 import { loadConfig, type LoadConfigOptions } from './config/loadConfig';
@@ -50,7 +51,10 @@ export interface CacheVault {
   readonly warnings: readonly string[];
   /** Why the preferred backend did not start, when the configured fallback runs instead. */
   readonly fallbackReason: string | undefined;
-  /** Closes the backend and lease, and zeroes key material. */
+  /**
+   * Closes the backend and lease, writes queued audit records and anchors the audit head, and
+   * zeroes key material. Rejects (after all of that) when an audit record could not be written.
+   */
   close(): Promise<void>;
 }
 
@@ -66,7 +70,7 @@ export async function createCache(options: CreateCacheOptions = {}): Promise<Cac
   const warnings = [...loaded.warnings];
   for (const warning of loaded.warnings) logger.warn({}, warning);
 
-  const audit = config.audit.enabled ? new AuditLog({ path: auditLogPath(config), clock: options.clock }) : undefined;
+  const audit = config.audit.enabled ? new AuditLog({ path: auditLogPath(config), clock: options.clock, logger }) : undefined;
   let keys: KeyManager | undefined;
   let encryption: EncryptionProvider = new NoEncryption();
   if (config.encryption.enabled) {
@@ -94,6 +98,7 @@ export async function createCache(options: CreateCacheOptions = {}): Promise<Cac
       logger,
       cache: { maxAgeMs: config.keys.kms.cacheMaxAgeMs, maxUses: config.keys.kms.cacheMaxUses },
     });
+    audit?.attach(auditParts(keys, config));
     encryption = new AeadEncryption({
       keys,
       algorithm: config.encryption.algorithm,
@@ -112,6 +117,7 @@ export async function createCache(options: CreateCacheOptions = {}): Promise<Cac
   try {
     created = await createBackend(config, { clock: options.clock, logger, isLocalOnly });
   } catch (err) {
+    await closeAudit(audit, logger);
     await keys?.close();
     throw err;
   }
@@ -140,15 +146,20 @@ export async function createCache(options: CreateCacheOptions = {}): Promise<Cac
     fallbackReason: created.fallbackReason,
     async close() {
       // Each part is released even when an earlier one fails to close; keys are zeroed last.
+      let auditFailure: Error | undefined;
       try {
         await cache.close();
       } finally {
         try {
           created.lease?.close();
         } finally {
+          // Queued audit records need the keys for their MACs and the anchor: before keys close.
+          auditFailure = await closeAudit(audit, logger);
           await keys?.close();
         }
       }
+      // Everything is closed and zeroed; a security event that could not be recorded is still news.
+      if (auditFailure) throw auditFailure;
     },
   };
 }
@@ -168,4 +179,28 @@ export function manifestStore(config: AdvancedCacheConfig): ManifestStore {
 /** The audit log path: configured, or beside the cache directory. */
 export function auditLogPath(config: AdvancedCacheConfig): string {
   return config.audit.path ?? join(dirname(resolve(config.file.dir)), 'audit.jsonl');
+}
+
+/**
+ * The audit log's MAC keys and anchor from the key manager (client/audit/auditKeys.ts): the
+ * root subkey when a local root-key provider is configured, else the active data key's; the
+ * anchor only in a manifest file this machine alone writes.
+ */
+export function auditParts(keys: KeyManager, config: AdvancedCacheConfig): { keys: AuditKeySource; anchor: AuditAnchor | undefined } {
+  const localRoot = config.keys.providers.some((p) => p === 'keyring' || p === 'env');
+  return {
+    keys: auditKeysFromKeyManager(keys, { localRoot }),
+    anchor: config.keys.manifest.store === 'file' ? manifestAuditAnchor(keys) : undefined,
+  };
+}
+
+/** Writes queued audit records and anchors the head; a failure is logged and returned, not thrown. */
+async function closeAudit(audit: AuditLog | undefined, logger: Logger): Promise<Error | undefined> {
+  try {
+    await audit?.close();
+    return undefined;
+  } catch (error) {
+    logger.warn({ error: (error as Error).message }, 'the audit log could not be completed on close');
+    return error instanceof Error ? error : new Error(String(error));
+  }
 }

@@ -18,7 +18,7 @@ import {
   isOutageFailure,
 } from './errors';
 import { keyCheckValue, verifyKeyCheck } from './keyCheck';
-import { openBackup, sealBackup, type BackupKey, type SealBackupOptions } from './keyBackup';
+import { openBackup, sealBackup, type BackupKey, type OpenBackupOptions, type SealBackupOptions } from './keyBackup';
 import {
   KeyState,
   activeVersion,
@@ -236,6 +236,11 @@ export class KeyManager implements DataKeySource {
     return this.flights.run(`id:${id}`, () => this.loadById(id));
   }
 
+  /** Calls `listener` with each data key right after the cache zeroes it (for derived state). */
+  onKeyDropped(listener: (key: DataKey) => void): () => void {
+    return this.cache.onDrop(listener);
+  }
+
   /** Whether entries sealed under `keyId` must stay off shared tiers (no KMS wrapping). */
   isLocalOnly(keyId: string): boolean {
     const version = this.ephemeral.get(keyId) ?? findVersion(this.manifest, keyId);
@@ -330,7 +335,8 @@ export class KeyManager implements DataKeySource {
         { provider: 'keyring', reason: 'no local root-key provider (keyring or env) is configured', hint: 'add "keyring" or "env" to keys.providers' },
       ]);
     }
-    return local.deriveRootSubkey(label, { create: true });
+    // Read-only opens (status, audit verify) must not create a keyring root key as a side effect.
+    return local.deriveRootSubkey(label, { create: !this.readOnly });
   }
 
   /**
@@ -489,7 +495,7 @@ export class KeyManager implements DataKeySource {
     return { fallbacks: this.chain.fallbacks, ...this.counters };
   }
 
-  /** The manifest and every non-retired key, sealed under `passphrase` (see keyBackup.ts). */
+  /** The manifest and every non-retired key, sealed under a passphrase or recovery code (see keyBackup.ts). */
   async exportBackup(passphrase: string, options: SealBackupOptions = {}): Promise<Buffer> {
     this.assertOpen();
     const manifest = await this.freshManifest();
@@ -511,11 +517,12 @@ export class KeyManager implements DataKeySource {
   /**
    * Restores versions from a backup, wrapping each key again under this machine's providers.
    * Versions in the backup replace same-id ones; others are kept, demoted to decrypt-only when
-   * the backup brings an active version. A wrong passphrase throws BackupPassphraseError.
+   * the backup brings an active version. A wrong passphrase throws BackupPassphraseError; a
+   * backup below today's scrypt floor needs `options.allowWeakKdf`.
    */
-  async importBackup(bytes: Uint8Array, passphrase: string): Promise<{ imported: string[]; activeKeyId: string | undefined }> {
+  async importBackup(bytes: Uint8Array, passphrase: string, options: OpenBackupOptions = {}): Promise<{ imported: string[]; activeKeyId: string | undefined }> {
     this.assertWritable();
-    const contents = await openBackup(bytes, passphrase);
+    const contents = await openBackup(bytes, passphrase, options);
     try {
       const backup = contents.manifest;
       if (backup.app !== this.options.app || backup.environment !== this.options.environment) {
