@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../fs/atomicWrite';
-import { KeyProviderError, KeyProviderFailure, ManifestIntegrityError, ManifestIntegrityFailure } from './errors';
+import { KeyProviderError, ManifestIntegrityError, ManifestIntegrityFailure } from './errors';
 import type { LocalRootKeyProvider } from './keyProvider';
 import { RootSubkeyLabel } from './rootKey';
 
@@ -102,8 +102,9 @@ export class FileRevisionPinStore implements RevisionPinStore {
     try {
       path = await this.path();
     } catch (error) {
-      // A keyring without a root key has no pin yet (and the manifest check names the problem).
-      if (error instanceof KeyProviderError && error.failure === KeyProviderFailure.noRootKey) return undefined;
+      // No usable root key here (none in the keyring yet, the variable unset): no pin can be
+      // read; the manifest check or the first key use names the problem.
+      if (error instanceof KeyProviderError) return undefined;
       throw error;
     }
     let text: string;
