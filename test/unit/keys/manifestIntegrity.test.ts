@@ -3,12 +3,15 @@ import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AdvancedCacheConfig } from '../../../client/config/schema';
+import { manifestSealer } from '../../../client/keys/createManifestSealer';
 import { EnvKeyProvider } from '../../../client/keys/envKeyProvider';
 import { FileManifestStore } from '../../../client/keys/fileManifestStore';
 import { keyCheckValue, verifyKeyCheck } from '../../../client/keys/keyCheck';
 import { KeyManager } from '../../../client/keys/keyManager';
 import type { KeyManifest } from '../../../client/keys/keyManifest';
 import { KmsKeyProvider } from '../../../client/keys/kmsKeyProvider';
+import { KmsManifestSealer } from '../../../client/keys/kmsManifestSealer';
 import { keyContextAad } from '../../../client/keys/localKeyWrap';
 import { LocalManifestSealer, manifestMacInput } from '../../../client/keys/manifestSeal';
 import { FileRevisionPinStore } from '../../../client/keys/revisionPin';
@@ -175,5 +178,18 @@ describe('the audit head anchored in the manifest', () => {
     expect(a.toString('base64')).not.toBe(root);
     expect(await keys.deriveRootSubkey('manifest-mac')).not.toEqual(a);
     await keys.close();
+  });
+});
+
+describe('which key MACs the manifest', () => {
+  const config = (keys: Record<string, unknown>) => AdvancedCacheConfig.parse({ keys });
+  const env = () => new EnvKeyProvider({ env: { CACHEVAULT_KEY: randomBytes(32).toString('base64') } });
+
+  it('a file manifest: the first local root key; a KMS HMAC key when keys.kms.macKeyId is set; none for a shared manifest without one', () => {
+    expect(manifestSealer(config({ providers: ['env'] }), [env()])).toBeInstanceOf(LocalManifestSealer);
+    const kms = fakeKms();
+    expect(manifestSealer(config({ providers: ['env'], kms: { macKeyId: 'alias/mac' } }), [env()], { kmsClient: kms.client })).toBeInstanceOf(KmsManifestSealer);
+    expect(manifestSealer(config({ providers: ['kms'], kms: { keyId: KMS_KEY_ARN }, manifest: { store: 'secretsmanager' } }), [])).toBeUndefined();
+    expect(manifestSealer(config({ providers: ['kms', 'env'], kms: { keyId: KMS_KEY_ARN }, manifest: { store: 'secretsmanager' } }), [env()])).toBeUndefined();
   });
 });
