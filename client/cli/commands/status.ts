@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { redactUrlUserinfo } from '../../config/redact';
 import type { BackendStats } from '../../types';
 import { defineAction, type Runtime } from '../command';
 import { configuredTiers } from '../configProbe';
@@ -84,7 +85,7 @@ export function registerStatus(program: Command, runtime: Runtime): void {
         counted,
         hitRatio: reads === 0 ? null : stats.hits / reads,
         file: configuredTiers(config).includes('file') ? { dir: config.file.dir } : null,
-        dynamodb: configuredTiers(config).includes('dynamodb') ? { tableName: config.dynamodb.tableName, region: config.dynamodb.region, endpoint: config.dynamodb.endpoint ?? null, table: tableInfo } : null,
+        dynamodb: configuredTiers(config).includes('dynamodb') ? { tableName: config.dynamodb.tableName, region: config.dynamodb.region, endpoint: config.dynamodb.endpoint === undefined ? null : redactUrlUserinfo(config.dynamodb.endpoint), table: tableInfo } : null,
         health,
         warnings: vault.warnings,
       };
