@@ -13,6 +13,7 @@ import { retireDrainedVersions } from '../../keys/retireKeyVersion';
 import { reencryptInPlace, type ReencryptReport } from '../../migrate/reencrypt';
 import type { StoredEntry } from '../../types';
 import { defineAction, type Runtime } from '../command';
+import { FileBackend, type CompactReport } from '../../backends/fileBackend';
 import { envVarName } from '../../config/loadConfig';
 import { configFileTarget, readConfigValue, writeConfigValue } from '../configEditor';
 import { openFileTier, usesTier } from '../tierBackends';
@@ -128,27 +129,25 @@ function rollbackText(backup: UpgradeBackup | null, configCommands: readonly str
   return `\nTo roll back${backup ? '' : ' the configuration (no backup was taken)'}:\n${commands.map((c) => `  ${c}`).join('\n')}`;
 }
 
-/** FileBackend.compact() (secure_delete, VACUUM, WAL checkpoint TRUNCATE), being added on branch sec-file. */
-interface Compactable {
-  compact(): Promise<Record<string, unknown>>;
-}
-
 /**
  * Rewrites the file tier's database so no page of what the sweep replaced survives: SQLite keeps
- * deleted rows in free pages and old page images in the WAL until they are overwritten.
+ * deleted rows in free pages and old page images in the WAL until they are overwritten
+ * (FileBackend.compact: secure_delete, VACUUM, WAL checkpoint TRUNCATE).
  */
-async function compactFileTier(ctx: CliContext, vault: CliVault): Promise<Record<string, unknown> | null> {
+async function compactFileTier(ctx: CliContext, vault: CliVault): Promise<CompactReport | null> {
   if (!usesTier(vault.config, 'file')) return null;
-  const backend = openFileTier(vault.config, ctx.io.cwd);
+  // The vault's own file backend when it is one; through a hybrid, a second connection (the
+  // vault's is idle, so it holds no WAL frames back).
+  const own = vault.backend instanceof FileBackend ? vault.backend : undefined;
+  const backend = own ?? openFileTier(vault.config, ctx.io.cwd);
   try {
-    const compact = (backend as unknown as Partial<Compactable>).compact;
-    if (typeof compact !== 'function') {
-      ctx.out.warn('This build of the file tier cannot compact its database: unencrypted copies of rewritten entries may remain in its free pages until SQLite reuses them.');
-      return null;
+    const report = await backend.compact();
+    if (!report.walTruncated) {
+      ctx.out.warn('Another process is still reading the file cache, so its WAL (which may hold unencrypted copies of rewritten entries) could not be truncated; run `cachevault repair` (which checkpoints and truncates the WAL) once it has stopped.');
     }
-    return await compact.call(backend);
+    return report;
   } finally {
-    await backend.close();
+    if (!own) await backend.close();
   }
 }
 
