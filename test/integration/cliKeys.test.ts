@@ -40,8 +40,11 @@ describe('cachevault encryption, keys and audit (built CLI, file cache, env key)
   });
 
   it('with encryption turned on by hand, the old unencrypted entries read as misses (allowUnencryptedReads defaults to false)', async () => {
-    const { code } = await run(['get', 'k1'], { CACHEVAULT_ENCRYPTION_ENABLED: 'true' });
+    const { code, stderr } = await run(['get', 'k1'], { CACHEVAULT_ENCRYPTION_ENABLED: 'true' });
     expect(code).toBe(1);
+    expect(stderr).toContain('is stored but was refused');
+    const asJson = await json<{ found: boolean; refused: boolean }>(['get', 'k1'], { CACHEVAULT_ENCRYPTION_ENABLED: 'true' });
+    expect(asJson.body).toMatchObject({ found: false, refused: true });
     const status = await json<{ unencryptedRefused: number }>(['encryption', 'status'], { CACHEVAULT_ENCRYPTION_ENABLED: 'true' });
     expect(status.body.unencryptedRefused).toBe(5);
   });
