@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { configLeaves, envVarName, loadConfig } from '../../config/loadConfig';
-import { redactConfigValue } from '../../config/redact';
+import { redactConfigValue, redactText } from '../../config/redact';
 import { ExitCode } from '../../errors';
 import { defineAction, type Runtime } from '../command';
 import { configFileTarget, parseConfigValue, removeConfigValue, writeConfigValue } from '../configEditor';
@@ -104,7 +104,9 @@ export function registerConfig(program: Command, runtime: Runtime): void {
     config.command('test').description('try each configured backend and key provider and say what works'),
     NoOptions,
     async (ctx) => {
-      const report = await probeConfiguration(ctx.config().config, ctx.loadOptions());
+      const probed = await probeConfiguration(ctx.config().config, ctx.loadOptions());
+      // Details quote the errors of the services tried, which may name an endpoint with its password.
+      const report = { ...probed, checks: probed.checks.map((c) => (c.detail === undefined ? c : { ...c, detail: redactText(c.detail) })) };
       ctx.out.result(report, (r) =>
         [
           keyValues({ backend: r.backend, 'all working': r.ok }),
