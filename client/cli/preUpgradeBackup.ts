@@ -9,7 +9,7 @@
  * (directories 0700, files 0600, whatever the umask), and the CLI says where it is and how to
  * remove it: it is the one copy of the cache that encryption does not protect.
  */
-import { chmodSync, lstatSync, readdirSync, renameSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readdirSync, renameSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { FileBackend } from '../backends/fileBackend';
 import { redactUrlUserinfo } from '../config/redact';
@@ -62,7 +62,9 @@ export async function backupBeforeRewrite(ctx: CliContext, vault: CliVault, reas
   // Lower case, so the name never looks like key material to the redaction of messages.
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').toLowerCase();
   const backupsDir = join(dirname(resolve(ctx.io.cwd, vault.config.file.dir)), 'backups');
-  const workDir = join(backupsDir, `${vault.config.namespace}-before-${reason}-${stamp}.partial-backup`);
+  const base = join(backupsDir, `${vault.config.namespace}-before-${reason}-${stamp}`);
+  // Until the copy is done and judged, a copy taken before `enable` is assumed to hold plaintext.
+  const workDir = `${base}${reason === 'enable' ? '.plaintext-backup' : '.backup'}.partial`;
   const destination = new FileBackend({ dir: workDir });
   let entries: number;
   let plaintext: boolean;
@@ -88,10 +90,11 @@ export async function backupBeforeRewrite(ctx: CliContext, vault: CliVault, reas
     plaintext = (held.byKeyId.none ?? 0) > 0 || held.unreadable > 0;
   } finally {
     await destination.close();
+    // Also when the copy failed half way: what it holds is as sensitive as a finished one.
+    if (existsSync(backupsDir)) ownerOnly(backupsDir);
   }
-  const dir = workDir.replace(/\.partial-backup$/, plaintext ? '.plaintext-backup' : '.encrypted-backup');
+  const dir = `${base}${plaintext ? '.plaintext-backup' : '.encrypted-backup'}`;
   renameSync(workDir, dir);
-  ownerOnly(backupsDir);
   const restoreCommands = tierSpecs(vault, ctx.io.cwd).map((spec) => `cachevault migrate --from ${shellQuote(`file:${dir}`)} --to ${shellQuote(spec)}`);
   return { dir, entries, plaintext, removeCommand: `rm -rf -- ${shellQuote(dir)}`, restoreCommands };
 }
