@@ -438,9 +438,10 @@ export class AuditLog implements AuditSink {
       await this.anchor.write(head);
       this.anchoredSeq = head.seq;
     } catch (error) {
-      // Another process may have anchored a later record meanwhile: that covers ours.
+      // Another process may have anchored a later record of this same log meanwhile: that covers
+      // ours. (An anchor beyond the end of the log, or naming another record, is a cut log.)
       const now = await this.anchor.read().catch(() => undefined);
-      if (now && now.seq >= head.seq) {
+      if (now && now.seq >= head.seq && this.macAt(now.seq) === now.mac) {
         this.anchoredSeq = head.seq;
         return;
       }
@@ -452,6 +453,14 @@ export class AuditLog implements AuditSink {
       );
       this.logger.warn({ seq: head.seq, error: (error as Error).message }, 'could not anchor the audit log head');
     }
+  }
+
+  /** The MAC of record `seq` as the log holds it now, if there is such a keyed record. */
+  private macAt(seq: number): string | null | undefined {
+    const line = readLines(this.path)?.[seq - 1];
+    if (line === undefined) return undefined;
+    const parsed = parseLine(line);
+    return typeof parsed === 'string' ? undefined : parsed.mac;
   }
 
   private withLock<T>(fn: () => T): T {

@@ -180,6 +180,29 @@ describe('AuditLog (keyed chain)', () => {
     expect(await verify({ keysExist: false })).toMatchObject({ ok: true, status: 'empty' });
   });
 
+  it('a log deleted and restarted by the next append is still caught, and the refused anchor is reported on close', async () => {
+    await writeFive();
+    rmSync(path);
+    const log = open();
+    log.append('key.rotated', { from: 'k2', to: 'k3' });
+    await expect(log.close()).rejects.toThrow(/Could not anchor the audit log's head \(record 1\)/);
+    expect(anchor.head?.seq).toBe(5);
+    expect(await verify()).toMatchObject({ ok: false, status: 'broken', problem: expect.stringMatching(/ends at record 1, but the key manifest anchors record 5/) });
+  });
+
+  it('a process whose head another process already anchored past closes cleanly', async () => {
+    const a = open();
+    const b = open();
+    a.append('key-provider.fallback', { provider: 'kms' });
+    await a.flush();
+    b.append('key.rotated', { from: 'k1', to: 'k2' });
+    await b.close();
+    expect(anchor.head?.seq).toBe(2);
+    await expect(a.close()).resolves.toBeUndefined();
+    expect(anchor.head?.seq).toBe(2);
+    expect(await verify()).toMatchObject({ ok: true, status: 'verified', anchoredSeq: 2, unanchored: 0 });
+  });
+
   it('writes a record without a MAC when no key is available, and a later keyed record vouches for it', async () => {
     keys.active = undefined;
     const log = open();
