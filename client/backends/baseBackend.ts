@@ -13,7 +13,7 @@ import type {
   WriteResult,
 } from '../types';
 import { silentLogger } from '../logger';
-import type { CacheBackend } from './cacheBackend';
+import type { CacheBackend, HealthCheckOptions } from './cacheBackend';
 
 export interface BaseBackendOptions {
   /** Source of "now" for expiry checks. @default Date.now */
@@ -80,7 +80,7 @@ export abstract class BaseBackend implements CacheBackend {
   }
 
   /** Extra health steps beyond the canary round trip (table status, integrity...). */
-  protected async _healthSteps(): Promise<HealthCheckStep[]> {
+  protected async _healthSteps(_options: HealthCheckOptions = {}): Promise<HealthCheckStep[]> {
     return [];
   }
 
@@ -169,7 +169,7 @@ export abstract class BaseBackend implements CacheBackend {
   }
 
   /** A canary write, read and delete in a reserved namespace, plus the backend's own steps. */
-  async healthCheck(): Promise<HealthReport> {
+  async healthCheck(options: HealthCheckOptions = {}): Promise<HealthReport> {
     const started = performance.now();
     const checks: HealthCheckStep[] = [];
     const namespace = '__health__';
@@ -187,7 +187,9 @@ export abstract class BaseBackend implements CacheBackend {
       }
     };
     const now = this.clock();
-    if (await step('write', async () => {
+    if (options.readOnly) {
+      await step('read', async () => ((await this._get(namespace, key)) === undefined ? undefined : 'a canary that was never written was found'));
+    } else if (await step('write', async () => {
       await this._setMany([{ namespace, key, value, expiresAt: now + 60_000, keyId: 'none', createdAt: now }]);
       return undefined;
     })) {
@@ -198,7 +200,7 @@ export abstract class BaseBackend implements CacheBackend {
       await step('delete', async () => ((await this._deleteMany(namespace, [key])) === 1 ? undefined : 'canary was not removed'));
     }
     try {
-      checks.push(...(await this._healthSteps()));
+      checks.push(...(await this._healthSteps(options)));
     } catch (err) {
       checks.push({ name: 'backend', ok: false, detail: describe(err) });
     }

@@ -53,7 +53,7 @@ export function registerStatus(program: Command, runtime: Runtime): void {
           ctx.out.warn(`${counted.unencrypted} of ${counted.entries} entries are stored unencrypted (written before encryption was enabled); \`cachevault encryption enable\` rewrites them, after taking a backup.`);
         }
       }
-      const health = await checkCacheHealth(vault);
+      const health = await checkCacheHealth(vault, { readOnly: true });
       const keyStatus = vault.keys?.status();
       let tableInfo: TableSummary | { error: string } | null = null;
       if (configuredTiers(config).includes('dynamodb')) {
