@@ -235,6 +235,11 @@ export class KeyManager implements DataKeySource {
     return this.flights.run(`id:${id}`, () => this.loadById(id));
   }
 
+  /** Calls `listener` with each data key right after the cache zeroes it (for derived state). */
+  onKeyDropped(listener: (key: DataKey) => void): () => void {
+    return this.cache.onDrop(listener);
+  }
+
   /** Whether entries sealed under `keyId` must stay off shared tiers (no KMS wrapping). */
   isLocalOnly(keyId: string): boolean {
     const version = this.ephemeral.get(keyId) ?? findVersion(this.manifest, keyId);

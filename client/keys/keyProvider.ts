@@ -27,6 +27,13 @@ export interface DataKeySource {
    * cannot have it (unknown id, retired, or no provider can unwrap it).
    */
   keyById(id: string): Promise<DataKey>;
+  /**
+   * Calls `listener` with each key whose material the source zeroes (age or use limit, retire,
+   * close), right after zeroing it, so holders of state derived from it (AeadEncryption's HKDF
+   * PRKs) can drop that state at the same moment. Returns the unsubscribe function. Optional:
+   * without it, derived state is dropped lazily.
+   */
+  onKeyDropped?(listener: (key: DataKey) => void): () => void;
 }
 
 /** A DEK wrapped by one key provider. Safe to store: it is ciphertext. */
