@@ -16,7 +16,7 @@ import { KeyManager } from './keys/keyManager';
 import { isLocalRootKeyProvider } from './keys/keyProvider';
 import { manifestSealer } from './keys/createManifestSealer';
 import type { ManifestStore } from './keys/manifestStore';
-import { FileRevisionPinStore, defaultRevisionPinPath } from './keys/revisionPin';
+import { FileRevisionPinStore, defaultRevisionPinDir } from './keys/revisionPin';
 import { createLogger } from './logger';
 import { keyManifestSecretName } from './schema/tableSchema';
 import type { Clock, Logger } from './types';
@@ -87,7 +87,7 @@ export async function createCache(options: CreateCacheOptions = {}): Promise<Cac
       providers,
       store,
       sealer,
-      revisionPins: localRoot ? new FileRevisionPinStore(defaultRevisionPinPath(config.file.dir), localRoot) : undefined,
+      revisionPins: localRoot ? new FileRevisionPinStore(defaultRevisionPinDir(config.file.dir), localRoot) : undefined,
       readOnly: options.readOnly,
       recovery: options.recoverKeys,
       app: config.keys.app,

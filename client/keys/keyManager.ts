@@ -9,6 +9,7 @@ import { DataKeyCache, type DataKeyCacheLimits } from './dataKeyCache';
 import {
   KeyProviderFailure,
   KeyStateError,
+  KmsKeyMismatchError,
   ManifestError,
   ManifestIntegrityError,
   ManifestIntegrityFailure,
@@ -32,7 +33,7 @@ import {
   type KeyManifest,
   type KeyVersionRecord,
 } from './keyManifest';
-import { isLocalRootKeyProvider, type DataKey, type DataKeySource, type KeyContext, type KeyProvider, type KeyProviderName } from './keyProvider';
+import { isLocalRootKeyProvider, isRewrappableKeyProvider, type DataKey, type DataKeySource, type KeyContext, type KeyProvider, type KeyProviderName } from './keyProvider';
 import { KeyProviderChain, isLocalProvider, type ProviderHealth } from './keyProviderChain';
 import { sealManifest, verifyManifestSeal, type ManifestSealer } from './manifestSeal';
 import type { ManifestStore } from './manifestStore';
@@ -359,6 +360,55 @@ export class KeyManager implements DataKeySource {
       await this.saveManifest({ ...checked, revision: checked.revision + 1 });
       this.logger.info({ manifest: this.store.description, revision: this.manifest.revision }, 'sealed the key manifest');
       return { revision: this.manifest.revision, versions, alreadySealed: false };
+    });
+  }
+
+  /**
+   * After the KMS alias was moved to a new key: wraps every version held under a former key
+   * again under the configured one (`cachevault keys rewrap --from <old key ARN>`). Only keys
+   * named in `from` are unwrapped from; a version under any other key is refused
+   * (KMS_KEY_MISMATCH), so whoever writes the manifest still cannot choose the key. Each
+   * unwrapped key is checked against its key-check value before it is wrapped again.
+   */
+  async rewrap(options: { from: readonly string[] }): Promise<{ rewrapped: string[]; unchanged: string[]; target: string }> {
+    this.assertWritable();
+    const kms = this.options.providers.find(isRewrappableKeyProvider);
+    if (!kms) throw new KeyStateError('No KMS provider is configured, so there is nothing to rewrap.', { hint: 'Add "kms" to keys.providers with keys.kms.keyId set to the new key or its alias.' });
+    const target = await kms.currentKeyRef();
+    return this.exclusive(async () => {
+      const fresh = await this.sealedFreshManifest();
+      const rewrapped: string[] = [];
+      const unchanged: string[] = [];
+      const versions: KeyVersionRecord[] = [];
+      for (const version of fresh.versions) {
+        const old = version.wrapped.find((w) => w.provider === 'kms');
+        if (version.state === KeyState.retired || !old || old.wrappingKeyRef === target) {
+          versions.push(version);
+          unchanged.push(version.id);
+          continue;
+        }
+        if (!options.from.includes(old.wrappingKeyRef)) throw new KmsKeyMismatchError(version.id, old.wrappingKeyRef, target);
+        const context = this.context(version.id);
+        const material = await kms.unwrapFrom(old, context, old.wrappingKeyRef);
+        try {
+          if (version.check !== undefined && !verifyKeyCheck(material, version.check)) {
+            throw new ManifestIntegrityError(ManifestIntegrityFailure.keyCheck, `Key version ${version.id} unwrapped under ${old.wrappingKeyRef} does not match its key-check value.`, {
+              keyId: version.id,
+              hint: 'Nothing was changed. The manifest was altered: restore it from a key backup.',
+            });
+          }
+          const wrapped = await kms.wrap(material, context);
+          versions.push({ ...version, wrapped: [wrapped, ...version.wrapped.filter((w) => w !== old)], check: version.check ?? keyCheckValue(material) });
+          rewrapped.push(version.id);
+        } finally {
+          material.fill(0);
+        }
+      }
+      if (rewrapped.length > 0) {
+        await this.saveManifest({ ...fresh, revision: fresh.revision + 1, versions });
+        this.logger.info({ rewrapped, target }, `re-wrapped key versions ${rewrapped.join(', ')} under ${target}`);
+      }
+      return { rewrapped, unchanged, target };
     });
   }
 

@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../fs/atomicWrite';
-import { KeyProviderError, KeyProviderFailure, ManifestIntegrityError, ManifestIntegrityFailure, RootKeyMismatchError } from './errors';
+import { KeyProviderError, KeyProviderFailure, ManifestIntegrityError, ManifestIntegrityFailure } from './errors';
 import type { LocalRootKeyProvider } from './keyProvider';
 import { RootSubkeyLabel } from './rootKey';
 
@@ -28,11 +28,13 @@ export interface RevisionPinStore {
   save(manifest: string, pin: RevisionPin): Promise<void>;
 }
 
-/** File name of the pin file, beside the cache directory like the manifest. */
-export const REVISION_PIN_FILE_NAME = 'keys.revision-pin.json';
-
-export function defaultRevisionPinPath(cacheDir: string): string {
-  return join(dirname(resolve(cacheDir)), REVISION_PIN_FILE_NAME);
+/**
+ * Pin files live beside the cache directory like the manifest, one per root key
+ * (`keys.revision-pin.<fingerprint>.json`), so machines or users sharing a directory with
+ * different root keys never overwrite each other's pin.
+ */
+export function defaultRevisionPinDir(cacheDir: string): string {
+  return dirname(resolve(cacheDir));
 }
 
 interface PinFile {
@@ -46,18 +48,27 @@ interface PinFile {
 
 const PIN_MAC_DOMAIN = 'cachevault revision pin v1\n';
 
-/** The pin file, MACed under a local root key's `revision-pin` subkey. */
+/** The pin file of one root key, MACed under its `revision-pin` subkey. */
 export class FileRevisionPinStore implements RevisionPinStore {
-  readonly path: string;
+  readonly dir: string;
   private readonly provider: LocalRootKeyProvider;
+  private resolvedPath: string | undefined;
 
-  constructor(path: string, provider: LocalRootKeyProvider) {
-    this.path = resolve(path);
+  constructor(dir: string, provider: LocalRootKeyProvider) {
+    this.dir = resolve(dir);
     this.provider = provider;
   }
 
   get description(): string {
-    return this.path;
+    return this.resolvedPath ?? join(this.dir, 'keys.revision-pin.<root key fingerprint>.json');
+  }
+
+  /** The pin file of the configured root key. */
+  async path(create = false): Promise<string> {
+    const ref = await this.provider.rootKeyRef({ create });
+    const fingerprint = ref.slice(ref.lastIndexOf('#') + 1).replace(/[^0-9a-f]/g, '');
+    this.resolvedPath = join(this.dir, `keys.revision-pin.${fingerprint}.json`);
+    return this.resolvedPath;
   }
 
   async load(manifest: string): Promise<RevisionPin | undefined> {
@@ -69,22 +80,31 @@ export class FileRevisionPinStore implements RevisionPinStore {
     const pins = { ...((await this.readVerified()) ?? {}), [manifest]: { revision: pin.revision, sealed: pin.sealed } };
     const mac = await this.mac(pins, true);
     const file: PinFile = { format: 'cachevault-revision-pin', formatVersion: 1, pins, keyRef: await this.provider.rootKeyRef({ create: true }), mac };
-    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-    writeFileAtomicSync(this.path, `${JSON.stringify(file, null, 2)}\n`, { flush: 'data' });
+    const path = await this.path(true);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    writeFileAtomicSync(path, `${JSON.stringify(file, null, 2)}\n`, { flush: 'data' });
   }
 
   private async readVerified(): Promise<Record<string, RevisionPin> | undefined> {
+    let path: string;
+    try {
+      path = await this.path();
+    } catch (error) {
+      // A keyring without a root key has no pin yet (and the manifest check names the problem).
+      if (error instanceof KeyProviderError && error.failure === KeyProviderFailure.noRootKey) return undefined;
+      throw error;
+    }
     let text: string;
     try {
-      text = readFileSync(this.path, 'utf8');
+      text = readFileSync(path, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
     const tampered = () =>
-      new ManifestIntegrityError(ManifestIntegrityFailure.tampered, `The key revision pin at ${this.path} does not verify: it was changed by someone without the root key.`, {
+      new ManifestIntegrityError(ManifestIntegrityFailure.tampered, `The key revision pin at ${path} does not verify: it was changed by someone without the root key.`, {
         hint: 'Someone may be trying to roll the key manifest back. If you trust the current manifest, delete the pin file; it is written again on the next run.',
-        context: { where: this.path },
+        context: { where: path },
       });
     let file: PinFile;
     try {
@@ -93,21 +113,7 @@ export class FileRevisionPinStore implements RevisionPinStore {
       throw tampered();
     }
     if (file?.format !== 'cachevault-revision-pin' || file.formatVersion !== 1 || typeof file.pins !== 'object' || file.pins === null || typeof file.mac !== 'string') throw tampered();
-    let ours: string;
-    try {
-      ours = await this.provider.rootKeyRef();
-    } catch (error) {
-      if (error instanceof KeyProviderError && error.failure === KeyProviderFailure.noRootKey) {
-        throw new RootKeyMismatchError(`The key revision pin at ${this.path} was written under a ${this.provider.name} root key this machine does not have`, undefined, { cause: error });
-      }
-      throw error;
-    }
-    if (file.keyRef !== ours) {
-      throw new RootKeyMismatchError(`The key revision pin at ${this.path} was written under another ${this.provider.name} root key`);
-    }
-    for (const pin of Object.values(file.pins)) {
-      if (!Number.isSafeInteger(pin?.revision) || pin.revision < 0 || typeof pin.sealed !== 'boolean') throw tampered();
-    }
+    if (file.keyRef !== (await this.provider.rootKeyRef())) throw tampered();
     const expected = Buffer.from(await this.mac(file.pins, false), 'base64');
     const stored = Buffer.from(file.mac, 'base64');
     if (stored.length !== expected.length || !timingSafeEqual(stored, expected)) throw tampered();

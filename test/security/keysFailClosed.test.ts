@@ -88,7 +88,7 @@ describe('keys fail closed', () => {
 
   it('a degenerate root key (all zero) is refused with ROOT_KEY_WEAK and creates nothing', async () => {
     rmSync(join(dir, 'keys.manifest.json'));
-    rmSync(join(dir, 'keys.revision-pin.json'), { force: true });
+    for (const f of readdirSync(dir).filter((n) => n.startsWith('keys.revision-pin.'))) rmSync(join(dir, f));
     const zero = { CACHEVAULT_KEY: Buffer.alloc(32).toString('base64'), CACHEVAULT_FILE_DIR: join(dir, 'fresh') };
     const set = await run(['--json', 'set', 'b', '2'], zero);
     expect(set.code).not.toBe(0);
@@ -110,7 +110,7 @@ describe('keys fail closed', () => {
 
   it('status with the key provider down creates no key version', async () => {
     rmSync(join(dir, 'keys.manifest.json'));
-    rmSync(join(dir, 'keys.revision-pin.json'), { force: true });
+    for (const f of readdirSync(dir).filter((n) => n.startsWith('keys.revision-pin.'))) rmSync(join(dir, f));
     const before = treeHash(dir);
     // A fresh cache whose only provider cannot work: status reports it and makes nothing.
     const status = await run(['--json', 'status'], { CACHEVAULT_KEY: '' });
