@@ -1,8 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../fs/atomicWrite';
-import { KeyProviderError, KeyProviderFailure, ManifestIntegrityError, ManifestIntegrityFailure } from './errors';
+import { KeyProviderError, ManifestIntegrityError, ManifestIntegrityFailure } from './errors';
 import type { LocalRootKeyProvider } from './keyProvider';
 import { RootSubkeyLabel } from './rootKey';
 
@@ -26,6 +26,9 @@ export interface RevisionPinStore {
   /** The pin for `manifest` (a store description), or `undefined` when none was recorded. */
   load(manifest: string): Promise<RevisionPin | undefined>;
   save(manifest: string, pin: RevisionPin): Promise<void>;
+  /** The same store for another root key (after `rotateRoot`), and removal of this key's pins. */
+  forRootKey?(provider: LocalRootKeyProvider): RevisionPinStore;
+  remove?(): Promise<void>;
 }
 
 /**
@@ -63,6 +66,15 @@ export class FileRevisionPinStore implements RevisionPinStore {
     return this.resolvedPath ?? join(this.dir, 'keys.revision-pin.<root key fingerprint>.json');
   }
 
+  forRootKey(provider: LocalRootKeyProvider): FileRevisionPinStore {
+    return new FileRevisionPinStore(this.dir, provider);
+  }
+
+  /** Deletes this root key's pin file (after the root key was replaced). */
+  async remove(): Promise<void> {
+    rmSync(await this.path(), { force: true });
+  }
+
   /** The pin file of the configured root key. */
   async path(create = false): Promise<string> {
     const ref = await this.provider.rootKeyRef({ create });
@@ -90,8 +102,9 @@ export class FileRevisionPinStore implements RevisionPinStore {
     try {
       path = await this.path();
     } catch (error) {
-      // A keyring without a root key has no pin yet (and the manifest check names the problem).
-      if (error instanceof KeyProviderError && error.failure === KeyProviderFailure.noRootKey) return undefined;
+      // No usable root key here (none in the keyring yet, the variable unset): no pin can be
+      // read; the manifest check or the first key use names the problem.
+      if (error instanceof KeyProviderError) return undefined;
       throw error;
     }
     let text: string;

@@ -3,12 +3,15 @@ import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AdvancedCacheConfig } from '../../../client/config/schema';
+import { manifestSealer } from '../../../client/keys/createManifestSealer';
 import { EnvKeyProvider } from '../../../client/keys/envKeyProvider';
 import { FileManifestStore } from '../../../client/keys/fileManifestStore';
 import { keyCheckValue, verifyKeyCheck } from '../../../client/keys/keyCheck';
 import { KeyManager } from '../../../client/keys/keyManager';
 import type { KeyManifest } from '../../../client/keys/keyManifest';
 import { KmsKeyProvider } from '../../../client/keys/kmsKeyProvider';
+import { KmsManifestSealer } from '../../../client/keys/kmsManifestSealer';
 import { keyContextAad } from '../../../client/keys/localKeyWrap';
 import { LocalManifestSealer, manifestMacInput } from '../../../client/keys/manifestSeal';
 import { FileRevisionPinStore } from '../../../client/keys/revisionPin';
@@ -138,5 +141,55 @@ describe('keys rewrap after the KMS alias moved', () => {
     expect(vault.get(wrapping.ciphertext)).toEqual(k1);
     expect(kms.mock.commandCalls(DecryptCommand).every((c) => c.args[0].input.KeyId === KMS_KEY_ARN)).toBe(true);
     await after.close();
+  });
+});
+
+describe('the audit head anchored in the manifest', () => {
+  it('is covered by the MAC, moves only forward, and survives a reopen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cachevault-audithead-'));
+    try {
+      const store = new FileManifestStore(join(dir, 'keys.manifest.json'));
+      const env = new EnvKeyProvider({ env: { CACHEVAULT_KEY: randomBytes(32).toString('base64') } });
+      const open = () => KeyManager.open({ providers: [env], store, sealer: new LocalManifestSealer(env), app: 'shop', environment: 'dev' });
+      const keys = await open();
+      await keys.activeKey();
+      await keys.updateAuditHead({ seq: 5, mac: 'abc' });
+      await expect(keys.updateAuditHead({ seq: 4, mac: 'old' })).rejects.toMatchObject({ code: 'KEY_STATE_INVALID' });
+      expect(keys.auditHead()).toEqual({ seq: 5, mac: 'abc' });
+      await keys.close();
+      const again = await open();
+      expect(again.auditHead()).toEqual({ seq: 5, mac: 'abc' });
+      await again.close();
+      // A writer of the manifest cannot move the head back (truncating the log) unnoticed.
+      const stored = (await store.load())!;
+      await store.save({ ...stored, auditHead: { seq: 1, mac: 'forged' } });
+      await expect(open()).rejects.toMatchObject({ code: 'MANIFEST_TAMPERED' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives the audit log a root subkey of its own, the same for every open', async () => {
+    const root = randomBytes(32).toString('base64');
+    const keys = await KeyManager.open({ providers: [new EnvKeyProvider({ env: { CACHEVAULT_KEY: root } })], store: new MemoryManifestStore(), app: 'shop', environment: 'dev' });
+    const a = await keys.deriveRootSubkey('audit-mac');
+    const b = await keys.deriveRootSubkey('audit-mac');
+    expect(a).toEqual(b);
+    expect(a.toString('base64')).not.toBe(root);
+    expect(await keys.deriveRootSubkey('manifest-mac')).not.toEqual(a);
+    await keys.close();
+  });
+});
+
+describe('which key MACs the manifest', () => {
+  const config = (keys: Record<string, unknown>) => AdvancedCacheConfig.parse({ keys });
+  const env = () => new EnvKeyProvider({ env: { CACHEVAULT_KEY: randomBytes(32).toString('base64') } });
+
+  it('a file manifest: the first local root key; a KMS HMAC key when keys.kms.macKeyId is set; none for a shared manifest without one', () => {
+    expect(manifestSealer(config({ providers: ['env'] }), [env()])).toBeInstanceOf(LocalManifestSealer);
+    const kms = fakeKms();
+    expect(manifestSealer(config({ providers: ['env'], kms: { macKeyId: 'alias/mac' } }), [env()], { kmsClient: kms.client })).toBeInstanceOf(KmsManifestSealer);
+    expect(manifestSealer(config({ providers: ['kms'], kms: { keyId: KMS_KEY_ARN }, manifest: { store: 'secretsmanager' } }), [])).toBeUndefined();
+    expect(manifestSealer(config({ providers: ['kms', 'env'], kms: { keyId: KMS_KEY_ARN }, manifest: { store: 'secretsmanager' } }), [env()])).toBeUndefined();
   });
 });
