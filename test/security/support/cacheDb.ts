@@ -42,6 +42,11 @@ export class CacheDb {
     return this.db.prepare(`SELECT * FROM ${quoteIdent(table)} ORDER BY rowid`).all() as Record<string, SqlValue>[];
   }
 
+  /** Every row of a table with its rowid (as `rowid_`), to address rows whose primary key gets edited. */
+  rowsWithRowid(table = 'entries'): (Record<string, SqlValue> & { rowid_: number })[] {
+    return this.db.prepare(`SELECT rowid AS rowid_, * FROM ${quoteIdent(table)} ORDER BY rowid`).all() as (Record<string, SqlValue> & { rowid_: number })[];
+  }
+
   /** The entry row of one reference, if any. */
   entry(namespace: string, key: string): Record<string, SqlValue> | undefined {
     return this.db.prepare('SELECT * FROM entries WHERE namespace = ? AND key = ?').get(namespace, key) as Record<string, SqlValue> | undefined;
@@ -49,7 +54,7 @@ export class CacheDb {
 
   /**
    * Sets one column of one row. Returns false when SQLite refuses the value (a NOT NULL or
-   * UNIQUE constraint): an attacker editing rows meets the same constraints, so that edit simply
+   * UNIQUE constraint, text in an INTEGER PRIMARY KEY): an attacker editing rows meets the same constraints, so that edit simply
    * did not happen.
    */
   update(table: string, rowid: number | bigint, column: string, value: SqlValue): boolean {
@@ -57,7 +62,8 @@ export class CacheDb {
       this.db.prepare(`UPDATE ${quoteIdent(table)} SET ${quoteIdent(column)} = ? WHERE rowid = ?`).run(value, rowid);
       return true;
     } catch (err) {
-      if ((err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) return false;
+      const code = (err as { code?: string }).code ?? '';
+      if (code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH') return false;
       throw err;
     }
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FileBackend } from '../../../client/backends/fileBackend';
@@ -47,6 +47,11 @@ export interface TempCache {
 }
 
 export interface TempCacheOptions {
+  /**
+   * Start as a byte-for-byte copy of another temp cache's tree (same root key): cheaper than
+   * filling a cache again when each attempt needs a pristine one to damage.
+   */
+  readonly copyOf?: TempCache;
   /** Config merged over the defaults below (file backend, env key, silent logs, small spill threshold). */
   readonly config?: CacheConfigInput;
 }
@@ -56,16 +61,19 @@ export const TEST_SPILL_THRESHOLD = 256;
 
 export function makeTempCache(options: TempCacheOptions = {}): TempCache {
   const root = mkdtempSync(join(tmpdir(), 'cv-sec-'));
+  if (options.copyOf) cpSync(options.copyOf.root, root, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
   const cacheDir = join(root, 'cache');
   const manifestPath = join(root, 'keys.manifest.json');
   const auditPath = join(root, 'audit.jsonl');
   const outsideDir = join(root, 'outside');
-  mkdirSync(join(outsideDir, 'nested'), { recursive: true });
   const victims = [join(outsideDir, 'victim.txt'), join(outsideDir, 'other.db'), join(outsideDir, 'nested', 'deep.bin')];
-  writeFileSync(victims[0]!, 'a file that no cache operation may touch\n');
-  writeFileSync(victims[1]!, Buffer.concat([Buffer.from('SQLite format 3\0'), randomBytes(256)]));
-  writeFileSync(victims[2]!, randomBytes(1024));
-  const rootKey = randomBytes(32).toString('base64');
+  if (!options.copyOf) {
+    mkdirSync(join(outsideDir, 'nested'), { recursive: true });
+    writeFileSync(victims[0]!, 'a file that no cache operation may touch\n');
+    writeFileSync(victims[1]!, Buffer.concat([Buffer.from('SQLite format 3\0'), randomBytes(256)]));
+    writeFileSync(victims[2]!, randomBytes(1024));
+  }
+  const rootKey = options.copyOf?.rootKey ?? randomBytes(32).toString('base64');
 
   const base = (): CacheConfigInput => ({
     backend: 'file',
