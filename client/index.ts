@@ -7,8 +7,10 @@ export * from './errors';
 export type { CacheBackend } from './backends/cacheBackend';
 export { BaseBackend, type BaseBackendOptions } from './backends/baseBackend';
 export { MemoryBackend, type MemoryBackendOptions } from './backends/memoryBackend';
-export { FileBackend, type FileBackendOptions, type PruneReport, type RepairReport } from './backends/fileBackend';
-export { FileCacheBusyError } from './backends/file/errors';
+export { FileBackend, type CompactReport, type FileBackendOptions, type PruneReport, type RepairReport } from './backends/fileBackend';
+export { FileCacheBusyError, ForeignDatabaseError } from './backends/file/errors';
+export { UnsafePathError } from './fs/errors';
+export { ValueTooLargeError } from './core/errors';
 export {
   CacheManager,
   type CacheManagerOptions,

@@ -1,8 +1,9 @@
-import { accessSync, constants as fsConstants } from 'node:fs';
+import { accessSync, constants as fsConstants, lstatSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { BackendClosedError, CacheVaultError, InvalidArgumentError } from '../errors';
 import type { BackendCapabilities, BackendStats, EntryPage, HealthCheckStep, ScanOptions, StoredEntry, WriteResult } from '../types';
 import { BaseBackend, describe, type BaseBackendOptions } from './baseBackend';
+import type { TightenedPaths } from '../fs/privatePath';
 import { BlobStore } from './file/blobStore';
 import { FileCacheBusyError, fileBackendError } from './file/errors';
 import { LAYOUT_VERSION, layoutOf, prepareLayout, type FileLayout } from './file/layout';
@@ -49,6 +50,18 @@ export interface RepairReport extends PruneReport {
   readonly badBlobs: number;
   /** What to do when `ok` is false. */
   readonly hint?: string;
+}
+
+export interface CompactReport {
+  /** Bytes of the database and its WAL before compaction. */
+  readonly bytesBefore: number;
+  /** Bytes of the database and its WAL after. */
+  readonly bytesAfter: number;
+  /**
+   * Whether the WAL was checkpointed and truncated to zero bytes. False while another process is
+   * still reading old WAL frames (which may hold deleted values): run `compact()` again later.
+   */
+  readonly walTruncated: boolean;
 }
 
 /** Fixed per-entry cost charged against maxBytes, so a flood of tiny entries is bounded too. */
@@ -116,14 +129,25 @@ export class FileBackend extends BaseBackend {
     if (this.durability !== 'normal' && this.durability !== 'full') {
       throw new InvalidArgumentError(`durability must be 'normal' or 'full', got ${JSON.stringify(this.durability)}.`);
     }
-    this.layout = layoutOf(options.dir);
-    prepareLayout(this.layout);
-    this.index = new SqliteIndex(this.layout, {
-      fullSync: this.durability === 'full',
-      busySliceMs: Math.min(BUSY_SLICE_MS, this.busyTimeoutMs),
-      openTimeoutMs: this.busyTimeoutMs,
-    });
+    const tightened: TightenedPaths = [];
+    this.layout = prepareLayout(layoutOf(options.dir), tightened);
+    this.index = new SqliteIndex(
+      this.layout,
+      {
+        fullSync: this.durability === 'full',
+        busySliceMs: Math.min(BUSY_SLICE_MS, this.busyTimeoutMs),
+        openTimeoutMs: this.busyTimeoutMs,
+      },
+      tightened,
+    );
     this.blobs = new BlobStore(this.layout, this.durability === 'full');
+    if (tightened.length > 0) {
+      // Made by an older version under a permissive umask: others could read keys, namespaces and sizes until now.
+      this.logger.warn(
+        { backend: this.name, dir: this.dir, tightened: tightened.length, first: tightened[0] },
+        'cache directory was readable by other users; tightened to owner-only (directories 0700, files 0600)',
+      );
+    }
   }
 
   // ---- storage ------------------------------------------------------------------------------
@@ -273,7 +297,14 @@ export class FileBackend extends BaseBackend {
       return {
         entries: totals.entries,
         bytes: totals.bytes,
-        extra: { spilledBlobs: totals.blobs, maxBytes: this.maxBytes, maxEntries: this.maxEntries, durability: this.durability },
+        extra: {
+          spilledBlobs: totals.blobs,
+          maxBytes: this.maxBytes,
+          maxEntries: this.maxEntries,
+          durability: this.durability,
+          rejectedBlobRefs: this.blobs.rejectedNames,
+          replacedBlobDirs: this.blobs.replacedDirs,
+        },
       };
     } catch {
       return {}; // stats must never throw; a locked or closing database just reports no gauges
@@ -310,7 +341,7 @@ export class FileBackend extends BaseBackend {
           const read = this.blobs.read(blob, size, crc);
           if (read.ok) continue;
           if (await this.retry('repair', () => this.index.writeTransaction(() => this.index.deleteIfUnchanged(id, crc, blob)))) {
-            this.unlinkCommitted([blob]);
+            if (read.unsafe !== true) this.unlinkCommitted([blob]);
             badBlobs += 1;
             this.noteCorrupt(read.problem);
           }
@@ -330,7 +361,40 @@ export class FileBackend extends BaseBackend {
     });
   }
 
+  /**
+   * Scrubs deleted values from the disk: rebuilds the database with SQLite's `secure_delete` on
+   * (`VACUUM`), so no deleted or overwritten row survives in a free page, then checkpoints the
+   * WAL and truncates it to zero bytes, so no old page version survives there either. Spilled
+   * values are separate files, unlinked when their rows go. Run it after deleting or rewriting
+   * sensitive values (the encryption sweep does). It rewrites the whole database and holds the
+   * write lock meanwhile: a maintenance operation, not for the request path.
+   *
+   * What it cannot reach: blocks the filesystem or the SSD has already released (a deleted file's
+   * or a truncated file's old contents), snapshots and backups. Encrypt from the first write to
+   * avoid plaintext on disk at all.
+   */
+  async compact(): Promise<CompactReport> {
+    return this.maintenance(async () => {
+      const bytesBefore = this.databaseBytes();
+      if (this.pendingTouches.size > 0) await this.retry('compact', () => this.index.writeTransaction(() => this.applyTouches()));
+      const { walTruncated } = await this.retry('compact', () => this.index.compact());
+      return { bytesBefore, bytesAfter: this.databaseBytes(), walTruncated };
+    });
+  }
+
   // ---- internals ----------------------------------------------------------------------------
+
+  private databaseBytes(): number {
+    let total = 0;
+    for (const path of [this.layout.dbPath, `${this.layout.dbPath}-wal`]) {
+      try {
+        total += lstatSync(path).size;
+      } catch {
+        // no WAL at the moment: nothing to count
+      }
+    }
+    return total;
+  }
 
   private async readEntry(namespace: string, key: string): Promise<StoredEntry | undefined> {
     // Twice at most: a second read covers a blob replaced by another process between our
@@ -364,7 +428,7 @@ export class FileBackend extends BaseBackend {
     let value: Buffer;
     if (blob !== null) {
       const read = this.blobs.read(blob, size, crc);
-      if (!read.ok) return this.dropCorrupt(namespace, key, row, read.problem) ? undefined : null;
+      if (!read.ok) return this.dropCorrupt(namespace, key, row, read.problem, read.unsafe === true) ? undefined : null;
       value = read.bytes;
     } else {
       value = inline ?? Buffer.alloc(0);
@@ -379,8 +443,11 @@ export class FileBackend extends BaseBackend {
     return { namespace, key, value, expiresAt, keyId, createdAt };
   }
 
-  /** Removes a corrupt row unless another writer replaced it meanwhile; true if it was ours to drop. */
-  private dropCorrupt(namespace: string, key: string, row: EntryRow, problem: string): boolean {
+  /**
+   * Removes a corrupt row unless another writer replaced it meanwhile; true if it was ours to
+   * drop. Its blob file goes too, unless `unsafe`: the row named no file of ours, so only the row goes.
+   */
+  private dropCorrupt(namespace: string, key: string, row: EntryRow, problem: string, unsafe = false): boolean {
     const [id, , , , , , crc, , blob] = row;
     let removed: boolean;
     try {
@@ -393,7 +460,7 @@ export class FileBackend extends BaseBackend {
       return true;
     }
     if (!removed) return false;
-    if (blob !== null) this.unlinkCommitted([blob]);
+    if (blob !== null && !unsafe) this.unlinkCommitted([blob]);
     this.reportCorrupt(namespace, key, problem);
     return true;
   }
