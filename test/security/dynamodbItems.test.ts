@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { DeleteItemCommand, PutItemCommand, QueryCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { CacheVault } from '../../client/createCache';
+import { namespaceGenerationPartitionKey, SortKeys } from '../../client/dynamodb/itemKeys';
 import { TableSchema } from '../../client/schema/tableSchema';
 import { useDynamoTestTable } from '../support/dynamoTestTable';
 import { makeTempCache, type TempCache } from './support/tempCache';
@@ -238,4 +239,63 @@ describe('DynamoDB item tampering', () => {
     expect(values).toEqual([undefined]);
     expect(stats.decryptFailures).toBe(1);
   });
+
+  it('a namespace generation counter set to garbage gives exact values or misses, never an exception', async () => {
+    const counter = { [PK]: { S: namespaceGenerationPartitionKey('tenant') }, [SK]: { S: SortKeys.namespaceGeneration } };
+    const garbage: Item[] = [
+      { [A.generation]: { N: '-7' } },
+      { [A.generation]: { N: '1e100' } },
+      { [A.generation]: { S: 'NaN' } },
+      { [A.generation]: { B: Buffer.from('../x') } },
+      {},
+    ];
+    await write(Object.fromEntries(garbage.map((_, i) => [`k${i}`, `value ${i}`])), 'tenant');
+    for (const [i, attributes] of garbage.entries()) {
+      await put({ ...counter, [A.kind]: { S: 'n' }, [A.namespace]: { S: 'tenant' }, ...attributes });
+      const vault = await open();
+      try {
+        const ns = vault.cache.namespace('tenant');
+        expect(['value ' + i, undefined]).toContain(await ns.get(`k${i}`));
+        // Writes under a garbage generation may land where no read finds them: misses, which a
+        // table writer can cause anyway. They must not fail, and must not read back wrong.
+        await ns.set(`after${i}`, `after ${i}`);
+        expect([`after ${i}`, undefined]).toContain(await ns.get(`after${i}`));
+      } finally {
+        await vault.close();
+      }
+    }
+  });
+
+  it('a lease forged to be held for a year delays wrap() by at most two lease periods, then the value is computed', async () => {
+    const leaseMs = 300;
+    const vault = await cache.open(
+      {
+        backend: 'dynamodb',
+        dynamodb: { tableName: table.tableName, endpoint: table.endpoint, consistentRead: true },
+        hybrid: { lease: true, leaseMs },
+      },
+      // The real clock: the lease's give-up time is measured on it.
+    );
+    try {
+      const pk = `#lease#default#${createHash('sha256').update('contended', 'utf8').digest('hex')}`;
+      const until = Date.now() + 365 * 86_400_000;
+      await put({
+        [PK]: { S: pk },
+        [SK]: { S: 'lease' },
+        [A.kind]: { S: 'l' },
+        own: { S: 'attacker' },
+        [A.expiresAtMs]: { N: String(until) },
+        [TableSchema.ttlAttribute]: { N: String(Math.ceil(until / 1000)) },
+        [A.createdAt]: { N: String(Date.now()) },
+      });
+      const started = Date.now();
+      const value = await vault.cache.wrap('contended', () => 'computed');
+      const waited = Date.now() - started;
+      expect(value).toBe('computed');
+      expect(waited).toBeLessThan(2 * leaseMs + 5_000); // two lease periods, plus slack for a loaded machine
+    } finally {
+      await vault.close();
+    }
+  });
 });
+
