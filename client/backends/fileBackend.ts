@@ -92,6 +92,11 @@ const BUSY = Symbol('busy');
  * Several processes may share one directory: writes take the lock up front (`BEGIN IMMEDIATE`),
  * readers never block in WAL mode, and a lock held past `busyTimeoutMs` becomes a BackendError
  * with a hint, never a raw `SQLITE_BUSY`.
+ *
+ * Whoever can write the directory can cause misses and nothing more (docs/security.md, "The
+ * file tier on disk"): everything is owner-only (0700/0600), nothing below `dir` is reached
+ * through a symlink, a blob name read back from a row is checked before it becomes a path, and
+ * a database without our `application_id` is refused untouched.
  */
 export class FileBackend extends BaseBackend {
   /** Directory layout version (`<dir>/v1`); a directory holding a newer one is refused. */
