@@ -142,7 +142,7 @@ describe('file tier tampering (property)', () => {
   afterAll(() => template?.remove());
 
   it('arbitrary edits of rows and blob files yield exact values or counted misses, never a throw, and change nothing outside the cache root', async () => {
-    const numRuns = Number(process.env.CV_SECURITY_RUNS ?? 60);
+    const numRuns = Number(process.env.CV_SECURITY_RUNS ?? 50);
     const seen = { opened: 0, hits: 0, misses: 0 };
     await fc.assert(
       fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 6 }), followUp, async (mutations, after) => {
