@@ -148,6 +148,9 @@ describe('file tier tampering (property)', () => {
       fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 6 }), followUp, async (mutations, after) => {
         const cache = makeTempCache({ copyOf: template });
         try {
+          // One clean open first: state kept per manifest path beside the cache (the revision
+          // pin) is set up then, so what changes afterwards is down to the damage alone.
+          await (await cache.open()).close();
           applyMutations(cache, mutations);
           const outsideBefore = cache.hashOutsideCache();
           const structural = mutations.some((m) => m.kind === 'fanout' || m.kind === 'tmpdir');
