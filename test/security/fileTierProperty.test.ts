@@ -206,6 +206,15 @@ async function exercise(
       missed += 1;
     }
     expect(manager.stats().misses).toBe(missed);
+    // The batch and has() paths read the same rows through other code.
+    for (const namespace of ['default', NS_OTHER]) {
+      const written = WRITTEN.filter((w) => w.namespace === namespace);
+      const many = await manager.namespace(namespace).getMany(written.map((w) => w.key));
+      many.forEach((value, i) => {
+        if (value !== undefined) expect(value).toStrictEqual(written[i]!.value);
+      });
+      for (const g of GHOSTS.filter((x) => x.namespace === namespace)) expect(await manager.namespace(namespace).has(g.key)).toBe(false);
+    }
 
     const fresh = new Map<number, string>();
     for (const i of after.overwrite) {
