@@ -55,7 +55,7 @@ export {
   RotationStepError,
   type ProviderAttempt,
 } from './keys/errors';
-export { AuditLog, AuditLogError, AuditEvent, verifyAuditLog, type AuditRecord, type AuditSink, type AuditVerification } from './audit/auditLog';
+export { AuditLog, AuditLogError, AuditEvent, verifyAuditLog, type AuditAnchor, type AuditHead, type AuditKeySource, type AuditMacKey, type AuditRecord, type AuditSink, type AuditStatus, type AuditVerification } from './audit/auditLog';
 export { AdvancedCacheConfig, type CacheConfigInput } from './config/schema';
 export { loadConfig, envVarName, type LoadConfigOptions, type LoadedConfig, type ConfigSource } from './config/loadConfig';
 export { TableSchema, keyManifestSecretName } from './schema/tableSchema';

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,7 +89,7 @@ describe('the CLI run in-process', () => {
       CACHEVAULT_BACKEND: 'file',
       CACHEVAULT_FILE_DIR: join(dir, 'cache'),
       CACHEVAULT_KEYS_PROVIDERS: 'env',
-      CACHEVAULT_KEY: Buffer.alloc(32, 7).toString('base64'),
+      CACHEVAULT_KEY: randomBytes(32).toString('base64'),
       CACHEVAULT_AUDIT_ENABLED: 'false',
     };
     expect(await main(['set', 'a', '1'], io(env, dir))).toBe(0);
