@@ -297,5 +297,42 @@ describe('DynamoDB item tampering', () => {
       await vault.close();
     }
   });
+
+  it('a tampered item read through the hybrid tiers is a miss on every read, from whichever tier holds a copy', async () => {
+    const hybrid = () =>
+      cache.open(
+        {
+          backend: 'hybrid',
+          hybrid: { tiers: ['memory', 'file', 'dynamodb'] },
+          dynamodb: { tableName: table.tableName, endpoint: table.endpoint, consistentRead: true },
+        },
+        { clock },
+      );
+    let vault = await hybrid();
+    try {
+      await vault.cache.set('shared', 'the real value');
+    } finally {
+      await vault.close();
+    }
+    const item = await entryItem('shared');
+    await put({ ...item, [A.value]: { B: flip(item[A.value]!.B) } });
+    // The local copy goes, as on another machine: the read falls through to the table.
+    const { rmSync } = await import('node:fs');
+    rmSync(cache.cacheDir, { recursive: true, force: true });
+    vault = await hybrid();
+    try {
+      expect(await vault.cache.get('shared')).toBeUndefined();
+      expect(await vault.cache.get('shared')).toBeUndefined(); // from the memory tier, if promoted
+    } finally {
+      await vault.close();
+    }
+    vault = await hybrid();
+    try {
+      expect(await vault.cache.get('shared')).toBeUndefined(); // from the file tier, if promoted
+      expect(vault.cache.stats().decryptFailures).toBe(1);
+    } finally {
+      await vault.close();
+    }
+  });
 });
 
