@@ -76,6 +76,23 @@ describe('hostile configuration', () => {
     expectRefused(text, field);
   });
 
+  it.each([
+    ['file.maxBytes', { CACHEVAULT_FILE_MAX_BYTES: '1e30' }],
+    ['defaultTtlMs', { CACHEVAULT_DEFAULT_TTL_MS: '-5' }],
+    ['file.spillThresholdBytes', { CACHEVAULT_FILE_SPILL_THRESHOLD_BYTES: '99999999999999999999' }],
+    ['hybrid.tiers', { CACHEVAULT_HYBRID_TIERS: 'file,__proto__' }],
+    ['keys.providers', { CACHEVAULT_KEYS_PROVIDERS: 'env,../x' }],
+  ])('an absurd %s from the environment is refused at load', (field, env) => {
+    let error: unknown;
+    try {
+      loadConfig({ env, cwd: cache.root });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain(field);
+  });
+
   it('a chunk size the DynamoDB tier cannot use is refused when the cache starts', async () => {
     const error = await openAndUse({ backend: 'dynamodb', dynamodb: { chunkBytes: 1, endpoint: 'http://127.0.0.1:9', maxAttempts: 1 } });
     expect(error).toBeInstanceOf(Error);
