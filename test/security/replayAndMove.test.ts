@@ -215,6 +215,22 @@ describe('replayed and moved entries', () => {
     });
   });
 
+  it('an old ciphertext kept from before its key version was retired is a counted miss when put back', async () => {
+    await withVault((v) => v.cache.set('k', 'sealed under k1'));
+    const old = rowOf(cache, 'default', 'k');
+    expect(old.key_id).toBe('k1');
+    await withVault(async (v) => {
+      await v.keys!.rotate();
+      await v.cache.set('k', 'sealed under k2'); // the sweep's rewrite, in short
+      await v.keys!.retire('k1');
+    });
+    putColumns(cache, 'default', 'k', pick(old, ENTRY_COLUMNS.filter((c) => c !== 'blob')));
+    await withVault(async (v) => {
+      expect(await v.cache.get('k')).toBeUndefined();
+      expect(v.cache.stats().keyUnavailable).toBe(1);
+    });
+  });
+
   it('a ciphertext sealed by a cache with another root key is a miss in this one', async () => {
     const foreign = makeTempCache();
     try {
