@@ -155,6 +155,29 @@ describe('DynamoDB item tampering', () => {
     expect(stats.decryptFailures).toBe(2);
   });
 
+  it('a whole older entry item of the same key put back is served only until the expiry sealed in it', async () => {
+    const vault = await open();
+    try {
+      await vault.cache.set('k', 'v1 (old)', { ttlMs: 60_000 });
+    } finally {
+      await vault.close();
+    }
+    const old = await entryItem('k');
+    now += 10_000;
+    const second = await open();
+    try {
+      await second.cache.set('k', 'v2 (current)', { ttlMs: 60_000 });
+    } finally {
+      await second.close();
+    }
+    await put(old);
+    // Within v1's own expiry the replay is a valid older write (documented in docs/security.md).
+    expect((await read(['k'])).values).toEqual(['v1 (old)']);
+    // Past it, a miss, although v2 would still have lived ten more seconds.
+    now = Number(old[A.expiresAtMs]!.N) + 1;
+    expect((await read(['k'])).values).toEqual([undefined]);
+  });
+
   it('attributes of the wrong type or absurd values in an entry item are misses, never exceptions', async () => {
     const keys = ['s-value', 'bad-size', 'huge-size', 'nan-exp', 'no-kid', 'kind', 'neg-created'];
     await write(Object.fromEntries(keys.map((k) => [k, `value of ${k}`])));
