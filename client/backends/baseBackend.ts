@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { describeError } from '../describeError';
 import { BackendClosedError, BackendError, InvalidArgumentError } from '../errors';
 import type {
   BackendCapabilities,
@@ -13,7 +14,7 @@ import type {
   WriteResult,
 } from '../types';
 import { silentLogger } from '../logger';
-import type { CacheBackend } from './cacheBackend';
+import type { CacheBackend, HealthCheckOptions } from './cacheBackend';
 
 export interface BaseBackendOptions {
   /** Source of "now" for expiry checks. @default Date.now */
@@ -80,7 +81,7 @@ export abstract class BaseBackend implements CacheBackend {
   }
 
   /** Extra health steps beyond the canary round trip (table status, integrity...). */
-  protected async _healthSteps(): Promise<HealthCheckStep[]> {
+  protected async _healthSteps(_options: HealthCheckOptions = {}): Promise<HealthCheckStep[]> {
     return [];
   }
 
@@ -169,7 +170,7 @@ export abstract class BaseBackend implements CacheBackend {
   }
 
   /** A canary write, read and delete in a reserved namespace, plus the backend's own steps. */
-  async healthCheck(): Promise<HealthReport> {
+  async healthCheck(options: HealthCheckOptions = {}): Promise<HealthReport> {
     const started = performance.now();
     const checks: HealthCheckStep[] = [];
     const namespace = '__health__';
@@ -182,12 +183,14 @@ export abstract class BaseBackend implements CacheBackend {
         checks.push({ name, ok: problem === undefined, latencyMs: performance.now() - t0, detail: problem });
         return problem === undefined;
       } catch (err) {
-        checks.push({ name, ok: false, latencyMs: performance.now() - t0, detail: describe(err) });
+        checks.push({ name, ok: false, latencyMs: performance.now() - t0, detail: describeError(err) });
         return false;
       }
     };
     const now = this.clock();
-    if (await step('write', async () => {
+    if (options.readOnly) {
+      await step('read', async () => ((await this._get(namespace, key)) === undefined ? undefined : 'a canary that was never written was found'));
+    } else if (await step('write', async () => {
       await this._setMany([{ namespace, key, value, expiresAt: now + 60_000, keyId: 'none', createdAt: now }]);
       return undefined;
     })) {
@@ -198,9 +201,9 @@ export abstract class BaseBackend implements CacheBackend {
       await step('delete', async () => ((await this._deleteMany(namespace, [key])) === 1 ? undefined : 'canary was not removed'));
     }
     try {
-      checks.push(...(await this._healthSteps()));
+      checks.push(...(await this._healthSteps(options)));
     } catch (err) {
-      checks.push({ name: 'backend', ok: false, detail: describe(err) });
+      checks.push({ name: 'backend', ok: false, detail: describeError(err) });
     }
     return {
       backend: this.name,
@@ -260,7 +263,7 @@ export abstract class BaseBackend implements CacheBackend {
   private failure(err: unknown): Error {
     this.counters.errors += 1;
     if (err instanceof BackendError || err instanceof InvalidArgumentError) return err;
-    return new BackendError(this.name, `The ${this.name} backend failed: ${describe(err)}`, { cause: err });
+    return new BackendError(this.name, `The ${this.name} backend failed: ${describeError(err)}`, { cause: err });
   }
 
   private checkNamespace(namespace: string): void {
@@ -297,10 +300,4 @@ export abstract class BaseBackend implements CacheBackend {
       throw new InvalidArgumentError(`expiresAt must be epoch milliseconds or null, got ${entry.expiresAt}.`);
     }
   }
-}
-
-/** A one-line, secret-free description of an unknown error. */
-export function describe(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  return String(err);
 }

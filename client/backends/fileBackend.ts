@@ -2,7 +2,9 @@ import { accessSync, constants as fsConstants, lstatSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { BackendClosedError, CacheVaultError, InvalidArgumentError } from '../errors';
 import type { BackendCapabilities, BackendStats, EntryPage, HealthCheckStep, ScanOptions, StoredEntry, WriteResult } from '../types';
-import { BaseBackend, describe, type BaseBackendOptions } from './baseBackend';
+import { describeError } from '../describeError';
+import { positiveOption } from './backendOptions';
+import { BaseBackend, type BaseBackendOptions } from './baseBackend';
 import type { TightenedPaths } from '../fs/privatePath';
 import { BlobStore } from './file/blobStore';
 import { FileCacheBusyError, fileBackendError } from './file/errors';
@@ -126,10 +128,10 @@ export class FileBackend extends BaseBackend {
       throw new InvalidArgumentError('FileBackend needs a directory (options.dir).', { hint: 'Set file.dir, e.g. ".cachevault/cache".' });
     }
     this.dir = options.dir;
-    this.maxBytes = positive(options.maxBytes, 1024 * 1024 * 1024, 'maxBytes');
-    this.maxEntries = positive(options.maxEntries, 1_000_000, 'maxEntries');
-    this.spillThresholdBytes = positive(options.spillThresholdBytes, 64 * 1024, 'spillThresholdBytes');
-    this.busyTimeoutMs = positive(options.busyTimeoutMs, 5_000, 'busyTimeoutMs');
+    this.maxBytes = positiveOption('FileBackend', 'maxBytes', options.maxBytes, 1024 * 1024 * 1024);
+    this.maxEntries = positiveOption('FileBackend', 'maxEntries', options.maxEntries, 1_000_000);
+    this.spillThresholdBytes = positiveOption('FileBackend', 'spillThresholdBytes', options.spillThresholdBytes, 64 * 1024);
+    this.busyTimeoutMs = positiveOption('FileBackend', 'busyTimeoutMs', options.busyTimeoutMs, 5_000);
     this.durability = options.durability ?? 'normal';
     if (this.durability !== 'normal' && this.durability !== 'full') {
       throw new InvalidArgumentError(`durability must be 'normal' or 'full', got ${JSON.stringify(this.durability)}.`);
@@ -276,7 +278,7 @@ export class FileBackend extends BaseBackend {
       if (this.pendingTouches.size > 0) this.index.writeTransaction(() => this.applyTouches());
     } catch (err) {
       // Access times only steer eviction; losing a few is harmless, failing close is not.
-      this.logger.debug({ backend: this.name, error: describe(err) }, 'could not record access times at close');
+      this.logger.debug({ backend: this.name, error: describeError(err) }, 'could not record access times at close');
     }
     this.index.close();
   }
@@ -290,7 +292,7 @@ export class FileBackend extends BaseBackend {
       accessSync(this.layout.tmpDir, fsConstants.W_OK);
       steps.push({ name: 'blobs', ok: true });
     } catch (err) {
-      steps.push({ name: 'blobs', ok: false, detail: `blob directory not writable: ${describe(err)}` });
+      steps.push({ name: 'blobs', ok: false, detail: `blob directory not writable: ${describeError(err)}` });
     }
     return steps;
   }
@@ -648,14 +650,6 @@ function isBusy(err: unknown): boolean {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function positive(value: number | undefined, fallback: number, field: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new InvalidArgumentError(`FileBackend option ${field} must be a positive integer, got ${value}.`);
-  }
-  return value;
 }
 
 function encodeCursor(namespace: string, key: string): string {

@@ -9,8 +9,10 @@ import type {
   TierFailure,
   WriteResult,
 } from '../types';
-import { BaseBackend, describe, type BaseBackendOptions } from './baseBackend';
-import type { CacheBackend } from './cacheBackend';
+import { describeError } from '../describeError';
+import { nonNegativeOption, positiveOption } from './backendOptions';
+import { BaseBackend, type BaseBackendOptions } from './baseBackend';
+import type { CacheBackend, HealthCheckOptions } from './cacheBackend';
 import type { BreakerState } from './hybrid/circuitBreaker';
 import { TierUnavailableError } from './hybrid/errors';
 import { FreshnessIndex } from './hybrid/freshnessIndex';
@@ -164,17 +166,17 @@ export class HybridBackend extends BaseBackend {
       if (names.has(spec.name)) throw new InvalidArgumentError(`Hybrid tier names must be unique; "${spec.name}" appears twice.`);
       names.add(spec.name);
     }
-    const capMs = positive(options.localTtlCapMs, 60_000, 'localTtlCapMs');
-    this.staleIfErrorMs = nonNegative(options.staleIfErrorMs, 300_000, 'staleIfErrorMs');
-    const tierTimeoutMs = positive(options.tierTimeoutMs, 1_000, 'tierTimeoutMs');
-    const failureThreshold = positive(options.breakerFailureThreshold, 5, 'breakerFailureThreshold');
-    const resetMs = positive(options.breakerResetMs, 30_000, 'breakerResetMs');
+    const capMs = positiveOption('HybridBackend', 'localTtlCapMs', options.localTtlCapMs, 60_000, 'duration');
+    this.staleIfErrorMs = nonNegativeOption('HybridBackend', 'staleIfErrorMs', options.staleIfErrorMs, 300_000, 'duration');
+    const tierTimeoutMs = positiveOption('HybridBackend', 'tierTimeoutMs', options.tierTimeoutMs, 1_000, 'duration');
+    const failureThreshold = positiveOption('HybridBackend', 'breakerFailureThreshold', options.breakerFailureThreshold, 5);
+    const resetMs = positiveOption('HybridBackend', 'breakerResetMs', options.breakerResetMs, 30_000, 'duration');
     this.strict = options.strict ?? false;
     this.isLocalOnly = options.isLocalOnly ?? (() => false);
-    const indexSize = positive(options.freshnessIndexSize, 100_000, 'freshnessIndexSize');
+    const indexSize = positiveOption('HybridBackend', 'freshnessIndexSize', options.freshnessIndexSize, 100_000);
     this.freshness = new FreshnessIndex(capMs, indexSize);
     this.mutations = new MutationLog(indexSize);
-    this.replay = new ReplayQueue(positive(options.maxPendingReplays, 10_000, 'maxPendingReplays'));
+    this.replay = new ReplayQueue(positiveOption('HybridBackend', 'maxPendingReplays', options.maxPendingReplays, 10_000));
     const lastShared = specs.map((s) => s.backend.capabilities.shared).lastIndexOf(true);
     this.hasSharedTier = lastShared >= 0;
     this.tiers = specs.map(
@@ -605,11 +607,11 @@ export class HybridBackend extends BaseBackend {
     return outcome.value;
   }
 
-  protected override async _healthSteps(): Promise<HealthCheckStep[]> {
+  protected override async _healthSteps(options: HealthCheckOptions = {}): Promise<HealthCheckStep[]> {
     return Promise.all(
       this.tiers.map(async (tier): Promise<HealthCheckStep> => {
         const breaker = tier.breaker.state;
-        const outcome = await tier.call('healthCheck', (b) => b.healthCheck(), { bypassBreaker: true });
+        const outcome = await tier.call('healthCheck', (b) => b.healthCheck(options), { bypassBreaker: true });
         if (!outcome.ok) return { name: `tier:${tier.name}`, ok: false, detail: `breaker ${breaker}; ${outcome.error.message}` };
         const failing = outcome.value.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failed'}`);
         return {
@@ -645,7 +647,7 @@ export class HybridBackend extends BaseBackend {
     const results = await Promise.allSettled(this.tiers.map((t) => t.backend.close()));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ tier: this.tiers[i]!.name, reason: r.reason as unknown }] : []));
     if (failed.length > 0) {
-      throw new BackendError('hybrid', `Closing tier(s) ${failed.map((f) => f.tier).join(', ')} failed: ${failed.map((f) => describe(f.reason)).join('; ')}.`, {
+      throw new BackendError('hybrid', `Closing tier(s) ${failed.map((f) => f.tier).join(', ')} failed: ${failed.map((f) => describeError(f.reason)).join('; ')}.`, {
         cause: failed[0]!.reason,
       });
     }
@@ -657,7 +659,7 @@ export class HybridBackend extends BaseBackend {
     this.extra.tierFailures += 1;
     // Skips behind an open breaker are expected and frequent during an outage: keep them quiet.
     const log = outcome.kind === 'breaker-open' ? this.logger.debug : this.logger.warn;
-    log.call(this.logger, { backend: this.name, tier: tier.name, operation, kind: outcome.kind, error: describe(outcome.error) }, 'cache tier unavailable; degrading to the other tiers');
+    log.call(this.logger, { backend: this.name, tier: tier.name, operation, kind: outcome.kind, error: describeError(outcome.error) }, 'cache tier unavailable; degrading to the other tiers');
   }
 
   private unavailable(tier: string, outcome: TierOutcome<unknown> & { ok: false }, operation: string): TierUnavailableError {
@@ -671,16 +673,4 @@ export class HybridBackend extends BaseBackend {
     else if (to === 'closed') this.logger.info(fields, 'circuit breaker closed: the tier answered again');
     else this.logger.info(fields, 'circuit breaker half-open: probing the tier');
   }
-}
-
-function positive(value: number | undefined, fallback: number, field: string): number {
-  const v = value ?? fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new InvalidArgumentError(`hybrid ${field} must be a positive number, got ${v}.`);
-  return v;
-}
-
-function nonNegative(value: number | undefined, fallback: number, field: string): number {
-  const v = value ?? fallback;
-  if (!Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`hybrid ${field} must be zero or a positive number, got ${v}.`);
-  return v;
 }

@@ -1,6 +1,6 @@
 import { EnvelopeFormatError, IntegrityError, InvalidArgumentError, KeyUnavailableError } from '../errors';
 import type { CacheBackend } from '../backends/cacheBackend';
-import { describe } from '../backends/baseBackend';
+import { describeError } from '../describeError';
 import type { EncryptionProvider } from '../crypto/encryptionProvider';
 import { checkWellFormed } from '../crypto/envelope';
 import { NoEncryption } from '../crypto/noEncryption';
@@ -336,7 +336,7 @@ export class CacheManager {
     } catch (err) {
       // The caller asked for a value, and has one; a failed cache write must not take it away.
       this.shared.counters.errors += 1;
-      this.logOnce('wrap-set-failed', { error: describe(err) }, 'wrap could not store the computed value');
+      this.logOnce('wrap-set-failed', { error: describeError(err) }, 'wrap could not store the computed value');
     }
     return value;
   }
@@ -411,7 +411,7 @@ export class CacheManager {
       } else {
         // The serializer rejected bytes that passed authentication: a bug or a foreign writer.
         counters.decryptFailures += 1;
-        this.logOnce('decode', { namespace: entry.namespace, reason: describe(err) }, 'undecodable entry treated as a miss');
+        this.logOnce('decode', { namespace: entry.namespace, reason: describeError(err) }, 'undecodable entry treated as a miss');
       }
       return { found: false, value: undefined, expiresAt: null };
     }
@@ -434,7 +434,7 @@ export class CacheManager {
   private readFailed(err: unknown): void {
     this.shared.counters.errors += 1;
     if (this.strict || err instanceof InvalidArgumentError) throw err;
-    this.logOnce(`read:${describe(err)}`, { error: describe(err) }, 'cache read failed; treated as a miss');
+    this.logOnce(`read:${describeError(err)}`, { error: describeError(err) }, 'cache read failed; treated as a miss');
   }
 
   private expiryOf(options: ExpiryOptions): number | null {

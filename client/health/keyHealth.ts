@@ -6,7 +6,7 @@
  */
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { describe as describeError } from '../backends/baseBackend';
+import { describeError } from '../describeError';
 import type { AdvancedCacheConfig } from '../config/schema';
 import type { EncryptionProvider } from '../crypto/encryptionProvider';
 import type { KeyManager, KeyManagerStatus } from '../keys/keyManager';
