@@ -58,6 +58,8 @@ export interface ResolveContext {
   readonly refs?: Readonly<Record<string, string>>;
   /** `logicalId.Attribute` to what `Fn::GetAtt` gives. */
   readonly attributes?: Readonly<Record<string, string>>;
+  /** Value for a Ref or Fn::GetAtt not listed above (`Ref X` or `X.Attr`); else an error. */
+  readonly otherwise?: (what: string) => string;
 }
 
 /** Resolves the intrinsics these templates use; throws on anything it does not know. */
@@ -76,13 +78,13 @@ export function resolveCfn(value: unknown, ctx: ResolveContext): unknown {
           'AWS::Partition': ctx.partition ?? 'aws',
           'AWS::URLSuffix': 'amazonaws.com',
         };
-        const out = pseudo[name] ?? ctx.refs?.[name];
+        const out = pseudo[name] ?? ctx.refs?.[name] ?? ctx.otherwise?.(name);
         if (out === undefined) throw new Error(`resolveCfn: no value for Ref ${name}`);
         return out;
       }
       case 'Fn::GetAtt': {
         const [id, attr] = arg as [string, string];
-        const out = ctx.attributes?.[`${id}.${attr}`];
+        const out = ctx.attributes?.[`${id}.${attr}`] ?? ctx.otherwise?.(`${id}.${attr}`);
         if (out === undefined) throw new Error(`resolveCfn: no value for Fn::GetAtt ${id}.${attr}`);
         return out;
       }
