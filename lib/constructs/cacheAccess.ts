@@ -42,10 +42,19 @@ export const CacheActions = {
    * What the health check does to the table and nothing more: the canary round trip (one
    * PutItem, GetItem, DeleteItem; the namespace-generation lookup is a GetItem) and the table
    * and TTL checks. No Scan, Query, batch or UpdateItem: a health role cannot read the cache out
-   * in bulk or change entries in place. test/aws/lambdaHandlers.test.ts records the operations
-   * the handler really makes and checks them against this list.
+   * in bulk or change entries in place. DescribeContinuousBackups: the table check reads the
+   * PITR status too, and a denied call would put an AccessDenied in CloudTrail every 5 minutes.
+   * test/aws/lambdaHandlers.test.ts records the operations the handler really makes and checks
+   * them against this list.
    */
-  healthCheckTable: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive'],
+  healthCheckTable: [
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:DescribeTable',
+    'dynamodb:DescribeTimeToLive',
+    'dynamodb:DescribeContinuousBackups',
+  ],
 } as const;
 
 /*

@@ -93,6 +93,7 @@ export const PERMISSION_MATRIX: readonly MatrixRow[] = [
   row('health', 'dynamodb:DeleteItem', 'table', '-', 'allow', 'canary delete'),
   row('health', 'dynamodb:DescribeTable', 'table', '-', 'allow', 'table and item-count check'),
   row('health', 'dynamodb:DescribeTimeToLive', 'table', '-', 'allow', 'TTL check'),
+  row('health', 'dynamodb:DescribeContinuousBackups', 'table', '-', 'allow', 'PITR status in the table check'),
   row('health', 'dynamodb:Scan', 'table', '-', 'deny', 'no bulk read of the cache'),
   row('health', 'dynamodb:Query', 'table', '-', 'deny', 'no bulk read of the cache'),
   row('health', 'dynamodb:UpdateItem', 'table', '-', 'deny', 'changes no entry in place'),

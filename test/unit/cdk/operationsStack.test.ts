@@ -239,7 +239,7 @@ describe.each(ENVIRONMENT_NAMES)('operations stack (%s)', (env) => {
 
   it('gives the health function exactly the table actions its canary and table checks use: no scan, query, batch or update', () => {
     const table = actionsOf(roleStatements('cachevault-health')).filter((a) => a.startsWith('dynamodb:'));
-    expect(table).toEqual(['dynamodb:DeleteItem', 'dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:GetItem', 'dynamodb:PutItem']);
+    expect(table).toEqual(['dynamodb:DeleteItem', 'dynamodb:DescribeContinuousBackups', 'dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:GetItem', 'dynamodb:PutItem']);
   });
 
   it('grants no wildcard action in any IAM policy and attaches no AWS managed policy', () => {
