@@ -1,5 +1,6 @@
 import { dirname, join, resolve } from 'node:path';
-import { AuditLog } from './audit/auditLog';
+import { auditKeysFromKeyManager, manifestAuditAnchor } from './audit/auditKeys';
+import { AuditLog, type AuditAnchor, type AuditKeySource } from './audit/auditLog';
 import { createBackend } from './backends/backendFactory';
 import type { CacheBackend } from './backends/cacheBackend';
 import { loadConfig, type LoadConfigOptions } from './config/loadConfig';
@@ -12,7 +13,10 @@ import { NoEncryption } from './crypto/noEncryption';
 import { createKeyProviders, type KeyProviderDeps } from './keys/createKeyProviders';
 import { defaultManifestPath, FileManifestStore } from './keys/fileManifestStore';
 import { KeyManager } from './keys/keyManager';
+import { isLocalRootKeyProvider, type KeyProvider } from './keys/keyProvider';
+import { LocalManifestSealer, type ManifestSealer } from './keys/manifestSeal';
 import type { ManifestStore } from './keys/manifestStore';
+import { FileRevisionPinStore, defaultRevisionPinPath } from './keys/revisionPin';
 import { createLogger } from './logger';
 import { keyManifestSecretName } from './schema/tableSchema';
 import type { Clock, Logger } from './types';
@@ -24,6 +28,14 @@ export interface CreateCacheOptions extends LoadConfigOptions {
   readonly logger?: Logger;
   /** Injected key-provider dependencies (a KMS client with custom credentials, tests). */
   readonly keyProviderDeps?: Omit<KeyProviderDeps, 'logger'>;
+  /**
+   * Open without writing key state: no key version is created (not even the first), the manifest
+   * and revision pin are not written and key events are not audited. For read-only commands.
+   * @default false
+   */
+  readonly readOnly?: boolean;
+  /** Open even when the key manifest is refused, so a key backup can replace it (`keys restore`). @default false */
+  readonly recoverKeys?: boolean;
 }
 
 /** A configured cache and the parts it was built from, for apps, the CLI and the Lambdas. */
@@ -39,7 +51,10 @@ export interface CacheVault {
   readonly warnings: readonly string[];
   /** Why the preferred backend did not start, when the configured fallback runs instead. */
   readonly fallbackReason: string | undefined;
-  /** Closes the backend and lease, and zeroes key material. */
+  /**
+   * Closes the backend and lease, writes queued audit records and anchors the audit head, and
+   * zeroes key material. Rejects (after all of that) when an audit record could not be written.
+   */
   close(): Promise<void>;
 }
 
@@ -55,14 +70,26 @@ export async function createCache(options: CreateCacheOptions = {}): Promise<Cac
   const warnings = [...loaded.warnings];
   for (const warning of loaded.warnings) logger.warn({}, warning);
 
-  const audit = config.audit.enabled ? new AuditLog({ path: auditLogPath(config), clock: options.clock }) : undefined;
+  const audit = config.audit.enabled ? new AuditLog({ path: auditLogPath(config), clock: options.clock, logger }) : undefined;
   let keys: KeyManager | undefined;
   let encryption: EncryptionProvider = new NoEncryption();
   if (config.encryption.enabled) {
     const store = manifestStore(config);
+    const providers = createKeyProviders(config.keys, { ...options.keyProviderDeps, logger });
+    const sealer = manifestSealer(config, providers, options.keyProviderDeps);
+    if (!sealer) {
+      const warning = 'The key manifest is not MACed (no manifest MAC key): whoever can write it could roll it back or replace keys. Set keys.kms.macKeyId (docs/key-management.md).';
+      warnings.push(warning);
+      logger.warn({}, warning);
+    }
+    const localRoot = providers.find(isLocalRootKeyProvider);
     keys = await KeyManager.open({
-      providers: createKeyProviders(config.keys, { ...options.keyProviderDeps, logger }),
+      providers,
       store,
+      sealer,
+      revisionPins: localRoot ? new FileRevisionPinStore(defaultRevisionPinPath(config.file.dir), localRoot) : undefined,
+      readOnly: options.readOnly,
+      recovery: options.recoverKeys,
       app: config.keys.app,
       environment: config.keys.environment,
       wrapLocally: config.keys.wrapLocally,
@@ -71,6 +98,7 @@ export async function createCache(options: CreateCacheOptions = {}): Promise<Cac
       logger,
       cache: { maxAgeMs: config.keys.kms.cacheMaxAgeMs, maxUses: config.keys.kms.cacheMaxUses },
     });
+    audit?.attach(auditParts(keys, config));
     encryption = new AeadEncryption({
       keys,
       algorithm: config.encryption.algorithm,
@@ -89,6 +117,7 @@ export async function createCache(options: CreateCacheOptions = {}): Promise<Cac
   try {
     created = await createBackend(config, { clock: options.clock, logger, isLocalOnly });
   } catch (err) {
+    await closeAudit(audit, logger);
     await keys?.close();
     throw err;
   }
@@ -117,17 +146,38 @@ export async function createCache(options: CreateCacheOptions = {}): Promise<Cac
     fallbackReason: created.fallbackReason,
     async close() {
       // Each part is released even when an earlier one fails to close; keys are zeroed last.
+      let auditFailure: Error | undefined;
       try {
         await cache.close();
       } finally {
         try {
           created.lease?.close();
         } finally {
+          // Queued audit records need the keys for their MACs and the anchor: before keys close.
+          auditFailure = await closeAudit(audit, logger);
           await keys?.close();
         }
       }
+      // Everything is closed and zeroed; a security event that could not be recorded is still news.
+      if (auditFailure) throw auditFailure;
     },
   };
+}
+
+/**
+ * What MACs the key manifest: the KMS HMAC key when `keys.kms.macKeyId` is set (required for a
+ * manifest shared through Secrets Manager), else a file manifest's local root key (the first of
+ * keyring/env configured). `undefined` when neither exists (KMS only, no MAC key).
+ */
+export function manifestSealer(config: AdvancedCacheConfig, providers: readonly KeyProvider[], deps: CreateCacheOptions['keyProviderDeps'] = {}): ManifestSealer | undefined {
+  const { macKeyId, region, endpoint } = config.keys.kms;
+  if (macKeyId) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { KmsManifestSealer } = require('./keys/kmsManifestSealer') as typeof import('./keys/kmsManifestSealer');
+    return new KmsManifestSealer({ macKeyId, client: deps.kmsClient, region, endpoint });
+  }
+  const local = providers.find(isLocalRootKeyProvider);
+  return config.keys.manifest.store === 'file' && local ? new LocalManifestSealer(local) : undefined;
 }
 
 /** The key manifest store the configuration names. */
@@ -145,4 +195,28 @@ export function manifestStore(config: AdvancedCacheConfig): ManifestStore {
 /** The audit log path: configured, or beside the cache directory. */
 export function auditLogPath(config: AdvancedCacheConfig): string {
   return config.audit.path ?? join(dirname(resolve(config.file.dir)), 'audit.jsonl');
+}
+
+/**
+ * The audit log's MAC keys and anchor from the key manager (client/audit/auditKeys.ts): the
+ * root subkey when a local root-key provider is configured, else the active data key's; the
+ * anchor only in a manifest file this machine alone writes.
+ */
+export function auditParts(keys: KeyManager, config: AdvancedCacheConfig): { keys: AuditKeySource; anchor: AuditAnchor | undefined } {
+  const localRoot = config.keys.providers.some((p) => p === 'keyring' || p === 'env');
+  return {
+    keys: auditKeysFromKeyManager(keys, { localRoot }),
+    anchor: config.keys.manifest.store === 'file' ? manifestAuditAnchor(keys) : undefined,
+  };
+}
+
+/** Writes queued audit records and anchors the head; a failure is logged and returned, not thrown. */
+async function closeAudit(audit: AuditLog | undefined, logger: Logger): Promise<Error | undefined> {
+  try {
+    await audit?.close();
+    return undefined;
+  } catch (error) {
+    logger.warn({ error: (error as Error).message }, 'the audit log could not be completed on close');
+    return error instanceof Error ? error : new Error(String(error));
+  }
 }

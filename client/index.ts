@@ -7,8 +7,10 @@ export * from './errors';
 export type { CacheBackend } from './backends/cacheBackend';
 export { BaseBackend, type BaseBackendOptions } from './backends/baseBackend';
 export { MemoryBackend, type MemoryBackendOptions } from './backends/memoryBackend';
-export { FileBackend, type FileBackendOptions, type PruneReport, type RepairReport } from './backends/fileBackend';
-export { FileCacheBusyError } from './backends/file/errors';
+export { FileBackend, type CompactReport, type FileBackendOptions, type PruneReport, type RepairReport } from './backends/fileBackend';
+export { FileCacheBusyError, ForeignDatabaseError } from './backends/file/errors';
+export { UnsafePathError } from './fs/errors';
+export { ValueTooLargeError } from './core/errors';
 export {
   CacheManager,
   type CacheManagerOptions,
@@ -53,7 +55,7 @@ export {
   RotationStepError,
   type ProviderAttempt,
 } from './keys/errors';
-export { AuditLog, AuditLogError, AuditEvent, verifyAuditLog, type AuditRecord, type AuditSink, type AuditVerification } from './audit/auditLog';
+export { AuditLog, AuditLogError, AuditEvent, verifyAuditLog, type AuditAnchor, type AuditHead, type AuditKeySource, type AuditMacKey, type AuditRecord, type AuditSink, type AuditStatus, type AuditVerification } from './audit/auditLog';
 export { AdvancedCacheConfig, type CacheConfigInput } from './config/schema';
 export { loadConfig, envVarName, type LoadConfigOptions, type LoadedConfig, type ConfigSource } from './config/loadConfig';
 export { TableSchema, keyManifestSecretName } from './schema/tableSchema';

@@ -19,6 +19,7 @@ import { registerBench } from './commands/bench';
 import { registerEncryption } from './commands/encryption';
 import { registerKeys } from './commands/keys';
 import { registerAudit } from './commands/audit';
+import { registerPlan } from './commands/plan';
 
 export type { CliIo } from './output';
 
@@ -48,6 +49,7 @@ export function buildProgram(runtime: Runtime): Command {
   registerMaintenance(program, runtime);
   registerMigrate(program, runtime);
   registerBench(program, runtime);
+  registerPlan(program, runtime);
   // Subcommands inherit the overrides so their usage errors reach main() too.
   for (const cmd of allCommands(program)) {
     cmd.exitOverride().showSuggestionAfterError(true).configureOutput(program.configureOutput());

@@ -38,7 +38,7 @@ export function registerStatus(program: Command, runtime: Runtime): void {
       .description('backend, encryption and keys, entries per tier, table and health at a glance'),
     StatusOptions,
     async (ctx, opts) => {
-      const vault = await ctx.open();
+      const vault = await ctx.open(undefined, { readOnly: true });
       const { config } = vault;
       let counted: { entries: number; bytes: number; unencrypted: number } | null = null;
       if (opts.count) {
