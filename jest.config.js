@@ -34,6 +34,7 @@ module.exports = {
       ...shared,
       displayName: 'aws',
       testMatch: ['<rootDir>/test/aws/**/*.test.ts'],
+      setupFiles: ['<rootDir>/test/support/awsTestEnv.ts'],
       globalSetup: '<rootDir>/test/support/awsGlobalSetup.ts',
       globalTeardown: '<rootDir>/test/support/awsGlobalTeardown.ts',
     },

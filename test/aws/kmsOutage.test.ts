@@ -108,7 +108,12 @@ describe('KMS and Secrets Manager going away under a running cache (moto behind 
     expect(vault.keys!.stats().fallbacks).toBe(1);
 
     // Nothing lost: a fresh client with KMS back reads every entry written before and during.
-    const fresh = await client({ CACHEVAULT_AUDIT_PATH: join(dir, 'audit-fresh.jsonl'), CACHEVAULT_KEY: randomBytes(32).toString('base64') });
+    // Another machine: its own root key and its own local state (the revision pin beside its cache dir).
+    const fresh = await client({
+      CACHEVAULT_AUDIT_PATH: join(dir, 'audit-fresh.jsonl'),
+      CACHEVAULT_KEY: randomBytes(32).toString('base64'),
+      CACHEVAULT_FILE_DIR: join(dir, 'machine-b', 'cache'),
+    });
     for (let i = 0; i < 20; i++) {
       await expect(fresh.cache.get(`before-${i}`)).resolves.toEqual({ i });
       await expect(fresh.cache.get(`during-${i}`)).resolves.toEqual({ i });
