@@ -3,8 +3,9 @@ import type { EncryptionProvider } from '../crypto/encryptionProvider';
 import { CacheVaultError, InvalidArgumentError } from '../errors';
 import { silentLogger } from '../logger';
 import type { Clock, Logger, StoredEntry } from '../types';
-import { CheckpointStore, describePlan, newCheckpoint, planHash, type Checkpoint, type PlanDescription } from './checkpoint';
-import { MigrationError, MigrationWriteError, PlanMismatchError } from './errors';
+import { CheckpointStore, planHash, type PlanDescription } from './checkpoint';
+import { startRun } from './runStart';
+import { MigrationError, MigrationWriteError } from './errors';
 import { ProgressTracker, type ProgressCounts } from './progress';
 import { scanSegments } from './segmentScan';
 import { StateLock } from './stateLock';
@@ -165,20 +166,19 @@ async function sweep(options: ReencryptOptions, setup: SweepSetup): Promise<Reen
   const { backend, open, seal, shouldRewrite } = options;
   const { plan, hash, store, batchSize, totalSegments, clock, logger, maxFailureSamples, label } = setup;
 
-  const existing = await store.load();
-  let checkpoint: Checkpoint<ReencryptCounts>;
-  let resumed = false;
-  if (existing !== undefined && existing.status === 'running' && (options.resume ?? true)) {
-    if (existing.planHash !== hash || existing.kind !== 'reencrypt') {
-      throw new PlanMismatchError(options.stateDir, hash, existing.planHash, describePlan(existing.plan));
-    }
-    checkpoint = existing;
-    resumed = true;
-  } else {
-    if (existing !== undefined) await store.archive(`${existing.status}-${existing.updatedAt}`);
-    checkpoint = newCheckpoint({ kind: 'reencrypt', planHash: hash, plan, totalSegments, counts: emptyCounts(), now: clock() });
-    await store.save(checkpoint);
-  }
+  const start = await startRun<ReencryptCounts>({
+    store,
+    stateDir: options.stateDir,
+    kind: 'reencrypt',
+    planHash: hash,
+    resume: options.resume ?? true,
+    // A sweep is idempotent: one left running is kept aside and the sweep starts over.
+    whenRunningWithoutResume: 'start-over',
+    reportComplete: false,
+    fresh: async () => ({ kind: 'reencrypt', planHash: hash, plan, totalSegments, counts: emptyCounts(), now: clock() }),
+  });
+  const { checkpoint } = start;
+  const resumed = start.state === 'resumed';
 
   const counts = checkpoint.counts;
   const progressCounts = (): ProgressCounts => ({

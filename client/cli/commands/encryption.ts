@@ -10,6 +10,7 @@ import { NoEncryption } from '../../crypto/noEncryption';
 import { ExitCode } from '../../errors';
 import { entriesByKeyId } from '../../keys/entriesByKeyId';
 import { retireDrainedVersions } from '../../keys/retireKeyVersion';
+import { rotateOrResume, rotationSweepDescription } from '../../keys/rotationResume';
 import { reencryptInPlace, type ReencryptReport } from '../../migrate/reencrypt';
 import type { StoredEntry } from '../../types';
 import { defineAction, type Runtime } from '../command';
@@ -28,7 +29,7 @@ const DisableOptions = z.object({ yes: z.boolean().optional(), backup: z.boolean
 const RotateOptions = z.object({ sweep: z.boolean().optional(), retire: z.boolean().optional() });
 
 
-async function sweep(ctx: CliContext, vault: CliVault, kind: 'rotate' | 'enable' | 'disable', open: CliVault['encryption'], seal: CliVault['encryption'], shouldRewrite: (e: StoredEntry) => boolean, description: string): Promise<ReencryptReport> {
+async function sweep(ctx: CliContext, vault: CliVault, kind: 'rotate' | 'enable' | 'disable', open: CliVault['encryption'], seal: CliVault['encryption'], shouldRewrite: (e: StoredEntry) => boolean, description: string, resumeRotation = false): Promise<ReencryptReport> {
   const progress = ctx.out.progress(kind, 0);
   try {
     return await reencryptInPlace({
@@ -37,9 +38,9 @@ async function sweep(ctx: CliContext, vault: CliVault, kind: 'rotate' | 'enable'
       seal,
       shouldRewrite,
       stateDir: sweepStateDir(vault.config, ctx.io.cwd, kind),
-      // Every rotate makes a new active key, so an interrupted rotate's sweep (to an older key) is
-      // never the one to continue: start afresh (entries already under the new key are skipped as unchanged).
-      resume: kind !== 'rotate',
+      // A rotate resumes only the interrupted sweep toward the version it recorded (rotateOrResume);
+      // a fresh rotate starts afresh (entries already under the new key are skipped as unchanged).
+      resume: kind !== 'rotate' || resumeRotation,
       description,
       backendDescription: `${vault.config.backend}:${vault.config.namespace}`,
       onProgress: (p) => {
@@ -161,10 +162,10 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
       const vault = await ctx.open();
       if (!vault.keys) throw new UsageError('Encryption is disabled, so there are no keys to rotate.', { hint: 'Run `cachevault encryption enable` first.' });
       const keys = vault.keys;
-      const { previous, current } = await keys.rotate();
+      const { previous, current, resumed } = await rotateOrResume(keys, sweepStateDir(vault.config, ctx.io.cwd, 'rotate'));
       let report: ReencryptReport | undefined;
       if (opts.sweep !== false) {
-        report = await sweep(ctx, vault, 'rotate', vault.encryption, vault.encryption, (e) => e.keyId !== 'none' && e.keyId !== current, `rotate to ${current}`);
+        report = await sweep(ctx, vault, 'rotate', vault.encryption, vault.encryption, (e) => e.keyId !== 'none' && e.keyId !== current, rotationSweepDescription(current), resumed);
       }
       const retired: string[] = [];
       if (opts.retire) {
@@ -177,9 +178,9 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
           if (outcome.inUse.length > 0) throw outcome.inUse[0];
         }
       }
-      ctx.out.result({ previous: previous ?? null, current, sweep: report ?? null, retired }, (r) =>
+      ctx.out.result({ previous: previous ?? null, current, resumed, sweep: report ?? null, retired }, (r) =>
         [
-          `Rotated: ${r.previous ?? '(none)'} -> ${r.current}${r.retired.length ? `; retired ${r.retired.join(', ')}` : ''}.`,
+          `${r.resumed ? 'Resumed the interrupted rotation' : 'Rotated'}: ${r.previous ?? '(none)'} -> ${r.current}${r.retired.length ? `; retired ${r.retired.join(', ')}` : ''}.`,
           r.sweep ? keyValues(sweepSummary(r.sweep)) : 'Entries were not re-encrypted (--no-sweep); run `cachevault encryption rotate` again later, or they move on their next write.',
         ].join('\n'),
       );
