@@ -9,12 +9,15 @@ import { createLogger, silentLogger } from '../logger';
 export type CliVault = CacheVault;
 
 /**
- * Library log lines (pino JSON) would bury the CLI's one-line messages, so they are shown only
+ * Library log lines (JSON) would bury the CLI's one-line messages, so they are shown only
  * with --verbose; warnings that matter reach the user through `vault.warnings`.
  */
 export async function openVault(options: LoadConfigOptions, verbose = false): Promise<CliVault> {
   return createCache({
-    ...options,
+    ...options.options,
+    configFile: options.file,
+    env: options.env,
+    cwd: options.cwd,
     logger: verbose ? createLogger('debug', { component: 'cli' }) : silentLogger,
     keyProviderDeps: { env: options.env },
   });

@@ -23,7 +23,7 @@ function tierSpecs(vault: CliVault, cwd: string): string[] {
   const specs: string[] = [];
   if (tiers.includes('file')) specs.push(`file:${resolve(cwd, config.file.dir)}`);
   if (tiers.includes('dynamodb')) {
-    const params = new URLSearchParams({ region: config.dynamodb.region });
+    const params = new URLSearchParams(config.dynamodb.region ? { region: config.dynamodb.region } : {});
     if (config.dynamodb.endpoint) params.set('endpoint', config.dynamodb.endpoint);
     specs.push(`dynamodb:${config.dynamodb.tableName}?${params.toString()}`);
   }

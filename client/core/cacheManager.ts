@@ -155,9 +155,10 @@ const DEFAULT_TTL_MS = 3_600_000;
  */
 export class CacheManager {
   readonly namespaceName: string;
-  private readonly backend: CacheBackend;
+  /** The storage this cache reads and writes (a hybrid backend holds the tiers). */
+  readonly backend: CacheBackend;
   private readonly defaultTtlMs: number | null;
-  private readonly encryption: EncryptionProvider;
+  private readonly sealer: EncryptionProvider;
   private readonly transforms: readonly ValueTransform[];
   private readonly serializer: Serializer;
   private readonly lease: StampedeLease | undefined;
@@ -172,7 +173,7 @@ export class CacheManager {
     this.namespaceName = options.namespace ?? 'default';
     this.defaultTtlMs = options.defaultTtlMs === undefined ? DEFAULT_TTL_MS : options.defaultTtlMs;
     checkTtl(this.defaultTtlMs, 'defaultTtlMs');
-    this.encryption = options.encryption ?? new NoEncryption();
+    this.sealer = options.encryption ?? new NoEncryption();
     this.transforms = options.transforms ?? [compressionTransform()];
     this.serializer = options.serializer ?? msgpackSerializer;
     this.lease = options.lease;
@@ -227,6 +228,7 @@ export class CacheManager {
   }
 
   async set<T>(key: string, value: T, options: ExpiryOptions = {}): Promise<WriteResult> {
+    checkOptions(options, 'set(key, value, options)', EXPIRY_OPTIONS);
     const entry = await this.encode(key, value, this.expiryOf(options));
     const result = await this.write(() => this.backend.set(entry));
     this.shared.counters.sets += 1;
@@ -246,6 +248,8 @@ export class CacheManager {
   }
 
   async setMany<T>(items: readonly ({ readonly key: string; readonly value: T } & ExpiryOptions)[]): Promise<WriteResult> {
+    if (!Array.isArray(items)) throw new TypeError(`cache.setMany(items) takes an array of { key, value, ttlMs? }, got ${describeArg(items)}.`);
+    for (const item of items) checkOptions(item, 'setMany(items): each item', SET_MANY_ITEM);
     const entries = await Promise.all(items.map((item) => this.encode(item.key, item.value, this.expiryOf(item))));
     const result = await this.write(() => this.backend.setMany(entries));
     this.shared.counters.sets += entries.length;
@@ -276,6 +280,8 @@ export class CacheManager {
    * a holder that dies only delays others until it lapses). A failed `fn` is not cached.
    */
   async wrap<T>(key: string, fn: () => T | Promise<T>, options: WrapOptions = {}): Promise<T> {
+    if (typeof fn !== 'function') throw new TypeError(`cache.wrap(key, fn, options): fn must be a function that computes the value, got ${describeArg(fn)}.`);
+    checkOptions(options, 'wrap(key, fn, options)', WRAP_OPTIONS);
     const cached = await this.lookup<T>(key);
     if (cached.found) return cached.value as T;
     const flightId = `${this.namespaceName}\u0000${key}`;
@@ -317,7 +323,7 @@ export class CacheManager {
       await this.backend.close();
     } finally {
       // Key material is dropped even when the backend fails to close.
-      await this.encryption.close?.();
+      await this.sealer.close?.();
     }
   }
 
@@ -339,7 +345,7 @@ export class CacheManager {
     const identity: EntryIdentity = { namespace: this.namespaceName, key, expiresAt };
     let bytes = this.serializer.serialize(value);
     for (const transform of this.transforms) bytes = await transform.encode(bytes, identity);
-    const sealed = await this.encryption.seal(bytes, identity);
+    const sealed = await this.sealer.seal(bytes, identity);
     return { ...identity, value: sealed.bytes, keyId: sealed.keyId, createdAt: this.clock() };
   }
 
@@ -372,7 +378,7 @@ export class CacheManager {
   private async decodeSealed<T>(entry: StoredEntry, now: number): Promise<Lookup<T>> {
     const counters = this.shared.counters;
     try {
-      let bytes = await this.encryption.open(entry.value, entry);
+      let bytes = await this.sealer.open(entry.value, entry);
       for (let i = this.transforms.length - 1; i >= 0; i--) bytes = await this.transforms[i]!.decode(bytes, entry);
       const value = this.serializer.deserialize(bytes) as T;
       const primitive = value === null || (typeof value !== 'object' && typeof value !== 'function');
@@ -452,6 +458,34 @@ function valueOf<T>(found: Lookup<T>): T | undefined {
 
 function wholeLookup<T>(found: Lookup<T>): Lookup<T> {
   return found;
+}
+
+const EXPIRY_OPTIONS = ['ttlMs', 'expiresAt'] as const;
+const WRAP_OPTIONS = [...EXPIRY_OPTIONS, 'useLease'] as const;
+const SET_MANY_ITEM = ['key', 'value', ...EXPIRY_OPTIONS] as const;
+
+/**
+ * Option objects are checked at run time too: JavaScript callers (and `as any`) can pass a bare
+ * TTL number or a misspelt field, which would otherwise be ignored and cache with the default TTL.
+ */
+function checkOptions(options: unknown, call: string, allowed: readonly string[]): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    const example = typeof options === 'number' ? ` To give a TTL, pass { ttlMs: ${options} }.` : '';
+    throw new TypeError(`cache.${call}: options must be an object such as { ttlMs: 60000 }, got ${describeArg(options)}.${example}`);
+  }
+  const unknown = Object.keys(options).filter((k) => !allowed.includes(k));
+  if (unknown.length > 0) {
+    throw new TypeError(`cache.${call}: unknown option${unknown.length === 1 ? '' : 's'} ${unknown.map((k) => `"${k}"`).join(', ')}; allowed: ${allowed.join(', ')}.`);
+  }
+}
+
+function describeArg(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'number' || typeof v === 'boolean') return `the ${typeof v} ${String(v)}`;
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.slice(0, 40))}`;
+  return `a ${typeof v}`;
 }
 
 function checkTtl(ttl: number | null, field: string): void {

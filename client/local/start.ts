@@ -31,7 +31,7 @@ function parseOptions(): { once: boolean; port: number | undefined; verbose: boo
 /** Health, then a write, a read, a short-lived entry that expires, and the stats. */
 async function demonstrate(stack: LocalStack): Promise<void> {
   // Library log lines would repeat, as JSON, the warnings printed here in words.
-  const vault = await createCache({ file: stack.configPath, logger: silentLogger });
+  const vault = await createCache({ configFile: stack.configPath, logger: silentLogger });
   try {
     // The env-key warning was already given, with what to do about it.
     for (const w of vault.warnings) if (!(stack.key.provider === 'env' && w.includes(stack.key.variable))) warn(w);
