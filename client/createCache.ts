@@ -5,7 +5,6 @@ import type { LoadConfigOptions } from './config/loadConfig';
 import type { AdvancedCacheConfig, CacheConfigInput } from './config/schema';
 import { CacheManager } from './core/cacheManager';
 import type { EncryptionProvider } from './crypto/encryptionProvider';
-import { NoEncryption } from './crypto/noEncryption';
 import type { KeyProviderDeps } from './keys/createKeyProviders';
 import type { KeyManager } from './keys/keyManager';
 import type { ManifestStore } from './keys/manifestStore';
@@ -156,6 +155,7 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
     audit = new AuditLog({ path: auditLogPath(config), clock: runtime.clock });
   }
   let keys: KeyManager | undefined;
+  const { NoEncryption } = require('./crypto/noEncryption') as typeof import('./crypto/noEncryption');
   let encryption: EncryptionProvider = new NoEncryption();
   if (config.encryption.enabled) {
     const { createKeyProviders } = require('./keys/createKeyProviders') as typeof import('./keys/createKeyProviders');

@@ -2,10 +2,8 @@ import { EnvelopeFormatError, IntegrityError, InvalidArgumentError, KeyUnavailab
 import type { CacheBackend } from '../backends/cacheBackend';
 import { describe } from '../backends/baseBackend';
 import type { EncryptionProvider } from '../crypto/encryptionProvider';
-import { NoEncryption } from '../crypto/noEncryption';
 import { silentLogger } from '../logger';
 import type { BackendStats, Clock, EntryIdentity, HealthReport, Logger, StoredEntry, TierFailure, WriteResult } from '../types';
-import { compressionTransform } from './compression';
 import { msgpackSerializer, type Serializer } from './serializer';
 import { SingleFlight } from './singleFlight';
 import type { ValueTransform } from './valueTransform';
@@ -173,8 +171,12 @@ export class CacheManager {
     this.namespaceName = options.namespace ?? 'default';
     this.defaultTtlMs = options.defaultTtlMs === undefined ? DEFAULT_TTL_MS : options.defaultTtlMs;
     checkTtl(this.defaultTtlMs, 'defaultTtlMs');
-    this.sealer = options.encryption ?? new NoEncryption();
-    this.transforms = options.transforms ?? [compressionTransform()];
+    // The defaults load node:zlib (CRC-32 framing, brotli): required here, not at import time, so
+    // that `import 'cachevault'` does not pay for them when createCache supplies its own.
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    this.sealer = options.encryption ?? new (require('../crypto/noEncryption') as typeof import('../crypto/noEncryption')).NoEncryption();
+    this.transforms = options.transforms ?? [(require('./compression') as typeof import('./compression')).compressionTransform()];
+    /* eslint-enable @typescript-eslint/no-require-imports */
     this.serializer = options.serializer ?? msgpackSerializer;
     this.lease = options.lease;
     this.strict = options.strict ?? false;

@@ -1,5 +1,5 @@
 /**
- * Every error class an app may meet, for `instanceof` checks and `code` switches. Re-exported
+ * Every error class an app may meet (AuditLogError, of the audit log, is in `cachevault/audit`), for `instanceof` checks and `code` switches. Re-exported
  * by the root entry; nothing here loads more than the class definitions.
  */
 export * from '../errors';
@@ -18,7 +18,6 @@ export {
   RotationStepError,
   type ProviderAttempt,
 } from '../keys/errors';
-export { AuditLogError } from '../audit/auditLog';
 export {
   DynamoDBError,
   TableNotFoundError,
