@@ -1,3 +1,4 @@
+/* global process, console */
 // Writes the ESM entry points (dist/esm/*.mjs and their .d.mts types) over the CommonJS build.
 //
 // cachevault ships one implementation, compiled to CommonJS, and thin ESM wrappers that re-export

@@ -1,3 +1,4 @@
+/* global process, console */
 // What loading cachevault adds to a bare `node` start, in milliseconds: the median over N cold
 // processes of the time from process start to "loaded" (performance.now()) and of the CPU time
 // used by then, with `require(X)`, with `import(X)`, and with nothing (the baseline). CPU time is
