@@ -8,10 +8,10 @@ import { redact } from '../logger';
 
 /** The subset of `@aws-lambda-powertools/logger`'s Logger this adapter uses. */
 export interface PowertoolsLoggerLike {
-  debug(message: string, ...extra: object[]): void;
-  info(message: string, ...extra: object[]): void;
-  warn(message: string, ...extra: object[]): void;
-  error(message: string, ...extra: object[]): void;
+  debug(message: string, ...extra: Record<string, unknown>[]): void;
+  info(message: string, ...extra: Record<string, unknown>[]): void;
+  warn(message: string, ...extra: Record<string, unknown>[]): void;
+  error(message: string, ...extra: Record<string, unknown>[]): void;
 }
 
 /** Wraps a Powertools Logger for `createCache({ logger: powertoolsLogger(logger) })`. */
