@@ -202,7 +202,10 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
     throw err;
   }
   warnings.push(...created.warnings);
-  for (const warning of warnings) warnOnce(logger, warning);
+  // The env provider logs its own warning when it is used, which is when it matters; the
+  // config's version of it stays in `warnings` without being logged a second time.
+  const usedEnv = config.encryption.enabled && config.keys.providers.includes('env');
+  for (const warning of warnings) if (!(usedEnv && warning.startsWith('The env key provider'))) warnOnce(logger, warning);
 
   const { compressionTransform } = require('./core/compression') as typeof import('./core/compression');
   const lease = created.lease;

@@ -2,7 +2,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { z } from 'zod';
 import type { KeyProviderName, KeysConfig } from '../config/schema';
 import { ConfigError } from '../errors';
-import { silentLogger } from '../logger';
+import { silentLogger, warnOnce } from '../logger';
 import { isInstalled, loadOptional } from '../optionalDependency';
 import type { Logger } from '../types';
 import { EnvKeyProvider } from './envKeyProvider';
@@ -74,7 +74,8 @@ export function createKeyProviders(keys: KeysConfigValue, deps: KeyProviderDeps 
           logger,
         });
       case 'env':
-        return new EnvKeyProvider({ variable: keys.envKey.variable, env: deps.env, logger });
+        // Its "weaker than KMS" warning says nothing new after the first cache in a process.
+        return new EnvKeyProvider({ variable: keys.envKey.variable, env: deps.env, logger: { ...logger, warn: (fields, msg) => warnOnce(logger, msg ?? '', fields) } });
     }
   });
 }
