@@ -190,7 +190,13 @@ export function translateConnectionError(
   context: { readonly tableName: string; readonly action: string; readonly endpoint?: string },
 ): DynamoDBError | undefined {
   for (const e of causeChain(err)) {
-    const code = typeof e.code === 'string' ? e.code : undefined;
+    // The SDK sometimes wraps a socket error as "AWS SDK error wrapper for Error: connect
+    // ECONNREFUSED 127.0.0.1:8000", with neither `code` nor `cause`: the message is all there is.
+    const wrapped = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ECONNRESET|EPIPE|ETIMEDOUT)\b(?:\s+(\S+))?/.exec(e.message);
+    const code = typeof e.code === 'string' ? e.code : wrapped?.[1];
+    if (code && UNREACHABLE.has(code) && e.code === undefined && wrapped) {
+      return new EndpointUnreachableError(context.tableName, context.endpoint ?? wrapped[2], code, { cause: err });
+    }
     if (code && UNREACHABLE.has(code)) return new EndpointUnreachableError(context.tableName, context.endpoint ?? endpointOf(e), code, { cause: err });
     if (code === 'ETIMEDOUT' || TIMEOUT_NAMES.has(e.name)) return new EndpointTimeoutError(context.tableName, context.action, { cause: err });
     if (e.name === 'CredentialsProviderError' || /Could not load credentials from any providers/.test(e.message)) {
