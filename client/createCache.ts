@@ -40,6 +40,11 @@ export interface CacheRuntimeOptions {
   readonly cwd?: string;
   /** Injected key-provider dependencies (a KMS client with custom credentials, tests). */
   readonly keyProviderDeps?: Omit<KeyProviderDeps, 'logger'>;
+  /**
+   * Check that a data key can be had before returning. Off only for tools that report key
+   * problems themselves (the CLI's health and status). @default true
+   */
+  readonly verifyKeys?: boolean;
 }
 
 /**
@@ -58,6 +63,7 @@ export interface LegacyCreateCacheOptions extends LoadConfigOptions {
   readonly clock?: Clock;
   readonly logger?: LoggerLike | Logger;
   readonly keyProviderDeps?: Omit<KeyProviderDeps, 'logger'>;
+  readonly verifyKeys?: boolean;
 }
 
 /** The parts a {@link Cache} was built from. */
@@ -126,8 +132,8 @@ export class Cache extends CacheManager implements CacheParts {
 /** @deprecated the old name of {@link Cache}. */
 export type CacheVault = Cache;
 
-const RUNTIME_KEYS = new Set(['logger', 'messageFirstLogger', 'clock', 'configFile', 'env', 'cwd', 'keyProviderDeps']);
-const LEGACY_KEYS = new Set(['options', 'file', 'env', 'cwd', 'clock', 'logger', 'keyProviderDeps']);
+const RUNTIME_KEYS = new Set(['logger', 'messageFirstLogger', 'clock', 'configFile', 'env', 'cwd', 'keyProviderDeps', 'verifyKeys']);
+const LEGACY_KEYS = new Set(['options', 'file', 'env', 'cwd', 'clock', 'logger', 'keyProviderDeps', 'verifyKeys']);
 
 /**
  * Builds the cache the configuration describes: defaults < config file < `CACHEVAULT_*`
@@ -172,12 +178,14 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
       logger,
       cache: { maxAgeMs: config.keys.kms.cacheMaxAgeMs, maxUses: config.keys.kms.cacheMaxUses },
     });
-    try {
-      // Fail here, not at the first set: a data key must be obtainable with this chain.
-      await keys.activeKey();
-    } catch (err) {
-      await keys.close();
-      throw withSetupHint(err, config);
+    if (runtime.verifyKeys !== false) {
+      try {
+        // Fail here, not at the first set: a data key must be obtainable with this chain.
+        await keys.activeKey();
+      } catch (err) {
+        await keys.close();
+        throw withSetupHint(err, config);
+      }
     }
     encryption = new AeadEncryption({
       keys,
@@ -257,7 +265,7 @@ function splitInput(input: CreateCacheOptions | LegacyCreateCacheOptions): {
     const old = input as LegacyCreateCacheOptions;
     return {
       load: { options: old.options, file: old.file, env: old.env, cwd: old.cwd },
-      runtime: { logger: old.logger, clock: old.clock, keyProviderDeps: old.keyProviderDeps },
+      runtime: { logger: old.logger, clock: old.clock, keyProviderDeps: old.keyProviderDeps, verifyKeys: old.verifyKeys },
       deprecated: 'createCache({ options: {...}, file }) is deprecated: pass the settings directly, createCache({ backend: "file", ..., configFile }).',
     };
   }

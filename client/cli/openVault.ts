@@ -20,5 +20,7 @@ export async function openVault(options: LoadConfigOptions, verbose = false): Pr
     cwd: options.cwd,
     logger: verbose ? createLogger('debug', { component: 'cli' }) : silentLogger,
     keyProviderDeps: { env: options.env },
+    // Commands report key problems themselves (health's keys.active step, set's error).
+    verifyKeys: false,
   });
 }

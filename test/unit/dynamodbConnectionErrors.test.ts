@@ -49,7 +49,7 @@ describe('DynamoDB connection, credential and region failures map to their docum
 
   test('service errors that are not about the connection keep their own mapping', () => {
     const notFound = Object.assign(new Error('Requested resource not found'), { name: 'ResourceNotFoundException' });
-    expect((translateDynamoError(notFound, context) as { code: string }).code).toBe('DYNAMODB_TABLE_NOT_FOUND');
+    expect((translateDynamoError(notFound, context) as unknown as { code: string }).code).toBe('DYNAMODB_TABLE_NOT_FOUND');
   });
 
   test('createCache against an endpoint where nothing listens fails with ENDPOINT_UNREACHABLE, not BACKEND_START_FAILED', async () => {
