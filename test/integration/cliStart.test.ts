@@ -52,6 +52,10 @@ describe('npm start (client/local/start.ts) in a script', () => {
     expect(first.stdout).toContain(`DynamoDB Local   http://127.0.0.1:${port}`);
     expect(first.stdout).toContain('table            cachevault (created now');
     expect(first.stdout).toContain('npx cachevault status');
+    // Run without a terminal: it says DynamoDB Local stops, and how to get a stack that stays up.
+    expect(first.stdout).toContain('Ran once');
+    expect(first.stdout).toContain('run `npm start` in a terminal');
+    expect(first.stdout).not.toContain('Try it');
     expect(first.stderr).toContain('No OS keyring is available here');
 
     const configPath = join(dir, '.cachevault', 'local', 'cachevault.config.json');
