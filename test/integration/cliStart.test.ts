@@ -46,7 +46,8 @@ describe('npm start (client/local/start.ts) in a script', () => {
   it('brings up DynamoDB Local, the table and a key, proves the cache works, prints what to try, and stops cleanly', async () => {
     const port = await freePort();
     const first = await runStart(dir, port);
-    expect(first.code).toBe(0);
+    // With stderr beside the code, a failed run says why.
+    expect({ code: first.code, stderr: first.code === 0 ? '' : first.stderr }).toEqual({ code: 0, stderr: '' });
     expect(first.stdout).toContain('health: ok');
     expect(first.stdout).toMatch(/demo\/short-lived \(1 s TTL\): "gone soon" before, a miss after/);
     expect(first.stdout).toContain(`DynamoDB Local   http://127.0.0.1:${port}`);
