@@ -7,6 +7,7 @@ import { CacheManager } from './core/cacheManager';
 import type { EncryptionProvider } from './crypto/encryptionProvider';
 import type { KeyProviderDeps } from './keys/createKeyProviders';
 import type { KeyManager } from './keys/keyManager';
+import type { KeyProvider } from './keys/keyProvider';
 import type { ManifestStore } from './keys/manifestStore';
 import { createLogger, toLogger, warnOnce, type LoggerLike } from './logger';
 import { loadOptional } from './optionalDependency';
@@ -71,6 +72,8 @@ export interface CacheParts {
   readonly backend: CacheBackend;
   /** The key manager, when encryption is enabled. */
   readonly keyManager: KeyManager | undefined;
+  /** The key provider chain the key manager uses (health checks probe it). */
+  readonly keyProviders: readonly KeyProvider[];
   readonly encryption: EncryptionProvider;
   readonly audit: AuditLog | undefined;
   readonly config: AdvancedCacheConfig;
@@ -88,6 +91,7 @@ export interface CacheParts {
  */
 export class Cache extends CacheManager implements CacheParts {
   readonly keyManager: KeyManager | undefined;
+  readonly keyProviders: readonly KeyProvider[];
   readonly encryption: EncryptionProvider;
   readonly audit: AuditLog | undefined;
   readonly config: AdvancedCacheConfig;
@@ -100,6 +104,7 @@ export class Cache extends CacheManager implements CacheParts {
   constructor(manager: ConstructorParameters<typeof CacheManager>[0], parts: CacheParts, closeParts: () => Promise<void>) {
     super(manager);
     this.keyManager = parts.keyManager;
+    this.keyProviders = parts.keyProviders;
     this.encryption = parts.encryption;
     this.audit = parts.audit;
     this.config = parts.config;
@@ -149,7 +154,7 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
   const { load, runtime, deprecated } = splitInput(input);
   const { loadConfig } = require('./config/loadConfig') as typeof import('./config/loadConfig');
   const loaded = loadConfig(load);
-  const { config } = loaded;
+  let { config } = loaded;
   const logger = runtime.logger
     ? toLogger(runtime.logger, { messageFirst: runtime.messageFirstLogger })
     : loaded.sources.has('logging.level') ? createLogger(config.logging.level) : createLogger('silent');
@@ -161,14 +166,25 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
     audit = new AuditLog({ path: auditLogPath(config), clock: runtime.clock });
   }
   let keys: KeyManager | undefined;
+  let keyProviders: KeyProvider[] = [];
   const { NoEncryption } = require('./crypto/noEncryption') as typeof import('./crypto/noEncryption');
   let encryption: EncryptionProvider = new NoEncryption();
   if (config.encryption.enabled) {
     const { createKeyProviders } = require('./keys/createKeyProviders') as typeof import('./keys/createKeyProviders');
     const { KeyManager } = require('./keys/keyManager') as typeof import('./keys/keyManager');
     const { AeadEncryption } = require('./crypto/aeadEncryption') as typeof import('./crypto/aeadEncryption');
+    keyProviders = createKeyProviders(config.keys, { ...runtime.keyProviderDeps, env: runtime.keyProviderDeps?.env ?? load.env, logger });
+    if (!loaded.sources.has('keys.providers')) {
+      // The default chain has the keyring "where reachable": on a server with the module
+      // installed but no keyring daemon, it would only be a provider that is always down.
+      const reachable = await Promise.all(keyProviders.map(async (p) => p.name !== 'keyring' || (await p.probe().catch(() => ({ ok: false }))).ok));
+      if (reachable.includes(false) && reachable.includes(true)) {
+        keyProviders = keyProviders.filter((_, i) => reachable[i]);
+        config = { ...config, keys: { ...config.keys, providers: keyProviders.map((p) => p.name) } };
+      }
+    }
     keys = await KeyManager.open({
-      providers: createKeyProviders(config.keys, { ...runtime.keyProviderDeps, env: runtime.keyProviderDeps?.env ?? load.env, logger }),
+      providers: keyProviders,
       store: manifestStore(config),
       app: config.keys.app,
       environment: config.keys.environment,
@@ -232,6 +248,7 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
     {
       backend: created.backend,
       keyManager: keys,
+      keyProviders,
       encryption,
       audit,
       config,

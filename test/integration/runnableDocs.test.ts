@@ -65,6 +65,9 @@ describe('runnable code blocks in the docs', () => {
       CACHEVAULT_KEY: Buffer.alloc(32, 3).toString('base64'),
       DYNAMODB_ENDPOINT: process.env.CACHEVAULT_TEST_DYNAMODB_ENDPOINT ?? '',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      // A loaded CI machine can take longer than the 3 s default for DynamoDB Local's CreateTable,
+      // and a timed-out CreateTable retried by the SDK meets its own table ("already exists").
+      CACHEVAULT_DYNAMODB_REQUEST_TIMEOUT_MS: '30000',
       npm_config_yes: 'false',
       npm_config_offline: 'true',
       npm_config_update_notifier: 'false',
