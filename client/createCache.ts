@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from 'node:path';
-import type { AuditLog } from './audit/auditLog';
+import type { AuditAnchor, AuditKeySource, AuditLog } from './audit/auditLog';
 import type { CacheBackend } from './backends/cacheBackend';
 import type { LoadConfigOptions } from './config/loadConfig';
 import type { AdvancedCacheConfig, CacheConfigInput } from './config/schema';
@@ -8,6 +8,7 @@ import type { EncryptionProvider } from './crypto/encryptionProvider';
 import type { KeyProviderDeps } from './keys/createKeyProviders';
 import type { KeyManager } from './keys/keyManager';
 import type { KeyProvider } from './keys/keyProvider';
+import type { ManifestSealer } from './keys/manifestSeal';
 import type { ManifestStore } from './keys/manifestStore';
 import { createLogger, toLogger, warnOnce, type LoggerLike } from './logger';
 import { loadOptional } from './optionalDependency';
@@ -46,6 +47,14 @@ export interface CacheRuntimeOptions {
    * problems themselves (the CLI's health and status). @default true
    */
   readonly verifyKeys?: boolean;
+  /**
+   * Open without writing key state: no key version is created (not even the first), the manifest
+   * and revision pin are not written and key events are not audited. For read-only commands.
+   * @default false
+   */
+  readonly readOnly?: boolean;
+  /** Open even when the key manifest is refused, so a key backup can replace it (`keys restore`). @default false */
+  readonly recoverKeys?: boolean;
 }
 
 /**
@@ -65,6 +74,8 @@ export interface LegacyCreateCacheOptions extends LoadConfigOptions {
   readonly logger?: LoggerLike | Logger;
   readonly keyProviderDeps?: Omit<KeyProviderDeps, 'logger'>;
   readonly verifyKeys?: boolean;
+  readonly readOnly?: boolean;
+  readonly recoverKeys?: boolean;
 }
 
 /** The parts a {@link Cache} was built from. */
@@ -124,7 +135,11 @@ export class Cache extends CacheManager implements CacheParts {
     return this;
   }
 
-  /** Closes the backend and lease, and zeroes key material; each part even when another fails. */
+  /**
+   * Closes the backend and lease, writes queued audit records and anchors the audit head, and
+   * zeroes key material, each part even when another fails. Rejects (after all of that) when an
+   * audit record could not be written.
+   */
   override async close(): Promise<void> {
     try {
       await super.close();
@@ -137,8 +152,8 @@ export class Cache extends CacheManager implements CacheParts {
 /** @deprecated the old name of {@link Cache}. */
 export type CacheVault = Cache;
 
-const RUNTIME_KEYS = new Set(['logger', 'messageFirstLogger', 'clock', 'configFile', 'env', 'cwd', 'keyProviderDeps', 'verifyKeys']);
-const LEGACY_KEYS = new Set(['options', 'file', 'env', 'cwd', 'clock', 'logger', 'keyProviderDeps', 'verifyKeys']);
+const RUNTIME_KEYS = new Set(['logger', 'messageFirstLogger', 'clock', 'configFile', 'env', 'cwd', 'keyProviderDeps', 'verifyKeys', 'readOnly', 'recoverKeys']);
+const LEGACY_KEYS = new Set(['options', 'file', 'env', 'cwd', 'clock', 'logger', 'keyProviderDeps', 'verifyKeys', 'readOnly', 'recoverKeys']);
 
 /**
  * Builds the cache the configuration describes: defaults < config file < `CACHEVAULT_*`
@@ -163,7 +178,7 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
   let audit: AuditLog | undefined;
   if (config.audit.enabled) {
     const { AuditLog } = require('./audit/auditLog') as typeof import('./audit/auditLog');
-    audit = new AuditLog({ path: auditLogPath(config), clock: runtime.clock });
+    audit = new AuditLog({ path: auditLogPath(config), clock: runtime.clock, logger });
   }
   let keys: KeyManager | undefined;
   let keyProviders: KeyProvider[] = [];
@@ -183,9 +198,20 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
         config = { ...config, keys: { ...config.keys, providers: keyProviders.map((p) => p.name) } };
       }
     }
+    const sealer = manifestSealer(config, keyProviders, runtime.keyProviderDeps);
+    if (!sealer) {
+      warnings.push('The key manifest is not MACed (no manifest MAC key): whoever can write it could roll it back or replace keys. Set keys.kms.macKeyId (docs/key-management.md).');
+    }
+    const { isLocalRootKeyProvider } = require('./keys/keyProvider') as typeof import('./keys/keyProvider');
+    const { FileRevisionPinStore, defaultRevisionPinPath } = require('./keys/revisionPin') as typeof import('./keys/revisionPin');
+    const localRoot = keyProviders.find(isLocalRootKeyProvider);
     keys = await KeyManager.open({
       providers: keyProviders,
       store: manifestStore(config),
+      sealer,
+      revisionPins: localRoot ? new FileRevisionPinStore(defaultRevisionPinPath(config.file.dir), localRoot) : undefined,
+      readOnly: runtime.readOnly,
+      recovery: runtime.recoverKeys,
       app: config.keys.app,
       environment: config.keys.environment,
       wrapLocally: config.keys.wrapLocally,
@@ -194,7 +220,8 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
       logger,
       cache: { maxAgeMs: config.keys.kms.cacheMaxAgeMs, maxUses: config.keys.kms.cacheMaxUses },
     });
-    if (runtime.verifyKeys !== false) {
+    audit?.attach(auditParts(keys, config));
+    if (runtime.verifyKeys !== false && !runtime.readOnly) {
       try {
         // Fail here, not at the first set: a data key must be obtainable with this chain.
         await keys.activeKey();
@@ -222,6 +249,7 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
   try {
     created = await createBackend(config, { clock: runtime.clock, logger, isLocalOnly });
   } catch (err) {
+    await closeAudit(audit, logger);
     await keys?.close();
     throw err;
   }
@@ -257,11 +285,16 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
       backendName: created.name,
     },
     async () => {
+      let auditFailure: Error | undefined;
       try {
         lease?.close();
       } finally {
+        // Queued audit records need the keys for their MACs and the anchor: before keys close.
+        auditFailure = await closeAudit(audit, logger);
         await keys?.close();
       }
+      // Everything is closed and zeroed; a security event that could not be recorded is still news.
+      if (auditFailure) throw auditFailure;
     },
   );
 }
@@ -282,7 +315,7 @@ function splitInput(input: CreateCacheOptions | LegacyCreateCacheOptions): {
     const old = input as LegacyCreateCacheOptions;
     return {
       load: { options: old.options, file: old.file, env: old.env, cwd: old.cwd },
-      runtime: { logger: old.logger, clock: old.clock, keyProviderDeps: old.keyProviderDeps, verifyKeys: old.verifyKeys },
+      runtime: { logger: old.logger, clock: old.clock, keyProviderDeps: old.keyProviderDeps, verifyKeys: old.verifyKeys, readOnly: old.readOnly, recoverKeys: old.recoverKeys },
       deprecated: 'createCache({ options: {...}, file }) is deprecated: pass the settings directly, createCache({ backend: "file", ..., configFile }).',
     };
   }
@@ -306,6 +339,23 @@ function withSetupHint(err: unknown, config: AdvancedCacheConfig): unknown {
     `(\`openssl rand -base64 32\`) in containers and CI. \`npx cachevault init\` writes a config for each case; docs/configuration.md#keys.`;
   Object.defineProperty(hinted, 'hint', { value: hinted.hint ? `${hinted.hint} ${setup}` : setup, configurable: true, enumerable: true });
   return hinted;
+}
+
+/**
+ * What MACs the key manifest: the KMS HMAC key when `keys.kms.macKeyId` is set (required for a
+ * manifest shared through Secrets Manager), else a file manifest's local root key (the first of
+ * keyring/env configured). `undefined` when neither exists (KMS only, no MAC key).
+ */
+export function manifestSealer(config: AdvancedCacheConfig, providers: readonly KeyProvider[], deps: CacheRuntimeOptions['keyProviderDeps'] = {}): ManifestSealer | undefined {
+  const { macKeyId, region, endpoint } = config.keys.kms;
+  if (macKeyId) {
+    const { KmsManifestSealer } = loadOptional('@aws-sdk/client-kms', () => require('./keys/kmsManifestSealer') as typeof import('./keys/kmsManifestSealer'));
+    return new KmsManifestSealer({ macKeyId, client: deps.kmsClient, region, endpoint });
+  }
+  const { isLocalRootKeyProvider } = require('./keys/keyProvider') as typeof import('./keys/keyProvider');
+  const { LocalManifestSealer } = require('./keys/manifestSeal') as typeof import('./keys/manifestSeal');
+  const local = providers.find(isLocalRootKeyProvider);
+  return config.keys.manifest.store === 'file' && local ? new LocalManifestSealer(local) : undefined;
 }
 
 /** The key manifest store the configuration names. */
@@ -332,4 +382,29 @@ function keyManifestSecretName(app: string, environment: string): string {
 /** The audit log path: configured, or beside the cache directory. */
 export function auditLogPath(config: AdvancedCacheConfig): string {
   return config.audit.path ?? join(dirname(resolve(config.file.dir)), 'audit.jsonl');
+}
+
+/**
+ * The audit log's MAC keys and anchor from the key manager (client/audit/auditKeys.ts): the
+ * root subkey when a local root-key provider is configured, else the active data key's; the
+ * anchor only in a manifest file this machine alone writes.
+ */
+export function auditParts(keys: KeyManager, config: AdvancedCacheConfig): { keys: AuditKeySource; anchor: AuditAnchor | undefined } {
+  const { auditKeysFromKeyManager, manifestAuditAnchor } = require('./audit/auditKeys') as typeof import('./audit/auditKeys');
+  const localRoot = config.keys.providers.some((p) => p === 'keyring' || p === 'env');
+  return {
+    keys: auditKeysFromKeyManager(keys, { localRoot }),
+    anchor: config.keys.manifest.store === 'file' ? manifestAuditAnchor(keys) : undefined,
+  };
+}
+
+/** Writes queued audit records and anchors the head; a failure is logged and returned, not thrown. */
+async function closeAudit(audit: AuditLog | undefined, logger: Logger): Promise<Error | undefined> {
+  try {
+    await audit?.close();
+    return undefined;
+  } catch (error) {
+    logger.warn({ error: (error as Error).message }, 'the audit log could not be completed on close');
+    return error instanceof Error ? error : new Error(String(error));
+  }
 }

@@ -8,7 +8,7 @@
 import type { Context } from 'aws-lambda';
 import { performance } from 'node:perf_hooks';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { describe as describeError } from '../client/backends/baseBackend';
+import { describeError } from '../client/describeError';
 import { createCache, type CacheVault } from '../client/createCache';
 import { checkCacheHealth } from '../client/health/cacheHealth';
 import type { HealthCheckStep } from '../client/types';

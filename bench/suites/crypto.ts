@@ -10,9 +10,11 @@
  * process sat descheduled. Wall-clock ops/s are shown beside them.
  */
 import { execFileSync } from 'node:child_process';
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hash, randomBytes, type Cipher } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { AeadEncryption, type AeadAlgorithmName } from '../../client/crypto/aeadEncryption';
+import { deriveEntryKey, deriveEntryKeyV2, derivationInput, SALT_BYTES, SALT_BYTES_V1 } from '../../client/crypto/entryKeyInfo';
+import { PrkCache } from '../../client/crypto/keyDerivation';
 import { StaticKeySource } from '../../client/keys/staticKeySource';
 import type { EntryIdentity } from '../../client/types';
 import { ratio, type BenchContext, type BenchSuite, type CaseResult, type SuiteResult } from '../harness';
@@ -79,6 +81,77 @@ async function encryptionSdk(key: Buffer): Promise<{ roundTrip: RoundTrip; overh
     roundTrip: async (payload) => (await decrypt(cmm, (await seal(payload)).result)).plaintext,
     overhead: async (bytes) => (await seal(randomBytes(bytes))).result.byteLength - bytes,
   };
+}
+
+// ---- per-entry key derivations compared (issue 14: is an AES-based one worth it?) ----------------
+
+/**
+ * Measurement prototypes of AES-based per-entry key derivations, as RFC 8452 (AES-GCM-SIV) and
+ * C2SP XAES-256-GCM do it: a long-lived AES-256-ECB cipher per data key, one `update` call per
+ * entry. Not used by the product; here only to price the alternative to HKDF beside it.
+ */
+function aesDerivations(dataKey: Buffer): { xaes: (salt: Buffer) => Buffer; hashThenAes: (input: Buffer) => Buffer } {
+  const ecb: Cipher = createCipheriv('aes-256-ecb', dataKey, null);
+  ecb.setAutoPadding(false);
+  // XAES-256-GCM: L = AES-K(0^128), K1 = L << 1 (xor 0x87 on carry), then per nonce
+  // K_X = AES-K(M1 xor K1) | AES-K(M2 xor K1), M_i = 0x00 | i | "X" | 0x00 | N[0..12).
+  const l = ecb.update(Buffer.alloc(16));
+  const k1 = Buffer.alloc(16);
+  for (let i = 0; i < 16; i++) k1[i] = ((l[i]! << 1) | (i < 15 ? l[i + 1]! >> 7 : 0)) & 0xff;
+  if (l[0]! & 0x80) k1[15]! ^= 0x87;
+  const blocks = Buffer.alloc(32);
+  return {
+    // Binds only the first 96 bits of the salt: no identity.
+    xaes: (salt) => {
+      for (let b = 0; b < 2; b++) {
+        const o = b * 16;
+        blocks[o] = 0x00 ^ k1[0]!;
+        blocks[o + 1] = (b + 1) ^ k1[1]!;
+        blocks[o + 2] = 0x58 ^ k1[2]!;
+        blocks[o + 3] = 0x00 ^ k1[3]!;
+        for (let i = 0; i < 12; i++) blocks[o + 4 + i] = salt[i]! ^ k1[4 + i]!;
+      }
+      return ecb.update(blocks);
+    },
+    // The cheapest identity-bound AES variant: SHA-256 over the same bytes HKDF's info holds
+    // (label, salt, header, identity; built the same way, per entry), then AES-K of its two
+    // halves. Its 128-bit block makes two entries' keys collide after ~2^64 derivations, not 2^128.
+    hashThenAes: (input) => ecb.update(hash('sha256', input, 'buffer')),
+  };
+}
+
+/** Derivation-only cases: format 2 (HKDF, identity-bound), format 1 (HKDF, salt only), and the AES prototypes. */
+function derivationPeers(dataKey: Buffer): { name: string; derive: () => Buffer }[] {
+  const prk = new PrkCache().prkFor({ id: 'k1', material: dataKey });
+  const header = Buffer.from([0xc7, 0x56, 2, 1, 2, 0x6b, 0x31]);
+  const salt = randomBytes(SALT_BYTES);
+  const saltV1 = salt.subarray(0, SALT_BYTES_V1);
+  const aes = aesDerivations(dataKey);
+  const info = () => derivationInput(header, 0, header.byteLength, salt, 0, IDENTITY).input.subarray(64);
+  return [
+    { name: 'kdf hkdf-v2 (identity-bound)', derive: () => deriveEntryKeyV2(prk, salt, header, IDENTITY, 32).key },
+    { name: 'kdf hkdf-v1 (salt only)', derive: () => deriveEntryKey(prk, 'aes-256-gcm', saltV1, 32) },
+    // RFC 8452 / XAES-style lower bound: one AES call, nothing to build.
+    { name: 'kdf xaes (salt only)', derive: () => aes.xaes(salt) },
+    { name: 'kdf sha256+aes (identity-bound)', derive: () => aes.hashThenAes(info()) },
+  ];
+}
+
+async function measureDerivations(ctx: BenchContext, dataKey: Buffer, rounds: number): Promise<CaseResult[]> {
+  const peers = derivationPeers(dataKey);
+  const ops = ctx.quick ? 5_000 : 50_000;
+  for (const peer of peers) for (let i = 0; i < ops; i++) peer.derive().fill(0);
+  const samples = new Map<string, CaseResult[]>(peers.map((p) => [p.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const peer of peers) {
+      ctx.progress(`crypto ${peer.name} round ${round + 1}/${rounds}`);
+      samples.get(peer.name)!.push(await measureCpu(peer.name, () => peer.derive().fill(0), ops));
+    }
+  }
+  return peers.map((peer) => {
+    const best = median(samples.get(peer.name)!);
+    return { ...best, extra: { 'cpu us/op': 1e6 / best.opsPerSec, ...best.extra } };
+  });
 }
 
 function cpuMicros(): number {
@@ -175,7 +248,7 @@ const suite: BenchSuite = {
     const encryption = (algorithm: AeadAlgorithmName) => new AeadEncryption({ keys, algorithm });
     const gcm = encryption('aes-256-gcm');
     const cbc = encryption('aes-256-cbc-hmac-sha-512');
-    // `--cases=raw-gcm,aead-gcm` measures only some peers (ratios needing the others are skipped).
+    // `--cases=raw-gcm,aead-gcm,kdf` measures only some peers (ratios needing the others are skipped).
     const only = ctx.args.find((a) => a.startsWith('--cases='))?.slice('--cases='.length).split(',');
     const selected = (name: string) => only === undefined || only.includes(name);
     const local: Peer[] = [
@@ -189,6 +262,7 @@ const suite: BenchSuite = {
     // Encryption SDK is even loaded: its module graph, larger heap and lingering stream work
     // would bill GC and background CPU to whichever case ran next.
     cases.push(...(await measureGroup(ctx, local, ctx.quick ? 1 : 15)));
+    if (selected('kdf')) cases.push(...(await measureDerivations(ctx, material, ctx.quick ? 3 : 9)));
     const esdk = await encryptionSdk(material);
     if (selected('esdk')) cases.push(...(await measureGroup(ctx, [{ name: 'esdk', roundTrip: esdk.roundTrip }], ctx.quick ? 1 : 5)));
 
@@ -209,10 +283,24 @@ const suite: BenchSuite = {
       ['aead-gcm 64KB', 'raw-gcm 64KB'],
       ...SIZES.map((s): [string, string] => [`aead-cbc-hmac ${s.label}`, `aead-gcm ${s.label}`]),
       ...SIZES.map((s): [string, string] => [`aead-gcm ${s.label}`, `esdk ${s.label}`]),
+      ['kdf hkdf-v2 (identity-bound)', 'kdf hkdf-v1 (salt only)'],
+      ['kdf xaes (salt only)', 'kdf hkdf-v2 (identity-bound)'],
+      ['kdf sha256+aes (identity-bound)', 'kdf hkdf-v2 (identity-bound)'],
     ];
     const ratios = wanted.filter(([a, b]) => has(a) && has(b)).map(([a, b, target]) => ratio(cases, a, b, target));
     const rawMb = cases.find((c) => c.name === 'raw-gcm 1MB');
+    const perOp = (name: string) => {
+      const c = cases.find((x) => x.name === name);
+      return c === undefined ? undefined : 1e6 / c.opsPerSec;
+    };
+    const [hkdf, aesBound, raw1k, aead1k] = ['kdf hkdf-v2 (identity-bound)', 'kdf sha256+aes (identity-bound)', 'raw-gcm 1KB', 'aead-gcm 1KB'].map(perOp);
     const notes = [
+      ...(hkdf !== undefined && aesBound !== undefined && raw1k !== undefined && aead1k !== undefined
+        ? [
+            `an identity-bound AES derivation would save ${(2 * (hkdf - aesBound)).toFixed(2)} us per 1 KB round trip ` +
+              `(two derivations): aead-gcm 1KB / raw-gcm 1KB would go from ${(raw1k / aead1k).toFixed(2)}x to ${(raw1k / (aead1k - 2 * (hkdf - aesBound))).toFixed(2)}x`,
+          ]
+        : []),
       `envelope overhead: aes-256-gcm ${gcmOverhead} B (key id "k1"), aes-256-cbc-hmac-sha-512 ${cbcOverhead} B at 1 KB; Encryption SDK ${esdkOverhead} B at 100 B`,
       ceiling === undefined
         ? 'openssl speed not run (quick mode or openssl missing)'

@@ -1,19 +1,34 @@
-import { createHash } from 'node:crypto';
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readSync, fstatSync } from 'node:fs';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { closeSync, constants, fchmodSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { CacheVaultError } from '../errors';
 import { withLockFileSync } from '../fs/lockFile';
-import type { Clock } from '../types';
+import { silentLogger } from '../logger';
+import type { Clock, Logger } from '../types';
 
 /**
- * An append-only, hash-chained audit log of security operations, as JSON lines. Each record
- * carries the SHA-256 of the previous line, so editing, inserting or deleting a line breaks the
- * chain at a place `verify()` names. (Cutting lines off the end leaves a valid shorter chain, an
- * edit of the last line has no successor to break, and the chain has no key, so whoever rewrites
- * every line after an edit goes undetected: ship the log off the machine if that matters.)
- * Records hold ids, names and counts only:
- * `details` accepts no Buffers, and key-material field names are refused.
+ * An append-only audit log of security operations, as JSON lines, whose chain is keyed.
+ *
+ * Each record carries the SHA-256 of the previous line (`prev`) and an HMAC-SHA-256 (`mac`) over
+ * its own bytes under an audit key from the key hierarchy (`kid` names it; see auditKeys.ts),
+ * which is never stored beside the log. So:
+ * - an edited, inserted or deleted line breaks the hash chain or its MAC at a place `verify()` names;
+ * - a forged line appended at the end has no valid MAC: whoever can write the log but does not
+ *   hold the key cannot extend it;
+ * - one verified MAC vouches for every line before it through the hash chain, so lines whose
+ *   own key is gone (a retired data key) or that were written while no key was available stay
+ *   authenticated once a later keyed line exists.
+ * What a MAC cannot show is a cut: lines removed from the end leave a valid shorter chain, and a
+ * deleted log leaves nothing. For that the head (`seq` + `mac` of a record) is anchored where a
+ * writer of the log cannot reach it, the MAC-covered key manifest (`AuditAnchor`), after every
+ * key-lifecycle event and on `close()`; `verify()` then refuses a log shorter than the anchor,
+ * one whose anchored record differs, and a missing log. Records after the anchored head are
+ * reported as unanchored: chained and MACed, but a cut back to the anchor would go unnoticed.
+ *
+ * Records hold ids, names and counts only: `details` accepts no Buffers, and key-material field
+ * names are refused. Logs written before keying (no `v` field) are still read and reported as
+ * `legacy`, never as verified.
  */
 
 export const AuditEvent = {
@@ -28,9 +43,22 @@ export const AuditEvent = {
 } as const;
 export type AuditEvent = (typeof AuditEvent)[keyof typeof AuditEvent];
 
+/** Events after which the head is anchored at once (rare, and the ones an intruder would hide). */
+const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set<AuditEvent>([
+  AuditEvent.keyGenerated,
+  AuditEvent.keyRotated,
+  AuditEvent.keyRetired,
+  AuditEvent.keysExported,
+  AuditEvent.keysImported,
+  AuditEvent.encryptionEnabled,
+  AuditEvent.encryptionDisabled,
+]);
+
 export type AuditDetails = Readonly<Record<string, string | number | boolean | readonly string[]>>;
 
 export interface AuditRecord {
+  /** Record format: 2 (keyed). Absent in legacy records. */
+  readonly v?: 2;
   /** 1-based position in the log. */
   readonly seq: number;
   /** ISO-8601. */
@@ -41,11 +69,75 @@ export interface AuditRecord {
   readonly details: AuditDetails;
   /** SHA-256 (hex) of the previous line's bytes; 64 zeros for the first record. */
   readonly prev: string;
+  /** Which audit key made `mac` (`kN`, or `root:<id>`); null when no key was available. */
+  readonly kid?: string | null;
+  /** HMAC-SHA-256 (hex) of the line without this field; null when no key was available. */
+  readonly mac?: string | null;
 }
 
-export type AuditVerification =
-  | { readonly ok: true; readonly records: number }
-  | { readonly ok: false; readonly records: number; readonly line: number; readonly problem: string };
+/** An audit MAC key. The AuditLog zeroes `key` when done with it. */
+export interface AuditMacKey {
+  /** Recorded in each line as `kid`; public. */
+  readonly id: string;
+  readonly key: Buffer;
+}
+
+/** Where the audit MAC keys come from (see auditKeys.ts for the KeyManager-backed one). */
+export interface AuditKeySource {
+  /** The key for new records; undefined when none can be had now (the record is written unkeyed). */
+  current(): Promise<AuditMacKey | undefined>;
+  /** The key a record names, for `verify()`; undefined when it is gone or not this client's. */
+  byId(id: string): Promise<AuditMacKey | undefined>;
+}
+
+/** The log's head: a record's sequence number and MAC. */
+export interface AuditHead {
+  readonly seq: number;
+  readonly mac: string;
+}
+
+/** Keeps the head where a writer of the log cannot change it (the key manifest). */
+export interface AuditAnchor {
+  read(): Promise<AuditHead | undefined>;
+  /** Moves the anchor forward; may refuse a head behind the anchored one. */
+  write(head: AuditHead): Promise<void>;
+}
+
+export type AuditStatus =
+  /** Every record authenticated by a MAC this client checked; the anchor (if any) matches. */
+  | 'verified'
+  /** No log and nothing says there should be one. */
+  | 'empty'
+  /** An edit, insertion, deletion, forged line, cut before the anchor, or deletion of an anchored log. */
+  | 'broken'
+  /** Keys exist but there is no log (deleted, or audit was off when they were made). */
+  | 'missing'
+  /** The chain holds, but the last records carry no MAC this client can check. */
+  | 'unauthenticated'
+  /** Keyed-format records, none of them with a MAC (no keys here: an unencrypted cache). */
+  | 'unkeyed'
+  /** Only records from before keyed auditing: a plain hash chain that anyone could rewrite. */
+  | 'legacy';
+
+export interface AuditVerification {
+  /** True only when `status` is `verified` or `empty`. */
+  readonly ok: boolean;
+  readonly status: AuditStatus;
+  readonly records: number;
+  /** The first line (1-based) at fault, for `broken` and `unauthenticated`. */
+  readonly line?: number;
+  readonly problem?: string;
+  /** Records whose own MAC this client verified. */
+  readonly macVerified: number;
+  /** Records in the legacy (unkeyed) format at the start of the log. */
+  readonly legacyRecords: number;
+  /** The anchored head's sequence number, when there is an anchor. */
+  readonly anchoredSeq: number | null;
+  /** Records after the anchored head (all of them when there is no anchor). */
+  readonly unanchored: number;
+  /** What the result does and does not prove, in words. */
+  readonly notes: readonly string[];
+}
 
 /** Where security events go; `AuditLog` writes a file, tests may collect in memory. */
 export interface AuditSink {
@@ -58,6 +150,11 @@ export interface AuditLogOptions {
   readonly clock?: Clock;
   /** How long to wait for another process's append lock. @default 2000 */
   readonly lockTimeoutMs?: number;
+  /** Audit MAC keys; without them records are written unkeyed (see `attach`). */
+  readonly keys?: AuditKeySource;
+  /** Where the head is anchored; without it cuts and deletion cannot be detected. */
+  readonly anchor?: AuditAnchor;
+  readonly logger?: Logger;
 }
 
 export class AuditLogError extends CacheVaultError {
@@ -68,94 +165,298 @@ export class AuditLogError extends CacheVaultError {
   }
 }
 
+const FORMAT = 2;
 const GENESIS = '0'.repeat(64);
+const MAC_DOMAIN = 'cachevault audit record v2\n';
 const FORBIDDEN_FIELDS = /^(plaintext|material|dataKey|key|secret|passphrase|password|rootKey)$/i;
 const TAIL_BYTES = 64 * 1024;
 const STALE_LOCK_MS = 10_000;
+/** Every keyed-format line ends with its MAC field, so the MACed bytes are the line without it. */
+const MAC_SUFFIX = /,"mac":(null|"[0-9a-f]{64}")\}$/;
+const KEYED_FIELDS = ['v', 'seq', 'time', 'event', 'host', 'pid', 'details', 'prev', 'kid'];
+
+/** O_NOFOLLOW: a symlink planted at the log's path is refused, never followed. O_NONBLOCK: a FIFO there cannot hang us. */
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const APPEND_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 export class AuditLog implements AuditSink {
   readonly path: string;
   private readonly clock: Clock;
   private readonly lockTimeoutMs: number;
+  private logger: Logger;
+  private keys: AuditKeySource | undefined;
+  private anchor: AuditAnchor | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private failures: Error[] = [];
+  /** The newest record this process wrote with a MAC, and the highest seq it anchored. */
+  private lastKeyed: AuditHead | undefined;
+  private anchoredSeq = 0;
 
   constructor(options: AuditLogOptions) {
     this.path = resolve(options.path);
     this.clock = options.clock ?? Date.now;
     this.lockTimeoutMs = options.lockTimeoutMs ?? 2_000;
+    this.keys = options.keys;
+    this.anchor = options.anchor;
+    this.logger = options.logger ?? silentLogger;
   }
 
   /**
-   * Appends one record. Reading the last line and appending happen under a lock file, so two
-   * processes never chain onto the same predecessor; the append itself is one `O_APPEND` write
-   * of a whole line, so lines never interleave.
+   * Supplies the key source and anchor once they exist (the KeyManager is built after the log,
+   * since it writes to it). Records appended before are unkeyed.
+   */
+  attach(parts: { keys?: AuditKeySource; anchor?: AuditAnchor; logger?: Logger }): void {
+    if (parts.keys) this.keys = parts.keys;
+    if (parts.anchor) this.anchor = parts.anchor;
+    if (parts.logger) this.logger = parts.logger;
+  }
+
+  /**
+   * Appends one record. Bad details throw at once. Without a key source the line is written
+   * before this returns; with one, getting the key is asynchronous, so the record is queued in
+   * order and written shortly after: `flush()` or `close()` waits for it (and reports a failure).
+   * Reading the last line and appending happen under a lock file, so two processes never chain
+   * onto the same predecessor; the append is one `O_APPEND` write of a whole line.
    */
   append(event: AuditEvent, details: AuditDetails = {}): void {
-    for (const [field, value] of Object.entries(details)) {
-      if (FORBIDDEN_FIELDS.test(field)) throw new AuditLogError(`Refusing to write the field "${field}" to the audit log: it may hold key material.`);
-      // The type allows no Buffers, but untyped callers can pass one: JSON would write its bytes.
-      if (!isPlainDetail(value)) {
-        throw new AuditLogError(`Refusing to write the field "${field}" to the audit log: only strings, numbers, booleans and string arrays are recorded.`);
-      }
+    checkDetails(details);
+    const time = this.clock();
+    if (!this.keys && this.queued === 0) {
+      this.writeRecord(event, details, time, undefined);
+      return;
     }
-    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-    this.withLock(() => {
+    this.queued += 1;
+    this.queue = this.queue
+      .then(() => this.writeQueued(event, details, time))
+      .finally(() => {
+        this.queued -= 1;
+      });
+  }
+
+  /** Waits for queued records; throws the first failure since the last flush. */
+  async flush(): Promise<void> {
+    await this.queue;
+    const failures = this.failures.splice(0);
+    if (failures.length > 0) throw failures[0];
+  }
+
+  /**
+   * Writes what is queued and anchors the newest keyed record this process wrote, if the anchor
+   * is behind it. Call before the key source closes (createCache's `close()` does).
+   */
+  async close(): Promise<void> {
+    await this.queue;
+    if (this.lastKeyed && this.lastKeyed.seq > this.anchoredSeq) await this.anchorHead(this.lastKeyed);
+    await this.flush();
+  }
+
+  /** Reads every record (for `audit report`); does not verify. */
+  records(): AuditRecord[] {
+    return (readLines(this.path) ?? []).map((line) => JSON.parse(line) as AuditRecord);
+  }
+
+  /**
+   * Walks the chain, checks every MAC it has a key for, and compares the anchored head.
+   * `keysExist`: the deployment has key versions, so a missing log is itself a finding.
+   */
+  async verify(options: { keysExist?: boolean } = {}): Promise<AuditVerification> {
+    const anchored = this.anchor ? await this.anchor.read() : undefined;
+    const lines = readLines(this.path);
+    const base = { macVerified: 0, legacyRecords: 0, anchoredSeq: anchored?.seq ?? null };
+    const anchorNote = anchored
+      ? []
+      : ['No anchored head: records cut off the end, or the whole log deleted, would not be detected (the anchor lives in a local key manifest; see docs/security.md).'];
+    if (!lines || lines.length === 0) {
+      const what = lines ? 'empty' : 'missing';
+      if (anchored && anchored.seq > 0) {
+        return { ...base, ok: false, status: 'broken', records: 0, line: 1, unanchored: 0, problem: `the audit log is ${what}, but the key manifest anchors record ${anchored.seq}: it was deleted or emptied`, notes: [] };
+      }
+      if (options.keysExist) {
+        return { ...base, ok: false, status: 'missing', records: 0, unanchored: 0, problem: `the audit log is ${what}, but key versions exist: it was deleted, or auditing was off when they were made`, notes: anchorNote };
+      }
+      return { ...base, ok: true, status: 'empty', records: 0, unanchored: 0, notes: ['Nothing has been audited yet.'] };
+    }
+
+    const keys = new Map<string, Buffer | undefined>();
+    try {
+      let prev = GENESIS;
+      let legacy = 0;
+      let keyed = false;
+      let macVerified = 0;
+      let lastAuthenticated = 0;
+      const macs: (string | null)[] = [];
+      const broken = (line: number, problem: string): AuditVerification => ({
+        ...base,
+        ok: false,
+        status: 'broken',
+        records: lines.length,
+        line,
+        problem,
+        macVerified,
+        legacyRecords: legacy,
+        unanchored: lines.length - (anchored?.seq ?? 0),
+        notes: [],
+      });
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i]!;
+        const n = i + 1;
+        const parsed = parseLine(line);
+        if (typeof parsed === 'string') return broken(n, parsed);
+        const { record, body, mac } = parsed;
+        if (record.v === undefined) {
+          if (keyed) return broken(n, 'a record in the old unkeyed format after keyed ones: it was inserted');
+          legacy += 1;
+        } else {
+          keyed = true;
+        }
+        if (record.prev !== prev) {
+          return broken(
+            n,
+            i === 0
+              ? 'the first line does not start the chain (lines were deleted from the start)'
+              : `its predecessor hash does not match line ${i}: line ${i} was edited, or a line was inserted or deleted before line ${n}`,
+          );
+        }
+        if (record.seq !== n) return broken(n, `sequence number ${String(record.seq)} where ${n} was expected (lines were inserted or deleted)`);
+        macs.push(mac);
+        if (record.v !== undefined && mac !== null && typeof record.kid === 'string') {
+          if (!keys.has(record.kid)) keys.set(record.kid, await this.keyFor(record.kid));
+          const key = keys.get(record.kid);
+          if (key) {
+            if (!macMatches(key, body, mac)) return broken(n, `its MAC does not verify under audit key ${record.kid}: the line was edited or forged`);
+            macVerified += 1;
+            lastAuthenticated = n;
+          }
+        }
+        prev = sha256(line);
+      }
+      const result = { ...base, records: lines.length, macVerified, legacyRecords: legacy, unanchored: lines.length - (anchored?.seq ?? 0) };
+      if (anchored) {
+        if (lines.length < anchored.seq) {
+          return broken(lines.length, `the log ends at record ${lines.length}, but the key manifest anchors record ${anchored.seq}: records were cut off the end, or the log was replaced`);
+        }
+        if (anchored.seq > 0 && macs[anchored.seq - 1] !== anchored.mac) {
+          return broken(anchored.seq, `record ${anchored.seq} is not the one anchored in the key manifest: the log was rewritten from there`);
+        }
+      }
+      const notes = [...anchorNote];
+      if (legacy > 0 && keyed) notes.push(`Records 1-${legacy} predate keyed auditing; the MAC of a later record vouches that they existed unaltered when it was written, not before.`);
+      if (anchored && result.unanchored > 0) notes.push(`Records ${anchored.seq + 1}-${lines.length} are after the anchored head: chained and MACed, but cutting them off would go unnoticed until the next anchor.`);
+      if (!keyed) {
+        return { ...result, ok: false, status: 'legacy', problem: 'the log predates keyed auditing: its hash chain has no key, so whoever can write the file could have rewritten it', notes };
+      }
+      if (lastAuthenticated === 0) {
+        return { ...result, ok: false, status: 'unkeyed', line: 1, problem: 'no record carries a MAC this client can check (written without audit keys: is encryption off, or are the keys unavailable here?)', notes };
+      }
+      if (lastAuthenticated < lines.length) {
+        return {
+          ...result,
+          ok: false,
+          status: 'unauthenticated',
+          line: lastAuthenticated + 1,
+          problem: `records ${lastAuthenticated + 1}-${lines.length} carry no MAC this client can check: written while no audit key was available, under a key since lost, or forged`,
+          notes,
+        };
+      }
+      return { ...result, ok: true, status: 'verified', notes };
+    } finally {
+      for (const key of keys.values()) key?.fill(0);
+    }
+  }
+
+  private async keyFor(id: string): Promise<Buffer | undefined> {
+    if (!this.keys) return undefined;
+    try {
+      const found = await this.keys.byId(id);
+      if (!found) return undefined;
+      if (found.id === id) return found.key;
+      found.key.fill(0);
+      return undefined;
+    } catch (error) {
+      this.logger.debug({ kid: id, error: (error as Error).message }, 'audit key unavailable for verification');
+      return undefined;
+    }
+  }
+
+  private async writeQueued(event: AuditEvent, details: AuditDetails, time: number): Promise<void> {
+    let key: AuditMacKey | undefined;
+    try {
+      key = await this.keys?.current();
+    } catch (error) {
+      this.logger.warn({ event, error: (error as Error).message }, 'no audit key available; writing the audit record without a MAC');
+    }
+    try {
+      const head = this.writeRecord(event, details, time, key);
+      if (head) {
+        this.lastKeyed = head;
+        if (LIFECYCLE_EVENTS.has(event)) await this.anchorHead(head);
+      }
+    } catch (error) {
+      this.failures.push(error instanceof Error ? error : new Error(String(error)));
+      this.logger.warn({ event, error: (error as Error).message }, 'could not write the audit record');
+    } finally {
+      key?.key.fill(0);
+    }
+  }
+
+  /** Writes one line; returns its head when it carries a MAC. */
+  private writeRecord(event: AuditEvent, details: AuditDetails, time: number, key: AuditMacKey | undefined): AuditHead | undefined {
+    const dir = dirname(this.path);
+    // Owner-only whatever the umask allows: mkdir's mode is only ever narrowed by it.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return this.withLock(() => {
       const last = lastLine(this.path);
       const seq = last === undefined ? 1 : sequenceOf(last) + 1;
-      const record: AuditRecord = {
+      const record = {
+        v: FORMAT,
         seq,
-        time: new Date(this.clock()).toISOString(),
+        time: new Date(time).toISOString(),
         event,
         host: hostname(),
         pid: process.pid,
         details,
         prev: last === undefined ? GENESIS : sha256(last),
+        kid: key?.id ?? null,
       };
-      appendFileSync(this.path, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+      const body = JSON.stringify(record);
+      const mac = key ? createHmac('sha256', key.key).update(MAC_DOMAIN).update(body, 'utf8').digest('hex') : null;
+      const line = `${body.slice(0, -1)},"mac":${JSON.stringify(mac)}}\n`;
+      const fd = openLog(this.path, APPEND_FLAGS);
+      try {
+        writeSync(fd, line);
+      } finally {
+        closeSync(fd);
+      }
+      return mac === null ? undefined : { seq, mac };
     });
   }
 
-  /** Reads every record (for `audit report`); does not verify. */
-  records(): AuditRecord[] {
-    return readLines(this.path).map((line) => JSON.parse(line) as AuditRecord);
-  }
-
-  /** Walks the chain; reports the first line (1-based) that was edited, inserted or follows a deletion. */
-  verify(): AuditVerification {
-    const lines = readLines(this.path);
-    let prev = GENESIS;
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i]!;
-      let record: AuditRecord;
-      try {
-        record = JSON.parse(line) as AuditRecord;
-      } catch {
-        return { ok: false, records: lines.length, line: i + 1, problem: 'not valid JSON (edited or truncated)' };
+  private async anchorHead(head: AuditHead): Promise<void> {
+    if (!this.anchor || head.seq <= this.anchoredSeq) return;
+    try {
+      await this.anchor.write(head);
+      this.anchoredSeq = head.seq;
+    } catch (error) {
+      // Another process may have anchored a later record meanwhile: that covers ours.
+      const now = await this.anchor.read().catch(() => undefined);
+      if (now && now.seq >= head.seq) {
+        this.anchoredSeq = head.seq;
+        return;
       }
-      if (typeof record !== 'object' || record === null) {
-        return { ok: false, records: lines.length, line: i + 1, problem: 'valid JSON but not an audit record (edited)' };
-      }
-      if (record.prev !== prev) {
-        return {
-          ok: false,
-          records: lines.length,
-          line: i + 1,
-          problem:
-            i === 0
-              ? 'the first line does not start the chain (lines were deleted from the start)'
-              : `its predecessor hash does not match line ${i}: line ${i} was edited, or a line was inserted or deleted before line ${i + 1}`,
-        };
-      }
-      if (record.seq !== i + 1) {
-        return { ok: false, records: lines.length, line: i + 1, problem: `sequence number ${record.seq} where ${i + 1} was expected (lines were inserted or deleted)` };
-      }
-      prev = sha256(line);
+      this.failures.push(
+        new AuditLogError(`Could not anchor the audit log's head (record ${head.seq}) in the key manifest: ${(error as Error).message}`, {
+          cause: error,
+          hint: 'Run `cachevault audit verify`: a refused anchor usually means the log was cut or replaced.',
+        }),
+      );
+      this.logger.warn({ seq: head.seq, error: (error as Error).message }, 'could not anchor the audit log head');
     }
-    return { ok: true, records: lines.length };
   }
 
-  private withLock(fn: () => void): void {
+  private withLock<T>(fn: () => T): T {
     const lock = `${this.path}.lock`;
-    withLockFileSync(
+    return withLockFileSync(
       lock,
       {
         staleMs: STALE_LOCK_MS,
@@ -171,15 +472,62 @@ export class AuditLog implements AuditSink {
   }
 }
 
-/** Verifies the audit log at `path` (for the CLI's `audit verify`). */
-export function verifyAuditLog(path: string): AuditVerification {
-  return new AuditLog({ path }).verify();
+/** Verifies the audit log at `path` without keys or anchor: keyed records show as `unkeyed`. */
+export function verifyAuditLog(path: string, options: { keys?: AuditKeySource; anchor?: AuditAnchor; keysExist?: boolean } = {}): Promise<AuditVerification> {
+  return new AuditLog({ path, keys: options.keys, anchor: options.anchor }).verify({ keysExist: options.keysExist });
+}
+
+function checkDetails(details: AuditDetails): void {
+  for (const [field, value] of Object.entries(details)) {
+    if (FORBIDDEN_FIELDS.test(field)) throw new AuditLogError(`Refusing to write the field "${field}" to the audit log: it may hold key material.`);
+    // The type allows no Buffers, but untyped callers can pass one: JSON would write its bytes.
+    if (!isPlainDetail(value)) {
+      throw new AuditLogError(`Refusing to write the field "${field}" to the audit log: only strings, numbers, booleans and string arrays are recorded.`);
+    }
+  }
 }
 
 function isPlainDetail(value: unknown): boolean {
   const t = typeof value;
   if (t === 'string' || t === 'number' || t === 'boolean') return true;
   return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}
+
+/**
+ * A line as a record, with the exact bytes its MAC covers. Keyed-format lines must end with the
+ * `mac` field and carry exactly the known fields before it, so no second `mac` or extra field
+ * can ride along outside what the MAC covers.
+ */
+function parseLine(line: string): { record: AuditRecord; body: string; mac: string | null } | string {
+  let json: unknown;
+  try {
+    json = JSON.parse(line);
+  } catch {
+    return 'not valid JSON (edited or truncated)';
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return 'valid JSON but not an audit record (edited)';
+  const record = json as AuditRecord;
+  if (!('v' in record)) return { record, body: line, mac: null };
+  if (record.v !== FORMAT) return `record format ${JSON.stringify(record.v)}, which this cachevault does not know (edited, or written by a newer version)`;
+  const suffix = MAC_SUFFIX.exec(line);
+  if (!suffix) return 'a keyed record whose line does not end with its MAC field (edited)';
+  const body = `${line.slice(0, suffix.index)}}`;
+  let fields: Record<string, unknown>;
+  try {
+    fields = JSON.parse(body) as Record<string, unknown>;
+  } catch {
+    return 'a keyed record whose body is not valid JSON (edited)';
+  }
+  const names = Object.keys(fields);
+  if (names.length !== KEYED_FIELDS.length || names.some((name, i) => name !== KEYED_FIELDS[i])) return 'a keyed record with missing, extra or reordered fields (edited)';
+  const mac = JSON.parse(suffix[1]!) as string | null;
+  if ((mac === null) !== (fields.kid === null) || (fields.kid !== null && typeof fields.kid !== 'string')) return 'a keyed record whose key id and MAC disagree (edited)';
+  return { record: fields as unknown as AuditRecord, body, mac };
+}
+
+function macMatches(key: Buffer, body: string, mac: string): boolean {
+  const expected = createHmac('sha256', key).update(MAC_DOMAIN).update(body, 'utf8').digest();
+  return timingSafeEqual(expected, Buffer.from(mac, 'hex'));
 }
 
 function sha256(line: string): string {
@@ -196,13 +544,60 @@ function sequenceOf(line: string): number {
   }
 }
 
-function readLines(path: string): string[] {
+/**
+ * Opens the log without following a symlink at its path, and makes sure it is a regular file
+ * readable and writable by its owner only (0600, whatever the umask or an earlier chmod).
+ */
+function openLog(path: string, flags: number): number {
+  let fd: number;
+  try {
+    fd = openSync(path, flags, 0o600);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'EMLINK') {
+      throw new AuditLogError(`The audit log ${path} is a symbolic link; cachevault does not follow links for it.`, {
+        cause: error,
+        hint: 'Remove the link (it may point at a file someone wants overwritten) or set audit.path to the real file.',
+      });
+    }
+    throw error;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) {
+      throw new AuditLogError(`The audit log ${path} is not a regular file.`, { hint: 'Remove what is at that path, or set audit.path to a file.' });
+    }
+    if ((flags & constants.O_WRONLY) !== 0 && (stat.mode & 0o777) !== 0o600) fchmodSync(fd, 0o600);
+    return fd;
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+}
+
+/** Every line, or undefined when there is no log. */
+function readLines(path: string): string[] | undefined {
+  let fd: number;
+  try {
+    fd = openLog(path, READ_FLAGS);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (error instanceof AuditLogError) throw error;
+    throw new AuditLogError(`Could not read the audit log ${path}: ${(error as Error).message}`, { cause: error });
+  }
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new AuditLogError(`Could not read the audit log ${path}: ${(error as Error).message}`, { cause: error });
+    const size = fstatSync(fd).size;
+    const buffer = Buffer.alloc(size);
+    let read = 0;
+    while (read < size) {
+      const n = readSync(fd, buffer, read, size - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    text = buffer.subarray(0, read).toString('utf8');
+  } finally {
+    closeSync(fd);
   }
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
@@ -213,7 +608,7 @@ function readLines(path: string): string[] {
 function lastLine(path: string): string | undefined {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openLog(path, READ_FLAGS);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;

@@ -5,7 +5,7 @@ import { CacheVaultError } from '../errors';
 import { loadOptional } from '../optionalDependency';
 import { silentLogger } from '../logger';
 import type { Clock, Logger, StoredEntry } from '../types';
-import { describe } from './baseBackend';
+import { describeError } from '../describeError';
 import type { DynamoDBBackendOptions } from './dynamodbBackend';
 import type { CacheBackend } from './cacheBackend';
 import { BackendStartError } from './hybrid/errors';
@@ -62,15 +62,15 @@ export async function createBackend(config: AdvancedCacheConfig, deps: BackendFa
   } catch (err) {
     const fallback = config.fallback;
     if (fallback === undefined || fallback === config.backend) throw startError(config.backend, err, fallback === undefined && !deps.exactBackend);
-    const reason = `the ${config.backend} backend could not start: ${describe(err)}`;
-    logger.warn({ backend: config.backend, fallback, error: describe(err) }, 'preferred cache backend could not start; using the fallback');
+    const reason = `the ${config.backend} backend could not start: ${describeError(err)}`;
+    logger.warn({ backend: config.backend, fallback, error: describeError(err) }, 'preferred cache backend could not start; using the fallback');
     try {
       const started = await build(fallback, config, deps);
       return { ...started, fallbackReason: reason, warnings: [`Using the ${fallback} backend because ${reason}`, ...started.warnings] };
     } catch (fallbackErr) {
       throw new BackendStartError(
         fallback,
-        `Neither the ${config.backend} backend nor the ${fallback} fallback could start: ${describe(err)}; then ${describe(fallbackErr)}.`,
+        `Neither the ${config.backend} backend nor the ${fallback} fallback could start: ${describeError(err)}; then ${describeError(fallbackErr)}.`,
         { cause: fallbackErr, hint: hintFor(err) ?? hintFor(fallbackErr) },
       );
     }
@@ -185,8 +185,8 @@ async function dynamoTier(
       await backend.close().catch(() => undefined);
       throw err;
     }
-    warnings.push(`DynamoDB table "${d.tableName}" is unreachable (${describe(err)}); serving from the local tiers until it answers.`);
-    deps.logger?.warn({ table: d.tableName, error: describe(err) }, 'shared tier unreachable at start-up; starting degraded');
+    warnings.push(`DynamoDB table "${d.tableName}" is unreachable (${describeError(err)}); serving from the local tiers until it answers.`);
+    deps.logger?.warn({ table: d.tableName, error: describeError(err) }, 'shared tier unreachable at start-up; starting degraded');
   }
   let lease: DynamoDBLease | undefined;
   if (config.hybrid.lease) {
@@ -248,5 +248,5 @@ function startError(backend: BackendType, err: unknown, suggestFallback: boolean
     return err;
   }
   const hint = [hintFor(err), fallbackHint].filter((h): h is string => h !== undefined).join(' ');
-  return new BackendStartError(backend, `The ${backend} cache backend could not start: ${describe(err)}`, { cause: err, hint: hint || undefined });
+  return new BackendStartError(backend, `The ${backend} cache backend could not start: ${describeError(err)}`, { cause: err, hint: hint || undefined });
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { describeError } from '../describeError';
 import { BackendClosedError, BackendError, InvalidArgumentError } from '../errors';
 import type {
   BackendCapabilities,
@@ -182,7 +183,7 @@ export abstract class BaseBackend implements CacheBackend {
         checks.push({ name, ok: problem === undefined, latencyMs: performance.now() - t0, detail: problem });
         return problem === undefined;
       } catch (err) {
-        checks.push({ name, ok: false, latencyMs: performance.now() - t0, detail: describe(err) });
+        checks.push({ name, ok: false, latencyMs: performance.now() - t0, detail: describeError(err) });
         return false;
       }
     };
@@ -200,7 +201,7 @@ export abstract class BaseBackend implements CacheBackend {
     try {
       checks.push(...(await this._healthSteps()));
     } catch (err) {
-      checks.push({ name: 'backend', ok: false, detail: describe(err) });
+      checks.push({ name: 'backend', ok: false, detail: describeError(err) });
     }
     return {
       backend: this.name,
@@ -260,7 +261,7 @@ export abstract class BaseBackend implements CacheBackend {
   private failure(err: unknown): Error {
     this.counters.errors += 1;
     if (err instanceof BackendError || err instanceof InvalidArgumentError) return err;
-    return new BackendError(this.name, `The ${this.name} backend failed: ${describe(err)}`, { cause: err });
+    return new BackendError(this.name, `The ${this.name} backend failed: ${describeError(err)}`, { cause: err });
   }
 
   private checkNamespace(namespace: string): void {
@@ -297,10 +298,4 @@ export abstract class BaseBackend implements CacheBackend {
       throw new InvalidArgumentError(`expiresAt must be epoch milliseconds or null, got ${entry.expiresAt}.`);
     }
   }
-}
-
-/** A one-line, secret-free description of an unknown error. */
-export function describe(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  return String(err);
 }

@@ -1,8 +1,11 @@
-import { accessSync, constants as fsConstants } from 'node:fs';
+import { accessSync, constants as fsConstants, lstatSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { BackendClosedError, CacheVaultError, InvalidArgumentError } from '../errors';
 import type { BackendCapabilities, BackendStats, EntryPage, HealthCheckStep, ScanOptions, StoredEntry, WriteResult } from '../types';
-import { BaseBackend, describe, type BaseBackendOptions } from './baseBackend';
+import { describeError } from '../describeError';
+import { positiveOption } from './backendOptions';
+import { BaseBackend, type BaseBackendOptions } from './baseBackend';
+import type { TightenedPaths } from '../fs/privatePath';
 import { BlobStore } from './file/blobStore';
 import { FileCacheBusyError, fileBackendError } from './file/errors';
 import { LAYOUT_VERSION, layoutOf, prepareLayout, type FileLayout } from './file/layout';
@@ -51,6 +54,18 @@ export interface RepairReport extends PruneReport {
   readonly hint?: string;
 }
 
+export interface CompactReport {
+  /** Bytes of the database and its WAL before compaction. */
+  readonly bytesBefore: number;
+  /** Bytes of the database and its WAL after. */
+  readonly bytesAfter: number;
+  /**
+   * Whether the WAL was checkpointed and truncated to zero bytes. False while another process is
+   * still reading old WAL frames (which may hold deleted values): run `compact()` again later.
+   */
+  readonly walTruncated: boolean;
+}
+
 /** Fixed per-entry cost charged against maxBytes, so a flood of tiny entries is bounded too. */
 const ENTRY_OVERHEAD_BYTES = 64;
 /**
@@ -79,6 +94,11 @@ const BUSY = Symbol('busy');
  * Several processes may share one directory: writes take the lock up front (`BEGIN IMMEDIATE`),
  * readers never block in WAL mode, and a lock held past `busyTimeoutMs` becomes a BackendError
  * with a hint, never a raw `SQLITE_BUSY`.
+ *
+ * Whoever can write the directory can cause misses and nothing more (docs/security.md, "The
+ * file tier on disk"): everything is owner-only (0700/0600), nothing below `dir` is reached
+ * through a symlink, a blob name read back from a row is checked before it becomes a path, and
+ * a database without our `application_id` is refused untouched.
  */
 export class FileBackend extends BaseBackend {
   /** Directory layout version (`<dir>/v1`); a directory holding a newer one is refused. */
@@ -108,22 +128,33 @@ export class FileBackend extends BaseBackend {
       throw new InvalidArgumentError('FileBackend needs a directory (options.dir).', { hint: 'Set file.dir, e.g. ".cachevault/cache".' });
     }
     this.dir = options.dir;
-    this.maxBytes = positive(options.maxBytes, 1024 * 1024 * 1024, 'maxBytes');
-    this.maxEntries = positive(options.maxEntries, 1_000_000, 'maxEntries');
-    this.spillThresholdBytes = positive(options.spillThresholdBytes, 64 * 1024, 'spillThresholdBytes');
-    this.busyTimeoutMs = positive(options.busyTimeoutMs, 5_000, 'busyTimeoutMs');
+    this.maxBytes = positiveOption('FileBackend', 'maxBytes', options.maxBytes, 1024 * 1024 * 1024);
+    this.maxEntries = positiveOption('FileBackend', 'maxEntries', options.maxEntries, 1_000_000);
+    this.spillThresholdBytes = positiveOption('FileBackend', 'spillThresholdBytes', options.spillThresholdBytes, 64 * 1024);
+    this.busyTimeoutMs = positiveOption('FileBackend', 'busyTimeoutMs', options.busyTimeoutMs, 5_000);
     this.durability = options.durability ?? 'normal';
     if (this.durability !== 'normal' && this.durability !== 'full') {
       throw new InvalidArgumentError(`durability must be 'normal' or 'full', got ${JSON.stringify(this.durability)}.`);
     }
-    this.layout = layoutOf(options.dir);
-    prepareLayout(this.layout);
-    this.index = new SqliteIndex(this.layout, {
-      fullSync: this.durability === 'full',
-      busySliceMs: Math.min(BUSY_SLICE_MS, this.busyTimeoutMs),
-      openTimeoutMs: this.busyTimeoutMs,
-    });
+    const tightened: TightenedPaths = [];
+    this.layout = prepareLayout(layoutOf(options.dir), tightened);
+    this.index = new SqliteIndex(
+      this.layout,
+      {
+        fullSync: this.durability === 'full',
+        busySliceMs: Math.min(BUSY_SLICE_MS, this.busyTimeoutMs),
+        openTimeoutMs: this.busyTimeoutMs,
+      },
+      tightened,
+    );
     this.blobs = new BlobStore(this.layout, this.durability === 'full');
+    if (tightened.length > 0) {
+      // Made by an older version under a permissive umask: others could read keys, namespaces and sizes until now.
+      this.logger.warn(
+        { backend: this.name, dir: this.dir, tightened: tightened.length, first: tightened[0] },
+        'cache directory was readable by other users; tightened to owner-only (directories 0700, files 0600)',
+      );
+    }
   }
 
   // ---- storage ------------------------------------------------------------------------------
@@ -247,7 +278,7 @@ export class FileBackend extends BaseBackend {
       if (this.pendingTouches.size > 0) this.index.writeTransaction(() => this.applyTouches());
     } catch (err) {
       // Access times only steer eviction; losing a few is harmless, failing close is not.
-      this.logger.debug({ backend: this.name, error: describe(err) }, 'could not record access times at close');
+      this.logger.debug({ backend: this.name, error: describeError(err) }, 'could not record access times at close');
     }
     this.index.close();
   }
@@ -261,7 +292,7 @@ export class FileBackend extends BaseBackend {
       accessSync(this.layout.tmpDir, fsConstants.W_OK);
       steps.push({ name: 'blobs', ok: true });
     } catch (err) {
-      steps.push({ name: 'blobs', ok: false, detail: `blob directory not writable: ${describe(err)}` });
+      steps.push({ name: 'blobs', ok: false, detail: `blob directory not writable: ${describeError(err)}` });
     }
     return steps;
   }
@@ -273,7 +304,14 @@ export class FileBackend extends BaseBackend {
       return {
         entries: totals.entries,
         bytes: totals.bytes,
-        extra: { spilledBlobs: totals.blobs, maxBytes: this.maxBytes, maxEntries: this.maxEntries, durability: this.durability },
+        extra: {
+          spilledBlobs: totals.blobs,
+          maxBytes: this.maxBytes,
+          maxEntries: this.maxEntries,
+          durability: this.durability,
+          rejectedBlobRefs: this.blobs.rejectedNames,
+          replacedBlobDirs: this.blobs.replacedDirs,
+        },
       };
     } catch {
       return {}; // stats must never throw; a locked or closing database just reports no gauges
@@ -310,7 +348,7 @@ export class FileBackend extends BaseBackend {
           const read = this.blobs.read(blob, size, crc);
           if (read.ok) continue;
           if (await this.retry('repair', () => this.index.writeTransaction(() => this.index.deleteIfUnchanged(id, crc, blob)))) {
-            this.unlinkCommitted([blob]);
+            if (read.unsafe !== true) this.unlinkCommitted([blob]);
             badBlobs += 1;
             this.noteCorrupt(read.problem);
           }
@@ -330,7 +368,40 @@ export class FileBackend extends BaseBackend {
     });
   }
 
+  /**
+   * Scrubs deleted values from the disk: rebuilds the database with SQLite's `secure_delete` on
+   * (`VACUUM`), so no deleted or overwritten row survives in a free page, then checkpoints the
+   * WAL and truncates it to zero bytes, so no old page version survives there either. Spilled
+   * values are separate files, unlinked when their rows go. Run it after deleting or rewriting
+   * sensitive values (the encryption sweep does). It rewrites the whole database and holds the
+   * write lock meanwhile: a maintenance operation, not for the request path.
+   *
+   * What it cannot reach: blocks the filesystem or the SSD has already released (a deleted file's
+   * or a truncated file's old contents), snapshots and backups. Encrypt from the first write to
+   * avoid plaintext on disk at all.
+   */
+  async compact(): Promise<CompactReport> {
+    return this.maintenance(async () => {
+      const bytesBefore = this.databaseBytes();
+      if (this.pendingTouches.size > 0) await this.retry('compact', () => this.index.writeTransaction(() => this.applyTouches()));
+      const { walTruncated } = await this.retry('compact', () => this.index.compact());
+      return { bytesBefore, bytesAfter: this.databaseBytes(), walTruncated };
+    });
+  }
+
   // ---- internals ----------------------------------------------------------------------------
+
+  private databaseBytes(): number {
+    let total = 0;
+    for (const path of [this.layout.dbPath, `${this.layout.dbPath}-wal`]) {
+      try {
+        total += lstatSync(path).size;
+      } catch {
+        // no WAL at the moment: nothing to count
+      }
+    }
+    return total;
+  }
 
   private async readEntry(namespace: string, key: string): Promise<StoredEntry | undefined> {
     // Twice at most: a second read covers a blob replaced by another process between our
@@ -364,7 +435,7 @@ export class FileBackend extends BaseBackend {
     let value: Buffer;
     if (blob !== null) {
       const read = this.blobs.read(blob, size, crc);
-      if (!read.ok) return this.dropCorrupt(namespace, key, row, read.problem) ? undefined : null;
+      if (!read.ok) return this.dropCorrupt(namespace, key, row, read.problem, read.unsafe === true) ? undefined : null;
       value = read.bytes;
     } else {
       value = inline ?? Buffer.alloc(0);
@@ -379,8 +450,11 @@ export class FileBackend extends BaseBackend {
     return { namespace, key, value, expiresAt, keyId, createdAt };
   }
 
-  /** Removes a corrupt row unless another writer replaced it meanwhile; true if it was ours to drop. */
-  private dropCorrupt(namespace: string, key: string, row: EntryRow, problem: string): boolean {
+  /**
+   * Removes a corrupt row unless another writer replaced it meanwhile; true if it was ours to
+   * drop. Its blob file goes too, unless `unsafe`: the row named no file of ours, so only the row goes.
+   */
+  private dropCorrupt(namespace: string, key: string, row: EntryRow, problem: string, unsafe = false): boolean {
     const [id, , , , , , crc, , blob] = row;
     let removed: boolean;
     try {
@@ -393,7 +467,7 @@ export class FileBackend extends BaseBackend {
       return true;
     }
     if (!removed) return false;
-    if (blob !== null) this.unlinkCommitted([blob]);
+    if (blob !== null && !unsafe) this.unlinkCommitted([blob]);
     this.reportCorrupt(namespace, key, problem);
     return true;
   }
@@ -576,14 +650,6 @@ function isBusy(err: unknown): boolean {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function positive(value: number | undefined, fallback: number, field: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new InvalidArgumentError(`FileBackend option ${field} must be a positive integer, got ${value}.`);
-  }
-  return value;
 }
 
 function encodeCursor(namespace: string, key: string): string {

@@ -9,7 +9,9 @@ import type {
   TierFailure,
   WriteResult,
 } from '../types';
-import { BaseBackend, describe, type BaseBackendOptions } from './baseBackend';
+import { describeError } from '../describeError';
+import { nonNegativeOption, positiveOption } from './backendOptions';
+import { BaseBackend, type BaseBackendOptions } from './baseBackend';
 import type { CacheBackend } from './cacheBackend';
 import type { BreakerState } from './hybrid/circuitBreaker';
 import { TierUnavailableError } from './hybrid/errors';
@@ -79,6 +81,36 @@ interface StaleCopy {
   readonly tiers: number[];
 }
 
+/** One tier's part of a write-through: the entries it was given and its answer (none when given nothing). */
+interface TierWrite {
+  readonly tier: Tier;
+  readonly list: readonly StoredEntry[];
+  readonly outcome: TierOutcome<WriteResult> | undefined;
+}
+
+interface WriteSettlement {
+  readonly reached: Set<StoredEntry>;
+  readonly degraded: TierFailure[];
+  /** Indexes of local tiers the write did not reach. */
+  readonly failedLocal: number[];
+  firstFailure: { tier: string; outcome: TierOutcome<unknown> & { ok: false } } | undefined;
+}
+
+/** One key of a read-through, as the walk down the tiers learns about it. */
+interface KeyRead {
+  readonly key: string;
+  /** The answer: a fresh copy, or a stale one served because the shared tier could not be asked. */
+  found?: StoredEntry;
+  /** Index of the tier that had the fresh copy (-1: none); tiers above it get it promoted. */
+  source: number;
+  /** Until when the promoted copies are fresh. */
+  deadline: number;
+  /** The newest copy found past its cap, and the tiers holding it. */
+  stale?: StaleCopy;
+  /** A deciding tier failed after the stale copy was found, so nobody denied it. */
+  staleUnverified: boolean;
+}
+
 /**
  * Tiers behind one backend: reads go down the tiers and promote a hit into the tiers above it,
  * writes go through every tier, and a failing tier degrades the answer instead of failing it.
@@ -134,17 +166,17 @@ export class HybridBackend extends BaseBackend {
       if (names.has(spec.name)) throw new InvalidArgumentError(`Hybrid tier names must be unique; "${spec.name}" appears twice.`);
       names.add(spec.name);
     }
-    const capMs = positive(options.localTtlCapMs, 60_000, 'localTtlCapMs');
-    this.staleIfErrorMs = nonNegative(options.staleIfErrorMs, 300_000, 'staleIfErrorMs');
-    const tierTimeoutMs = positive(options.tierTimeoutMs, 1_000, 'tierTimeoutMs');
-    const failureThreshold = positive(options.breakerFailureThreshold, 5, 'breakerFailureThreshold');
-    const resetMs = positive(options.breakerResetMs, 30_000, 'breakerResetMs');
+    const capMs = positiveOption('HybridBackend', 'localTtlCapMs', options.localTtlCapMs, 60_000, 'duration');
+    this.staleIfErrorMs = nonNegativeOption('HybridBackend', 'staleIfErrorMs', options.staleIfErrorMs, 300_000, 'duration');
+    const tierTimeoutMs = positiveOption('HybridBackend', 'tierTimeoutMs', options.tierTimeoutMs, 1_000, 'duration');
+    const failureThreshold = positiveOption('HybridBackend', 'breakerFailureThreshold', options.breakerFailureThreshold, 5);
+    const resetMs = positiveOption('HybridBackend', 'breakerResetMs', options.breakerResetMs, 30_000, 'duration');
     this.strict = options.strict ?? false;
     this.isLocalOnly = options.isLocalOnly ?? (() => false);
-    const indexSize = positive(options.freshnessIndexSize, 100_000, 'freshnessIndexSize');
+    const indexSize = positiveOption('HybridBackend', 'freshnessIndexSize', options.freshnessIndexSize, 100_000);
     this.freshness = new FreshnessIndex(capMs, indexSize);
     this.mutations = new MutationLog(indexSize);
-    this.replay = new ReplayQueue(positive(options.maxPendingReplays, 10_000, 'maxPendingReplays'));
+    this.replay = new ReplayQueue(positiveOption('HybridBackend', 'maxPendingReplays', options.maxPendingReplays, 10_000));
     const lastShared = specs.map((s) => s.backend.capabilities.shared).lastIndexOf(true);
     this.hasSharedTier = lastShared >= 0;
     this.tiers = specs.map(
@@ -229,18 +261,36 @@ export class HybridBackend extends BaseBackend {
   ): Promise<(StoredEntry | undefined)[]> {
     const since = this.mutations.now();
     const now = this.clock();
-    const found: (StoredEntry | undefined)[] = new Array<StoredEntry | undefined>(keys.length).fill(undefined);
-    const source: number[] = new Array<number>(keys.length).fill(-1);
-    const deadline: number[] = new Array<number>(keys.length).fill(0);
-    const stale: (StaleCopy | undefined)[] = new Array<StaleCopy | undefined>(keys.length).fill(undefined);
-    const staleUnverified: boolean[] = new Array<boolean>(keys.length).fill(false);
-    /** Failures of tiers whose answer decides the read (the shared ones, or all when none is shared). */
-    const failedFor: (TierOutcome<unknown> & { ok: false; tier: string })[] = [];
-    let pending = keys.map((_, i) => i);
+    const reads: KeyRead[] = keys.map((key) => ({ key, source: -1, deadline: 0, staleUnverified: false }));
+    const { unanswered, failedFor } = await this.walkTiers(namespace, reads, firstAnswer, now);
+    const { evict, degraded } = this.settleUnanswered(unanswered, failedFor.length > 0, now);
+    if (this.strict && degraded) {
+      const first = failedFor[0]!;
+      throw new TierUnavailableError(first.tier, first.kind, `A read could not be answered honestly: the ${first.tier} tier is unavailable (${first.error.message}).`, {
+        cause: first.error,
+      });
+    }
+    if (reads.some((r) => r.source > 0)) await this.promote(namespace, reads, since);
+    if (evict.length > 0) await this.dropStaleCopies(namespace, evict);
+    return reads.map((r) => r.found);
+  }
 
+  /**
+   * Asks each tier in turn for the keys no tier has answered yet. A fresh copy answers its key;
+   * a copy past its cap is kept aside as a stale copy and the walk goes on to the shared tier.
+   * Returns the reads still unanswered and the failures of tiers whose answer decides a read.
+   */
+  private async walkTiers(
+    namespace: string,
+    reads: KeyRead[],
+    firstAnswer: TierOutcome<(StoredEntry | undefined)[]> | undefined,
+    now: number,
+  ): Promise<{ unanswered: KeyRead[]; failedFor: (TierOutcome<unknown> & { ok: false; tier: string })[] }> {
+    const failedFor: (TierOutcome<unknown> & { ok: false; tier: string })[] = [];
+    let pending = reads;
     for (const tier of this.tiers) {
       if (pending.length === 0) break;
-      const ask = pending.map((i) => keys[i]!);
+      const ask = pending.map((r) => r.key);
       const outcome =
         tier.index === 0 && firstAnswer !== undefined
           ? firstAnswer
@@ -251,66 +301,66 @@ export class HybridBackend extends BaseBackend {
         // just means one copy fewer to look at.
         if (tier.shared || !this.hasSharedTier) {
           failedFor.push({ ...outcome, tier: tier.name });
-          for (const i of pending) if (stale[i]) staleUnverified[i] = true;
+          for (const r of pending) if (r.stale) r.staleUnverified = true;
         }
         continue;
       }
-      const next: number[] = [];
+      const next: KeyRead[] = [];
       outcome.value.forEach((entry, j) => {
-        const i = pending[j]!;
-        // A shared copy of a key deleted here during an outage is the deleted value: not an answer.
-        if (entry === undefined || (tier.shared && this.replay.pendingKind(namespace, entry.key) === 'delete')) {
-          tier.counters.misses += 1;
-          next.push(i);
-          return;
-        }
-        tier.counters.hits += 1;
-        const until = this.freshUntil(tier, entry);
-        if (until !== Infinity) {
-          if (now >= until) {
-            this.extra.revalidations += 1;
-            const copy = stale[i];
-            if (copy) copy.tiers.push(tier.index);
-            else stale[i] = { entry, freshUntil: until, tiers: [tier.index] };
-            next.push(i);
-            return;
-          }
-          deadline[i] = until;
-        } else {
-          deadline[i] = this.freshness.deadlineFrom(now, entry);
-        }
-        found[i] = entry;
-        source[i] = tier.index;
+        const read = pending[j]!;
+        if (this.answers(tier, namespace, read, entry, now)) return;
+        next.push(read);
       });
       pending = next;
     }
+    return { unanswered: pending, failedFor };
+  }
 
-    const evict: number[] = [];
+  /** Records `entry` from `tier` on `read`; true when it answers the read (a fresh copy). */
+  private answers(tier: Tier, namespace: string, read: KeyRead, entry: StoredEntry | undefined, now: number): boolean {
+    // A shared copy of a key deleted here during an outage is the deleted value: not an answer.
+    if (entry === undefined || (tier.shared && this.replay.pendingKind(namespace, entry.key) === 'delete')) {
+      tier.counters.misses += 1;
+      return false;
+    }
+    tier.counters.hits += 1;
+    const until = this.freshUntil(tier, entry);
+    if (until !== Infinity && now >= until) {
+      this.extra.revalidations += 1;
+      if (read.stale) read.stale.tiers.push(tier.index);
+      else read.stale = { entry, freshUntil: until, tiers: [tier.index] };
+      return false;
+    }
+    read.deadline = until !== Infinity ? until : this.freshness.deadlineFrom(now, entry);
+    read.found = entry;
+    read.source = tier.index;
+    return true;
+  }
+
+  /**
+   * The stale-copy decision for reads no tier answered fresh: a stale copy the shared tier has
+   * denied is evicted; one it could not confirm is served within `staleIfErrorMs` (unless
+   * strict); otherwise the read is a miss, degraded when a deciding tier failed.
+   */
+  private settleUnanswered(unanswered: readonly KeyRead[], anyDecidingTierFailed: boolean, now: number): { evict: KeyRead[]; degraded: boolean } {
+    const evict: KeyRead[] = [];
     let degraded = false;
-    for (const i of pending) {
-      const copy = stale[i];
-      if (copy && !staleUnverified[i]) {
+    for (const read of unanswered) {
+      const copy = read.stale;
+      if (copy && !read.staleUnverified) {
         // The shared tier answered and does not have it: deleted or cleared by another machine.
-        evict.push(i);
+        evict.push(read);
         continue;
       }
       if (copy && now < copy.freshUntil + this.staleIfErrorMs && !this.strict) {
-        found[i] = copy.entry;
+        read.found = copy.entry;
         this.extra.staleServed += 1;
         continue;
       }
       if (copy) this.extra.staleRefused += 1;
-      if (failedFor.length > 0) degraded = true;
+      if (anyDecidingTierFailed) degraded = true;
     }
-    if (this.strict && degraded) {
-      const first = failedFor[0]!;
-      throw new TierUnavailableError(first.tier, first.kind, `A read could not be answered honestly: the ${first.tier} tier is unavailable (${first.error.message}).`, {
-        cause: first.error,
-      });
-    }
-    if (source.some((t) => t > 0)) await this.promote(namespace, found, source, deadline, since);
-    if (evict.length > 0) await this.dropStaleCopies(namespace, keys, evict, stale);
-    return found;
+    return { evict, degraded };
   }
 
   /**
@@ -318,39 +368,38 @@ export class HybridBackend extends BaseBackend {
    * deleted or cleared while the read was under way (since `since`): those answers may be
    * older than the local tiers now are.
    */
-  private async promote(namespace: string, found: (StoredEntry | undefined)[], source: number[], deadline: number[], since: number): Promise<void> {
-    const writes = this.tiers.map(() => [] as number[]);
-    for (let i = 0; i < found.length; i++) {
-      if (source[i]! > 0 && this.mutations.changedSince(since, namespace, found[i]!.key)) continue;
-      for (let t = 0; t < source[i]!; t++) writes[t]!.push(i);
+  private async promote(namespace: string, reads: readonly KeyRead[], since: number): Promise<void> {
+    const writes = this.tiers.map(() => [] as KeyRead[]);
+    for (const read of reads) {
+      if (read.source > 0 && this.mutations.changedSince(since, namespace, read.key)) continue;
+      for (let t = 0; t < read.source; t++) writes[t]!.push(read);
     }
     await Promise.all(
-      writes.map(async (indices, t) => {
-        if (indices.length === 0) return;
+      writes.map(async (promoted, t) => {
+        if (promoted.length === 0) return;
         const tier = this.tiers[t]!;
-        const outcome = await tier.call('promote', (b) => b.setMany(indices.map((i) => found[i]!)));
+        const outcome = await tier.call('promote', (b) => b.setMany(promoted.map((r) => r.found!)));
         if (!outcome.ok) {
           this.tierFailed(tier, 'promote', outcome);
           return;
         }
-        this.extra.promotions += indices.length;
-        if (tier.cachesShared) for (const i of indices) this.freshness.mark(namespace, found[i]!.key, [t], deadline[i]!);
+        this.extra.promotions += promoted.length;
+        if (tier.cachesShared) for (const r of promoted) this.freshness.mark(namespace, r.key, [t], r.deadline);
       }),
     );
   }
 
-  private async dropStaleCopies(namespace: string, keys: readonly string[], evict: number[], stale: (StaleCopy | undefined)[]): Promise<void> {
-    if (evict.length === 0) return;
+  private async dropStaleCopies(namespace: string, evict: readonly KeyRead[]): Promise<void> {
     this.extra.sharedEvictions += evict.length;
     await Promise.all(
       this.tiers.map(async (tier) => {
-        const drop = evict.filter((i) => stale[i]!.tiers.includes(tier.index)).map((i) => keys[i]!);
+        const drop = evict.filter((r) => r.stale!.tiers.includes(tier.index)).map((r) => r.key);
         if (drop.length === 0) return;
         const outcome = await tier.call('evict', (b) => b.deleteMany(namespace, drop));
         if (!outcome.ok) this.tierFailed(tier, 'evict', outcome);
       }),
     );
-    for (const i of evict) this.freshness.forget(namespace, keys[i]!);
+    for (const r of evict) this.freshness.forget(namespace, r.key);
   }
 
   // ---- writes -------------------------------------------------------------------------------
@@ -364,8 +413,8 @@ export class HybridBackend extends BaseBackend {
     const now = this.clock();
     const localOnly = this.hasSharedTier ? entries.filter((e) => this.isLocalOnly(e)) : [];
     const sharable = localOnly.length === 0 ? entries : entries.filter((e) => !this.isLocalOnly(e));
-    const outcomes = await Promise.all(
-      this.tiers.map(async (tier) => {
+    const writes = await Promise.all(
+      this.tiers.map(async (tier): Promise<TierWrite> => {
         const list = tier.backend.capabilities.shared ? sharable : entries;
         if (list.length === 0) return { tier, list, outcome: undefined };
         return { tier, list, outcome: await tier.call('set', (b) => b.setMany(list)) };
@@ -373,25 +422,7 @@ export class HybridBackend extends BaseBackend {
     );
     // Stamped once every tier has answered: a read-through that began before now must not promote these keys.
     for (const e of entries) this.mutations.keysChanged(e.namespace, [e.key]);
-    const degraded: TierFailure[] = [];
-    const reached = new Set<StoredEntry>();
-    const failedLocal: number[] = [];
-    let firstFailure: { tier: string; outcome: TierOutcome<unknown> & { ok: false } } | undefined;
-    for (const { tier, list, outcome } of outcomes) {
-      if (outcome === undefined) continue;
-      if (!outcome.ok) {
-        this.tierFailed(tier, 'set', outcome);
-        firstFailure ??= { tier: tier.name, outcome };
-        degraded.push({ tier: tier.name, reason: `${outcome.kind}: ${outcome.error.message}` });
-        if (!tier.backend.capabilities.shared) failedLocal.push(tier.index);
-        else if (!this.strict) for (const e of list) this.replay.recordSet(e);
-        continue;
-      }
-      for (const e of list) reached.add(e);
-      if (tier.shared) for (const e of list) this.replay.settleKey(e.namespace, e.key);
-      for (const d of outcome.value.degraded ?? []) degraded.push({ tier: `${tier.name}/${d.tier}`, reason: d.reason });
-      if (tier.cachesShared) for (const e of list) this.freshness.mark(e.namespace, e.key, [tier.index], this.freshness.deadlineFrom(now, e));
-    }
+    const { reached, degraded, failedLocal, firstFailure } = this.settleWrites(writes, now);
     // A local tier that missed this write may still hold the previous version: make it re-check.
     if (failedLocal.length > 0) for (const e of entries) this.freshness.mark(e.namespace, e.key, failedLocal, -Infinity);
     if (this.strict && firstFailure) {
@@ -414,6 +445,31 @@ export class HybridBackend extends BaseBackend {
     }
     if (degraded.length > 0) this.extra.degradedWrites += 1;
     return degraded.length > 0 ? { written: reached.size, degraded } : { written: reached.size };
+  }
+
+  /**
+   * What each tier's answer to a write means: entries that reached some tier, the degradations
+   * to report, local tiers that missed it, the first failure; shared-tier failures are queued for
+   * replay (unless strict) and successes settle earlier replays and refresh local deadlines.
+   */
+  private settleWrites(writes: readonly TierWrite[], now: number): WriteSettlement {
+    const settled: WriteSettlement = { reached: new Set<StoredEntry>(), degraded: [], failedLocal: [], firstFailure: undefined };
+    for (const { tier, list, outcome } of writes) {
+      if (outcome === undefined) continue;
+      if (!outcome.ok) {
+        this.tierFailed(tier, 'set', outcome);
+        settled.firstFailure ??= { tier: tier.name, outcome };
+        settled.degraded.push({ tier: tier.name, reason: `${outcome.kind}: ${outcome.error.message}` });
+        if (!tier.backend.capabilities.shared) settled.failedLocal.push(tier.index);
+        else if (!this.strict) for (const e of list) this.replay.recordSet(e);
+        continue;
+      }
+      for (const e of list) settled.reached.add(e);
+      if (tier.shared) for (const e of list) this.replay.settleKey(e.namespace, e.key);
+      for (const d of outcome.value.degraded ?? []) settled.degraded.push({ tier: `${tier.name}/${d.tier}`, reason: d.reason });
+      if (tier.cachesShared) for (const e of list) this.freshness.mark(e.namespace, e.key, [tier.index], this.freshness.deadlineFrom(now, e));
+    }
+    return settled;
   }
 
   protected async _deleteMany(namespace: string, keys: readonly string[]): Promise<number> {
@@ -591,7 +647,7 @@ export class HybridBackend extends BaseBackend {
     const results = await Promise.allSettled(this.tiers.map((t) => t.backend.close()));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ tier: this.tiers[i]!.name, reason: r.reason as unknown }] : []));
     if (failed.length > 0) {
-      throw new BackendError('hybrid', `Closing tier(s) ${failed.map((f) => f.tier).join(', ')} failed: ${failed.map((f) => describe(f.reason)).join('; ')}.`, {
+      throw new BackendError('hybrid', `Closing tier(s) ${failed.map((f) => f.tier).join(', ')} failed: ${failed.map((f) => describeError(f.reason)).join('; ')}.`, {
         cause: failed[0]!.reason,
       });
     }
@@ -603,7 +659,7 @@ export class HybridBackend extends BaseBackend {
     this.extra.tierFailures += 1;
     // Skips behind an open breaker are expected and frequent during an outage: keep them quiet.
     const log = outcome.kind === 'breaker-open' ? this.logger.debug : this.logger.warn;
-    log.call(this.logger, { backend: this.name, tier: tier.name, operation, kind: outcome.kind, error: describe(outcome.error) }, 'cache tier unavailable; degrading to the other tiers');
+    log.call(this.logger, { backend: this.name, tier: tier.name, operation, kind: outcome.kind, error: describeError(outcome.error) }, 'cache tier unavailable; degrading to the other tiers');
   }
 
   private unavailable(tier: string, outcome: TierOutcome<unknown> & { ok: false }, operation: string): TierUnavailableError {
@@ -617,16 +673,4 @@ export class HybridBackend extends BaseBackend {
     else if (to === 'closed') this.logger.info(fields, 'circuit breaker closed: the tier answered again');
     else this.logger.info(fields, 'circuit breaker half-open: probing the tier');
   }
-}
-
-function positive(value: number | undefined, fallback: number, field: string): number {
-  const v = value ?? fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new InvalidArgumentError(`hybrid ${field} must be a positive number, got ${v}.`);
-  return v;
-}
-
-function nonNegative(value: number | undefined, fallback: number, field: string): number {
-  const v = value ?? fallback;
-  if (!Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`hybrid ${field} must be zero or a positive number, got ${v}.`);
-  return v;
 }

@@ -4,7 +4,7 @@
  */
 import type { LoadConfigOptions } from '../config/loadConfig';
 import type { AdvancedCacheConfig, BackendType } from '../config/schema';
-import { describe } from '../backends/baseBackend';
+import { describeError } from '../describeError';
 import { createKeyProviders } from '../keys/createKeyProviders';
 import type { KeyProvider } from '../keys/keyProvider';
 import { reportError } from './errors';
@@ -73,5 +73,5 @@ export async function probeConfiguration(config: AdvancedCacheConfig, load: Load
 
 function oneLine(err: unknown): string {
   const report = reportError(err);
-  return report.hint ? `${report.message.split('\n')[0]} (${report.hint})` : report.message.split('\n')[0] ?? describe(err);
+  return report.hint ? `${report.message.split('\n')[0]} (${report.hint})` : report.message.split('\n')[0] ?? describeError(err);
 }

@@ -67,9 +67,13 @@ export class CliContext {
     return tiers.includes('file') ? `nothing has been cached here yet: ${dir} does not exist` : 'nothing has been cached here yet (no key manifest, no file tier)';
   }
 
-  /** Opens the configured cache (closed by `closeAll` when the command ends). */
-  async open(options?: CacheConfigInput): Promise<CliVault> {
-    const vault = await openVault(this.loadOptions(options), this.globals.verbose);
+  /**
+   * Opens the configured cache (closed by `closeAll` when the command ends). `readOnly` for
+   * commands that must change nothing (no key version, manifest, pin or audit record);
+   * `recoverKeys` for `keys restore`, which must open a refused manifest to replace it.
+   */
+  async open(options?: CacheConfigInput, mode: { readOnly?: boolean; recoverKeys?: boolean } = {}): Promise<CliVault> {
+    const vault = await openVault(this.loadOptions(options), this.globals.verbose, mode);
     this.vaults.push(vault);
     for (const w of vault.warnings) this.warnOnce(w);
     return vault;

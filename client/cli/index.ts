@@ -21,6 +21,7 @@ import { registerKeys } from './commands/keys';
 import { registerAudit } from './commands/audit';
 import { registerInit } from './commands/init';
 import { registerLocal } from './commands/local';
+import { registerPlan } from './commands/plan';
 
 export type { CliIo } from './output';
 
@@ -52,6 +53,7 @@ export function buildProgram(runtime: Runtime): Command {
   registerMaintenance(program, runtime);
   registerMigrate(program, runtime);
   registerBench(program, runtime);
+  registerPlan(program, runtime);
   // Subcommands inherit the overrides so their usage errors reach main() too.
   for (const cmd of allCommands(program)) {
     cmd.exitOverride().showSuggestionAfterError(true).configureOutput(program.configureOutput());

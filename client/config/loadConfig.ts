@@ -241,6 +241,9 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v) && !('__env' in v);
 }
 
+/** Keys that would reach an object's prototype if merged like any other. */
+const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
 /** Deep merge that records, per leaf, which source set it. Env leaves carry their variable name. */
 function mergeTracked(
   base: Record<string, unknown>,
@@ -252,6 +255,13 @@ function mergeTracked(
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const path = prefix ? `${prefix}.${k}` : k;
+    // JSON.parse makes `__proto__` an own key; assigned here it would become the section's
+    // prototype, and the strict schema would read fields through it that nobody wrote down.
+    if (PROTOTYPE_KEYS.has(k)) {
+      throw new ConfigError(`Invalid cachevault configuration: the key "${k}" at ${path} is not a configuration field (it names an object prototype).`, [
+        { path, value: '(object)', expected: 'no __proto__, constructor or prototype keys' },
+      ], { hint: `Remove "${k}" from the config file or options.` });
+    }
     if (isPlainObject(v) && isPlainObject(out[k])) {
       out[k] = mergeTracked(out[k] as Record<string, unknown>, v, source, sources, path);
     } else if (v !== null && typeof v === 'object' && '__env' in v) {

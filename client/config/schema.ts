@@ -112,6 +112,11 @@ export const KeysConfig = z.strictObject({
     .strictObject({
       /** KMS key id, ARN or alias (`alias/...`). */
       keyId: z.string().min(1).optional(),
+      /**
+       * An HMAC_256 KMS key that MACs the key manifest (GenerateMac by the rotation role, VerifyMac
+       * by clients). Required to seal a manifest kept in Secrets Manager; see docs/key-management.md.
+       */
+      macKeyId: z.string().min(1).optional(),
       region: z.string().min(1).optional(),
       endpoint: z.url().optional(),
       /** Plaintext data keys are cached at most this long. */

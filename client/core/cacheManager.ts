@@ -1,7 +1,8 @@
 import { EnvelopeFormatError, IntegrityError, InvalidArgumentError, KeyUnavailableError } from '../errors';
 import type { CacheBackend } from '../backends/cacheBackend';
-import { describe } from '../backends/baseBackend';
+import { describeError } from '../describeError';
 import type { EncryptionProvider } from '../crypto/encryptionProvider';
+import { checkWellFormed } from '../crypto/envelope';
 import { silentLogger } from '../logger';
 import type { BackendStats, Clock, EntryIdentity, HealthReport, Logger, StoredEntry, TierFailure, WriteResult } from '../types';
 import { msgpackSerializer, type Serializer } from './serializer';
@@ -169,6 +170,7 @@ export class CacheManager {
   constructor(options: CacheManagerOptions, shared?: SharedState) {
     this.backend = options.backend;
     this.namespaceName = options.namespace ?? 'default';
+    checkString(this.namespaceName, 'namespace');
     this.defaultTtlMs = options.defaultTtlMs === undefined ? DEFAULT_TTL_MS : options.defaultTtlMs;
     checkTtl(this.defaultTtlMs, 'defaultTtlMs');
     // The defaults load node:zlib (CRC-32 framing, brotli): required here, not at import time, so
@@ -214,6 +216,7 @@ export class CacheManager {
 
   /** Reads and decodes one entry (a failed read counts and reads as a miss); `pick` shapes the result. */
   private async readOne<T, R>(key: string, pick: (found: Lookup<T>) => R): Promise<R> {
+    checkString(key, 'key');
     let entry: StoredEntry | undefined;
     try {
       entry = await this.backend.get(this.namespaceName, key);
@@ -221,7 +224,7 @@ export class CacheManager {
       this.readFailed(err);
       entry = undefined;
     }
-    const found = this.decode<T>(entry);
+    const found = this.decode<T>(entry, key);
     return pick(found instanceof Promise ? await found : found);
   }
 
@@ -239,6 +242,7 @@ export class CacheManager {
   }
 
   async getMany<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]> {
+    for (const key of keys) checkString(key, 'key');
     let entries: (StoredEntry | undefined)[];
     try {
       entries = await this.backend.getMany(this.namespaceName, keys);
@@ -246,7 +250,7 @@ export class CacheManager {
       this.readFailed(err);
       entries = keys.map(() => undefined);
     }
-    return Promise.all(entries.map(async (entry) => (await this.decode<T>(entry)).value));
+    return Promise.all(entries.map(async (entry, i) => (await this.decode<T>(entry, keys[i]!)).value));
   }
 
   async setMany<T>(items: readonly ({ readonly key: string; readonly value: T } & ExpiryOptions)[]): Promise<WriteResult> {
@@ -260,12 +264,14 @@ export class CacheManager {
   }
 
   async delete(key: string): Promise<boolean> {
+    checkString(key, 'key');
     const removed = await this.backend.delete(this.namespaceName, key);
     if (removed) this.shared.counters.deletes += 1;
     return removed;
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
+    for (const key of keys) checkString(key, 'key');
     const removed = await this.backend.deleteMany(this.namespaceName, keys);
     this.shared.counters.deletes += removed;
     return removed;
@@ -338,12 +344,13 @@ export class CacheManager {
     } catch (err) {
       // The caller asked for a value, and has one; a failed cache write must not take it away.
       this.shared.counters.errors += 1;
-      this.logOnce('wrap-set-failed', { error: describe(err) }, 'wrap could not store the computed value');
+      this.logOnce('wrap-set-failed', { error: describeError(err) }, 'wrap could not store the computed value');
     }
     return value;
   }
 
   private async encode(key: string, value: unknown, expiresAt: number | null): Promise<StoredEntry> {
+    checkString(key, 'key');
     const identity: EntryIdentity = { namespace: this.namespaceName, key, expiresAt };
     let bytes = this.serializer.serialize(value);
     for (const transform of this.transforms) bytes = await transform.encode(bytes, identity);
@@ -351,15 +358,21 @@ export class CacheManager {
     return { ...identity, value: sealed.bytes, keyId: sealed.keyId, createdAt: this.clock() };
   }
 
-  /** Synchronous on the hot path (an entry verified moments ago), so a memory hit costs no extra promise. */
-  private decode<T>(entry: StoredEntry | undefined): Lookup<T> | Promise<Lookup<T>> {
+  /**
+   * Synchronous on the hot path (an entry verified moments ago), so a memory hit costs no extra
+   * promise. `key` is the key the caller asked for: the entry is verified against it and this
+   * manager's namespace, never against the names the stored entry carries, so storage that hands
+   * back another key's (authentic) entry produces a miss, not that key's value.
+   */
+  private decode<T>(entry: StoredEntry | undefined, key: string): Lookup<T> | Promise<Lookup<T>> {
     const counters = this.shared.counters;
     const now = this.clock();
     if (entry === undefined || (entry.expiresAt !== null && entry.expiresAt <= now)) {
       counters.misses += 1;
       return { found: false, value: undefined, expiresAt: null };
     }
-    const verified = this.shared.verified.get(entry, now);
+    // A verified object is reused only for the identity it was verified for.
+    const verified = entry.key === key && entry.namespace === this.namespaceName ? this.shared.verified.get(entry, now) : undefined;
     if (verified !== undefined && now - verified.at < VERIFIED_REUSE_MS && verified.serializer === this.serializer) {
       try {
         const value = (
@@ -374,14 +387,15 @@ export class CacheManager {
         this.shared.verified.delete(entry); // decode it the long way, which counts and logs the failure
       }
     }
-    return this.decodeSealed<T>(entry, now);
+    return this.decodeSealed<T>(entry, key, now);
   }
 
-  private async decodeSealed<T>(entry: StoredEntry, now: number): Promise<Lookup<T>> {
+  private async decodeSealed<T>(entry: StoredEntry, key: string, now: number): Promise<Lookup<T>> {
     const counters = this.shared.counters;
+    const identity: EntryIdentity = { namespace: this.namespaceName, key, expiresAt: entry.expiresAt };
     try {
-      let bytes = await this.sealer.open(entry.value, entry);
-      for (let i = this.transforms.length - 1; i >= 0; i--) bytes = await this.transforms[i]!.decode(bytes, entry);
+      let bytes = await this.sealer.open(entry.value, identity);
+      for (let i = this.transforms.length - 1; i >= 0; i--) bytes = await this.transforms[i]!.decode(bytes, identity);
       const value = this.serializer.deserialize(bytes) as T;
       const primitive = value === null || (typeof value !== 'object' && typeof value !== 'function');
       this.shared.verified.set(entry, now, {
@@ -405,7 +419,7 @@ export class CacheManager {
       } else {
         // The serializer rejected bytes that passed authentication: a bug or a foreign writer.
         counters.decryptFailures += 1;
-        this.logOnce('decode', { namespace: entry.namespace, reason: describe(err) }, 'undecodable entry treated as a miss');
+        this.logOnce('decode', { namespace: entry.namespace, reason: describeError(err) }, 'undecodable entry treated as a miss');
       }
       return { found: false, value: undefined, expiresAt: null };
     }
@@ -428,13 +442,17 @@ export class CacheManager {
   private readFailed(err: unknown): void {
     this.shared.counters.errors += 1;
     if (this.strict || err instanceof InvalidArgumentError) throw err;
-    this.logOnce(`read:${describe(err)}`, { error: describe(err) }, 'cache read failed; treated as a miss');
+    this.logOnce(`read:${describeError(err)}`, { error: describeError(err) }, 'cache read failed; treated as a miss');
   }
 
   private expiryOf(options: ExpiryOptions): number | null {
     if (options.expiresAt !== undefined) {
-      if (options.expiresAt !== null && !Number.isFinite(options.expiresAt)) {
-        throw new InvalidArgumentError(`expiresAt must be epoch milliseconds or null, got ${options.expiresAt}.`);
+      // Negative expiries are refused: format 1 envelopes encoded "never" as -1, so storage
+      // could have turned such an entry into one that never expires.
+      if (options.expiresAt !== null && (!Number.isFinite(options.expiresAt) || options.expiresAt < 0)) {
+        throw new InvalidArgumentError(`expiresAt must be non-negative epoch milliseconds or null, got ${options.expiresAt}.`, {
+          hint: 'Pass null for an entry that never expires.',
+        });
       }
       return options.expiresAt;
     }
@@ -488,6 +506,11 @@ function describeArg(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean') return `the ${typeof v} ${String(v)}`;
   if (typeof v === 'string') return `the string ${JSON.stringify(v.slice(0, 40))}`;
   return `a ${typeof v}`;
+}
+
+/** Namespaces and keys must be well-formed Unicode (no lone surrogates); non-strings are left to the backend's check. */
+function checkString(value: string, field: 'namespace' | 'key'): void {
+  if (typeof value === 'string') checkWellFormed(value, field);
 }
 
 function checkTtl(ttl: number | null, field: string): void {

@@ -1,5 +1,6 @@
 import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } from 'node:zlib';
 import { IntegrityError } from '../errors';
+import { ValueTooLargeError } from './errors';
 import type { ValueTransform } from './valueTransform';
 
 export interface CompressionOptions {
@@ -8,7 +9,9 @@ export interface CompressionOptions {
   /**
    * Largest value decompression may produce; a stored value that would inflate past it reads as
    * corrupt. It bounds a decompression bomb planted by someone who can write to an unencrypted
-   * store. @default 268435456 (256 MiB)
+   * store. It is also the largest serialized value `set` accepts (ValueTooLargeError past it),
+   * so that nothing is stored that `get` could not read back; every client reading the cache
+   * needs a cap at least as large as the writers'. @default 268435456 (256 MiB)
    */
   readonly maxDecompressedBytes?: number;
   /** Brotli quality 0-11; 4 is close to gzip's speed with a better ratio. @default 4 */
@@ -29,6 +32,12 @@ export function compressionTransform(options: CompressionOptions = {}): ValueTra
   return {
     name: 'brotli',
     encode(bytes) {
+      // Checked before compressing: a value past the cap would compress, store, then miss on every read.
+      if (bytes.byteLength > maxOutputLength) {
+        throw new ValueTooLargeError(bytes.byteLength, maxOutputLength, 'the decompression cap (maxDecompressedBytes)', {
+          hint: 'Cache smaller values (split them), or raise maxDecompressedBytes of compressionTransform() on every client that reads this cache.',
+        });
+      }
       if (bytes.byteLength >= threshold) {
         const packed = brotliCompressSync(bytes, {
           params: { [zlibConstants.BROTLI_PARAM_QUALITY]: quality, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: bytes.byteLength },

@@ -39,8 +39,10 @@ const ALGORITHMS: Record<AeadAlgorithmName, EnvelopeAlgorithm> = {
  * active key and writes its id into the envelope; `open` reads the id back and asks the source
  * for that version, so entries under older keys stay readable during a rotation.
  *
- * Per data key, the HKDF PRK is extracted once and cached (zeroed on `close()`); per entry,
- * only an HKDF expand and the AES work remain on the hot path.
+ * Per data key, the HKDF PRK is extracted once and cached; per entry, only an HKDF expand (one
+ * HMAC) and the AES work remain on the hot path. A PRK lives no longer than its data key: it is
+ * zeroed when the key source reports zeroing that key (`onKeyDropped`: age or use limit, retire,
+ * close) and on `close()`.
  */
 export class AeadEncryption implements EncryptionProvider {
   readonly algorithm: AeadAlgorithmName;
@@ -48,6 +50,7 @@ export class AeadEncryption implements EncryptionProvider {
   private readonly sealer: EnvelopeAlgorithm;
   private readonly allowUnencryptedReads: boolean;
   private readonly prks = new PrkCache();
+  private readonly unsubscribe: (() => void) | undefined;
   private closed = false;
 
   constructor(options: AeadEncryptionOptions) {
@@ -61,6 +64,7 @@ export class AeadEncryption implements EncryptionProvider {
     }
     this.sealer = sealer;
     this.allowUnencryptedReads = options.allowUnencryptedReads ?? true;
+    this.unsubscribe = this.keys.onKeyDropped?.((key) => this.prks.forget(key));
   }
 
   async seal(plaintext: Uint8Array, identity: EntryIdentity): Promise<SealedValue> {
@@ -90,6 +94,7 @@ export class AeadEncryption implements EncryptionProvider {
   /** Zeroes every cached PRK; later calls throw EncryptionClosedError. Does not close the key source. */
   close(): void {
     this.closed = true;
+    this.unsubscribe?.();
     this.prks.clear();
   }
 

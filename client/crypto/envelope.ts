@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import { EnvelopeFormatError, IntegrityError } from '../errors';
+import { EnvelopeFormatError, IntegrityError, InvalidArgumentError } from '../errors';
 import type { EntryIdentity } from '../types';
 
 /**
@@ -14,9 +14,19 @@ import type { EntryIdentity } from '../types';
  * identity (namespace, key, expiresAt), so bytes moved to another key, namespace, key version or
  * expiry fail to open. One reader handles every algorithm, so turning encryption on is a
  * rewrite, never a format guess.
+ *
+ * Format versions (byte 2), each read by its own path and never reinterpreted:
+ * - 1: 16-byte salt; per-entry key from the salt alone; the AAD encodes "never expires" as the
+ *   expiry -1. Still read; no longer written.
+ * - 2 (written now): 24-byte salt; the per-entry key is bound to the whole AAD (header and
+ *   identity), so a repeated salt cannot forge across entries; the AAD marks the expiry's
+ *   presence with its own byte, and refuses negative expiries and malformed Unicode.
  */
 export const ENVELOPE_MAGIC = Buffer.from([0xc7, 0x56]);
-export const ENVELOPE_VERSION = 1;
+/** The format version new envelopes are written in. */
+export const ENVELOPE_VERSION = 2;
+/** Format versions this reader opens. */
+export const READABLE_ENVELOPE_VERSIONS: readonly number[] = [1, 2];
 
 /** Algorithm ids as stored in byte 3. Never renumber: they are on disk. */
 export const AlgorithmId = {
@@ -85,8 +95,8 @@ export function readHeader(bytes: Uint8Array): EnvelopeHeader {
     throw new EnvelopeFormatError('Not a cachevault envelope (bad magic or too short).');
   }
   const version = bytes[2]!;
-  if (version !== ENVELOPE_VERSION) {
-    throw new EnvelopeFormatError(`Envelope format version ${version} is not supported (this version reads ${ENVELOPE_VERSION}).`, {
+  if (version !== 1 && version !== 2) {
+    throw new EnvelopeFormatError(`Envelope format version ${version} is not supported (this version reads ${READABLE_ENVELOPE_VERSIONS.join(' and ')}).`, {
       hint: 'The entry was written by a newer cachevault; upgrade this client.',
     });
   }
@@ -105,38 +115,98 @@ export function readHeader(bytes: Uint8Array): EnvelopeHeader {
 }
 
 /**
- * Associated data: the envelope header, then the entry identity, each length-prefixed so no two
- * distinct identities encode alike.
+ * Associated data: the envelope header, then the entry identity in the encoding of the header's
+ * format version (byte 2), each string length-prefixed so no two distinct identities encode
+ * alike. Throws InvalidArgumentError for an identity no version can encode unambiguously.
  */
 export function associatedData(header: Uint8Array, identity: EntryIdentity): Buffer {
   // Sized first and written once: this runs on every seal and open.
-  const nsLength = utf8Length(identity.namespace);
-  const keyLength = utf8Length(identity.key);
-  const out = Buffer.allocUnsafe(header.byteLength + 4 + nsLength + 4 + keyLength + 8);
-  let o = 0;
-  out.set(header, o);
-  o += header.byteLength;
-  o = out.writeUInt32BE(nsLength, o);
-  o = writeUtf8(out, identity.namespace, nsLength, o);
-  o = out.writeUInt32BE(keyLength, o);
-  o = writeUtf8(out, identity.key, keyLength, o);
-  // -1 encodes "never expires"; epoch ms fit a double exactly.
-  out.writeDoubleBE(identity.expiresAt ?? -1, o);
+  const version = header[2]!;
+  const nsLength = utf8Length(identity.namespace, 'namespace');
+  const keyLength = utf8Length(identity.key, 'key');
+  const out = Buffer.allocUnsafe(header.byteLength + identityLength(nsLength, keyLength, identity.expiresAt, version));
+  out.set(header, 0);
+  writeIdentity(out, header.byteLength, identity, nsLength, keyLength, version);
   return out;
 }
 
+/** Bytes of the encoded identity; `nsLength`/`keyLength` are UTF-8 lengths from `utf8Length`. */
+export function identityLength(nsLength: number, keyLength: number, expiresAt: number | null, version: number): number {
+  // v1: the expiry is always 8 bytes (-1 for none); v2: a presence byte, then 8 bytes if present.
+  const expiry = version === 1 ? 8 : expiresAt === null ? 1 : 9;
+  return 4 + nsLength + 4 + keyLength + expiry;
+}
+
 /**
- * UTF-8 length of `s`. Cache keys are short and mostly ASCII; for those a JS loop beats the
- * native call (`Buffer.byteLength`), which only non-ASCII strings take.
+ * Writes the identity at `offset` in the encoding of format `version`; returns the offset after
+ * it. v2 refuses what v1 encoded ambiguously: a negative expiry (v1 wrote "never" as -1).
  */
-function utf8Length(s: string): number {
-  if (s.length > 64) return Buffer.byteLength(s, 'utf8');
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s, 'utf8');
+export function writeIdentity(out: Buffer, offset: number, identity: EntryIdentity, nsLength: number, keyLength: number, version: number): number {
+  let o = out.writeUInt32BE(nsLength, offset);
+  o = writeUtf8(out, identity.namespace, nsLength, o);
+  o = out.writeUInt32BE(keyLength, o);
+  o = writeUtf8(out, identity.key, keyLength, o);
+  const { expiresAt } = identity;
+  if (version === 1) return out.writeDoubleBE(expiresAt ?? -1, o);
+  if (expiresAt === null) {
+    out[o] = 0;
+    return o + 1;
+  }
+  checkExpiresAt(expiresAt);
+  out[o] = 1;
+  return out.writeDoubleBE(expiresAt, o + 1);
+}
+
+/** An expiry a v2 envelope can carry: finite epoch milliseconds, not negative. */
+export function checkExpiresAt(expiresAt: number): void {
+  if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt) || expiresAt < 0) {
+    throw new InvalidArgumentError(`expiresAt must be non-negative epoch milliseconds or null (never expires), got ${String(expiresAt)}.`, {
+      hint: 'Pass null for an entry that never expires; a past expiry is written as an already-expired entry, not as -1.',
+    });
+  }
+}
+
+/**
+ * Throws InvalidArgumentError unless `s` is well-formed UTF-16. A lone surrogate has no UTF-8
+ * form: encoding replaces each with U+FFFD, so keys "\uD800" and "\uDBFF" would share their
+ * bytes (and their entry). `field` names it in the error, never its value.
+ */
+export function checkWellFormed(s: string, field: 'namespace' | 'key'): void {
+  if (typeof s !== 'string' || !(s as unknown as WellFormedString).isWellFormed()) {
+    throw new InvalidArgumentError(`The cache ${field} is not well-formed Unicode (it has a lone surrogate).`, {
+      hint: `Build ${field}s from whole characters; a lone UTF-16 surrogate (U+D800-U+DFFF) has no byte encoding and would collide with others.`,
+      context: { field },
+    });
+  }
+}
+
+/** ES2024 String.prototype.isWellFormed (Node >= 20); the TS lib here is ES2023. */
+interface WellFormedString {
+  isWellFormed(): boolean;
+}
+
+/**
+ * UTF-8 length of `s`, refusing malformed Unicode. Cache keys are short and mostly ASCII; for
+ * those a JS loop beats the native call (`Buffer.byteLength`), which only non-ASCII strings take
+ * (and only they can hold a lone surrogate).
+ */
+export function utf8Length(s: string, field: 'namespace' | 'key'): number {
+  if (typeof s !== 'string') checkWellFormed(s, field);
+  if (s.length > 64) {
+    checkWellFormed(s, field);
+    return Buffer.byteLength(s, 'utf8');
+  }
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0x7f) {
+      checkWellFormed(s, field);
+      return Buffer.byteLength(s, 'utf8');
+    }
+  }
   return s.length;
 }
 
 /** Writes `s` (`byteLength` bytes of UTF-8) at `offset`; returns the offset after it. */
-function writeUtf8(out: Buffer, s: string, byteLength: number, offset: number): number {
+export function writeUtf8(out: Buffer, s: string, byteLength: number, offset: number): number {
   if (byteLength !== s.length) return offset + out.write(s, offset, byteLength, 'utf8');
   // ASCII: one byte per UTF-16 unit.
   for (let i = 0; i < byteLength; i++) out[offset + i] = s.charCodeAt(i);

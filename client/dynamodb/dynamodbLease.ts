@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { describe } from '../backends/baseBackend';
+import { describeError } from '../describeError';
 import type { HeldLease, StampedeLease } from '../core/stampedeLease';
 import { silentLogger } from '../logger';
 import { TableSchema } from '../schema/tableSchema';
@@ -216,7 +216,7 @@ export class DynamoDBLease implements StampedeLease {
   private failed(action: string, err: unknown): void {
     this.counters.errors += 1;
     const translated = translateDynamoError(err, { tableName: this.tableName, action });
-    this.logger.warn({ table: this.tableName, action, error: describe(translated) }, 'wrap lease unavailable; computing locally');
+    this.logger.warn({ table: this.tableName, action, error: describeError(translated) }, 'wrap lease unavailable; computing locally');
   }
 }
 

@@ -6,8 +6,8 @@
 export type { CacheBackend } from '../backends/cacheBackend';
 export { BaseBackend, type BaseBackendOptions } from '../backends/baseBackend';
 export { MemoryBackend, type MemoryBackendOptions } from '../backends/memoryBackend';
-export { FileBackend, type FileBackendOptions, type PruneReport, type RepairReport } from '../backends/fileBackend';
-export { FileCacheBusyError } from '../backends/file/errors';
+export { FileBackend, type CompactReport, type FileBackendOptions, type PruneReport, type RepairReport } from '../backends/fileBackend';
+export { FileCacheBusyError, ForeignDatabaseError } from '../backends/file/errors';
 export { HybridBackend, type HybridBackendOptions, type HybridTierSpec } from '../backends/hybridBackend';
 export type { BreakerState } from '../backends/hybrid/circuitBreaker';
 export { TierUnavailableError, TierTimeoutError, BackendStartError, type TierFailureKind } from '../backends/hybrid/errors';

@@ -4,7 +4,9 @@
  */
 export * from '../errors';
 export { MissingDependencyError } from '../optionalDependency';
-export { FileCacheBusyError } from '../backends/file/errors';
+export { FileCacheBusyError, ForeignDatabaseError } from '../backends/file/errors';
+export { UnsafePathError } from '../fs/errors';
+export { ValueTooLargeError } from '../core/errors';
 export { EncryptionClosedError } from '../crypto/errors';
 export {
   KeyProviderError,

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fdatasyncSync, fsyncSync, openSync, promises as fs, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fchmodSync, fdatasyncSync, fsyncSync, openSync, promises as fs, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { PRIVATE_FILE_MODE } from './privatePath';
 
 /**
- * Replacing a small file (config, key manifest, checkpoint) so that a reader or a crash never
- * sees half of it: the bytes go to a unique temp file beside it (created with `wx`, mode 0600),
- * which is renamed over the target. The temp file is removed whatever happens, so a failed write
+ * Replacing a small file (config, key manifest, backups, checkpoint) so that a reader or a crash
+ * never sees half of it: the bytes go to a unique temp file beside it (created with `wx`, so never
+ * through an existing file or link), which is renamed over the target. The result is always
+ * owner-only (0600, set with fchmod, whatever the umask or the old file's mode), and a link at the
+ * target is replaced, never followed. The temp file is removed whatever happens, so a failed write
  * leaves the previous file as it was and no debris.
  */
 export interface AtomicWriteOptions {
@@ -22,7 +25,8 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, opt
   const temp = tempPathFor(path);
   let fd: number | undefined;
   try {
-    fd = openSync(temp, 'wx', 0o600);
+    fd = openSync(temp, 'wx', PRIVATE_FILE_MODE);
+    if (POSIX) fchmodSync(fd, PRIVATE_FILE_MODE);
     writeFileSync(fd, data);
     if (options.flush === 'full') fsyncSync(fd);
     else if (options.flush === 'data') fdatasyncSync(fd);
@@ -39,8 +43,9 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, opt
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
   const temp = tempPathFor(path);
   try {
-    const handle = await fs.open(temp, 'wx', 0o600);
+    const handle = await fs.open(temp, 'wx', PRIVATE_FILE_MODE);
     try {
+      if (POSIX) await handle.chmod(PRIVATE_FILE_MODE);
       await handle.writeFile(data);
       if (options.flush === 'full') await handle.sync();
       else if (options.flush === 'data') await handle.datasync();
@@ -52,6 +57,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     await fs.rm(temp, { force: true });
   }
 }
+
+const POSIX = process.platform !== 'win32';
 
 /** Unique per process and call, so concurrent writers never share a temp file. */
 function tempPathFor(path: string): string {

@@ -1,9 +1,12 @@
-import { closeSync, openSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fchmodSync, lstatSync, openSync, rmSync } from 'node:fs';
+import { PRIVATE_FILE_MODE } from './privatePath';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * A lock between processes as a file created exclusively (`wx`, mode 0600) beside what it
- * guards, removed when the holder is done. A holder that died leaves it behind, so a lock file
+ * A lock between processes as a file created exclusively (`wx`, so never through an existing
+ * file or link; mode 0600 whatever the umask) beside what it guards, removed when the holder is
+ * done. A link planted at the lock path is never followed: its own age decides staleness, and
+ * removing it removes the link. A holder that died leaves it behind, so a lock file
  * older than `staleMs` is taken to be abandoned and removed.
  */
 export interface LockFileOptions {
@@ -52,7 +55,9 @@ export async function withLockFile<T>(lockPath: string, options: LockFileOptions
 function tryLock(lockPath: string, options: LockFileOptions, deadline: number): number | undefined {
   for (;;) {
     try {
-      return openSync(lockPath, 'wx', 0o600);
+      const fd = openSync(lockPath, 'wx', PRIVATE_FILE_MODE);
+      if (process.platform !== 'win32') fchmodSync(fd, PRIVATE_FILE_MODE);
+      return fd;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw options.onError(error);
       if (ageMs(lockPath) > options.staleMs) {
@@ -72,7 +77,7 @@ function unlock(lockPath: string, fd: number): void {
 
 function ageMs(lockPath: string): number {
   try {
-    return Date.now() - statSync(lockPath).mtimeMs;
+    return Date.now() - lstatSync(lockPath).mtimeMs;
   } catch {
     // Gone between the failed create and this look: not stale; the next attempt will likely create it.
     return 0;

@@ -6,7 +6,7 @@
  */
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { describe as describeError } from '../backends/baseBackend';
+import { describeError } from '../describeError';
 import type { AdvancedCacheConfig } from '../config/schema';
 import type { EncryptionProvider } from '../crypto/encryptionProvider';
 import type { KeyManager, KeyManagerStatus } from '../keys/keyManager';
@@ -67,6 +67,23 @@ export async function checkKeys(target: KeyHealthTarget, options: KeyHealthOptio
     return [{ name: KeyHealthStep.active, ok: true, detail: 'encryption is disabled: entries are stored unencrypted and no key is used' }];
   }
   const clock = options.clock ?? Date.now;
+  if (keys.readOnly && keys.status().versions.length === 0) {
+    // A read-only check must not create the first key: say so, and check the providers could.
+    const probes = await keys.probeProviders();
+    const usable = probes.filter((p) => p.ok).map((p) => p.provider);
+    const broken = probes.filter((p) => !p.ok).map((p) => `${p.provider}: ${p.reason ?? 'unavailable'}`);
+    if (usable.length === 0) {
+      const detail = `no key version yet, and no provider could create one: ${broken.join('; ')}`;
+      return [
+        { name: KeyHealthStep.active, ok: false, detail },
+        { name: KeyHealthStep.providers, ok: false, detail },
+      ];
+    }
+    return [
+      { name: KeyHealthStep.active, ok: true, detail: 'no key version yet: the first write creates k1' },
+      { name: KeyHealthStep.providers, ok: broken.length === 0, detail: broken.length === 0 ? `all up: ${usable.join(', ')}` : `${broken.join('; ')}; keys would come from ${usable.join(', ')}` },
+    ];
+  }
   const fallbacksBefore = keys.stats().fallbacks;
   const steps: HealthCheckStep[] = [];
   steps.push(await timed(KeyHealthStep.active, () => activeKeyCheck(keys, config.keys.providers)));

@@ -32,6 +32,7 @@ export class DataKeyCache {
   private readonly maxUses: number;
   private readonly clock: Clock;
   private lookups = 0;
+  private readonly dropListeners = new Set<(key: DataKey) => void>();
 
   constructor(limits: DataKeyCacheLimits, clock: Clock) {
     this.maxAgeMs = limits.maxAgeMs ?? 300_000;
@@ -68,6 +69,19 @@ export class DataKeyCache {
     if (!slot) return;
     slot.key.material.fill(0);
     this.slots.delete(id);
+    for (const listener of this.dropListeners) {
+      try {
+        listener(slot.key);
+      } catch {
+        // A listener's failure must not stop the others from dropping their derived state.
+      }
+    }
+  }
+
+  /** Calls `listener` with each key right after it is zeroed; returns the unsubscribe function. */
+  onDrop(listener: (key: DataKey) => void): () => void {
+    this.dropListeners.add(listener);
+    return () => this.dropListeners.delete(listener);
   }
 
   clear(): void {

@@ -2,8 +2,9 @@ import { inspect } from 'node:util';
 import { silentLogger } from '../logger';
 import type { Logger } from '../types';
 import { KeyProviderError, KeyProviderFailure, PROVIDER_FIX } from './errors';
-import type { KeyContext, KeyProvider, WrappedKey } from './keyProvider';
+import type { KeyContext, LocalRootKeyProvider, WrappedKey } from './keyProvider';
 import { generateWrappedDataKey, unwrapLocalKey, wrapLocalKey } from './localKeyWrap';
+import { assertStrongRootKey, deriveRootSubkey, rootKeyFingerprint } from './rootKey';
 
 export interface EnvKeyProviderOptions {
   /** Environment variable holding a base64 32-byte root key. @default 'CACHEVAULT_KEY' */
@@ -20,7 +21,7 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
  * Weaker than KMS or a keyring: the key sits in the process environment, visible to anything
  * that can read `/proc/<pid>/environ`, crash dumps and orchestration specs. It warns once.
  */
-export class EnvKeyProvider implements KeyProvider {
+export class EnvKeyProvider implements LocalRootKeyProvider {
   readonly name = 'env' as const;
   readonly variable: string;
   private readonly env: NodeJS.ProcessEnv;
@@ -63,6 +64,14 @@ export class EnvKeyProvider implements KeyProvider {
     return plaintext;
   }
 
+  async deriveRootSubkey(label: string): Promise<Buffer> {
+    return deriveRootSubkey(this.rootKey(), label);
+  }
+
+  async rootKeyRef(): Promise<string> {
+    return `${this.ref}#${rootKeyFingerprint(this.rootKey())}`;
+  }
+
   async probe(): Promise<{ ok: true } | { ok: false; reason: string }> {
     try {
       this.rootKey();
@@ -102,6 +111,13 @@ export class EnvKeyProvider implements KeyProvider {
       throw new KeyProviderError('env', KeyProviderFailure.unavailable, `The environment variable ${this.variable} is not a base64-encoded 32-byte key.`, {
         hint: PROVIDER_FIX.env,
       });
+    }
+    try {
+      // A set but degenerate key is not an outage to fall back from: it is refused outright.
+      assertStrongRootKey(key, `the environment variable ${this.variable}`);
+    } catch (error) {
+      key.fill(0);
+      throw error;
     }
     if (!this.warned) {
       this.warned = true;

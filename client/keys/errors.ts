@@ -64,6 +64,13 @@ export interface ProviderAttempt {
   readonly provider: KeyProviderName;
   readonly reason: string;
   readonly hint: string;
+  /** Why it failed, when the provider said (an outage, or a wrong/missing root key...). */
+  readonly failure?: KeyProviderFailure;
+}
+
+/** Whether a failure is an outage of the provider (as opposed to a wrong key or bad ciphertext). */
+export function isOutageFailure(failure: KeyProviderFailure | undefined): boolean {
+  return failure !== undefined && !NOT_AN_OUTAGE.has(failure);
 }
 
 /** Generic fixes, used when the provider's own error has no more specific hint. */
@@ -161,5 +168,86 @@ export class RotationStepError extends CacheVaultError {
     super(message, { ...options, context: { ...options.context, step } });
     this.name = 'RotationStepError';
     this.step = step;
+  }
+}
+
+/**
+ * A root key that cannot be random (all one byte, a repeated block, too short...). `source` names
+ * where it came from (an environment variable, a keyring entry), never its bytes.
+ */
+export class WeakRootKeyError extends CacheVaultError {
+  override readonly code = 'ROOT_KEY_WEAK';
+  readonly source: string;
+  constructor(source: string, why: string) {
+    super(`The root key from ${source} is refused: ${why}, so it cannot be a random 256-bit key.`, {
+      hint: 'Generate a real key (`openssl rand -base64 32`) and put it there; if keys were already wrapped under this one, run `cachevault keys rotate-root` with both keys configured.',
+      context: { source },
+    });
+    this.name = 'WeakRootKeyError';
+    this.source = source;
+  }
+}
+
+/**
+ * The configured root key is not the one the manifest's keys (or its MAC) were made under: a wrong
+ * CACHEVAULT_KEY, another machine's keyring, or a keyring entry that was replaced or deleted.
+ * Fatal by design: falling back or creating a new key version here would replace the keys every
+ * other client uses. A KeyUnavailableError, so a read under it is a counted miss, never a crash.
+ */
+export class RootKeyMismatchError extends KeyUnavailableError {
+  override readonly code = 'ROOT_KEY_MISMATCH';
+  constructor(what: string, keyId?: string, options: CacheVaultErrorOptions = {}) {
+    super(`${what}: the configured root key is not the one it was made under.`, keyId, {
+      hint:
+        options.hint ??
+        'Configure the root key this manifest was made with (CACHEVAULT_KEY or the keyring entry keys.keyring.service/account), or restore a key backup (`cachevault keys restore FILE`). Nothing was changed: no key version was created.',
+      ...options,
+    });
+    this.name = 'RootKeyMismatchError';
+  }
+}
+
+/** How the key manifest failed its integrity checks. */
+export const ManifestIntegrityFailure = {
+  /** The MAC does not verify: the manifest was changed by someone without the MAC key. */
+  tampered: 'tampered',
+  /** A lower revision than this client has already seen: a rollback. */
+  rollback: 'rollback',
+  /** No manifest (or a blank one) where keys existed. */
+  missing: 'missing',
+  /** A manifest with no MAC where one is required. */
+  unsealed: 'unsealed',
+  /** A data key that unwraps to other bytes than its key-check value commits to. */
+  keyCheck: 'key-check',
+} as const;
+export type ManifestIntegrityFailure = (typeof ManifestIntegrityFailure)[keyof typeof ManifestIntegrityFailure];
+
+/**
+ * The key manifest is not the one this deployment wrote: refused, and nothing was changed. A
+ * KeyUnavailableError, so reads under it are counted misses.
+ */
+export class ManifestIntegrityError extends KeyUnavailableError {
+  override readonly code: string;
+  readonly failure: ManifestIntegrityFailure;
+  constructor(failure: ManifestIntegrityFailure, message: string, options: CacheVaultErrorOptions & { keyId?: string } = {}) {
+    super(message, options.keyId, { ...options, context: { ...options.context, failure } });
+    this.name = 'ManifestIntegrityError';
+    this.failure = failure;
+    this.code = `MANIFEST_${failure.toUpperCase().replace('-', '_')}`;
+  }
+}
+
+/**
+ * A KMS-wrapped data key names another KMS key than the configured one. Refused before any call:
+ * decrypting under a key the manifest names would let whoever writes the manifest choose the key.
+ */
+export class KmsKeyMismatchError extends KeyUnavailableError {
+  override readonly code = 'KMS_KEY_MISMATCH';
+  constructor(keyId: string, wrappedUnder: string, configured: string) {
+    super(`Data key ${keyId} is wrapped under KMS key ${wrappedUnder}, not the configured key ${configured}.`, keyId, {
+      hint: 'If the alias was moved to a new key on purpose, run `cachevault keys rewrap --from <old key ARN>` to wrap every version under the configured key; otherwise the manifest was altered: restore it from a key backup.',
+      context: { wrappedUnder, configured },
+    });
+    this.name = 'KmsKeyMismatchError';
   }
 }

@@ -6,8 +6,18 @@ import { KeyUnavailableError } from '../errors';
 import { silentLogger } from '../logger';
 import type { Clock, Logger } from '../types';
 import { DataKeyCache, type DataKeyCacheLimits } from './dataKeyCache';
-import { KeyStateError, ManifestError, NoKeyProviderError } from './errors';
-import { openBackup, sealBackup, type BackupKey, type SealBackupOptions } from './keyBackup';
+import {
+  KeyProviderFailure,
+  KeyStateError,
+  ManifestError,
+  ManifestIntegrityError,
+  ManifestIntegrityFailure,
+  NoKeyProviderError,
+  RootKeyMismatchError,
+  isOutageFailure,
+} from './errors';
+import { keyCheckValue, verifyKeyCheck } from './keyCheck';
+import { openBackup, sealBackup, type BackupKey, type OpenBackupOptions, type SealBackupOptions } from './keyBackup';
 import {
   KeyState,
   activeVersion,
@@ -15,14 +25,18 @@ import {
   findVersion,
   isVersionId,
   nextVersionId,
+  withAuditHead,
   withNewActive,
   withRetired,
+  type AuditHead,
   type KeyManifest,
   type KeyVersionRecord,
 } from './keyManifest';
-import type { DataKey, DataKeySource, KeyContext, KeyProvider, KeyProviderName } from './keyProvider';
+import { isLocalRootKeyProvider, type DataKey, type DataKeySource, type KeyContext, type KeyProvider, type KeyProviderName } from './keyProvider';
 import { KeyProviderChain, isLocalProvider, type ProviderHealth } from './keyProviderChain';
+import { sealManifest, verifyManifestSeal, type ManifestSealer } from './manifestSeal';
 import type { ManifestStore } from './manifestStore';
+import type { RevisionPin, RevisionPinStore } from './revisionPin';
 
 export interface KeyManagerOptions {
   /** Key providers in order of preference (see `createKeyProviders`). */
@@ -49,6 +63,25 @@ export interface KeyManagerOptions {
    * @default 300000
    */
   readonly manifestMaxAgeMs?: number;
+  /**
+   * MACs every manifest written and verifies every manifest read (see manifestSeal.ts). Without
+   * one, manifests are neither sealed nor checked, and `status().manifestSealed` says so.
+   */
+  readonly sealer?: ManifestSealer;
+  /** Where the highest manifest revision seen is kept between runs (see revisionPin.ts). */
+  readonly revisionPins?: RevisionPinStore;
+  /**
+   * Never write anything: no manifest change, no new key version (not even a first one or a
+   * fallback), no revision pin, no audit record. For read-only commands (`status`, `health`).
+   * @default false
+   */
+  readonly readOnly?: boolean;
+  /**
+   * Open even when the manifest fails its integrity checks or the root key does not match it, so
+   * that `importBackup` can replace it (`cachevault keys restore`). Every other key operation
+   * then throws the refusal. @default false
+   */
+  readonly recovery?: boolean;
 }
 
 export interface KeyVersionStatus {
@@ -80,6 +113,9 @@ export interface KeyManagerStatus {
   readonly versions: readonly KeyVersionStatus[];
   readonly providers: readonly ProviderHealth[];
   readonly stats: KeyManagerStats;
+  /** Whether the manifest carries a MAC this client verified (false: unsealed, or no MAC key configured). */
+  readonly manifestSealed: boolean;
+  readonly manifestRevision: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -88,6 +124,11 @@ function closedError(): KeyStateError {
   return new KeyStateError('The KeyManager is closed.', { hint: 'Open a new one with KeyManager.open().' });
 }
 const MAX_REMEMBERED_UNKNOWN_IDS = 1_024;
+
+/** Whether a local provider said the key was wrapped under another root key, or it has none. */
+function rootKeyMismatch(error: NoKeyProviderError): boolean {
+  return error.attempts.some((a) => a.failure === KeyProviderFailure.wrongKey || a.failure === KeyProviderFailure.noRootKey);
+}
 
 /**
  * Data key versions for a cache: the manifest (wrapped keys and their states), the provider
@@ -115,14 +156,23 @@ export class KeyManager implements DataKeySource {
   private manifestLoadedAt = Number.NEGATIVE_INFINITY;
   private closed = false;
   private counters = { providerCalls: 0, cacheHits: 0, manifestReloads: 0 };
+  /** The highest revision seen (and whether a sealed one was), from memory and the pin store. */
+  private pin: RevisionPin = { revision: 0, sealed: false };
+  private pinLoaded = false;
+  /** Set while the loaded manifest is a legacy, unsealed one: only sealing or rotating may use it. */
+  private unsealed: ManifestIntegrityError | undefined;
+  /** Recovery mode: why the stored manifest was refused (see `recovery`). */
+  private blocked: ManifestIntegrityError | RootKeyMismatchError | undefined;
+  private readonly audit: AuditSink | undefined;
 
   private constructor(options: KeyManagerOptions) {
     this.options = options;
     this.clock = options.clock ?? Date.now;
     this.logger = options.logger ?? silentLogger;
+    this.audit = options.readOnly ? undefined : options.audit;
     this.chain = new KeyProviderChain(options.providers, {
       logger: this.logger,
-      audit: options.audit,
+      audit: this.audit,
       clock: this.clock,
       retryAfterMs: options.providerRetryAfterMs,
     });
@@ -139,10 +189,19 @@ export class KeyManager implements DataKeySource {
     this.activeId = activeVersion(manifest)?.id;
   }
 
-  /** Loads the manifest. No provider is called until a key is needed. */
+  /**
+   * Loads the manifest and checks it (MAC, revision pin, root key). No provider is called until
+   * a key is needed, except a local sealer's root key to verify the MAC.
+   */
   static async open(options: KeyManagerOptions): Promise<KeyManager> {
     const manager = new KeyManager(options);
-    await manager.reload();
+    try {
+      await manager.reload();
+    } catch (error) {
+      if (!options.recovery || !(error instanceof ManifestIntegrityError || error instanceof RootKeyMismatchError)) throw error;
+      manager.blocked = error;
+      manager.logger.warn({ manifest: options.store.description, code: error.code }, 'opened for recovery: the key manifest was refused, only a backup import can replace it');
+    }
     return manager;
   }
 
@@ -150,6 +209,8 @@ export class KeyManager implements DataKeySource {
   activeKey(): Promise<DataKey> {
     // Not async: the cached path (every seal) resolves without an extra async frame.
     if (this.closed) return Promise.reject(closedError());
+    const refused = this.blocked ?? this.unsealed;
+    if (refused) return Promise.reject(refused);
     const id = this.ephemeralActive ?? this.activeId;
     if (id !== undefined) {
       const key = this.cache.use(id);
@@ -164,12 +225,19 @@ export class KeyManager implements DataKeySource {
   /** A key by version id. Unknown ids reload the manifest once (per `unknownKeyRetryMs`). */
   keyById(id: string): Promise<DataKey> {
     if (this.closed) return Promise.reject(closedError());
+    const refused = this.blocked ?? this.unsealed;
+    if (refused) return Promise.reject(refused);
     const key = this.cache.use(id);
     if (key) {
       this.counters.cacheHits += 1;
       return Promise.resolve(key);
     }
     return this.flights.run(`id:${id}`, () => this.loadById(id));
+  }
+
+  /** Calls `listener` with each data key right after the cache zeroes it (for derived state). */
+  onKeyDropped(listener: (key: DataKey) => void): () => void {
+    return this.cache.onDrop(listener);
   }
 
   /** Whether entries sealed under `keyId` must stay off shared tiers (no KMS wrapping). */
@@ -180,7 +248,7 @@ export class KeyManager implements DataKeySource {
 
   /** New active version; the previous one becomes decrypt-only. Returns both ids. */
   async rotate(): Promise<{ previous: string | undefined; current: string }> {
-    this.assertOpen();
+    this.assertWritable();
     let previous: string | undefined;
     const key = await this.flights.run('rotate', () =>
       this.exclusive(() =>
@@ -198,15 +266,100 @@ export class KeyManager implements DataKeySource {
    * re-encryption sweep to completion first.
    */
   async retire(keyId: string): Promise<void> {
-    this.assertOpen();
+    this.assertWritable();
     await this.exclusive(async () => {
-      const next = withRetired(await this.freshManifest(), keyId, new Date(this.clock()).toISOString());
-      await this.store.save(next);
-      this.manifest = next;
+      const next = withRetired(await this.sealedFreshManifest(), keyId, new Date(this.clock()).toISOString());
+      await this.saveManifest(next);
     });
     this.cache.drop(keyId);
-    this.options.audit?.append(AuditEvent.keyRetired, { keyId });
+    this.audit?.append(AuditEvent.keyRetired, { keyId });
     this.logger.info({ keyId }, `retired key version ${keyId}`);
+  }
+
+  /** Whether this manager was opened read-only (it then never writes anything). */
+  get readOnly(): boolean {
+    return this.options.readOnly === true;
+  }
+
+  /** Each configured provider's own cheap check (credentials, D-Bus, variable set and sound). */
+  async probeProviders(): Promise<{ provider: KeyProviderName; ok: boolean; reason?: string }[]> {
+    this.assertOpen();
+    const results = [];
+    for (const provider of this.options.providers) {
+      const outcome = await provider.probe();
+      results.push(outcome.ok ? { provider: provider.name, ok: true } : { provider: provider.name, ok: false, reason: outcome.reason });
+    }
+    return results;
+  }
+
+  /** The audit log's head as last anchored in the manifest (see `updateAuditHead`). */
+  auditHead(): AuditHead | undefined {
+    return this.manifest.auditHead;
+  }
+
+  /**
+   * Anchors the audit log's head in the manifest, where it is covered by the manifest's MAC, so a
+   * writer of the log alone cannot truncate, rewrite or extend it unnoticed. A head with a lower
+   * `seq` than the anchored one is refused (that is what a truncation looks like).
+   */
+  async updateAuditHead(head: AuditHead): Promise<void> {
+    this.assertWritable();
+    if (!Number.isSafeInteger(head.seq) || head.seq < 0 || typeof head.mac !== 'string' || head.mac.length === 0 || head.mac.length > 256) {
+      throw new KeyStateError('An audit head needs a non-negative integer seq and a MAC string of at most 256 characters.');
+    }
+    await this.exclusive(async () => {
+      const fresh = await this.sealedFreshManifest();
+      const anchored = fresh.auditHead;
+      if (anchored && anchored.seq === head.seq && anchored.mac === head.mac) return;
+      if (anchored && head.seq < anchored.seq) {
+        throw new KeyStateError(`The audit head to anchor (seq ${head.seq}) is behind the anchored one (seq ${anchored.seq}).`, {
+          hint: 'The audit log was truncated or replaced: run `cachevault audit verify`.',
+          context: { seq: head.seq, anchored: anchored.seq },
+        });
+      }
+      await this.saveManifest(withAuditHead(fresh, head));
+    });
+  }
+
+  /**
+   * A 32-byte HKDF subkey of the local root key (the first local provider configured) for one use,
+   * named by `label` (see RootSubkeyLabel, e.g. `audit-mac`). The caller zeroes it when done.
+   * Throws NoKeyProviderError when no local root-key provider is configured.
+   */
+  async deriveRootSubkey(label: string): Promise<Buffer> {
+    this.assertOpen();
+    const local = this.options.providers.find(isLocalRootKeyProvider);
+    if (!local) {
+      throw new NoKeyProviderError(`Could not derive the root subkey "${label}"`, [
+        { provider: 'keyring', reason: 'no local root-key provider (keyring or env) is configured', hint: 'add "keyring" or "env" to keys.providers' },
+      ]);
+    }
+    // Read-only opens (status, audit verify) must not create a keyring root key as a side effect.
+    return local.deriveRootSubkey(label, { create: !this.readOnly });
+  }
+
+  /**
+   * Seals a manifest written before manifests carried a MAC (`cachevault keys seal-manifest`):
+   * unwraps every version with this client's providers, adds the key-check values, and writes it
+   * MACed. Explicit by design: a client never seals whatever manifest it happens to find. Refused
+   * when this client has seen the manifest sealed (an unsealed one then is a downgrade).
+   */
+  async sealManifest(): Promise<{ revision: number; versions: string[]; alreadySealed: boolean }> {
+    this.assertWritable();
+    if (!this.options.sealer) {
+      throw new KeyStateError('No manifest MAC key is configured, so the manifest cannot be sealed.', {
+        hint: 'Use a local root-key provider (keyring or env) for a file manifest, or set keys.kms.macKeyId for a Secrets Manager one.',
+      });
+    }
+    return this.exclusive(async () => {
+      const fresh = await this.freshManifest();
+      const versions = fresh.versions.filter((v) => v.state !== KeyState.retired).map((v) => v.id);
+      if (!this.unsealed && fresh.mac !== undefined) return { revision: fresh.revision, versions, alreadySealed: true };
+      const checked = await this.withKeyChecks(fresh);
+      await this.saveManifest({ ...checked, revision: checked.revision + 1 });
+      this.logger.info({ manifest: this.store.description, revision: this.manifest.revision }, 'sealed the key manifest');
+      return { revision: this.manifest.revision, versions, alreadySealed: false };
+    });
   }
 
   /** Versions with states and ages, provider health and counters; never key material. */
@@ -229,6 +382,8 @@ export class KeyManager implements DataKeySource {
       versions,
       providers: this.chain.health(),
       stats: this.stats(),
+      manifestSealed: this.options.sealer !== undefined && this.manifest.mac !== undefined && this.unsealed === undefined,
+      manifestRevision: this.manifest.revision,
     };
   }
 
@@ -236,7 +391,7 @@ export class KeyManager implements DataKeySource {
     return { fallbacks: this.chain.fallbacks, ...this.counters };
   }
 
-  /** The manifest and every non-retired key, sealed under `passphrase` (see keyBackup.ts). */
+  /** The manifest and every non-retired key, sealed under a passphrase or recovery code (see keyBackup.ts). */
   async exportBackup(passphrase: string, options: SealBackupOptions = {}): Promise<Buffer> {
     this.assertOpen();
     const manifest = await this.freshManifest();
@@ -248,7 +403,7 @@ export class KeyManager implements DataKeySource {
         keys.push({ id: version.id, material: Buffer.from(key.material) });
       }
       const bytes = await sealBackup({ manifest, keys }, passphrase, options);
-      this.options.audit?.append(AuditEvent.keysExported, { versions: keys.map((k) => k.id) });
+      this.audit?.append(AuditEvent.keysExported, { versions: keys.map((k) => k.id) });
       return bytes;
     } finally {
       for (const key of keys) key.material.fill(0);
@@ -258,11 +413,12 @@ export class KeyManager implements DataKeySource {
   /**
    * Restores versions from a backup, wrapping each key again under this machine's providers.
    * Versions in the backup replace same-id ones; others are kept, demoted to decrypt-only when
-   * the backup brings an active version. A wrong passphrase throws BackupPassphraseError.
+   * the backup brings an active version. A wrong passphrase throws BackupPassphraseError; a
+   * backup below today's scrypt floor needs `options.allowWeakKdf`.
    */
-  async importBackup(bytes: Uint8Array, passphrase: string): Promise<{ imported: string[]; activeKeyId: string | undefined }> {
-    this.assertOpen();
-    const contents = await openBackup(bytes, passphrase);
+  async importBackup(bytes: Uint8Array, passphrase: string, options: OpenBackupOptions = {}): Promise<{ imported: string[]; activeKeyId: string | undefined }> {
+    this.assertWritable();
+    const contents = await openBackup(bytes, passphrase, options);
     try {
       const backup = contents.manifest;
       if (backup.app !== this.options.app || backup.environment !== this.options.environment) {
@@ -279,8 +435,14 @@ export class KeyManager implements DataKeySource {
           restored.push({ ...version, wrapped: [], state: KeyState.retired, retiredAt: version.retiredAt ?? new Date(this.clock()).toISOString() });
           continue;
         }
+        if (version.check !== undefined && !verifyKeyCheck(material, version.check)) {
+          throw new ManifestIntegrityError(ManifestIntegrityFailure.keyCheck, `Key version ${version.id} in the backup does not match its key-check value.`, {
+            keyId: version.id,
+            hint: 'The backup was altered or damaged; nothing was imported. Use another backup.',
+          });
+        }
         const wrapped = await this.chain.wrapAll(material, this.context(version.id));
-        restored.push({ ...version, wrapped, localOnly: !wrapped.some((w) => w.provider === 'kms') });
+        restored.push({ ...version, wrapped, localOnly: !wrapped.some((w) => w.provider === 'kms'), check: version.check ?? keyCheckValue(material) });
       }
       // As in addVersion: a shared manifest must not lose its KMS wrappings to a local-only copy.
       const localOnly = restored.filter((v) => v.state !== KeyState.retired && v.localOnly).map((v) => v.id);
@@ -291,7 +453,9 @@ export class KeyManager implements DataKeySource {
         );
       }
       await this.exclusive(async () => {
-        const fresh = await this.freshManifest();
+        // In recovery the refused manifest is not built on: the backup replaces it, above any
+        // revision this client has seen.
+        const fresh = this.blocked ? { ...emptyManifest(this.options.app, this.options.environment), revision: this.pin.revision } : await this.sealedFreshManifest();
         const backupHasActive = restored.some((v) => v.state === KeyState.active);
         const kept = fresh.versions
           .filter((v) => !restored.some((r) => r.id === v.id))
@@ -301,12 +465,11 @@ export class KeyManager implements DataKeySource {
           revision: Math.max(fresh.revision, backup.revision) + 1,
           versions: [...kept, ...restored].sort((a, b) => Number(a.id.slice(1)) - Number(b.id.slice(1))),
         };
-        await this.store.save(next);
-        this.manifest = next;
+        await this.saveManifest(next);
       });
       for (const v of restored) this.cache.drop(v.id);
       const imported = restored.filter((v) => v.state !== KeyState.retired).map((v) => v.id);
-      this.options.audit?.append(AuditEvent.keysImported, { versions: imported });
+      this.audit?.append(AuditEvent.keysImported, { versions: imported });
       return { imported, activeKeyId: activeVersion(this.manifest)?.id };
     } finally {
       for (const key of contents.keys) key.material.fill(0);
@@ -320,6 +483,7 @@ export class KeyManager implements DataKeySource {
     this.cache.clear();
     this.chain.close();
     (this.store as { close?: () => void }).close?.();
+    (this.options.sealer as { close?: () => void } | undefined)?.close?.();
   }
 
   /** A summary without material: util.inspect would otherwise walk into the key cache. */
@@ -348,13 +512,23 @@ export class KeyManager implements DataKeySource {
     if (this.closed) throw closedError();
   }
 
+  private assertWritable(): void {
+    this.assertOpen();
+    if (this.options.readOnly) {
+      throw new KeyStateError('This KeyManager was opened read-only: it changes neither the key manifest nor anything else.', {
+        hint: 'Open it without readOnly to rotate, retire, import or create keys.',
+      });
+    }
+  }
+
   private async loadActive(): Promise<DataKey> {
     if (this.clock() - this.manifestLoadedAt >= (this.options.manifestMaxAgeMs ?? 300_000)) {
       try {
         await this.reload();
       } catch (error) {
-        // A store outage must not stop a client that already has a manifest: keep using it.
-        if (this.manifest.versions.length === 0) throw error;
+        // A store outage must not stop a client that already has a manifest: keep using it. A
+        // manifest that fails its integrity checks is not an outage: that is refused.
+        if (this.manifest.versions.length === 0 || error instanceof ManifestIntegrityError || error instanceof RootKeyMismatchError) throw error;
         this.manifestLoadedAt = this.clock();
         this.logger.warn({ manifest: this.store.description, error: (error as Error).message }, 'could not refresh the key manifest; using the copy in memory');
       }
@@ -362,11 +536,17 @@ export class KeyManager implements DataKeySource {
     const fallbackId = this.ephemeralActive;
     if (fallbackId === undefined) {
       const version = activeVersion(this.manifest);
-      if (!version) return this.exclusive(() => this.addVersion('initial'));
+      if (!version) {
+        if (this.options.readOnly) {
+          throw new KeyStateError(`The key manifest ${this.store.description} has no active key version yet.`, { hint: 'The first write creates one; read-only commands never do.' });
+        }
+        return this.exclusive(() => this.addVersion('initial'));
+      }
       try {
         return this.remember(version.id, await this.unwrap(version));
       } catch (error) {
         if (!(error instanceof NoKeyProviderError)) throw error;
+        this.assertFallbackAllowed(error);
         return this.fallbackActive(error);
       }
     }
@@ -408,12 +588,14 @@ export class KeyManager implements DataKeySource {
       { keyId: id, sharedKeyId: activeVersion(this.manifest)?.id },
       'the shared active key cannot be unwrapped; sealing new entries under a process-local key (they must stay on local tiers)',
     );
-    this.options.audit?.append(AuditEvent.keyGenerated, { keyId: id, reason: 'fallback', localOnly: true, shared: false, providers: generated.wrapped.map((w) => w.provider) });
+    this.audit?.append(AuditEvent.keyGenerated, { keyId: id, reason: 'fallback', localOnly: true, shared: false, providers: generated.wrapped.map((w) => w.provider) });
     return this.remember(id, generated.plaintext);
   }
 
   private async addVersion(reason: 'initial' | 'rotate' | 'fallback', onPrevious?: (id: string | undefined) => void): Promise<DataKey> {
-    const fresh = await this.freshManifest();
+    this.assertWritable();
+    // Rotating is the one explicit act that may seal a legacy (unsealed) manifest.
+    const fresh = reason === 'rotate' ? await this.freshManifest() : await this.sealedFreshManifest();
     const current = activeVersion(fresh);
     onPrevious?.(current?.id);
     if (reason === 'initial' && current) {
@@ -438,19 +620,18 @@ export class KeyManager implements DataKeySource {
       state: KeyState.active,
       localOnly: generated.localOnly,
       wrapped: generated.wrapped,
+      check: keyCheckValue(generated.plaintext),
     };
-    const next = withNewActive(fresh, record);
     try {
-      await this.store.save(next);
+      await this.saveManifest(withNewActive(reason === 'rotate' ? await this.withKeyChecks(fresh) : fresh, record));
     } catch (error) {
       generated.plaintext.fill(0);
       throw error;
     }
-    this.manifest = next;
     this.ephemeralActive = undefined;
     const providers = generated.wrapped.map((w) => w.provider);
-    this.options.audit?.append(AuditEvent.keyGenerated, { keyId: id, reason, localOnly: generated.localOnly, providers });
-    if (current) this.options.audit?.append(AuditEvent.keyRotated, { from: current.id, to: id, reason });
+    this.audit?.append(AuditEvent.keyGenerated, { keyId: id, reason, localOnly: generated.localOnly, providers });
+    if (current) this.audit?.append(AuditEvent.keyRotated, { from: current.id, to: id, reason });
     if (generated.localOnly && hasRemote) {
       this.logger.warn({ keyId: id }, `key version ${id} is wrapped only by a local provider (KMS unavailable): rotate once KMS is back`);
     }
@@ -488,9 +669,63 @@ export class KeyManager implements DataKeySource {
     return this.remember(id, await this.unwrap(version));
   }
 
-  private unwrap(version: KeyVersionRecord): Promise<Buffer> {
+  /**
+   * Unwraps a version and checks the result against its key-check value: a wrapping substituted
+   * in the manifest (another key under the same KMS context) is refused, never used. A local
+   * root key that is not the one the key was wrapped under is ROOT_KEY_MISMATCH.
+   */
+  private async unwrap(version: KeyVersionRecord): Promise<Buffer> {
     this.counters.providerCalls += 1;
-    return this.chain.unwrap(version.wrapped, this.context(version.id));
+    let material: Buffer;
+    try {
+      material = await this.chain.unwrap(version.wrapped, this.context(version.id));
+    } catch (error) {
+      if (error instanceof NoKeyProviderError && rootKeyMismatch(error) && !error.attempts.some((a) => isOutageFailure(a.failure))) {
+        throw new RootKeyMismatchError(`Could not unwrap key version ${version.id}`, version.id, { cause: error });
+      }
+      throw error;
+    }
+    if (version.check !== undefined && !verifyKeyCheck(material, version.check)) {
+      material.fill(0);
+      throw new ManifestIntegrityError(ManifestIntegrityFailure.keyCheck, `Key version ${version.id} unwrapped to a key that does not match its key-check value: its wrapping was substituted.`, {
+        keyId: version.id,
+        hint: 'Nothing was changed and the key was not used. Restore the manifest from a key backup and find out who could write it.',
+      });
+    }
+    return material;
+  }
+
+  /**
+   * A provider failure may make the chain fall back (to a local-only version in a private
+   * manifest, or a process-local key for a shared one) only when it is an outage. A wrong or
+   * missing root key is never one: falling back would replace the keys every other client uses.
+   */
+  private assertFallbackAllowed(error: NoKeyProviderError): void {
+    const outage = error.attempts.some((a) => isOutageFailure(a.failure));
+    if (this.options.readOnly) throw error;
+    // In a shared manifest another machine's local wrapping is expected; with KMS down, this
+    // process may still seal under a process-local key, which changes nothing shared.
+    if (rootKeyMismatch(error) && !(this.store.shared && outage)) {
+      throw new RootKeyMismatchError('Could not unwrap the active key', activeVersion(this.manifest)?.id, { cause: error });
+    }
+    if (!outage) throw error;
+  }
+
+  /**
+   * Unwraps every version still holding material and gives those without one a key-check value,
+   * so sealing (or a rotation sealing a legacy manifest) never vouches for keys nobody checked.
+   */
+  private async withKeyChecks(manifest: KeyManifest): Promise<KeyManifest> {
+    const versions: KeyVersionRecord[] = [];
+    for (const version of manifest.versions) {
+      if (version.state === KeyState.retired || version.check !== undefined) {
+        versions.push(version);
+        continue;
+      }
+      const key = this.cache.use(version.id) ?? this.remember(version.id, await this.unwrap(version));
+      versions.push({ ...version, check: keyCheckValue(key.material) });
+    }
+    return { ...manifest, versions };
   }
 
   private remember(id: string, material: Buffer): DataKey {
@@ -503,18 +738,109 @@ export class KeyManager implements DataKeySource {
     return this.manifest;
   }
 
+  /** The fresh manifest, refused when it is a legacy unsealed one (only sealing or rotating may change that). */
+  private async sealedFreshManifest(): Promise<KeyManifest> {
+    if (this.blocked) throw this.blocked;
+    const fresh = await this.freshManifest();
+    if (this.unsealed) throw this.unsealed;
+    return fresh;
+  }
+
+  /**
+   * Writes `next`, MACed when a sealer is configured, and moves the revision pin to it. A sealed
+   * manifest is never written back unsealed by a client without the MAC key (a downgrade).
+   */
+  private async saveManifest(next: KeyManifest): Promise<void> {
+    this.assertWritable();
+    const { mac: _old, ...rest } = next;
+    let out: KeyManifest = { ...rest, formatVersion: 2 };
+    if (this.options.sealer) {
+      out = await sealManifest(out, this.options.sealer);
+    } else if (this.pin.sealed || next.mac !== undefined) {
+      throw new ManifestError(`The key manifest ${this.store.description} is sealed, and this client has no MAC key to seal a change with.`, {
+        hint: 'Configure the manifest MAC key (keys.kms.macKeyId, or a local root-key provider for a file manifest); writing it unsealed would be a downgrade.',
+      });
+    }
+    await this.store.save(out);
+    this.manifest = out;
+    this.unsealed = undefined;
+    this.blocked = undefined;
+    await this.advancePin(out);
+  }
+
+  private async loadPin(): Promise<void> {
+    if (this.pinLoaded) return;
+    const stored = await this.options.revisionPins?.load(this.store.description);
+    if (stored) this.pin = { revision: Math.max(this.pin.revision, stored.revision), sealed: this.pin.sealed || stored.sealed };
+    this.pinLoaded = true;
+  }
+
+  private async advancePin(manifest: KeyManifest): Promise<void> {
+    const sealed = manifest.mac !== undefined && this.options.sealer !== undefined;
+    if (manifest.revision < this.pin.revision || (manifest.revision === this.pin.revision && (!sealed || this.pin.sealed))) return;
+    this.pin = { revision: manifest.revision, sealed: this.pin.sealed || sealed };
+    if (!this.options.readOnly) await this.options.revisionPins?.save(this.store.description, this.pin);
+  }
+
   private reload(): Promise<KeyManifest> {
     return this.reloads.run('manifest', async () => {
       this.counters.manifestReloads += 1;
+      await this.loadPin();
       const loaded = await this.store.load();
-      if (loaded && (loaded.app !== this.options.app || loaded.environment !== this.options.environment)) {
+      const where = this.store.description;
+      if (!loaded) {
+        // A missing or blank manifest where keys existed is lost or replaced keys, not a first run.
+        if (this.pin.revision > 0 || this.manifest.versions.length > 0) {
+          throw new ManifestIntegrityError(ManifestIntegrityFailure.missing, `The key manifest at ${where} is missing or blank, but this client has seen it at revision ${Math.max(this.pin.revision, this.manifest.revision)}.`, {
+            hint: 'Nothing was changed and no new key was made. Restore the manifest from a key backup (`cachevault keys restore FILE`) or from the store\'s history; if every key is truly lost, remove the revision pin and the cache together and start over.',
+            context: { where },
+          });
+        }
+        this.manifest = emptyManifest(this.options.app, this.options.environment);
+        this.manifestLoadedAt = this.clock();
+        return this.manifest;
+      }
+      if (loaded.app !== this.options.app || loaded.environment !== this.options.environment) {
         throw new ManifestError(
-          `The key manifest at ${this.store.description} belongs to app "${loaded.app}", environment "${loaded.environment}", not "${this.options.app}"/"${this.options.environment}".`,
+          `The key manifest at ${where} belongs to app "${loaded.app}", environment "${loaded.environment}", not "${this.options.app}"/"${this.options.environment}".`,
           { hint: 'Point keys.manifest at this deployment\'s manifest, or fix keys.app / keys.environment.' },
         );
       }
-      this.manifest = loaded ?? emptyManifest(this.options.app, this.options.environment);
+      const seen = this.pin.revision > 0 || this.manifest.versions.length > 0;
+      const blank = () =>
+        new ManifestIntegrityError(ManifestIntegrityFailure.missing, `The key manifest at ${where} was blanked (no key versions, no MAC), but this client has seen keys in it.`, {
+          hint: 'Nothing was changed and no new key was made. Restore the manifest from a key backup (`cachevault keys restore FILE`).',
+          context: { where },
+        });
+      const downgraded = () =>
+        new ManifestIntegrityError(ManifestIntegrityFailure.unsealed, `The key manifest at ${where} carries no MAC, but this client has seen it sealed: it was downgraded.`, {
+          hint: 'Nothing was changed. Restore the manifest from a key backup.',
+          context: { where },
+        });
+      let unsealed: ManifestIntegrityError | undefined;
+      if (loaded.mac === undefined && loaded.versions.length === 0 && loaded.auditHead === undefined) {
+        if (seen) throw blank();
+      } else if (this.options.sealer && loaded.mac !== undefined) {
+        await verifyManifestSeal(loaded, this.options.sealer, where);
+      } else if (loaded.mac === undefined && this.pin.sealed) {
+        throw downgraded();
+      } else if (this.options.sealer) {
+        // A legacy manifest: usable only after an explicit seal (`keys seal-manifest`) or rotate.
+        unsealed = new ManifestIntegrityError(ManifestIntegrityFailure.unsealed, `The key manifest at ${where} carries no MAC, so nothing proves this deployment wrote it.`, {
+          hint: 'If it was written before cachevault 0.2 and you trust it, seal it once with `cachevault keys seal-manifest` (or run `cachevault encryption rotate`); until then no key from it is used. If it was sealed before, it was replaced: restore it from a key backup.',
+          context: { where },
+        });
+      }
+      if (loaded.revision < this.pin.revision) {
+        throw new ManifestIntegrityError(ManifestIntegrityFailure.rollback, `The key manifest at ${where} is at revision ${loaded.revision}, but this client has seen revision ${this.pin.revision}: it was rolled back.`, {
+          hint: 'Nothing was changed and no key from it was used. Restore the newest manifest (a key backup, or the store\'s history) and find out who could write it.',
+          context: { where, revision: loaded.revision, seen: this.pin.revision },
+        });
+      }
+      this.manifest = loaded;
+      this.unsealed = unsealed;
       this.manifestLoadedAt = this.clock();
+      if (!unsealed) await this.advancePin(loaded);
       return this.manifest;
     });
   }

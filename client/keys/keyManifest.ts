@@ -3,8 +3,11 @@ import { KeyStateError, ManifestError } from './errors';
 import type { WrappedKey } from './keyProvider';
 
 /**
- * The key manifest: every data key version with its state and wrapped material. Safe to store
- * anywhere: it holds only ciphertext (a DEK wrapped by KMS or a local root key), never plaintext.
+ * The key manifest: every data key version with its state and wrapped material. Its secrecy is
+ * safe anywhere (it holds only ciphertext: DEKs wrapped by KMS or a local root key), its
+ * integrity is not: format 2 carries a MAC over everything else in it (manifestSeal.ts), each
+ * version a key-check value committing to its plaintext key (keyCheck.ts), and clients refuse a
+ * revision lower than one they have seen (revisionPin.ts). See docs/key-management.md.
  */
 
 export const KeyState = { active: 'active', decryptOnly: 'decrypt-only', retired: 'retired' } as const;
@@ -24,17 +27,51 @@ export interface KeyVersionRecord {
   /** Empty once retired. */
   readonly wrapped: readonly WrappedKey[];
   readonly retiredAt?: string;
+  /**
+   * Key-check value: base64 of HMAC-SHA-256(data key, "cachevault key check v1"). Verified after
+   * every unwrap and backup import, so a substituted wrapping (another key under the same KMS
+   * context) is refused. Absent only in manifests written before format 2, until sealed.
+   */
+  readonly check?: string;
+}
+
+/** The audit log's head, anchored where a writer of the log cannot reach it. */
+export interface AuditHead {
+  /** Sequence number of the last record. */
+  readonly seq: number;
+  /** The chain MAC of that record (as the audit log encodes it). */
+  readonly mac: string;
+}
+
+/** The manifest's MAC (format 2). */
+export interface ManifestMac {
+  readonly alg: 'hmac-sha256';
+  /**
+   * Which key made it: `local:<provider ref>#<root key fingerprint>` (an HKDF subkey of a local
+   * root key) or `kms:<KMS HMAC key ARN>`. A client only accepts the one it is configured with.
+   */
+  readonly keyRef: string;
+  /** Base64 of the 32-byte MAC. */
+  readonly value: string;
 }
 
 export interface KeyManifest {
   readonly format: 'cachevault-key-manifest';
-  readonly formatVersion: 1;
+  /** 1: unauthenticated (legacy, read only until sealed); 2: may carry `mac`, `check`, `auditHead`. */
+  readonly formatVersion: 1 | 2;
   readonly app: string;
   readonly environment: string;
-  /** Incremented on every change, so stores and readers can tell versions apart. */
+  /** Incremented on every change; clients refuse a revision lower than the highest they saw. */
   readonly revision: number;
   readonly versions: readonly KeyVersionRecord[];
+  /** The audit log's head (covered by the MAC). */
+  readonly auditHead?: AuditHead;
+  /** Over every other field; see manifestSeal.ts. */
+  readonly mac?: ManifestMac;
 }
+
+/** The manifest format this version writes. */
+export const MANIFEST_FORMAT_VERSION = 2;
 
 const KEY_VERSION_ID = /^k[1-9][0-9]{0,8}$/;
 
@@ -56,19 +93,33 @@ const VersionSchema = z.strictObject({
   localOnly: z.boolean(),
   wrapped: z.array(WrappedKeySchema),
   retiredAt: z.iso.datetime().optional(),
+  check: z.string().regex(/^[A-Za-z0-9+/]{43}=$/).optional(),
 });
 
-const ManifestSchema = z.strictObject({
+const ManifestV1Schema = z.strictObject({
   format: z.literal('cachevault-key-manifest'),
   formatVersion: z.literal(1),
   app: z.string().min(1),
   environment: z.string().min(1),
   revision: z.number().int().nonnegative(),
+  versions: z.array(VersionSchema.omit({ check: true })),
+});
+
+const ManifestV2Schema = ManifestV1Schema.extend({
+  formatVersion: z.literal(2),
   versions: z.array(VersionSchema),
+  auditHead: z.strictObject({ seq: z.number().int().nonnegative(), mac: z.string().min(1).max(256) }).optional(),
+  mac: z
+    .strictObject({
+      alg: z.literal('hmac-sha256'),
+      keyRef: z.string().min(1).max(2048),
+      value: z.string().regex(/^[A-Za-z0-9+/]{43}=$/),
+    })
+    .optional(),
 });
 
 export function emptyManifest(app: string, environment: string): KeyManifest {
-  return { format: 'cachevault-key-manifest', formatVersion: 1, app, environment, revision: 0, versions: [] };
+  return { format: 'cachevault-key-manifest', formatVersion: MANIFEST_FORMAT_VERSION, app, environment, revision: 0, versions: [] };
 }
 
 /** Parses and checks a stored manifest; `where` names the store for error messages. */
@@ -83,12 +134,12 @@ export function parseManifest(text: string, where: string): KeyManifest {
     });
   }
   const head = json as { formatVersion?: unknown };
-  if (typeof head === 'object' && head !== null && typeof head.formatVersion === 'number' && head.formatVersion > 1) {
+  if (typeof head === 'object' && head !== null && typeof head.formatVersion === 'number' && head.formatVersion > MANIFEST_FORMAT_VERSION) {
     throw new ManifestError(`The key manifest at ${where} was written by a newer cachevault (format ${head.formatVersion}).`, {
       hint: 'Upgrade cachevault on this machine.',
     });
   }
-  const parsed = ManifestSchema.safeParse(json);
+  const parsed = (head?.formatVersion === 1 ? ManifestV1Schema : ManifestV2Schema).safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ManifestError(`The key manifest at ${where} is malformed (${issue?.path.join('.') || 'root'}: ${issue?.message ?? 'invalid'}).`, {
@@ -145,6 +196,11 @@ export function withNewActive(manifest: KeyManifest, version: KeyVersionRecord):
       { ...version, state: KeyState.active },
     ],
   };
+}
+
+/** Records the audit log's head (the next seal covers it). */
+export function withAuditHead(manifest: KeyManifest, head: AuditHead): KeyManifest {
+  return { ...manifest, revision: manifest.revision + 1, auditHead: { seq: head.seq, mac: head.mac } };
 }
 
 /** Retires a decrypt-only version and drops its wrapped material. */

@@ -27,6 +27,13 @@ export interface DataKeySource {
    * cannot have it (unknown id, retired, or no provider can unwrap it).
    */
   keyById(id: string): Promise<DataKey>;
+  /**
+   * Calls `listener` with each key whose material the source zeroes (age or use limit, retire,
+   * close), right after zeroing it, so holders of state derived from it (AeadEncryption's HKDF
+   * PRKs) can drop that state at the same moment. Returns the unsubscribe function. Optional:
+   * without it, derived state is dropped lazily.
+   */
+  onKeyDropped?(listener: (key: DataKey) => void): () => void;
 }
 
 /** A DEK wrapped by one key provider. Safe to store: it is ciphertext. */
@@ -59,4 +66,19 @@ export interface KeyProvider {
   unwrap(wrapped: WrappedKey, context: KeyContext): Promise<Buffer>;
   /** Cheap check that the provider can work here (credentials, D-Bus...); resolves a reason when not. */
   probe(): Promise<{ ok: true } | { ok: false; reason: string }>;
+}
+
+/** A provider whose key-encrypting key is a root key on this machine (keyring, env). */
+export interface LocalRootKeyProvider extends KeyProvider {
+  /**
+   * A 32-byte HKDF subkey of the root key for one use (`RootSubkeyLabel`); the caller zeroes it.
+   * With `create` (keyring only), a missing root key is generated; otherwise it is an error.
+   */
+  deriveRootSubkey(label: string, options?: { create?: boolean }): Promise<Buffer>;
+  /** `<provider ref>#<fingerprint>`: names the root key without revealing it. */
+  rootKeyRef(options?: { create?: boolean }): Promise<string>;
+}
+
+export function isLocalRootKeyProvider(provider: KeyProvider): provider is LocalRootKeyProvider {
+  return typeof (provider as Partial<LocalRootKeyProvider>).deriveRootSubkey === 'function';
 }

@@ -161,13 +161,13 @@ export class KeyProviderChain {
   private skip(provider: KeyProvider, attempts: ProviderAttempt[]): boolean {
     if (!this.isDown(provider)) return false;
     const { error } = this.down.get(provider.name)!;
-    attempts.push({ provider: provider.name, reason: `${error.message} (skipped: failed recently)`, hint: error.hint ?? PROVIDER_FIX[provider.name] });
+    attempts.push({ provider: provider.name, reason: `${error.message} (skipped: failed recently)`, hint: error.hint ?? PROVIDER_FIX[provider.name], failure: error.failure });
     return true;
   }
 
   private onFailure(provider: KeyProvider, index: number, error: unknown, attempts: ProviderAttempt[]): void {
     if (!(error instanceof KeyProviderError)) throw error;
-    attempts.push({ provider: provider.name, reason: error.message, hint: error.hint ?? PROVIDER_FIX[provider.name] });
+    attempts.push({ provider: provider.name, reason: error.message, hint: error.hint ?? PROVIDER_FIX[provider.name], failure: error.failure });
     if (!error.isOutage) return;
     const already = this.down.get(provider.name);
     this.down.set(provider.name, { since: this.clock(), error });

@@ -3,8 +3,9 @@ import { inspect } from 'node:util';
 import { silentLogger } from '../logger';
 import type { Logger } from '../types';
 import { KeyProviderError, KeyProviderFailure, PROVIDER_FIX } from './errors';
-import type { KeyContext, KeyProvider, WrappedKey } from './keyProvider';
+import type { KeyContext, LocalRootKeyProvider, WrappedKey } from './keyProvider';
 import { generateWrappedDataKey, unwrapLocalKey, wrapLocalKey } from './localKeyWrap';
+import { assertStrongRootKey, deriveRootSubkey, rootKeyFingerprint } from './rootKey';
 
 /** The slice of `@napi-rs/keyring`'s `AsyncEntry` this provider uses (injectable in tests). */
 export interface KeyringEntry {
@@ -41,7 +42,7 @@ const ROOT_KEY_BYTES = 32;
  * are wrapped under it locally (AES-256-GCM, associated data = key context). Stored with
  * `setSecret` (raw bytes), so the root key never becomes a JavaScript string.
  */
-export class KeyringKeyProvider implements KeyProvider {
+export class KeyringKeyProvider implements LocalRootKeyProvider {
   readonly name = 'keyring' as const;
   readonly service: string;
   readonly account: string;
@@ -87,6 +88,14 @@ export class KeyringKeyProvider implements KeyProvider {
       });
     }
     return plaintext;
+  }
+
+  async deriveRootSubkey(label: string, options: { create?: boolean } = {}): Promise<Buffer> {
+    return deriveRootSubkey(await this.rootKey(options.create ?? false), label);
+  }
+
+  async rootKeyRef(options: { create?: boolean } = {}): Promise<string> {
+    return `${this.ref}#${rootKeyFingerprint(await this.rootKey(options.create ?? false))}`;
   }
 
   /**
@@ -169,6 +178,12 @@ export class KeyringKeyProvider implements KeyProvider {
       throw new KeyProviderError('keyring', KeyProviderFailure.invalidCiphertext, `The keyring entry (service "${this.service}", account "${this.account}") does not hold a 32-byte cachevault root key.`, {
         hint: 'Point keys.keyring.account at another entry, or delete this one if nothing else uses it.',
       });
+    }
+    try {
+      assertStrongRootKey(key, `the keyring entry (service "${this.service}", account "${this.account}")`);
+    } catch (error) {
+      key.fill(0);
+      throw error;
     }
     return key;
   }

@@ -20,6 +20,7 @@ export class StaticKeySource implements DataKeySource {
   private readonly keys = new Map<string, DataKey>();
   private readonly activeId: string;
   private closed = false;
+  private readonly dropListeners = new Set<(key: DataKey) => void>();
 
   /**
    * @param keys key versions, oldest first.
@@ -70,10 +71,25 @@ export class StaticKeySource implements DataKeySource {
     return { keys: [...this.keys.keys()], active: this.activeId };
   }
 
+  /** Calls `listener` with each key right after `close()` zeroes it; returns the unsubscribe function. */
+  onKeyDropped(listener: (key: DataKey) => void): () => void {
+    this.dropListeners.add(listener);
+    return () => this.dropListeners.delete(listener);
+  }
+
   /** Zeroes all key material; later lookups fail with KeyUnavailableError. */
   close(): void {
     this.closed = true;
-    for (const key of this.keys.values()) key.material.fill(0);
+    for (const key of this.keys.values()) {
+      key.material.fill(0);
+      for (const listener of this.dropListeners) {
+        try {
+          listener(key);
+        } catch {
+          // A listener's failure must not stop the others from dropping their derived state.
+        }
+      }
+    }
     this.keys.clear();
   }
 }

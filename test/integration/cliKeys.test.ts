@@ -1,4 +1,5 @@
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliWorkspace, expectCleanError, type CliWorkspace } from './cliRunner';
 
@@ -64,7 +65,7 @@ describe('cachevault encryption, keys and audit (built CLI, file cache, env key)
   });
 
   it('entries cannot be read with another env key', async () => {
-    const other = Buffer.alloc(32, 7).toString('base64');
+    const other = randomBytes(32).toString('base64');
     const { code } = await run(['get', 'k0'], { CACHEVAULT_KEY: other });
     expect(code).not.toBe(0);
   });
@@ -93,17 +94,28 @@ describe('cachevault encryption, keys and audit (built CLI, file cache, env key)
 
   it('keys restore brings the keys to a machine with another root key, which can then read the entries', async () => {
     const out = join(ws.dir, 'keys.backup');
-    const otherMachine = { CACHEVAULT_KEY: Buffer.alloc(32, 9).toString('base64'), CACHEVAULT_KEYS_MANIFEST_PATH: join(ws.dir, 'other.manifest.json'), BACKUP_PASS: 'a long and correct passphrase' };
+    // Another machine: its own root key, manifest, revision pin and audit log (records there are
+    // MACed under its root key), and a copy of the cache files.
+    cpSync(ws.env.CACHEVAULT_FILE_DIR!, join(ws.dir, 'other', 'cache'), { recursive: true });
+    const otherMachine = {
+      CACHEVAULT_KEY: randomBytes(32).toString('base64'),
+      CACHEVAULT_FILE_DIR: join(ws.dir, 'other', 'cache'),
+      CACHEVAULT_KEYS_MANIFEST_PATH: join(ws.dir, 'other', 'keys.manifest.json'),
+      CACHEVAULT_AUDIT_PATH: join(ws.dir, 'other', 'audit.log'),
+      BACKUP_PASS: 'a long and correct passphrase',
+    };
     const restored = await json<{ imported: string[]; activeKeyId: string }>(['keys', 'restore', out, '--passphrase-env', 'BACKUP_PASS'], otherMachine);
     expect(restored).toMatchObject({ code: 0, body: { imported: ['k2'], activeKeyId: 'k2' } });
     expect((await json<{ value: unknown }>(['get', 'k1'], otherMachine)).body.value).toBe('v1');
   });
 
-  it('audit verify finds an intact chain of the key events', async () => {
-    const { code, body } = await json<{ ok: boolean; records: number; exists: boolean }>(['audit', 'verify']);
+  it('audit verify finds a verified, anchored chain of the key events', async () => {
+    const { code, body } = await json<{ ok: boolean; status: string; records: number; macVerified: number; anchoredSeq: number | null }>(['audit', 'verify']);
     expect(code).toBe(0);
-    expect(body.ok).toBe(true);
+    expect(body).toMatchObject({ ok: true, status: 'verified' });
     expect(body.records).toBeGreaterThanOrEqual(4);
+    expect(body.macVerified).toBe(body.records);
+    expect(body.anchoredSeq).toBe(body.records);
   });
 
   it('audit report gives encryption coverage, key ages and chain status as JSON and SARIF', async () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliWorkspace, expectCleanError, uniqueTableName, type CliWorkspace } from './cliRunner';
@@ -95,7 +96,7 @@ describe('cachevault migrate (built CLI, file cache <-> DynamoDB Local)', () => 
     const toConfig = join(ws.dir, 'to.json');
     writeFileSync(toConfig, JSON.stringify({ keys: { providers: ['env'], envKey: { variable: 'OTHER_KEY' }, manifest: { path: join(ws.dir, 'other.manifest.json') } } }));
     // Each side's manifest comes from its config here, not from the shared environment.
-    const env = { CACHEVAULT_KEYS_MANIFEST_PATH: undefined, OTHER_KEY: Buffer.alloc(32, 3).toString('base64') };
+    const env = { CACHEVAULT_KEYS_MANIFEST_PATH: undefined, OTHER_KEY: randomBytes(32).toString('base64') };
     const to = `dynamodb:${otherTable}?endpoint=${encodeURIComponent(ws.env.CACHEVAULT_DYNAMODB_ENDPOINT!)}&createTable=true`;
     const migrated = await ws.json<MigrateOut>(['migrate', '--from', fileSpec, '--to', to, '--to-config', toConfig, '--validate'], { env });
     expect(migrated.code).toBe(0);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,7 +41,7 @@ function appEnv(dir: string, extra: Record<string, string> = {}): NodeJS.Process
     PATH: process.env.PATH,
     HOME: dir,
     XDG_CACHE_HOME: join(dir, 'xdg-cache'),
-    CACHEVAULT_KEY: Buffer.alloc(32, 7).toString('base64'),
+    CACHEVAULT_KEY: randomBytes(32).toString('base64'),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...extra,
   };

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,7 +63,7 @@ describe('runnable code blocks in the docs', () => {
       HOME: dir,
       XDG_CACHE_HOME: join(dir, '.cache'),
       DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent',
-      CACHEVAULT_KEY: Buffer.alloc(32, 3).toString('base64'),
+      CACHEVAULT_KEY: randomBytes(32).toString('base64'),
       DYNAMODB_ENDPOINT: process.env.CACHEVAULT_TEST_DYNAMODB_ENDPOINT ?? '',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       // A loaded CI machine can take longer than the 3 s default for DynamoDB Local's CreateTable,

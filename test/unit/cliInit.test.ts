@@ -39,7 +39,9 @@ describe('cachevault init', () => {
     expect(await main(['--json', 'init', '--profile', 'file-only'], io(env, dir))).toBe(0);
     const keyFile = join(dir, '.cachevault', 'env-key');
     const withKey = existsSync(keyFile) ? { ...env, CACHEVAULT_KEY: readFileSync(keyFile, 'utf8').trim() } : env;
-    expect(await main(['set', 'greeting', '"hello"'], io(withKey, dir))).toBe(0);
+    const set = io(withKey, dir);
+    expect({ code: await main(['set', 'greeting', '"hello"'], set), err: set.err }).toEqual({ code: 0, err: expect.any(String) });
+    expect(set.err).not.toMatch(/^error:/m);
     const get = io(withKey, dir);
     expect(await main(['get', 'greeting'], get)).toBe(0);
     expect(get.out).toContain('hello');

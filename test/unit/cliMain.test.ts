@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,7 +55,7 @@ describe('the CLI run in-process', () => {
     expect(await main(['--json', 'status'], status)).toBe(3);
     expect(JSON.parse(status.out)).toMatchObject({ initialized: false, healthy: false, keyProviders: [{ provider: 'env', ok: false }] });
     expect(existsSync(join(dir, 'fresh'))).toBe(false);
-    const withKey = io({ ...env, CACHEVAULT_TEST_UNSET_KEY: Buffer.alloc(32, 1).toString('base64') }, dir);
+    const withKey = io({ ...env, CACHEVAULT_TEST_UNSET_KEY: randomBytes(32).toString('base64') }, dir);
     expect(await main(['--json', 'status'], withKey)).toBe(0);
     expect(existsSync(join(dir, 'fresh'))).toBe(false);
   });
@@ -101,7 +102,7 @@ describe('the CLI run in-process', () => {
       CACHEVAULT_BACKEND: 'file',
       CACHEVAULT_FILE_DIR: join(dir, 'cache'),
       CACHEVAULT_KEYS_PROVIDERS: 'env',
-      CACHEVAULT_KEY: Buffer.alloc(32, 7).toString('base64'),
+      CACHEVAULT_KEY: randomBytes(32).toString('base64'),
       CACHEVAULT_AUDIT_ENABLED: 'false',
     };
     expect(await main(['set', 'a', '1'], io(env, dir))).toBe(0);
@@ -152,5 +153,35 @@ describe('text output', () => {
 
   it('aligns key: value pairs', () => {
     expect(keyValues({ a: 1, longer: 'x' })).toBe('a:      1\nlonger: x');
+  });
+});
+
+describe('cachevault plan', () => {
+  it('prints the three scenarios and names the hot key of DynamoDB alone, touching no file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cachevault-plan-'));
+    try {
+      const run = io({}, dir);
+      expect(await main(['plan'], run)).toBe(0);
+      expect(run.out).toContain('cachevault (memory + file + DynamoDB)');
+      expect(run.out).toContain('DynamoDB alone');
+      expect(run.out).toMatch(/DynamoDB alone: the most popular key takes \d+ RCU\/s/);
+      expect(existsSync(join(dir, '.cachevault'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers --json with the workload it was given and shares of gets that sum to one', async () => {
+    const run = io({}, tmpdir());
+    expect(await main(['--json', 'plan', '--instances', '8', '--value-bytes', '100:1,200000:1', '--file-entries', '0'], run)).toBe(0);
+    const plan = JSON.parse(run.out) as { workload: { instances: number; fileEntries: number; valueSizes: unknown[] }; scenarios: { ratios: Record<string, number> }[] };
+    expect(plan.workload).toMatchObject({ instances: 8, fileEntries: 0, valueSizes: [{ bytes: 100, weight: 1 }, { bytes: 200_000, weight: 1 }] });
+    for (const s of plan.scenarios) expect(Object.values(s.ratios).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+  });
+
+  it('refuses a malformed value mix as a usage error (exit 2)', async () => {
+    const run = io({}, tmpdir());
+    expect(await main(['plan', '--value-bytes', '100:x'], run)).toBe(2);
+    expect(run.err).toContain('--value-bytes');
   });
 });

@@ -12,6 +12,8 @@ import type { Logger } from '../../client/types';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'cv-first-'));
 const envKey = () => randomBytes(32).toString('base64');
+/** An environment whose platform cache dir is a fresh temp dir, never the real home. */
+const isolated = (): NodeJS.ProcessEnv => ({ XDG_CACHE_HOME: scratch(), HOME: scratch() });
 
 /** A logger that records every call, in cachevault's (fields, message) shape. */
 function recordingLogger(): Logger & { lines: { level: string; msg: string | undefined }[] } {
@@ -35,7 +37,7 @@ describe('createCache on a machine where nothing is configured', () => {
 
   test('the region falls back to AWS_DEFAULT_REGION, then is left to the AWS SDK (never a made-up us-east-1)', () => {
     expect(loadConfig({ cwd: scratch(), env: { AWS_DEFAULT_REGION: 'ap-south-2' } }).config.dynamodb.region).toBe('ap-south-2');
-    expect(loadConfig({ cwd: scratch(), env: {} }).config.dynamodb.region).toBeUndefined();
+    expect(loadConfig({ cwd: scratch(), env: isolated() }).config.dynamodb.region).toBeUndefined();
   });
 
   test('the default cache dir follows the platform, and the temp dir on Lambda', () => {
@@ -74,7 +76,7 @@ describe('createCache(config)', () => {
       file: { dir: join(dir, 'cache') },
       keys: { providers: ['env'] },
       cwd: dir,
-      env: {},
+      env: isolated(),
       keyProviderDeps: { env: { CACHEVAULT_KEY: envKey() } },
     });
     try {
@@ -93,14 +95,14 @@ describe('createCache(config)', () => {
   });
 
   test('the old { options: {...} } shape still works, with a deprecation warning on the cache', async () => {
-    const cache = await createCache({ cwd: scratch(), env: {}, options: { backend: 'memory', encryption: { enabled: false }, audit: { enabled: false } } });
+    const cache = await createCache({ cwd: scratch(), env: isolated(), options: { backend: 'memory', encryption: { enabled: false }, audit: { enabled: false } } });
     expect(cache.config.backend).toBe('memory');
     expect(cache.warnings.some((w) => w.includes('deprecated') && w.includes('createCache'))).toBe(true);
     await cache.close();
   });
 
   test('a number where the options object belongs is a TypeError that says what to pass', async () => {
-    const cache = await createCache({ backend: 'memory', encryption: { enabled: false }, audit: { enabled: false }, cwd: scratch(), env: {} });
+    const cache = await createCache({ backend: 'memory', encryption: { enabled: false }, audit: { enabled: false }, cwd: scratch(), env: isolated() });
     await expect(cache.set('k', 'v', 1000 as never)).rejects.toThrow(TypeError);
     await expect(cache.set('k', 'v', 1000 as never)).rejects.toThrow('pass { ttlMs: 1000 }');
     await expect(cache.set('k', 'v', { ttl: 5 } as never)).rejects.toThrow('unknown option "ttl"');
@@ -115,7 +117,7 @@ describe('logs are the app\'s', () => {
     const out = jest.spyOn(process.stdout, 'write');
     const err = jest.spyOn(process.stderr, 'write');
     try {
-      const cache = await createCache({ backend: 'memory', keys: { providers: ['env'] }, audit: { enabled: false }, cwd: scratch(), env: {}, keyProviderDeps: { env: { CACHEVAULT_KEY: envKey() } } });
+      const cache = await createCache({ backend: 'memory', keys: { providers: ['env'] }, audit: { enabled: false }, cwd: scratch(), env: isolated(), keyProviderDeps: { env: { CACHEVAULT_KEY: envKey() } } });
       await cache.set('k', 1);
       expect(cache.warnings.some((w) => w.includes('env key provider'))).toBe(true);
       await cache.close();
@@ -130,7 +132,7 @@ describe('logs are the app\'s', () => {
   test('each warning reaches the app\'s logger once per process, however many caches are built', async () => {
     const logger = recordingLogger();
     for (let i = 0; i < 3; i++) {
-      const cache = await createCache({ backend: 'memory', keys: { providers: ['env'] }, audit: { enabled: false }, cwd: scratch(), env: {}, logger, keyProviderDeps: { env: { CACHEVAULT_KEY: envKey() } } });
+      const cache = await createCache({ backend: 'memory', keys: { providers: ['env'] }, audit: { enabled: false }, cwd: scratch(), env: isolated(), logger, keyProviderDeps: { env: { CACHEVAULT_KEY: envKey() } } });
       expect(cache.warnings.filter((w) => w.includes('env key provider'))).toHaveLength(1);
       await cache.close();
     }
@@ -140,14 +142,14 @@ describe('logs are the app\'s', () => {
   test('a message-first logger (console, winston) gets the message first', async () => {
     const calls: unknown[][] = [];
     const consoleLike = { debug: () => {}, info: () => {}, warn: (...args: unknown[]) => void calls.push(args), error: () => {} };
-    const cache = await createCache({ backend: 'memory', keys: { providers: ['env'] }, audit: { enabled: false }, cwd: scratch(), env: {}, logger: consoleLike, messageFirstLogger: true, keyProviderDeps: { env: { CACHEVAULT_KEY: envKey() } } });
+    const cache = await createCache({ backend: 'memory', keys: { providers: ['env'] }, audit: { enabled: false }, cwd: scratch(), env: isolated(), logger: consoleLike, messageFirstLogger: true, keyProviderDeps: { env: { CACHEVAULT_KEY: envKey() } } });
     await cache.close();
     expect(calls[0]?.[0]).toEqual(expect.stringContaining('CACHEVAULT_KEY'));
     expect(typeof calls[0]?.[1]).toBe('object');
   });
 
   test('a logger without the four methods is refused with a TypeError', async () => {
-    await expect(createCache({ backend: 'memory', encryption: { enabled: false }, cwd: scratch(), env: {}, logger: { info() {} } as never })).rejects.toThrow('no debug() method');
+    await expect(createCache({ backend: 'memory', encryption: { enabled: false }, cwd: scratch(), env: isolated(), logger: { info() {} } as never })).rejects.toThrow('no debug() method');
   });
 });
 

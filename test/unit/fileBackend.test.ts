@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileBackend, type FileBackendOptions } from '../../client/backends/fileBackend';
-import { FileCacheBusyError } from '../../client/backends/file/errors';
+import { FileCacheBusyError, ForeignDatabaseError } from '../../client/backends/file/errors';
+import { APPLICATION_ID } from '../../client/backends/file/sqliteIndex';
 import { BackendError, InvalidArgumentError, UnsupportedFormatError } from '../../client/errors';
 import type { Logger, StoredEntry } from '../../client/types';
 import { ManualClock } from '../contract/backendContract';
@@ -95,16 +96,47 @@ describe('FileBackend layout and persistence', () => {
     expect((thrown as UnsupportedFormatError).hint).toMatch(/Upgrade cachevault/);
   });
 
-  test('a database with an older schema version is rebuilt empty, since it holds only cached data', async () => {
+  test('a database of ours (our application_id) with an older schema version is rebuilt empty, since it holds only cached data', async () => {
     fs.mkdirSync(join(dir, 'v1'), { recursive: true });
     const db = new Database(join(dir, 'v1', 'cache.db'));
     db.exec('CREATE TABLE entries (id INTEGER PRIMARY KEY, namespace TEXT, key TEXT, accessed_at INTEGER NOT NULL)');
     db.pragma('user_version = 1');
+    db.pragma(`application_id = ${APPLICATION_ID}`);
     db.close();
     const backend = make();
     await backend.set(entry('a', 'x'));
     expect(Buffer.from((await backend.get('n', 'a'))!.value).toString()).toBe('x');
     expect(backend.stats().entries).toBe(1);
+  });
+
+  test('every database it creates carries the cachevault application_id', async () => {
+    await make().set(entry('a', 'x'));
+    const db = new Database(join(dir, 'v1', 'cache.db'), { readonly: true });
+    expect(db.pragma('application_id', { simple: true })).toBe(0x63766c74);
+    db.close();
+  });
+
+  test('a cache of the current schema made before application ids is recognised, kept and stamped', async () => {
+    const first = make();
+    await first.set(entry('kept', 'value'));
+    await open.pop()!.close();
+    const db = new Database(join(dir, 'v1', 'cache.db'));
+    db.pragma('application_id = 0');
+    db.close();
+    expect(Buffer.from((await make().get('n', 'kept'))!.value).toString()).toBe('value');
+    const check = new Database(join(dir, 'v1', 'cache.db'), { readonly: true });
+    expect(check.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
+    check.close();
+  });
+
+  test('a database without our application_id whose schema differs in one index is foreign, not rebuilt', async () => {
+    await make().set(entry('a', 'x'));
+    await open.pop()!.close();
+    const db = new Database(join(dir, 'v1', 'cache.db'));
+    db.pragma('application_id = 0');
+    db.exec('DROP INDEX entries_blob');
+    db.close();
+    expect(() => make()).toThrow(ForeignDatabaseError);
   });
 
   test('a cache.db that is not a database fails at construction with a hint, not a raw SQLite error', () => {

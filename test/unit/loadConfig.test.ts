@@ -107,3 +107,24 @@ describe('loadConfig', () => {
     expect(config.keys.providers).toEqual(['kms', 'keyring']);
   });
 });
+
+describe('loadConfig and prototype keys', () => {
+  it.each([
+    ['{"__proto__":{"backend":"memory"}}', '__proto__'],
+    ['{"file":{"__proto__":{"dir":"/etc/hijack"}}}', 'file.__proto__'],
+    ['{"file":{"constructor":{"prototype":{"x":1}}}}', 'file.constructor'],
+  ])('refuses a config file holding %s, naming %s, and pollutes nothing', (text, path) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cv-proto-'));
+    const file = join(dir, 'cachevault.config.json');
+    writeFileSync(file, text);
+    let error: unknown;
+    try {
+      loadConfig({ file, env: {} });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues.map((i) => i.path)).toEqual([path]);
+    expect(({} as Record<string, unknown>).dir).toBeUndefined();
+  });
+});

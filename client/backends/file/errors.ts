@@ -43,3 +43,23 @@ export function fileBackendError(err: unknown, dir: string, operation: string, f
     context: { dir, operation, code: typeof code === 'string' ? code : undefined },
   });
 }
+
+/**
+ * The file at `<dir>/v1/cache.db` is not a cachevault cache database: it lacks our
+ * `application_id` and is not an empty file or a cache made before application ids existed. It is
+ * refused untouched: dropping or creating tables in it, or switching its journal mode, could
+ * destroy another program's data.
+ */
+export class ForeignDatabaseError extends BackendError {
+  override readonly code = 'FILE_CACHE_FOREIGN_DB';
+  readonly path: string;
+  constructor(path: string, detail: string, options: CacheVaultErrorOptions = {}) {
+    super('file', `${path} is not a cachevault cache database (${detail}); it was left unchanged.`, {
+      ...options,
+      hint: `Move it aside (mv ${path} ${path}.not-cachevault) or point file.dir at a directory of its own. If it is a cache from an older cachevault, delete it and its -wal/-shm files: it holds only cached data.`,
+      context: { path, detail },
+    });
+    this.name = 'ForeignDatabaseError';
+    this.path = path;
+  }
+}

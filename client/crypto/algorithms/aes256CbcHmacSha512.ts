@@ -1,9 +1,8 @@
-import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { IntegrityError } from '../../errors';
 import type { EntryIdentity } from '../../types';
 import { allocateEnvelope, associatedData, type EnvelopeHeader } from '../envelope';
-import { deriveEntryKey, SALT_BYTES } from '../entryKeyInfo';
-import { fillRandom } from '../randomPool';
+import { deriveEntryKey, deriveEntryKeyV2, SALT_BYTES, SALT_BYTES_V1 } from '../entryKeyInfo';
 import type { DataKeyPrk } from '../keyDerivation';
 import type { EnvelopeAlgorithm } from './envelopeAlgorithm';
 
@@ -68,8 +67,10 @@ export function decryptAes256CbcHmacSha512(key: Uint8Array, iv: Uint8Array, ciph
 }
 
 /**
- * The envelope form: a per-entry 64-byte key from HKDF-Expand(PRK, label | alg | salt), a random
- * IV. Body: salt (16) | IV (16) | ciphertext (PKCS#7) | tag (32). A = header + identity.
+ * The envelope form: a per-entry 64-byte key from HKDF-Expand(PRK, label | salt | AAD) (format
+ * 2, see deriveEntryKeyV2; format 1: label | alg | salt), a random IV, both straight from the
+ * CSPRNG. Body: salt (24; 16 in format 1) | IV (16) | ciphertext (PKCS#7) | tag (32).
+ * A = header + identity.
  */
 export const aes256CbcHmacSha512: EnvelopeAlgorithm = {
   name: 'aes-256-cbc-hmac-sha-512',
@@ -77,11 +78,11 @@ export const aes256CbcHmacSha512: EnvelopeAlgorithm = {
   seal(prk: DataKeyPrk, keyId: string, plaintext: Uint8Array, identity: EntryIdentity): Buffer {
     const ciphertextLength = cbcCiphertextLength(plaintext.byteLength);
     const { envelope, bodyOffset } = allocateEnvelope('aes-256-cbc-hmac-sha-512', keyId, SALT_BYTES + IV_BYTES + ciphertextLength + TAG_BYTES);
-    fillRandom(envelope, bodyOffset, SALT_BYTES + IV_BYTES);
+    randomFillSync(envelope, bodyOffset, SALT_BYTES + IV_BYTES);
     const salt = envelope.subarray(bodyOffset, bodyOffset + SALT_BYTES);
     const iv = envelope.subarray(bodyOffset + SALT_BYTES, bodyOffset + SALT_BYTES + IV_BYTES);
     const ciphertextOffset = bodyOffset + SALT_BYTES + IV_BYTES;
-    const key = deriveEntryKey(prk, 'aes-256-cbc-hmac-sha-512', salt, CBC_HMAC_KEY_BYTES);
+    const { key, aad } = deriveEntryKeyV2(prk, salt, envelope.subarray(0, bodyOffset), identity, CBC_HMAC_KEY_BYTES);
     try {
       const cipher = createCipheriv('aes-256-cbc', key.subarray(MAC_KEY_BYTES), iv);
       // Written straight into the envelope rather than concatenated.
@@ -89,7 +90,6 @@ export const aes256CbcHmacSha512: EnvelopeAlgorithm = {
       envelope.set(head, ciphertextOffset);
       envelope.set(cipher.final(), ciphertextOffset + head.byteLength);
       const ciphertext = envelope.subarray(ciphertextOffset, ciphertextOffset + ciphertextLength);
-      const aad = associatedData(envelope.subarray(0, bodyOffset), identity);
       computeTag(key, aad, iv, ciphertext).copy(envelope, ciphertextOffset + ciphertextLength);
     } finally {
       key.fill(0);
@@ -99,16 +99,26 @@ export const aes256CbcHmacSha512: EnvelopeAlgorithm = {
 
   open(prk: DataKeyPrk, envelope: Uint8Array, header: EnvelopeHeader, identity: EntryIdentity): Uint8Array {
     const bodyOffset = header.headerLength;
-    const ciphertextOffset = bodyOffset + SALT_BYTES + IV_BYTES;
+    const saltBytes = header.version === 1 ? SALT_BYTES_V1 : SALT_BYTES;
+    const ciphertextOffset = bodyOffset + saltBytes + IV_BYTES;
     const tagOffset = envelope.byteLength - TAG_BYTES;
     if (tagOffset <= ciphertextOffset) throw new IntegrityError();
-    const key = deriveEntryKey(prk, 'aes-256-cbc-hmac-sha-512', envelope.subarray(bodyOffset, bodyOffset + SALT_BYTES), CBC_HMAC_KEY_BYTES);
+    const salt = envelope.subarray(bodyOffset, bodyOffset + saltBytes);
+    const headerBytes = envelope.subarray(0, bodyOffset);
+    let key: Buffer;
+    let aad: Buffer;
+    if (header.version === 1) {
+      aad = associatedData(headerBytes, identity);
+      key = deriveEntryKey(prk, 'aes-256-cbc-hmac-sha-512', salt, CBC_HMAC_KEY_BYTES);
+    } else {
+      ({ key, aad } = deriveEntryKeyV2(prk, salt, headerBytes, identity, CBC_HMAC_KEY_BYTES));
+    }
     try {
       return decryptAes256CbcHmacSha512(
         key,
-        envelope.subarray(bodyOffset + SALT_BYTES, ciphertextOffset),
+        envelope.subarray(bodyOffset + saltBytes, ciphertextOffset),
         envelope.subarray(ciphertextOffset, tagOffset),
-        associatedData(envelope.subarray(0, bodyOffset), identity),
+        aad,
         envelope.subarray(tagOffset),
       );
     } finally {

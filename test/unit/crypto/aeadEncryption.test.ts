@@ -180,11 +180,11 @@ describe.each(ALGORITHMS)('AeadEncryption with %s', (algorithm) => {
 });
 
 describe('AeadEncryption envelope size', () => {
-  test('AES-256-GCM adds at most 40 bytes (header, 16-byte salt, 16-byte tag)', async () => {
+  test('AES-256-GCM adds 47 bytes (7-byte header with key id k1, 24-byte salt, 16-byte tag)', async () => {
     const { encryption } = setup('aes-256-gcm');
     for (const size of [0, 100, 1024]) {
       const sealed = await encryption.seal(Buffer.alloc(size), identity);
-      expect(sealed.bytes.byteLength - size).toBe(7 + 16 + 16);
+      expect(sealed.bytes.byteLength - size).toBe(7 + 24 + 16);
     }
   });
 });
@@ -242,22 +242,37 @@ describe('AeadEncryption options', () => {
 });
 
 describe('associated data encoding', () => {
+  /** A format-`version` header for key id k1, as the envelope writes it. */
+  const headerOf = (version: number) => Buffer.from([0xc7, 0x56, version, 1, 2, 0x6b, 0x31]);
+
+  function encoded(namespace: string, key: string, expiry: Buffer): Buffer {
+    const ns = Buffer.from(namespace, 'utf8');
+    const k = Buffer.from(key, 'utf8');
+    const lengths = Buffer.alloc(8);
+    lengths.writeUInt32BE(ns.length, 0);
+    lengths.writeUInt32BE(k.length, 4);
+    return Buffer.concat([lengths.subarray(0, 4), ns, lengths.subarray(4), k, expiry]);
+  }
+  const double = (n: number) => {
+    const b = Buffer.alloc(8);
+    b.writeDoubleBE(n);
+    return b;
+  };
+
   test.each([
     ['ASCII', 'users', 'user:42'],
     ['non-ASCII', 'usuários', 'chave:ção:🔑'],
     ['long', 'n'.repeat(100), 'k'.repeat(300)],
-  ])('%s namespaces and keys are encoded as length-prefixed UTF-8', (_what, namespace, key) => {
-    const header = Buffer.from([1, 2, 3]);
-    const ns = Buffer.from(namespace, 'utf8');
-    const k = Buffer.from(key, 'utf8');
-    const expected = Buffer.alloc(3 + 4 + ns.length + 4 + k.length + 8);
-    let o = header.copy(expected, 0);
-    o = expected.writeUInt32BE(ns.length, o);
-    o += ns.copy(expected, o);
-    o = expected.writeUInt32BE(k.length, o);
-    o += k.copy(expected, o);
-    expected.writeDoubleBE(123, o);
-    expect(associatedData(header, { namespace, key, expiresAt: 123 }).equals(expected)).toBe(true);
+  ])('%s namespaces and keys are encoded as length-prefixed UTF-8, the expiry after a presence byte (v2)', (_what, namespace, key) => {
+    const header = headerOf(2);
+    expect(associatedData(header, { namespace, key, expiresAt: 123 }).equals(Buffer.concat([header, encoded(namespace, key, Buffer.concat([Buffer.from([1]), double(123)]))]))).toBe(true);
+    expect(associatedData(header, { namespace, key, expiresAt: null }).equals(Buffer.concat([header, encoded(namespace, key, Buffer.from([0]))]))).toBe(true);
+  });
+
+  test('format 1 headers keep the format-1 encoding (expiry as 8 bytes, -1 for none)', () => {
+    const header = headerOf(1);
+    expect(associatedData(header, { namespace: 'users', key: 'user:42', expiresAt: 123 }).equals(Buffer.concat([header, encoded('users', 'user:42', double(123))]))).toBe(true);
+    expect(associatedData(header, { namespace: 'users', key: 'user:42', expiresAt: null }).equals(Buffer.concat([header, encoded('users', 'user:42', double(-1))]))).toBe(true);
   });
 
   test('non-ASCII identities round-trip and still bind the ciphertext', async () => {

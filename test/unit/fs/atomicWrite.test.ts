@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic, writeFileAtomicSync, type AtomicWriteOptions } from '../../../client/fs/atomicWrite';
@@ -18,8 +18,27 @@ describe.each([
     writeFileSync(path, 'old contents');
     await write(path, '{"new":true}\n', { flush });
     expect(readFileSync(path, 'utf8')).toBe('{"new":true}\n');
-    expect(statSync(path).mode & 0o777).toBe(0o600 & ~process.umask());
+    expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(readdirSync(dir)).toEqual(['state.json']);
+  });
+
+  it('leaves an owner-only file (0600) whatever the umask, even one that would strip the owner\'s write bit', async () => {
+    const saved = process.umask(0o277);
+    try {
+      await write(join(dir, 'manifest.json'), '{}');
+    } finally {
+      process.umask(saved);
+    }
+    expect(statSync(join(dir, 'manifest.json')).mode & 0o777).toBe(0o600);
+  });
+
+  it('replaces a symlink at the target instead of writing through it', async () => {
+    writeFileSync(join(dir, 'elsewhere'), 'theirs');
+    symlinkSync(join(dir, 'elsewhere'), join(dir, 'target'));
+    await write(join(dir, 'target'), 'ours');
+    expect(readFileSync(join(dir, 'elsewhere'), 'utf8')).toBe('theirs');
+    expect(lstatSync(join(dir, 'target')).isSymbolicLink()).toBe(false);
+    expect(readFileSync(join(dir, 'target'), 'utf8')).toBe('ours');
   });
 
   it('writes bytes as given', async () => {

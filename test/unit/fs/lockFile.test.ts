@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lutimesSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withLockFile, withLockFileSync, type LockFileOptions } from '../../../client/fs/lockFile';
@@ -61,5 +61,31 @@ describe.each([
   it('reports a lock that cannot be created for another reason with the caller\'s error', async () => {
     lock = join(dir, 'missing-dir', 'thing.lock');
     await expect(run(options(), () => 'never')).rejects.toBeInstanceOf(CouldNotLock);
+  });
+});
+
+describe('lock files and the filesystem', () => {
+  it('creates the lock file owner-only (0600) whatever the umask', () => {
+    const saved = process.umask(0o277);
+    let mode = 0;
+    try {
+      withLockFileSync(lock, options(), () => (mode = statSync(lock).mode & 0o777));
+    } finally {
+      process.umask(saved);
+    }
+    expect(mode).toBe(0o600);
+  });
+
+  it('judges a planted symlink by its own age, and removing it never touches its target', () => {
+    const target = join(dir, 'target');
+    writeFileSync(target, 'theirs');
+    const old = (Date.now() - 3_600_000) / 1000;
+    utimesSync(target, old, old);
+    symlinkSync(target, lock);
+    // The link is new, so it is a live lock, whatever the age of what it points at.
+    expect(() => withLockFileSync(lock, options(), () => 'got it')).toThrow(HeldTooLong);
+    lutimesSync(lock, old, old);
+    expect(withLockFileSync(lock, options(), () => 'got it')).toBe('got it');
+    expect(readFileSync(target, 'utf8')).toBe('theirs');
   });
 });

@@ -1,6 +1,9 @@
+import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { EnvKeyProvider } from '../../../client/keys/envKeyProvider';
-import { KeyProviderError, KeyProviderFailure } from '../../../client/keys/errors';
+import { KeyProviderError, KeyProviderFailure, WeakRootKeyError } from '../../../client/keys/errors';
 import { KeyringKeyProvider } from '../../../client/keys/keyringKeyProvider';
+import { isLegacyLocalWrap, keyContextAad, unwrapWithRootKey } from '../../../client/keys/localKeyWrap';
+import { RootSubkeyLabel, assertStrongRootKey, deriveRootSubkey } from '../../../client/keys/rootKey';
 import { CollectingLogger, FakeKeyring } from './fakes';
 
 const context = { app: 'shop', environment: 'dev', keyId: 'k1' };
@@ -98,7 +101,7 @@ describe('KeyringKeyProvider', () => {
 });
 
 describe('EnvKeyProvider', () => {
-  const key = Buffer.alloc(32, 3).toString('base64');
+  const key = randomBytes(32).toString('base64');
 
   it('wraps and unwraps under the key in the configured variable, and warns once that it is weaker', async () => {
     const logger = new CollectingLogger();
@@ -128,9 +131,70 @@ describe('EnvKeyProvider', () => {
 
   it('detects a key wrapped under a different variable value', async () => {
     const before = new EnvKeyProvider({ env: { CACHEVAULT_KEY: key } });
-    const after = new EnvKeyProvider({ env: { CACHEVAULT_KEY: Buffer.alloc(32, 4).toString('base64') } });
+    const after = new EnvKeyProvider({ env: { CACHEVAULT_KEY: randomBytes(32).toString('base64') } });
     const { wrapped } = await before.generateDataKey(context);
     const error = (await after.unwrap(wrapped, context).catch((e: unknown) => e)) as KeyProviderError;
     expect(error.failure).toBe(KeyProviderFailure.wrongKey);
+  });
+});
+
+describe('root key hygiene', () => {
+  it('refuses degenerate root keys from the environment with a typed error, never as an outage to fall back from', async () => {
+    const block = randomBytes(4);
+    const degenerate = [
+      Buffer.alloc(32, 0),
+      Buffer.alloc(32, 0xab),
+      Buffer.concat(Array.from({ length: 8 }, () => block)),
+      Buffer.from(Array.from({ length: 32 }, (_, i) => i)),
+      Buffer.from(Array.from({ length: 32 }, (_, i) => [1, 2, 3, 4, 5, 6, 7, 8, 9, 10][i % 10]!)),
+    ];
+    for (const key of degenerate) {
+      const provider = new EnvKeyProvider({ env: { CACHEVAULT_KEY: key.toString('base64') } });
+      const error = await provider.generateDataKey(context).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WeakRootKeyError);
+      expect((error as WeakRootKeyError).code).toBe('ROOT_KEY_WEAK');
+      expect((error as Error).message).not.toContain(key.toString('base64'));
+    }
+  });
+
+  it('accepts a thousand random keys (the entropy checks never refuse a real key)', () => {
+    for (let i = 0; i < 1000; i++) expect(() => assertStrongRootKey(randomBytes(32), 'test')).not.toThrow();
+  });
+
+  it('refuses a degenerate root key found in the keyring', async () => {
+    const entry = { getSecret: async () => Array.from(Buffer.alloc(32, 0)), setSecret: async () => undefined, deleteCredential: async () => true };
+    const provider = new KeyringKeyProvider({ entryFactory: () => entry });
+    await expect(provider.generateDataKey(context)).rejects.toBeInstanceOf(WeakRootKeyError);
+  });
+
+  it('wraps under a subkey (format 2) and still opens wraps made under the raw root key (format 1)', async () => {
+    const root = randomBytes(32);
+    const provider = new EnvKeyProvider({ env: { CACHEVAULT_KEY: root.toString('base64') } });
+    const { plaintext, wrapped } = await provider.generateDataKey(context);
+    expect(Buffer.from(wrapped.ciphertext, 'base64')[0]).toBe(2);
+    // The raw root key does not open a format-2 wrap: the subkey is what wraps.
+    const raw = Buffer.from(wrapped.ciphertext, 'base64');
+    expect(unwrapWithRootKey(Buffer.alloc(32), Buffer.concat([Buffer.of(1), raw.subarray(1)]), keyContextAad('env:CACHEVAULT_KEY', context, 1))).toBeUndefined();
+    // A legacy wrap, made as cachevault 0.1 made it: AES-GCM under the raw root key, format 1.
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', root, iv);
+    cipher.setAAD(keyContextAad('env:CACHEVAULT_KEY', context, 1));
+    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    const legacy = {
+      provider: 'env' as const,
+      wrappingKeyRef: `env:CACHEVAULT_KEY#${createHmac('sha256', root).update('cachevault root key fingerprint v1').digest('hex').slice(0, 16)}`,
+      ciphertext: Buffer.concat([Buffer.of(1), iv, body, cipher.getAuthTag()]).toString('base64'),
+    };
+    await expect(provider.unwrap(legacy, context)).resolves.toEqual(plaintext);
+    expect(isLegacyLocalWrap(legacy)).toBe(true);
+    expect(isLegacyLocalWrap(wrapped)).toBe(false);
+  });
+
+  it('derives distinct subkeys per label, none equal to the root key', () => {
+    const root = randomBytes(32);
+    const labels = Object.values(RootSubkeyLabel);
+    const subkeys = labels.map((l) => deriveRootSubkey(root, l).toString('hex'));
+    expect(new Set([...subkeys, root.toString('hex')]).size).toBe(labels.length + 1);
+    expect(deriveRootSubkey(root, 'audit-mac')).toEqual(deriveRootSubkey(root, 'audit-mac'));
   });
 });

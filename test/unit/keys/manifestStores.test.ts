@@ -94,7 +94,7 @@ describe('FileManifestStore', () => {
     await expect(store.load()).rejects.toThrow(/is not valid JSON/);
     writeFileSync(path, JSON.stringify({ ...sampleManifest(), versions: [{ id: 'k1', plaintext: 'x' }] }));
     await expect(store.load()).rejects.toBeInstanceOf(ManifestError);
-    writeFileSync(path, JSON.stringify({ ...sampleManifest(), formatVersion: 2 }));
+    writeFileSync(path, JSON.stringify({ ...sampleManifest(), formatVersion: 3 }));
     await expect(store.load()).rejects.toThrow(/written by a newer cachevault/);
     const twoActive = { ...sampleManifest(), versions: [sampleManifest().versions[0], { ...sampleManifest().versions[0], id: 'k2' }] };
     writeFileSync(path, JSON.stringify(twoActive));

@@ -1,0 +1,22 @@
+import { CacheVaultError, type CacheVaultErrorOptions } from '../errors';
+
+/**
+ * A value too large to be read back was refused at `set`. Limits are symmetric: rather than store
+ * bytes that every later `get` would have to treat as a miss, the write fails and says which
+ * limit applies and how to raise it.
+ */
+export class ValueTooLargeError extends CacheVaultError {
+  override readonly code = 'VALUE_TOO_LARGE';
+  readonly bytes: number;
+  readonly limit: number;
+  constructor(bytes: number, limit: number, limitName: string, options: CacheVaultErrorOptions = {}) {
+    super(`A value of ${bytes} bytes (serialized) exceeds ${limitName} (${limit} bytes): it could be stored but never read back.`, {
+      ...options,
+      hint: options.hint ?? `Cache smaller values (split them), or raise ${limitName} on every client that reads this cache.`,
+      context: { ...options.context, bytes, limit, limitName },
+    });
+    this.name = 'ValueTooLargeError';
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
