@@ -8,7 +8,6 @@ import type { EncryptionProvider } from './crypto/encryptionProvider';
 import type { KeyProviderDeps } from './keys/createKeyProviders';
 import type { KeyManager } from './keys/keyManager';
 import type { KeyProvider } from './keys/keyProvider';
-import type { ManifestSealer } from './keys/manifestSeal';
 import type { ManifestStore } from './keys/manifestStore';
 import { createLogger, toLogger, warnOnce, type LoggerLike } from './logger';
 import { loadOptional } from './optionalDependency';
@@ -198,18 +197,19 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
         config = { ...config, keys: { ...config.keys, providers: keyProviders.map((p) => p.name) } };
       }
     }
+    const { manifestSealer } = require('./keys/createManifestSealer') as typeof import('./keys/createManifestSealer');
     const sealer = manifestSealer(config, keyProviders, runtime.keyProviderDeps);
     if (!sealer) {
       warnings.push('The key manifest is not MACed (no manifest MAC key): whoever can write it could roll it back or replace keys. Set keys.kms.macKeyId (docs/key-management.md).');
     }
     const { isLocalRootKeyProvider } = require('./keys/keyProvider') as typeof import('./keys/keyProvider');
-    const { FileRevisionPinStore, defaultRevisionPinPath } = require('./keys/revisionPin') as typeof import('./keys/revisionPin');
+    const { FileRevisionPinStore, defaultRevisionPinDir } = require('./keys/revisionPin') as typeof import('./keys/revisionPin');
     const localRoot = keyProviders.find(isLocalRootKeyProvider);
     keys = await KeyManager.open({
       providers: keyProviders,
       store: manifestStore(config),
       sealer,
-      revisionPins: localRoot ? new FileRevisionPinStore(defaultRevisionPinPath(config.file.dir), localRoot) : undefined,
+      revisionPins: localRoot ? new FileRevisionPinStore(defaultRevisionPinDir(config.file.dir), localRoot) : undefined,
       readOnly: runtime.readOnly,
       recovery: runtime.recoverKeys,
       app: config.keys.app,
@@ -339,23 +339,6 @@ function withSetupHint(err: unknown, config: AdvancedCacheConfig): unknown {
     `(\`openssl rand -base64 32\`) in containers and CI. \`npx cachevault init\` writes a config for each case; docs/configuration.md#keys.`;
   Object.defineProperty(hinted, 'hint', { value: hinted.hint ? `${hinted.hint} ${setup}` : setup, configurable: true, enumerable: true });
   return hinted;
-}
-
-/**
- * What MACs the key manifest: the KMS HMAC key when `keys.kms.macKeyId` is set (required for a
- * manifest shared through Secrets Manager), else a file manifest's local root key (the first of
- * keyring/env configured). `undefined` when neither exists (KMS only, no MAC key).
- */
-export function manifestSealer(config: AdvancedCacheConfig, providers: readonly KeyProvider[], deps: CacheRuntimeOptions['keyProviderDeps'] = {}): ManifestSealer | undefined {
-  const { macKeyId, region, endpoint } = config.keys.kms;
-  if (macKeyId) {
-    const { KmsManifestSealer } = loadOptional('@aws-sdk/client-kms', () => require('./keys/kmsManifestSealer') as typeof import('./keys/kmsManifestSealer'));
-    return new KmsManifestSealer({ macKeyId, client: deps.kmsClient, region, endpoint });
-  }
-  const { isLocalRootKeyProvider } = require('./keys/keyProvider') as typeof import('./keys/keyProvider');
-  const { LocalManifestSealer } = require('./keys/manifestSeal') as typeof import('./keys/manifestSeal');
-  const local = providers.find(isLocalRootKeyProvider);
-  return config.keys.manifest.store === 'file' && local ? new LocalManifestSealer(local) : undefined;
 }
 
 /** The key manifest store the configuration names. */

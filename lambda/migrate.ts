@@ -19,6 +19,7 @@ import { retireDrainedVersions } from '../client/keys/retireKeyVersion';
 import { describeSpec, parseBackendSpec } from '../client/migrate/backendSpec';
 import { CacheMigrator } from '../client/migrate/cacheMigrator';
 import { CheckpointStore, type Checkpoint } from '../client/migrate/checkpoint';
+import { asAnyCheckpoint, checkpointTotals, type AnyCheckpoint, type RunTotals } from '../client/migrate/checkpointTotals';
 import { reencryptInPlace } from '../client/migrate/reencrypt';
 import type { StoredEntry } from '../client/types';
 import { InvalidEventError } from './errors';
@@ -48,21 +49,7 @@ export interface MigrateResult {
   readonly retiredKeyIds?: readonly string[];
 }
 
-export interface JobTotals {
-  readonly seen: number;
-  readonly written: number;
-  readonly failed: number;
-}
-
-type AnyCheckpoint = Checkpoint<object>;
-
-/** Totals from a checkpoint of either kind (the client keeps different counts per kind). */
-function totalsOf(checkpoint: AnyCheckpoint | undefined): JobTotals {
-  if (!checkpoint) return { seen: 0, written: 0, failed: 0 };
-  const c = checkpoint.counts as Record<string, number>;
-  if (checkpoint.kind === 'reencrypt') return { seen: c.scanned + c.skippedExpired, written: c.rewritten, failed: c.failed };
-  return { seen: c.entries + c.skippedExpired + c.failed, written: c.entries, failed: c.failed };
-}
+export type JobTotals = RunTotals;
 
 export async function runMigrateJob(event: unknown, context: Context, signal: AbortSignal, obs: Observability): Promise<MigrateResult> {
   const job = parseJob(event);
@@ -101,8 +88,8 @@ export async function runMigrateJob(event: unknown, context: Context, signal: Ab
     const { failures, stopped, retiredKeyIds } = outcome;
 
     const final = await store.load();
-    const totals = totalsOf(final);
-    const before = totalsOf(initial);
+    const totals = checkpointTotals(final && asAnyCheckpoint(final, store.path));
+    const before = checkpointTotals(initial);
     const processedThisInvocation = totals.seen - before.seen;
     obs.metrics.addMetric(MetricNames.migrationItemsProcessed, MetricUnit.Count, processedThisInvocation);
     obs.metrics.addMetric(MetricNames.migrationItemsRewritten, MetricUnit.Count, totals.written - before.written);
@@ -130,9 +117,9 @@ export async function runMigrateJob(event: unknown, context: Context, signal: Ab
 
 function parseCheckpoint(text: string): AnyCheckpoint {
   try {
-    return JSON.parse(text) as AnyCheckpoint;
+    return asAnyCheckpoint(JSON.parse(text) as Checkpoint<object>, 'continuation.checkpoint');
   } catch (cause) {
-    throw new InvalidEventError('continuation.checkpoint is not valid JSON.', {
+    throw new InvalidEventError(`continuation.checkpoint is not a checkpoint this handler wrote: ${cause instanceof Error ? cause.message : String(cause)}`, {
       cause,
       hint: 'Pass the event a previous invocation produced unchanged; to start over, leave out continuation.',
     });
@@ -149,7 +136,9 @@ const failureSamples = (failures: readonly { namespace: string; key: string; rea
   failures.map(({ namespace, key, reason }) => ({ namespace, key, reason }));
 
 async function reencrypt(job: Extract<MigrateJob, { kind: 'reencrypt' }>, stateDir: string, deadline: WindDown, obs: Observability): Promise<JobOutcome> {
-  const vault = await createCache({ logger: obs.clientLogger });
+  // Unencrypted entries are read only when this job was asked to encrypt them (they are refused
+  // by default: anyone who can write the table could have forged them).
+  const vault = await createCache({ logger: obs.clientLogger, options: job.includeUnencrypted ? { encryption: { allowUnencryptedReads: true } } : undefined });
   try {
     const activeKeyId = vault.keys?.status().activeKeyId;
     if (activeKeyId === undefined) {

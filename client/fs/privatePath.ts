@@ -62,9 +62,8 @@ export function ensurePrivateDir(path: string, what: string, tightened: Tightene
   checkPrivateDir(path, what, tightened);
 }
 
-/** Checks an existing directory by the rules above; see ensurePrivateDir. */
-export function checkPrivateDir(path: string, what: string, tightened: TightenedPaths): void {
-  const st = fs.lstatSync(path);
+/** Checks an existing directory by the rules above (`st`: its lstat, if the caller has it); see ensurePrivateDir. */
+export function checkPrivateDir(path: string, what: string, tightened: TightenedPaths, st: fs.Stats = fs.lstatSync(path)): void {
   if (st.isSymbolicLink()) {
     throw new UnsafePathError(path, `the ${what} is a symbolic link`, `Replace the link with a real directory (rm ${path}), or point file.dir at the link's target.`);
   }

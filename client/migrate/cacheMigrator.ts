@@ -3,12 +3,13 @@ import { InvalidArgumentError } from '../errors';
 import { silentLogger } from '../logger';
 import { TableSchema } from '../schema/tableSchema';
 import type { Clock, Logger, StoredEntry } from '../types';
-import { CheckpointStore, describePlan, newCheckpoint, planHash, type Checkpoint, type PlanDescription } from './checkpoint';
+import { CheckpointStore, describePlan, planHash, type Checkpoint, type PlanDescription } from './checkpoint';
 import { prepareEntry, type Transcode } from './entryTranscoder';
-import { MigrationError, MigrationInProgressError, MigrationWriteError, PlanMismatchError } from './errors';
+import { MigrationError, MigrationWriteError, PlanMismatchError } from './errors';
 import { fromJournalState, Journal, refId, toJournalState, type JournalRecord } from './journal';
 import { dryRun } from './plan';
 import { ProgressTracker, type ProgressCounts } from './progress';
+import { startRun } from './runStart';
 import { scanSegments } from './segmentScan';
 import { StateLock } from './stateLock';
 import type { EntryFailure, MigrationCounts, MigrationPlan, MigrationReport, ProgressListener, RollbackReport, ValidationReport } from './types';
@@ -185,41 +186,36 @@ export class CacheMigrator {
   private async runLocked(options: RunOptions): Promise<MigrationReport> {
     const store = new CheckpointStore(this.stateDir);
     const journal = new Journal(this.stateDir);
-    const existing = await store.load();
-    let checkpoint: Checkpoint;
+    const start = await startRun({
+      store,
+      stateDir: this.stateDir,
+      kind: 'migrate',
+      planHash: this.planHash,
+      resume: options.resume === true,
+      whenRunningWithoutResume: 'refuse',
+      reportComplete: true,
+      archiveAlso: (suffix) => journal.archive(suffix),
+      fresh: async () => {
+        await journal.reset();
+        return {
+          destinationEmptyAtStart: await this.isDestinationEmpty(),
+          kind: 'migrate',
+          planHash: this.planHash,
+          plan: this.description,
+          totalSegments: this.totalSegments,
+          counts: emptyCounts(),
+          now: this.clock(),
+        };
+      },
+    });
+    const { checkpoint } = start;
+    if (start.state === 'complete') return this.report(checkpoint, { resumed: true, batchesWritten: 0, elapsedMs: 0, stopped: false });
+    const resumed = start.state === 'resumed';
     let inFlight = new Set<string>();
-    let resumed = false;
-
-    // Resuming is only ever into the same plan, whatever state the recorded run is in.
-    if (existing !== undefined && options.resume && existing.status !== 'rolled-back') this.checkSamePlan(existing);
-    if (existing !== undefined && existing.status === 'running' && options.resume) {
-      checkpoint = existing;
-      resumed = true;
+    if (resumed) {
       await journal.repairTail();
       inFlight = await journal.inFlightKeys(checkpoint.segments);
       this.logger.info({ stateDir: this.stateDir, inFlight: inFlight.size }, 'resuming migration');
-    } else if (existing !== undefined && existing.status === 'complete' && options.resume) {
-      return this.report(existing, true, 0, 0, false);
-    } else {
-      if (existing !== undefined) {
-        if (existing.status === 'running') throw new MigrationInProgressError(this.stateDir);
-        // A finished or rolled-back run's state is kept beside the new one, never overwritten.
-        const suffix = `${existing.status}-${existing.updatedAt}`;
-        await journal.archive(suffix);
-        await store.archive(suffix);
-      }
-      await journal.reset();
-      const destinationEmptyAtStart = await this.isDestinationEmpty();
-      checkpoint = newCheckpoint({
-        destinationEmptyAtStart,
-        kind: 'migrate',
-        planHash: this.planHash,
-        plan: this.description,
-        totalSegments: this.totalSegments,
-        counts: emptyCounts(),
-        now: this.clock(),
-      });
-      await store.save(checkpoint);
     }
 
     const counts = checkpoint.counts;
@@ -241,41 +237,9 @@ export class CacheMigrator {
       pageSize: this.batchSize,
       includeExpired: true,
       pipelineDepth: this.pipelineDepth,
-      onPage: async (segment, page, seq) => {
-        const now = this.clock();
-        const writes: StoredEntry[] = [];
-        const failures: EntryFailure[] = [];
-        let skippedExpired = 0;
-        let bytes = 0;
-        for (const entry of page.entries) {
-          const prepared = await prepareEntry(entry, { transcode: this.transcode, now, maxEntryBytes: this.maxEntryBytes });
-          if (prepared.kind === 'expired') skippedExpired += 1;
-          else if (prepared.kind === 'failed') failures.push(prepared.failure);
-          else {
-            writes.push(prepared.entry);
-            bytes += entry.value.byteLength;
-          }
-        }
-        if (writes.length > 0) {
-          await journal.append(await this.journalRecords(segment.segment, seq, writes, inFlight, checkpoint.destinationEmptyAtStart === true));
-          const result = await this.destination.setMany(writes);
-          if ((result.degraded?.length ?? 0) > 0 || result.written < writes.length) {
-            const reason = result.degraded?.map((d) => `${d.tier}: ${d.reason}`).join('; ') ?? `${result.written} of ${writes.length} entries written`;
-            throw new MigrationWriteError(this.description.destination, reason);
-          }
-        }
-        return { entries: writes.length, bytes, skippedExpired, failures };
-      },
+      onPage: (segment, page, seq) => this.copyPage(journal, segment.segment, seq, page.entries, inFlight, checkpoint.destinationEmptyAtStart === true),
       onCommit: (_segment, outcome) => {
-        counts.entries += outcome.entries;
-        counts.bytes += outcome.bytes;
-        counts.skippedExpired += outcome.skippedExpired;
-        counts.failed += outcome.failures.length;
-        for (const failure of outcome.failures) {
-          counts.failuresByReason[failure.reason] = (counts.failuresByReason[failure.reason] ?? 0) + 1;
-          if (checkpoint.failures.length < this.maxFailureSamples) checkpoint.failures.push(failure);
-        }
-        checkpoint.updatedAt = this.clock();
+        this.recordBatch(checkpoint, outcome);
         batchesWritten += 1;
         const saved = store.save(checkpoint);
         tracker.report(progressCounts());
@@ -283,10 +247,11 @@ export class CacheMigrator {
       },
     });
 
+    const done = { resumed, batchesWritten, elapsedMs: tracker.elapsedMs() };
     if (!complete) {
       // Every committed batch is already in the checkpoint, which stays `running` for a resume.
       this.logger.info({ stateDir: this.stateDir, entries: counts.entries }, 'migration stopped early; resume continues it');
-      return this.report(checkpoint, resumed, batchesWritten, tracker.elapsedMs(), true);
+      return this.report(checkpoint, { ...done, stopped: true });
     }
     checkpoint.status = 'complete';
     checkpoint.updatedAt = this.clock();
@@ -294,7 +259,59 @@ export class CacheMigrator {
     if (counts.failed > 0) {
       this.logger.warn({ failed: counts.failed, byReason: counts.failuresByReason }, 'some entries could not be migrated');
     }
-    return this.report(checkpoint, resumed, batchesWritten, tracker.elapsedMs(), false);
+    return this.report(checkpoint, { ...done, stopped: false });
+  }
+
+  /**
+   * One page of the source: entries transcoded for the destination (expired ones skipped,
+   * unreadable ones recorded as failures), journalled, then written. A write the destination
+   * only partly took fails the batch, so the checkpoint never claims it.
+   */
+  private async copyPage(
+    journal: Journal,
+    segment: number,
+    seq: number,
+    entries: readonly StoredEntry[],
+    inFlight: Set<string>,
+    destinationEmptyAtStart: boolean,
+  ): Promise<BatchOutcome> {
+    const now = this.clock();
+    const writes: StoredEntry[] = [];
+    const failures: EntryFailure[] = [];
+    let skippedExpired = 0;
+    let bytes = 0;
+    for (const entry of entries) {
+      const prepared = await prepareEntry(entry, { transcode: this.transcode, now, maxEntryBytes: this.maxEntryBytes });
+      if (prepared.kind === 'expired') skippedExpired += 1;
+      else if (prepared.kind === 'failed') failures.push(prepared.failure);
+      else {
+        writes.push(prepared.entry);
+        bytes += entry.value.byteLength;
+      }
+    }
+    if (writes.length > 0) {
+      await journal.append(await this.journalRecords(segment, seq, writes, inFlight, destinationEmptyAtStart));
+      const result = await this.destination.setMany(writes);
+      if ((result.degraded?.length ?? 0) > 0 || result.written < writes.length) {
+        const reason = result.degraded?.map((d) => `${d.tier}: ${d.reason}`).join('; ') ?? `${result.written} of ${writes.length} entries written`;
+        throw new MigrationWriteError(this.description.destination, reason);
+      }
+    }
+    return { entries: writes.length, bytes, skippedExpired, failures };
+  }
+
+  /** Adds a committed batch to the checkpoint's counts (failure samples up to the bound). */
+  private recordBatch(checkpoint: Checkpoint, outcome: BatchOutcome): void {
+    const counts = checkpoint.counts;
+    counts.entries += outcome.entries;
+    counts.bytes += outcome.bytes;
+    counts.skippedExpired += outcome.skippedExpired;
+    counts.failed += outcome.failures.length;
+    for (const failure of outcome.failures) {
+      counts.failuresByReason[failure.reason] = (counts.failuresByReason[failure.reason] ?? 0) + 1;
+      if (checkpoint.failures.length < this.maxFailureSamples) checkpoint.failures.push(failure);
+    }
+    checkpoint.updatedAt = this.clock();
   }
 
   /** Compares source and destination entry by entry (decrypted checksums); writes nothing. */
@@ -438,7 +455,8 @@ export class CacheMigrator {
     }
   }
 
-  private report(checkpoint: Checkpoint, resumed: boolean, batchesWritten: number, elapsedMs: number, stopped: boolean): MigrationReport {
+  private report(checkpoint: Checkpoint, run: { resumed: boolean; batchesWritten: number; elapsedMs: number; stopped: boolean }): MigrationReport {
+    const { resumed, batchesWritten, elapsedMs, stopped } = run;
     return {
       stopped,
       planHash: checkpoint.planHash,

@@ -109,6 +109,16 @@ describe('FileBackend layout and persistence', () => {
     expect(backend.stats().entries).toBe(1);
   });
 
+  test('file.dir itself may be a symlink the user configured: it is resolved once and the cache lives in its target', async () => {
+    fs.mkdirSync(join(dir, 'real'), { mode: 0o700 });
+    fs.symlinkSync(join(dir, 'real'), join(dir, 'link'));
+    const backend = make({ dir: join(dir, 'link') });
+    await backend.set(entry('a', Buffer.alloc(SPILL * 2, 1)));
+    expect(fs.existsSync(join(dir, 'real', 'v1', 'cache.db'))).toBe(true);
+    expect(fs.lstatSync(join(dir, 'link')).isSymbolicLink()).toBe(true);
+    expect((await backend.get('n', 'a'))!.value.byteLength).toBe(SPILL * 2);
+  });
+
   test('every database it creates carries the cachevault application_id', async () => {
     await make().set(entry('a', 'x'));
     const db = new Database(join(dir, 'v1', 'cache.db'), { readonly: true });

@@ -48,7 +48,6 @@ export class BlobStore {
     const name = randomBytes(16).toString('hex');
     const target = blobPath(this.layout, name)!;
     const dir = fanOutDir(this.layout, name);
-    this.ensureFanOut(dir);
     const temp = join(this.layout.tmpDir, `${name}.${process.pid}.tmp`);
     let renamed = false;
     try {
@@ -59,7 +58,7 @@ export class BlobStore {
       } finally {
         fs.closeSync(fd);
       }
-      // Checked again right before the rename: the rename resolves the directory by path.
+      // Checked right before the rename, which resolves the directory by path.
       this.ensureFanOut(dir);
       try {
         fs.renameSync(temp, target);

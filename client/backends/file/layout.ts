@@ -95,9 +95,10 @@ function checkBlobTree(layout: FileLayout, tightened: TightenedPaths): void {
   for (const name of fs.readdirSync(layout.blobsDir)) {
     const dir = join(layout.blobsDir, name);
     // Other processes may be writing and sweeping meanwhile: what vanished needs no check.
-    if (lstatOrUndefined(dir)?.isDirectory() !== true) continue;
+    const st = lstatOrUndefined(dir);
+    if (st?.isDirectory() !== true) continue;
     const before = tightened.length;
-    checkPrivateDir(dir, 'blob directory', tightened);
+    checkPrivateDir(dir, 'blob directory', tightened, st);
     if (tightened.length > before) {
       for (const file of fs.readdirSync(dir)) {
         const path = join(dir, file);
