@@ -35,13 +35,20 @@ function scratchApp(extra: readonly string[] = []): string {
   return dir;
 }
 
-/** A headless machine: no keyring, no AWS credentials, a cache dir of its own, a key in the env. */
+/** One root key per scratch directory: a cache made under one key is refused under another. */
+const keys = new Map<string, string>();
+
+/** A headless machine: no keyring, no AWS credentials, cache and temp dirs of its own, a key in the env. */
 function appEnv(dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  if (!keys.has(dir)) keys.set(dir, randomBytes(32).toString('base64'));
+  const tmp = join(dir, 'tmp');
+  mkdirSync(tmp, { recursive: true });
   return {
     PATH: process.env.PATH,
     HOME: dir,
+    TMPDIR: tmp,
     XDG_CACHE_HOME: join(dir, 'xdg-cache'),
-    CACHEVAULT_KEY: randomBytes(32).toString('base64'),
+    CACHEVAULT_KEY: keys.get(dir),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...extra,
   };

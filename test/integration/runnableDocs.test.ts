@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -81,7 +81,10 @@ describe('runnable code blocks in the docs', () => {
         } else {
           const path = join(dir, `block-${block.line}.mts`);
           writeFileSync(path, block.code);
-          execFileSync(tsx, [path], { cwd: dir, env, stdio: 'pipe', timeout: 60_000 });
+          // A reader who ran `export CACHEVAULT_KEY=$(cat .cachevault/env-key)` above has it set here too.
+          const keyFile = join(dir, '.cachevault', 'env-key');
+          const withKey = existsSync(keyFile) ? { ...env, CACHEVAULT_KEY: readFileSync(keyFile, 'utf8').trim() } : env;
+          execFileSync(tsx, [path], { cwd: dir, env: withKey, stdio: 'pipe', timeout: 60_000 });
         }
       } catch (err) {
         const e = err as { stdout?: Buffer; stderr?: Buffer; message: string };
