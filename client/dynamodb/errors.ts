@@ -257,6 +257,10 @@ export function translateDynamoError(
     return new DynamoDBError(context.tableName, `dynamodb:${context.action} failed: ${String(err)}`, { cause: err });
   }
   if (err.name === 'ResourceNotFoundException') return new TableNotFoundError(context.tableName, { cause: err });
+  // A table of the same name with other key attributes: every keyed call fails this way.
+  if (err.name === 'ValidationException' && /key element does not match the schema|Missing the key/i.test(err.message)) {
+    return new TableSchemaMismatchError(context.tableName, [`its key schema is not cachevault's (${err.message})`], { cause: err });
+  }
   if (err.name === 'AccessDeniedException') {
     return new DynamoDBAccessDeniedError(context.tableName, actionFromMessage(err.message) ?? context.action, { cause: err });
   }

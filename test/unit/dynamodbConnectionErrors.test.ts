@@ -47,6 +47,13 @@ describe('DynamoDB connection, credential and region failures map to their docum
     expect(refused.hint).not.toContain('npm start');
   });
 
+  test('a table with another key schema is DYNAMODB_TABLE_MISMATCH, not a raw ValidationException', () => {
+    const wrongKeys = Object.assign(new Error('The provided key element does not match the schema'), { name: 'ValidationException' });
+    expect((translateDynamoError(wrongKeys, context) as unknown as { code: string }).code).toBe('DYNAMODB_TABLE_MISMATCH');
+    const otherValidation = Object.assign(new Error('Item size has exceeded the maximum allowed size'), { name: 'ValidationException' });
+    expect((translateDynamoError(otherValidation, context) as unknown as { code: string }).code).toBe('DYNAMODB_ERROR');
+  });
+
   test('service errors that are not about the connection keep their own mapping', () => {
     const notFound = Object.assign(new Error('Requested resource not found'), { name: 'ResourceNotFoundException' });
     expect((translateDynamoError(notFound, context) as unknown as { code: string }).code).toBe('DYNAMODB_TABLE_NOT_FOUND');
