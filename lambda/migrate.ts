@@ -187,7 +187,7 @@ async function copy(job: Extract<MigrateJob, { kind: 'copy' }>, stateDir: string
     const parsed = parseBackendSpec(spec);
     // A spec names exactly one backend: never copy into or out of a fallback.
     const { config } = loadConfig({ options: { ...parsed.config, fallback: undefined } });
-    return (await createBackend(config, { logger: obs.clientLogger })).backend;
+    return (await createBackend(config, { logger: obs.clientLogger, exactBackend: true })).backend;
   };
   const source = await open(job.source);
   try {
