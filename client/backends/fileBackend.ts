@@ -8,6 +8,8 @@ import { BaseBackend, type BaseBackendOptions } from './baseBackend';
 import type { TightenedPaths } from '../fs/privatePath';
 import { BlobStore } from './file/blobStore';
 import { FileCacheBusyError, fileBackendError } from './file/errors';
+import type { ReplayStore } from './hybrid/replayStore';
+import { ReplayJournal } from './file/replayJournal';
 import { LAYOUT_VERSION, layoutOf, prepareLayout, type FileLayout } from './file/layout';
 import { SCHEMA_VERSION, SqliteIndex, type EntryRow, type NewRow, type ScanRow } from './file/sqliteIndex';
 
@@ -121,6 +123,7 @@ export class FileBackend extends BaseBackend {
   /** Row id -> access time not yet written (see ACCESS_REFRESH_MS). */
   private readonly pendingTouches = new Map<number, number>();
   private readonly loggedCorruptKinds = new Set<string>();
+  private replayJournal: ReplayJournal | undefined;
 
   constructor(options: FileBackendOptions) {
     super(options);
@@ -273,7 +276,21 @@ export class FileBackend extends BaseBackend {
     return { entries, cursor: rows.length === pageSize && last ? encodeCursor(last[0], last[1]) : undefined };
   }
 
+  /**
+   * The replay queue of a hybrid this tier sits in, kept in `<dir>/v1/replay.db` so that writes
+   * the shared tier missed outlive the process (see HybridBackend). Opened once; closed with the tier.
+   */
+  openReplayStore(): ReplayStore {
+    if (this.replayJournal === undefined) {
+      const tightened: TightenedPaths = [];
+      this.replayJournal = new ReplayJournal(ReplayJournal.pathIn(this.layout), this.busyTimeoutMs, tightened);
+      if (tightened.length > 0) this.logger.warn({ backend: this.name, dir: this.dir, tightened: tightened.length }, 'replay journal was readable by other users; tightened to owner-only (0600)');
+    }
+    return this.replayJournal;
+  }
+
   protected async _close(): Promise<void> {
+    this.replayJournal?.close();
     try {
       if (this.pendingTouches.size > 0) this.index.writeTransaction(() => this.applyTouches());
     } catch (err) {

@@ -316,12 +316,12 @@ function prepareError(err: unknown, path: string, timeoutMs: number): Error {
 }
 
 /**
- * Checks the database file and its side files before SQLite opens them: each must be a regular
+ * Checks a database file and its side files before SQLite opens them: each must be a regular
  * file of ours (never a link: SQLite would follow it and write the target), tightened to 0600 if
  * an older version left it readable. A missing database is created here, exclusively and 0600,
  * so SQLite creates its -wal and -shm with the same mode (it copies the database's).
  */
-function prepareDatabaseFiles(path: string, tightened: TightenedPaths): fs.Stats {
+export function prepareDatabaseFiles(path: string, tightened: TightenedPaths): fs.Stats {
   for (const suffix of SIDE_FILES) checkPrivateFile(path + suffix, 'cache database file', tightened);
   if (!checkPrivateFile(path, 'cache database', tightened)) {
     try {
