@@ -394,7 +394,7 @@ function backupBeforeMigration(db: Database.Database, path: string, from: number
 }
 
 /** Databases this process migrated on open, for the backend to log. */
-export const migrated = new WeakMap<Database.Database, { from: number; backup: string }>();
+export const migrated: WeakMap<Database.Database, { readonly from: number; readonly backup: string }> = new WeakMap();
 
 function openDatabase(path: string, options: IndexOptions, tightened: TightenedPaths): Database.Database {
   let db: Database.Database;
