@@ -9,6 +9,9 @@ const shared = {
 };
 module.exports = {
   testTimeout: 60_000,
+  // The security reporter prints the adversarial suite's table (attack class | attempts | held)
+  // whenever files of test/security/ ran, in `npm test` and `npm run security` alike.
+  reporters: ['default', '<rootDir>/test/security/reporter.js'],
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {
@@ -26,6 +29,17 @@ module.exports = {
       testMatch: ['<rootDir>/test/security/**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/globalSetup.ts',
       globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
+    },
+    // The AWS side against AWS-shaped servers (docs/operations.md#what-the-emulator-tests-prove):
+    // KMS, Secrets Manager, CloudFormation on one moto_server, DynamoDB on DynamoDB Local, both
+    // on free loopback ports for the run. `npm run test:aws` runs only this project.
+    {
+      ...shared,
+      displayName: 'aws',
+      testMatch: ['<rootDir>/test/aws/**/*.test.ts'],
+      setupFiles: ['<rootDir>/test/support/awsTestEnv.ts'],
+      globalSetup: '<rootDir>/test/support/awsGlobalSetup.ts',
+      globalTeardown: '<rootDir>/test/support/awsGlobalTeardown.ts',
     },
   ],
 };
