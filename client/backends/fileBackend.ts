@@ -309,7 +309,7 @@ export class FileBackend extends BaseBackend {
   openReplayStore(): ReplayStore {
     if (this.replayJournal === undefined) {
       const tightened: TightenedPaths = [];
-      this.replayJournal = new ReplayJournal(ReplayJournal.pathIn(this.layout), this.busyTimeoutMs, tightened);
+      this.replayJournal = new ReplayJournal(ReplayJournal.pathIn(this.layout), this.busyTimeoutMs, tightened, this.durability === 'full');
       if (tightened.length > 0) this.logger.warn({ backend: this.name, dir: this.dir, tightened: tightened.length }, 'replay journal was readable by other users; tightened to owner-only (0600)');
     }
     return this.replayJournal;
