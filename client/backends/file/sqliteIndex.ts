@@ -130,6 +130,60 @@ END;
 
 
 /**
+ * The totals triggers as they run: a row's `charge` is used only when it is a whole number in
+ * range, else counted as 0. A writer of the database who set one charge to Infinity (or the text
+ * '9e999') made Infinity - Infinity = NULL of the totals, and every later write, delete and
+ * clear failed on its NOT NULL constraint; a rogue charge now costs at most a wrong byte total.
+ */
+const SAFE = (column: string) => `(CASE WHEN typeof(${column}) = 'integer' AND ${column} BETWEEN 0 AND 1125899906842624 THEN ${column} ELSE 0 END)`;
+const HARDENED_TRIGGERS: readonly { readonly name: string; readonly sql: string }[] = [
+  {
+    name: 'entries_insert',
+    sql: `CREATE TRIGGER entries_insert AFTER INSERT ON entries BEGIN
+  UPDATE totals SET entries = entries + 1, bytes = bytes + ${SAFE('NEW.charge')}, blobs = blobs + (NEW.blob IS NOT NULL) WHERE id = 1;
+END`,
+  },
+  {
+    name: 'entries_delete',
+    sql: `CREATE TRIGGER entries_delete AFTER DELETE ON entries BEGIN
+  DELETE FROM access WHERE id = OLD.id;
+  UPDATE totals SET entries = entries - 1, bytes = bytes - ${SAFE('OLD.charge')}, blobs = blobs - (OLD.blob IS NOT NULL) WHERE id = 1;
+END`,
+  },
+  {
+    name: 'entries_update',
+    sql: `CREATE TRIGGER entries_update AFTER UPDATE OF charge, blob ON entries BEGIN
+  UPDATE totals SET bytes = bytes - ${SAFE('OLD.charge')} + ${SAFE('NEW.charge')},
+    blobs = blobs - (OLD.blob IS NOT NULL) + (NEW.blob IS NOT NULL) WHERE id = 1;
+END`,
+  },
+];
+
+/** SCHEMA as it stands once its triggers are hardened. */
+const HARDENED_SCHEMA = `${SCHEMA}\n${HARDENED_TRIGGERS.map((t) => `DROP TRIGGER ${t.name};\n${t.sql};`).join('\n')}`;
+
+/**
+ * Replaces the released triggers (SCHEMA's, kept as they are so older caches are still
+ * recognised) with the hardened ones, once per database, and recounts the totals they keep.
+ */
+function hardenTriggers(db: Database.Database): void {
+  const current = () => {
+    const rows = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").all() as { name: string; sql: string }[];
+    return HARDENED_TRIGGERS.every((t) => rows.some((r) => r.name === t.name && r.sql === t.sql));
+  };
+  if (current()) return;
+  db.transaction(() => {
+    if (current()) return;
+    for (const t of HARDENED_TRIGGERS) {
+      db.exec(`DROP TRIGGER IF EXISTS ${t.name}`);
+      db.exec(t.sql);
+    }
+    db.exec(`UPDATE totals SET entries = (SELECT COUNT(*) FROM entries), bytes = (SELECT COALESCE(SUM(${SAFE('charge')}), 0) FROM entries),
+      blobs = (SELECT COUNT(*) FROM entries WHERE blob IS NOT NULL) WHERE id = 1`);
+  }).immediate();
+}
+
+/**
  * The SQLite side of the file tier: schema, pragmas and prepared statements. It holds no policy
  * (limits, retries, blobs); FileBackend decides, this module only speaks SQL. Every method is
  * one short synchronous call.
@@ -347,7 +401,8 @@ function identify(db: Database.Database, path: string): Identity {
   if (appId !== 0) throw new ForeignDatabaseError(path, `application_id ${appId}, expected ${APPLICATION_ID}`);
   const objects = schemaOf(db);
   if (objects === '[]' && version === 0) return 'empty';
-  if (version === SCHEMA_VERSION && objects === expectedSchema(db, SCHEMA)) return 'unstamped';
+  // With the released triggers, or the hardened ones an application id lost later.
+  if (version === SCHEMA_VERSION && (objects === expectedSchema(db, SCHEMA) || objects === expectedSchema(db, HARDENED_SCHEMA))) return 'unstamped';
   // Schema 1 predates application ids: recognised by its exact objects, like 'unstamped'.
   if (version === 1 && objects === expectedSchema(db, SCHEMA_V1)) return 'schema-1';
   throw new ForeignDatabaseError(path, `no cachevault application_id; user_version ${version}`);
@@ -468,6 +523,7 @@ function openDatabase(path: string, options: IndexOptions, tightened: TightenedP
         db.pragma(`application_id = ${APPLICATION_ID}`);
       }).immediate();
     }
+    hardenTriggers(db);
     db.pragma(`busy_timeout = ${options.busySliceMs}`);
     if (backup !== undefined) migrated.set(db, { from: 1, backup });
     return db;
