@@ -17,7 +17,7 @@ import { deriveEntryKey, deriveEntryKeyV2, derivationInput, SALT_BYTES, SALT_BYT
 import { PrkCache } from '../../client/crypto/keyDerivation';
 import { StaticKeySource } from '../../client/keys/staticKeySource';
 import type { EntryIdentity } from '../../client/types';
-import { ratio, type BenchContext, type BenchSuite, type CaseResult, type SuiteResult } from '../harness';
+import { medianRound, ratio, type BenchContext, type BenchSuite, type CaseResult, type SuiteResult } from '../harness';
 
 const SIZES = [
   { label: '100B', bytes: 100 },
@@ -198,7 +198,7 @@ function openSslCeiling(): number | undefined {
 }
 
 function median(results: readonly CaseResult[]): CaseResult {
-  return [...results].sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(results.length / 2)]!;
+  return medianRound(results);
 }
 
 /**

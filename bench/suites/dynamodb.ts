@@ -16,7 +16,7 @@ import { createDynamoDBClient } from '../../client/dynamodb/dynamodbClient';
 import { TableManager } from '../../client/dynamodb/tableManager';
 import { startDynamoDbLocal } from '../../client/local/dynamoDbLocal';
 import type { StoredEntry } from '../../client/types';
-import { measure, ratio, type BenchContext, type BenchSuite, type CaseResult, type SuiteResult } from '../harness';
+import { measure, medianRound, ratio, type BenchContext, type BenchSuite, type CaseResult, type SuiteResult } from '../harness';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
@@ -124,10 +124,9 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
   }
 }
 
-/** The round with the median rate (rounds are few and odd in number). */
+/** The round with the median rate (rounds are few and odd in number), with every round's samples. */
 function median(results: CaseResult[]): CaseResult {
-  const sorted = [...results].sort((a, b) => a.opsPerSec - b.opsPerSec);
-  return { ...sorted[Math.floor(sorted.length / 2)]!, extra: { rounds: results.length } };
+  return { ...medianRound(results), extra: { rounds: results.length } };
 }
 
 const suite: BenchSuite = {
