@@ -13,10 +13,10 @@ import { NoEncryption } from './crypto/noEncryption';
 import { createKeyProviders, type KeyProviderDeps } from './keys/createKeyProviders';
 import { defaultManifestPath, FileManifestStore } from './keys/fileManifestStore';
 import { KeyManager } from './keys/keyManager';
-import { isLocalRootKeyProvider, type KeyProvider } from './keys/keyProvider';
-import { LocalManifestSealer, type ManifestSealer } from './keys/manifestSeal';
+import { isLocalRootKeyProvider } from './keys/keyProvider';
+import { manifestSealer } from './keys/createManifestSealer';
 import type { ManifestStore } from './keys/manifestStore';
-import { FileRevisionPinStore, defaultRevisionPinPath } from './keys/revisionPin';
+import { FileRevisionPinStore, defaultRevisionPinDir } from './keys/revisionPin';
 import { createLogger } from './logger';
 import { keyManifestSecretName } from './schema/tableSchema';
 import type { Clock, Logger } from './types';
@@ -87,7 +87,7 @@ export async function createCache(options: CreateCacheOptions = {}): Promise<Cac
       providers,
       store,
       sealer,
-      revisionPins: localRoot ? new FileRevisionPinStore(defaultRevisionPinPath(config.file.dir), localRoot) : undefined,
+      revisionPins: localRoot ? new FileRevisionPinStore(defaultRevisionPinDir(config.file.dir), localRoot) : undefined,
       readOnly: options.readOnly,
       recovery: options.recoverKeys,
       app: config.keys.app,
@@ -162,22 +162,6 @@ export async function createCache(options: CreateCacheOptions = {}): Promise<Cac
       if (auditFailure) throw auditFailure;
     },
   };
-}
-
-/**
- * What MACs the key manifest: the KMS HMAC key when `keys.kms.macKeyId` is set (required for a
- * manifest shared through Secrets Manager), else a file manifest's local root key (the first of
- * keyring/env configured). `undefined` when neither exists (KMS only, no MAC key).
- */
-export function manifestSealer(config: AdvancedCacheConfig, providers: readonly KeyProvider[], deps: CreateCacheOptions['keyProviderDeps'] = {}): ManifestSealer | undefined {
-  const { macKeyId, region, endpoint } = config.keys.kms;
-  if (macKeyId) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { KmsManifestSealer } = require('./keys/kmsManifestSealer') as typeof import('./keys/kmsManifestSealer');
-    return new KmsManifestSealer({ macKeyId, client: deps.kmsClient, region, endpoint });
-  }
-  const local = providers.find(isLocalRootKeyProvider);
-  return config.keys.manifest.store === 'file' && local ? new LocalManifestSealer(local) : undefined;
 }
 
 /** The key manifest store the configuration names. */

@@ -8,6 +8,7 @@ import type { Context, SecretsManagerRotationEvent } from 'aws-lambda';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { loadConfig } from '../client/config/loadConfig';
 import { createKeyProviders } from '../client/keys/createKeyProviders';
+import { manifestSealer } from '../client/keys/createManifestSealer';
 import { RotationStep, runRotationStep, type RotationStepResult } from '../client/keys/secretRotation';
 import { SecretsManagerManifestStore } from '../client/keys/secretsManagerManifestStore';
 import { InvalidEventError } from './errors';
@@ -51,6 +52,7 @@ export async function runRotation(event: unknown, obs: Observability, env: NodeJ
           app: config.keys.app,
           environment: config.keys.environment,
           logger: obs.clientLogger,
+          sealer: manifestSealer(config, []),
         },
         { SecretId: rotation.SecretId, ClientRequestToken: rotation.ClientRequestToken, Step: step },
       );

@@ -14,7 +14,7 @@ import type {
   WriteResult,
 } from '../types';
 import { silentLogger } from '../logger';
-import type { CacheBackend } from './cacheBackend';
+import type { CacheBackend, HealthCheckOptions } from './cacheBackend';
 
 export interface BaseBackendOptions {
   /** Source of "now" for expiry checks. @default Date.now */
@@ -81,7 +81,7 @@ export abstract class BaseBackend implements CacheBackend {
   }
 
   /** Extra health steps beyond the canary round trip (table status, integrity...). */
-  protected async _healthSteps(): Promise<HealthCheckStep[]> {
+  protected async _healthSteps(_options: HealthCheckOptions = {}): Promise<HealthCheckStep[]> {
     return [];
   }
 
@@ -170,7 +170,7 @@ export abstract class BaseBackend implements CacheBackend {
   }
 
   /** A canary write, read and delete in a reserved namespace, plus the backend's own steps. */
-  async healthCheck(): Promise<HealthReport> {
+  async healthCheck(options: HealthCheckOptions = {}): Promise<HealthReport> {
     const started = performance.now();
     const checks: HealthCheckStep[] = [];
     const namespace = '__health__';
@@ -188,7 +188,9 @@ export abstract class BaseBackend implements CacheBackend {
       }
     };
     const now = this.clock();
-    if (await step('write', async () => {
+    if (options.readOnly) {
+      await step('read', async () => ((await this._get(namespace, key)) === undefined ? undefined : 'a canary that was never written was found'));
+    } else if (await step('write', async () => {
       await this._setMany([{ namespace, key, value, expiresAt: now + 60_000, keyId: 'none', createdAt: now }]);
       return undefined;
     })) {
@@ -199,7 +201,7 @@ export abstract class BaseBackend implements CacheBackend {
       await step('delete', async () => ((await this._deleteMany(namespace, [key])) === 1 ? undefined : 'canary was not removed'));
     }
     try {
-      checks.push(...(await this._healthSteps()));
+      checks.push(...(await this._healthSteps(options)));
     } catch (err) {
       checks.push({ name: 'backend', ok: false, detail: describeError(err) });
     }

@@ -39,6 +39,14 @@ export interface CacheBackend {
   entries(options?: Omit<ScanOptions, 'cursor'>): AsyncIterableIterator<StoredEntry>;
 
   stats(): BackendStats;
-  healthCheck(): Promise<HealthReport>;
+  healthCheck(options?: HealthCheckOptions): Promise<HealthReport>;
   close(): Promise<void>;
+}
+
+export interface HealthCheckOptions {
+  /**
+   * Check without writing: the canary write/read/delete round trip becomes a read of an absent
+   * canary (`cachevault status` and `health` must change no byte of the cache). @default false
+   */
+  readonly readOnly?: boolean;
 }

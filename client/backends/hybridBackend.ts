@@ -12,7 +12,7 @@ import type {
 import { describeError } from '../describeError';
 import { nonNegativeOption, positiveOption } from './backendOptions';
 import { BaseBackend, type BaseBackendOptions } from './baseBackend';
-import type { CacheBackend } from './cacheBackend';
+import type { CacheBackend, HealthCheckOptions } from './cacheBackend';
 import type { BreakerState } from './hybrid/circuitBreaker';
 import { TierUnavailableError } from './hybrid/errors';
 import { FreshnessIndex } from './hybrid/freshnessIndex';
@@ -607,11 +607,11 @@ export class HybridBackend extends BaseBackend {
     return outcome.value;
   }
 
-  protected override async _healthSteps(): Promise<HealthCheckStep[]> {
+  protected override async _healthSteps(options: HealthCheckOptions = {}): Promise<HealthCheckStep[]> {
     return Promise.all(
       this.tiers.map(async (tier): Promise<HealthCheckStep> => {
         const breaker = tier.breaker.state;
-        const outcome = await tier.call('healthCheck', (b) => b.healthCheck(), { bypassBreaker: true });
+        const outcome = await tier.call('healthCheck', (b) => b.healthCheck(options), { bypassBreaker: true });
         if (!outcome.ok) return { name: `tier:${tier.name}`, ok: false, detail: `breaker ${breaker}; ${outcome.error.message}` };
         const failing = outcome.value.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failed'}`);
         return {

@@ -9,6 +9,7 @@ import { DataKeyCache, type DataKeyCacheLimits } from './dataKeyCache';
 import {
   KeyProviderFailure,
   KeyStateError,
+  KmsKeyMismatchError,
   ManifestError,
   ManifestIntegrityError,
   ManifestIntegrityFailure,
@@ -32,9 +33,9 @@ import {
   type KeyManifest,
   type KeyVersionRecord,
 } from './keyManifest';
-import { isLocalRootKeyProvider, type DataKey, type DataKeySource, type KeyContext, type KeyProvider, type KeyProviderName } from './keyProvider';
+import { isLocalRootKeyProvider, isRewrappableKeyProvider, type LocalRootKeyProvider, type DataKey, type DataKeySource, type KeyContext, type KeyProvider, type KeyProviderName } from './keyProvider';
 import { KeyProviderChain, isLocalProvider, type ProviderHealth } from './keyProviderChain';
-import { sealManifest, verifyManifestSeal, type ManifestSealer } from './manifestSeal';
+import { LocalManifestSealer, sealManifest, verifyManifestSeal, type ManifestSealer } from './manifestSeal';
 import type { ManifestStore } from './manifestStore';
 import type { RevisionPin, RevisionPinStore } from './revisionPin';
 
@@ -360,6 +361,109 @@ export class KeyManager implements DataKeySource {
       this.logger.info({ manifest: this.store.description, revision: this.manifest.revision }, 'sealed the key manifest');
       return { revision: this.manifest.revision, versions, alreadySealed: false };
     });
+  }
+
+  /**
+   * After the KMS alias was moved to a new key: wraps every version held under a former key
+   * again under the configured one (`cachevault keys rewrap --from <old key ARN>`). Only keys
+   * named in `from` are unwrapped from; a version under any other key is refused
+   * (KMS_KEY_MISMATCH), so whoever writes the manifest still cannot choose the key. Each
+   * unwrapped key is checked against its key-check value before it is wrapped again.
+   */
+  async rewrap(options: { from: readonly string[] }): Promise<{ rewrapped: string[]; unchanged: string[]; target: string }> {
+    this.assertWritable();
+    const kms = this.options.providers.find(isRewrappableKeyProvider);
+    if (!kms) throw new KeyStateError('No KMS provider is configured, so there is nothing to rewrap.', { hint: 'Add "kms" to keys.providers with keys.kms.keyId set to the new key or its alias.' });
+    const target = await kms.currentKeyRef();
+    return this.exclusive(async () => {
+      const fresh = await this.sealedFreshManifest();
+      const rewrapped: string[] = [];
+      const unchanged: string[] = [];
+      const versions: KeyVersionRecord[] = [];
+      for (const version of fresh.versions) {
+        const old = version.wrapped.find((w) => w.provider === 'kms');
+        if (version.state === KeyState.retired || !old || old.wrappingKeyRef === target) {
+          versions.push(version);
+          unchanged.push(version.id);
+          continue;
+        }
+        if (!options.from.includes(old.wrappingKeyRef)) throw new KmsKeyMismatchError(version.id, old.wrappingKeyRef, target);
+        const context = this.context(version.id);
+        const material = await kms.unwrapFrom(old, context, old.wrappingKeyRef);
+        try {
+          if (version.check !== undefined && !verifyKeyCheck(material, version.check)) {
+            throw new ManifestIntegrityError(ManifestIntegrityFailure.keyCheck, `Key version ${version.id} unwrapped under ${old.wrappingKeyRef} does not match its key-check value.`, {
+              keyId: version.id,
+              hint: 'Nothing was changed. The manifest was altered: restore it from a key backup.',
+            });
+          }
+          const wrapped = await kms.wrap(material, context);
+          versions.push({ ...version, wrapped: [wrapped, ...version.wrapped.filter((w) => w !== old)], check: version.check ?? keyCheckValue(material) });
+          rewrapped.push(version.id);
+        } finally {
+          material.fill(0);
+        }
+      }
+      if (rewrapped.length > 0) {
+        await this.saveManifest({ ...fresh, revision: fresh.revision + 1, versions });
+        this.logger.info({ rewrapped, target }, `re-wrapped key versions ${rewrapped.join(', ')} under ${target}`);
+      }
+      return { rewrapped, unchanged, target };
+    });
+  }
+
+  /**
+   * Replaces the local root key (`cachevault keys rotate-root`): every non-retired version is
+   * unwrapped (and key-checked), wrapped again under `next` (a provider of the same kind holding
+   * the new root key), its old local wrapping dropped, and the manifest MACed under the new root
+   * key when it was MACed under the old one. The old root key's revision pin is removed and a new
+   * one written. Afterwards only the new root key opens what this library wrote; once the old key
+   * is deleted, every earlier copy of the manifest (file copies, snapshots) is useless. The data
+   * keys themselves do not change, so entries need no re-encryption. The manager is closed after.
+   */
+  async rotateRoot(next: LocalRootKeyProvider): Promise<{ versions: string[]; revision: number }> {
+    this.assertWritable();
+    const old = this.options.providers.find((p) => p.name === next.name);
+    if (!old || !isLocalRootKeyProvider(old)) {
+      throw new KeyStateError(`No ${next.name} provider is configured, so there is no ${next.name} root key to replace.`, { hint: `Add "${next.name}" to keys.providers.` });
+    }
+    if ((await old.rootKeyRef()) === (await next.rootKeyRef({ create: true }))) {
+      throw new KeyStateError('The new root key is the same as the current one.', { hint: 'Generate a new one: `openssl rand -base64 32`.' });
+    }
+    const result = await this.exclusive(async () => {
+      const fresh = await this.sealedFreshManifest();
+      const versions: KeyVersionRecord[] = [];
+      const moved: string[] = [];
+      for (const version of fresh.versions) {
+        if (version.state === KeyState.retired) {
+          versions.push(version);
+          continue;
+        }
+        const material = await this.unwrap(version);
+        try {
+          const wrapped = await next.wrap(material, this.context(version.id));
+          versions.push({ ...version, wrapped: [...version.wrapped.filter((w) => w.provider !== next.name), wrapped], check: version.check ?? keyCheckValue(material) });
+          moved.push(version.id);
+        } finally {
+          material.fill(0);
+        }
+      }
+      const sealer = this.options.sealer instanceof LocalManifestSealer ? new LocalManifestSealer(next) : this.options.sealer;
+      const { mac: _old, ...rest } = fresh;
+      let out: KeyManifest = { ...rest, formatVersion: 2, revision: fresh.revision + 1, versions };
+      if (sealer) out = await sealManifest(out, sealer);
+      await this.store.save(out);
+      this.manifest = out;
+      const pins = this.options.revisionPins;
+      if (pins?.forRootKey) {
+        await pins.forRootKey(next).save(this.store.description, { revision: out.revision, sealed: out.mac !== undefined });
+        await pins.remove?.();
+      }
+      return { versions: moved, revision: out.revision };
+    });
+    this.logger.info({ versions: result.versions, provider: next.name }, 'replaced the local root key: every key version is wrapped under the new one');
+    await this.close();
+    return result;
   }
 
   /** Versions with states and ages, provider health and counters; never key material. */

@@ -79,6 +79,21 @@ export interface LocalRootKeyProvider extends KeyProvider {
   rootKeyRef(options?: { create?: boolean }): Promise<string>;
 }
 
+/**
+ * A provider whose wrapping key is named in each wrapped key (KMS) and may move (an alias pointed
+ * at a new key): `keys rewrap` unwraps under an explicitly named former key and wraps again.
+ */
+export interface RewrappableKeyProvider extends KeyProvider {
+  /** The configured wrapping key, resolved to the reference stored in new wrappings (a key ARN). */
+  currentKeyRef(): Promise<string>;
+  /** Unwraps a key wrapped under `fromKeyRef`, which the caller names explicitly; refuses any other. */
+  unwrapFrom(wrapped: WrappedKey, context: KeyContext, fromKeyRef: string): Promise<Buffer>;
+}
+
+export function isRewrappableKeyProvider(provider: KeyProvider): provider is RewrappableKeyProvider {
+  return typeof (provider as Partial<RewrappableKeyProvider>).unwrapFrom === 'function';
+}
+
 export function isLocalRootKeyProvider(provider: KeyProvider): provider is LocalRootKeyProvider {
   return typeof (provider as Partial<LocalRootKeyProvider>).deriveRootSubkey === 'function';
 }

@@ -1,12 +1,13 @@
 import {
   DecryptCommand,
+  DescribeKeyCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
   KMSClient,
 } from '@aws-sdk/client-kms';
 import { inspect } from 'node:util';
-import { KeyProviderError, KeyProviderFailure, PROVIDER_FIX } from './errors';
-import type { KeyContext, KeyProvider, WrappedKey } from './keyProvider';
+import { KeyProviderError, KeyProviderFailure, KmsKeyMismatchError, PROVIDER_FIX } from './errors';
+import type { KeyContext, RewrappableKeyProvider, WrappedKey } from './keyProvider';
 
 export interface KmsKeyProviderOptions {
   /** KMS key id, ARN or alias (`alias/...`) that wraps data keys. */
@@ -33,7 +34,11 @@ const ACTION = {
   wrap: 'kms:Encrypt',
   unwrap: 'kms:Decrypt',
   probe: 'kms:GenerateDataKey',
+  resolve: 'kms:DescribeKey',
 } as const;
+
+/** A full KMS key ARN (not an alias ARN): used as is, with no DescribeKey call. */
+const KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 type Operation = keyof typeof ACTION;
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
@@ -43,12 +48,19 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_A
  * are unwrapped with `Decrypt`, each bound to the encryption context `{ app, env, keyId }`, so
  * a wrapped key copied to another app, environment or version id does not decrypt (and
  * CloudTrail shows which key version every call was for).
+ *
+ * Pinned to the configured key: an alias or key id is resolved to its key ARN once
+ * (DescribeKey), every call names that ARN, and a wrapped key that names another KMS key is
+ * refused before any call (KmsKeyMismatchError). The manifest never chooses the key: whoever
+ * can write it cannot point clients at a key they control. An alias moved on purpose is
+ * followed by `keys rewrap --from <old ARN>`.
  */
-export class KmsKeyProvider implements KeyProvider {
+export class KmsKeyProvider implements RewrappableKeyProvider {
   readonly name = 'kms' as const;
   readonly keyId: string;
   private readonly client: KMSClient;
   private readonly probeContext: KeyContext;
+  private resolving: Promise<string> | undefined;
 
   constructor(options: KmsKeyProviderOptions) {
     this.keyId = options.keyId;
@@ -65,7 +77,7 @@ export class KmsKeyProvider implements KeyProvider {
 
   async generateDataKey(context: KeyContext): Promise<{ plaintext: Buffer; wrapped: WrappedKey }> {
     const out = await this.send('generate', context, () =>
-      this.client.send(new GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: encryptionContext(context) })),
+      this.resolved().then((keyArn) => this.client.send(new GenerateDataKeyCommand({ KeyId: keyArn, KeySpec: 'AES_256', EncryptionContext: encryptionContext(context) }))),
     );
     if (!out.Plaintext || !out.CiphertextBlob) throw this.malformed('GenerateDataKey');
     const plaintext = Buffer.from(out.Plaintext);
@@ -75,18 +87,39 @@ export class KmsKeyProvider implements KeyProvider {
 
   async wrap(plaintext: Buffer, context: KeyContext): Promise<WrappedKey> {
     const out = await this.send('wrap', context, () =>
-      this.client.send(new EncryptCommand({ KeyId: this.keyId, Plaintext: plaintext, EncryptionContext: encryptionContext(context) })),
+      this.resolved().then((keyArn) => this.client.send(new EncryptCommand({ KeyId: keyArn, Plaintext: plaintext, EncryptionContext: encryptionContext(context) }))),
     );
     if (!out.CiphertextBlob) throw this.malformed('Encrypt');
     return this.wrapped(out.CiphertextBlob, out.KeyId);
   }
 
   async unwrap(wrapped: WrappedKey, context: KeyContext): Promise<Buffer> {
+    const keyArn = await this.send('resolve', context, () => this.resolved());
+    // The stored reference is checked, never used: Decrypt names the configured key.
+    if (wrapped.wrappingKeyRef !== keyArn && wrapped.wrappingKeyRef !== this.keyId) throw new KmsKeyMismatchError(context.keyId, wrapped.wrappingKeyRef, keyArn);
+    return this.decrypt(wrapped, context, keyArn);
+  }
+
+  /** The configured key's ARN (resolved once), the reference new wrappings carry. */
+  currentKeyRef(): Promise<string> {
+    return this.send('resolve', this.probeContext, () => this.resolved());
+  }
+
+  /**
+   * Unwraps a key wrapped under `fromKeyRef` (a former key the operator names, after moving the
+   * alias): for `keys rewrap` only. Any other reference is refused, as in `unwrap`.
+   */
+  async unwrapFrom(wrapped: WrappedKey, context: KeyContext, fromKeyRef: string): Promise<Buffer> {
+    if (wrapped.wrappingKeyRef !== fromKeyRef) throw new KmsKeyMismatchError(context.keyId, wrapped.wrappingKeyRef, fromKeyRef);
+    return this.decrypt(wrapped, context, fromKeyRef);
+  }
+
+  private async decrypt(wrapped: WrappedKey, context: KeyContext, keyArn: string): Promise<Buffer> {
     const out = await this.send('unwrap', context, () =>
       this.client.send(
         new DecryptCommand({
-          // Pinning the key id makes KMS refuse a ciphertext made under another key.
-          KeyId: wrapped.wrappingKeyRef || this.keyId,
+          // Naming the key makes KMS refuse a ciphertext made under any other key.
+          KeyId: keyArn,
           CiphertextBlob: Buffer.from(wrapped.ciphertext, 'base64'),
           EncryptionContext: encryptionContext(context),
         }),
@@ -95,7 +128,28 @@ export class KmsKeyProvider implements KeyProvider {
     if (!out.Plaintext) throw this.malformed('Decrypt');
     const plaintext = Buffer.from(out.Plaintext);
     out.Plaintext.fill(0);
+    if (out.KeyId !== undefined && out.KeyId !== keyArn) {
+      plaintext.fill(0);
+      throw new KmsKeyMismatchError(context.keyId, out.KeyId, keyArn);
+    }
     return plaintext;
+  }
+
+  /** The configured key id resolved to its key ARN, once; a failed resolution is retried next time. */
+  private resolved(): Promise<string> {
+    if (KEY_ARN.test(this.keyId)) return Promise.resolve(this.keyId);
+    this.resolving ??= this.client
+      .send(new DescribeKeyCommand({ KeyId: this.keyId }))
+      .then((out) => {
+        const arn = out.KeyMetadata?.Arn;
+        if (!arn) throw this.malformed('DescribeKey');
+        return arn;
+      })
+      .catch((error: unknown) => {
+        this.resolving = undefined;
+        throw error;
+      });
+    return this.resolving;
   }
 
   /** Asks KMS for a data key without plaintext: proves credentials, network and permissions. */
@@ -105,7 +159,7 @@ export class KmsKeyProvider implements KeyProvider {
     const context = this.probeContext;
     try {
       const out = await this.send('probe', context, () =>
-        this.client.send(new GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: encryptionContext(context) })),
+        this.resolved().then((keyArn) => this.client.send(new GenerateDataKeyCommand({ KeyId: keyArn, KeySpec: 'AES_256', EncryptionContext: encryptionContext(context) }))),
       );
       out.Plaintext?.fill(0);
       return { ok: true };

@@ -1,8 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../fs/atomicWrite';
-import { KeyProviderError, KeyProviderFailure, ManifestIntegrityError, ManifestIntegrityFailure, RootKeyMismatchError } from './errors';
+import { KeyProviderError, ManifestIntegrityError, ManifestIntegrityFailure } from './errors';
 import type { LocalRootKeyProvider } from './keyProvider';
 import { RootSubkeyLabel } from './rootKey';
 
@@ -26,13 +26,18 @@ export interface RevisionPinStore {
   /** The pin for `manifest` (a store description), or `undefined` when none was recorded. */
   load(manifest: string): Promise<RevisionPin | undefined>;
   save(manifest: string, pin: RevisionPin): Promise<void>;
+  /** The same store for another root key (after `rotateRoot`), and removal of this key's pins. */
+  forRootKey?(provider: LocalRootKeyProvider): RevisionPinStore;
+  remove?(): Promise<void>;
 }
 
-/** File name of the pin file, beside the cache directory like the manifest. */
-export const REVISION_PIN_FILE_NAME = 'keys.revision-pin.json';
-
-export function defaultRevisionPinPath(cacheDir: string): string {
-  return join(dirname(resolve(cacheDir)), REVISION_PIN_FILE_NAME);
+/**
+ * Pin files live beside the cache directory like the manifest, one per root key
+ * (`keys.revision-pin.<fingerprint>.json`), so machines or users sharing a directory with
+ * different root keys never overwrite each other's pin.
+ */
+export function defaultRevisionPinDir(cacheDir: string): string {
+  return dirname(resolve(cacheDir));
 }
 
 interface PinFile {
@@ -46,18 +51,36 @@ interface PinFile {
 
 const PIN_MAC_DOMAIN = 'cachevault revision pin v1\n';
 
-/** The pin file, MACed under a local root key's `revision-pin` subkey. */
+/** The pin file of one root key, MACed under its `revision-pin` subkey. */
 export class FileRevisionPinStore implements RevisionPinStore {
-  readonly path: string;
+  readonly dir: string;
   private readonly provider: LocalRootKeyProvider;
+  private resolvedPath: string | undefined;
 
-  constructor(path: string, provider: LocalRootKeyProvider) {
-    this.path = resolve(path);
+  constructor(dir: string, provider: LocalRootKeyProvider) {
+    this.dir = resolve(dir);
     this.provider = provider;
   }
 
   get description(): string {
-    return this.path;
+    return this.resolvedPath ?? join(this.dir, 'keys.revision-pin.<root key fingerprint>.json');
+  }
+
+  forRootKey(provider: LocalRootKeyProvider): FileRevisionPinStore {
+    return new FileRevisionPinStore(this.dir, provider);
+  }
+
+  /** Deletes this root key's pin file (after the root key was replaced). */
+  async remove(): Promise<void> {
+    rmSync(await this.path(), { force: true });
+  }
+
+  /** The pin file of the configured root key. */
+  async path(create = false): Promise<string> {
+    const ref = await this.provider.rootKeyRef({ create });
+    const fingerprint = ref.slice(ref.lastIndexOf('#') + 1).replace(/[^0-9a-f]/g, '');
+    this.resolvedPath = join(this.dir, `keys.revision-pin.${fingerprint}.json`);
+    return this.resolvedPath;
   }
 
   async load(manifest: string): Promise<RevisionPin | undefined> {
@@ -69,22 +92,32 @@ export class FileRevisionPinStore implements RevisionPinStore {
     const pins = { ...((await this.readVerified()) ?? {}), [manifest]: { revision: pin.revision, sealed: pin.sealed } };
     const mac = await this.mac(pins, true);
     const file: PinFile = { format: 'cachevault-revision-pin', formatVersion: 1, pins, keyRef: await this.provider.rootKeyRef({ create: true }), mac };
-    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-    writeFileAtomicSync(this.path, `${JSON.stringify(file, null, 2)}\n`, { flush: 'data' });
+    const path = await this.path(true);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    writeFileAtomicSync(path, `${JSON.stringify(file, null, 2)}\n`, { flush: 'data' });
   }
 
   private async readVerified(): Promise<Record<string, RevisionPin> | undefined> {
+    let path: string;
+    try {
+      path = await this.path();
+    } catch (error) {
+      // No usable root key here (none in the keyring yet, the variable unset): no pin can be
+      // read; the manifest check or the first key use names the problem.
+      if (error instanceof KeyProviderError) return undefined;
+      throw error;
+    }
     let text: string;
     try {
-      text = readFileSync(this.path, 'utf8');
+      text = readFileSync(path, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
     const tampered = () =>
-      new ManifestIntegrityError(ManifestIntegrityFailure.tampered, `The key revision pin at ${this.path} does not verify: it was changed by someone without the root key.`, {
+      new ManifestIntegrityError(ManifestIntegrityFailure.tampered, `The key revision pin at ${path} does not verify: it was changed by someone without the root key.`, {
         hint: 'Someone may be trying to roll the key manifest back. If you trust the current manifest, delete the pin file; it is written again on the next run.',
-        context: { where: this.path },
+        context: { where: path },
       });
     let file: PinFile;
     try {
@@ -93,21 +126,7 @@ export class FileRevisionPinStore implements RevisionPinStore {
       throw tampered();
     }
     if (file?.format !== 'cachevault-revision-pin' || file.formatVersion !== 1 || typeof file.pins !== 'object' || file.pins === null || typeof file.mac !== 'string') throw tampered();
-    let ours: string;
-    try {
-      ours = await this.provider.rootKeyRef();
-    } catch (error) {
-      if (error instanceof KeyProviderError && error.failure === KeyProviderFailure.noRootKey) {
-        throw new RootKeyMismatchError(`The key revision pin at ${this.path} was written under a ${this.provider.name} root key this machine does not have`, undefined, { cause: error });
-      }
-      throw error;
-    }
-    if (file.keyRef !== ours) {
-      throw new RootKeyMismatchError(`The key revision pin at ${this.path} was written under another ${this.provider.name} root key`);
-    }
-    for (const pin of Object.values(file.pins)) {
-      if (!Number.isSafeInteger(pin?.revision) || pin.revision < 0 || typeof pin.sealed !== 'boolean') throw tampered();
-    }
+    if (file.keyRef !== (await this.provider.rootKeyRef())) throw tampered();
     const expected = Buffer.from(await this.mac(file.pins, false), 'base64');
     const stored = Buffer.from(file.mac, 'base64');
     if (stored.length !== expected.length || !timingSafeEqual(stored, expected)) throw tampered();

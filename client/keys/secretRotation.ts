@@ -3,7 +3,9 @@ import { AuditEvent, type AuditSink } from '../audit/auditLog';
 import { silentLogger } from '../logger';
 import type { Clock, Logger } from '../types';
 import { RotationStepError } from './errors';
-import { KeyState, activeVersion, findVersion, nextVersionId, withNewActive, type KeyManifest } from './keyManifest';
+import { keyCheckValue } from './keyCheck';
+import { KeyState, MANIFEST_FORMAT_VERSION, activeVersion, findVersion, nextVersionId, withNewActive, type KeyManifest } from './keyManifest';
+import { sealManifest, verifyManifestSeal, type ManifestSealer } from './manifestSeal';
 import type { KeyProvider } from './keyProvider';
 import { KeyProviderChain } from './keyProviderChain';
 import { SecretStage, type SecretsManagerManifestStore } from './secretsManagerManifestStore';
@@ -44,6 +46,11 @@ export interface RotationDeps {
   readonly logger?: Logger;
   /** @default Date.now */
   readonly clock?: Clock;
+  /**
+   * The KMS HMAC sealer (`keys.kms.macKeyId`): the rotation function is the role allowed to
+   * GenerateMac, so it verifies the current manifest and seals the pending one.
+   */
+  readonly sealer?: ManifestSealer;
 }
 
 export interface RotationStepResult {
@@ -62,9 +69,11 @@ export async function createSecret(deps: RotationDeps, token: string): Promise<R
 
   const current = await deps.store.load();
   if (current) checkDeployment(step, current, deps);
+  // Never build on a manifest this deployment did not write (a sealed one must verify).
+  if (current && deps.sealer && current.mac !== undefined) await verifyManifestSeal(current, deps.sealer, deps.store.description);
   const base: KeyManifest = current ?? {
     format: 'cachevault-key-manifest',
-    formatVersion: 1,
+    formatVersion: MANIFEST_FORMAT_VERSION,
     app: deps.app,
     environment: deps.environment,
     revision: 0,
@@ -73,19 +82,22 @@ export async function createSecret(deps: RotationDeps, token: string): Promise<R
   const id = nextVersionId(base);
   const chain = new KeyProviderChain(deps.providers, { logger: deps.logger, audit: deps.audit, clock: deps.clock });
   const generated = await chain.generate({ app: deps.app, environment: deps.environment, keyId: id }, false);
+  const check = keyCheckValue(generated.plaintext);
   generated.plaintext.fill(0);
   if (generated.localOnly) {
     throw new RotationStepError(step, `Key version ${id} could only be wrapped by a local provider; a shared manifest needs KMS.`, {
       hint: 'Give the rotation function kms:GenerateDataKey on the key and configure keys.providers = ["kms"].',
     });
   }
-  const next = withNewActive(base, {
+  let next = withNewActive(base, {
     id,
     createdAt: new Date((deps.clock ?? Date.now)()).toISOString(),
     state: KeyState.active,
     localOnly: false,
     wrapped: generated.wrapped,
+    check,
   });
+  if (deps.sealer) next = await sealManifest(next, deps.sealer);
   await deps.store.putPending(next, token);
   (deps.logger ?? silentLogger).info({ keyId: id, token }, `created pending key version ${id}`);
   deps.audit?.append(AuditEvent.keyGenerated, { keyId: id, reason: 'secrets-manager-rotation', localOnly: false, providers: generated.wrapped.map((w) => w.provider) });
@@ -98,12 +110,16 @@ export async function setSecret(deps: RotationDeps, token: string): Promise<Rota
   const pending = await loadPending(step, deps, token);
   const current = await deps.store.load();
   checkDeployment(step, pending, deps);
+  if (deps.sealer) await verifyManifestSeal(pending, deps.sealer, `${deps.store.description} (AWSPENDING ${token})`);
   const active = activeVersion(pending);
   if (!active) throw new RotationStepError(step, 'The pending key manifest has no active version.', { hint: 'Cancel this rotation and start a new one.' });
   if (active.localOnly || !active.wrapped.some((w) => w.provider === 'kms')) {
     throw new RotationStepError(step, `Pending key version ${active.id} is not wrapped by KMS.`, { hint: 'Cancel this rotation; rotate with KMS available.' });
   }
   if (current) {
+    if (pending.revision <= current.revision) {
+      throw new RotationStepError(step, `The pending manifest's revision ${pending.revision} is not above the current ${current.revision}.`, { hint: 'Cancel this rotation and start a new one from the current manifest.' });
+    }
     if (findVersion(current, active.id)) {
       throw new RotationStepError(step, `Pending key version ${active.id} already exists in the current manifest.`, { hint: 'Cancel this rotation (another rotation finished meanwhile) and start a new one.' });
     }

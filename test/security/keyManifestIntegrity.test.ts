@@ -5,7 +5,7 @@
  * and that nothing was changed (the manifest's bytes, its versions).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EnvKeyProvider } from '../../client/keys/envKeyProvider';
@@ -27,15 +27,16 @@ function deployment() {
       providers: [env],
       store: new FileManifestStore(manifestPath),
       sealer: new LocalManifestSealer(env),
-      revisionPins: new FileRevisionPinStore(join(dir, 'keys.revision-pin.json'), env),
+      revisionPins: new FileRevisionPinStore(dir, env),
       app: 'shop',
       environment: 'prod',
     });
   };
   const read = (): KeyManifest => JSON.parse(readFileSync(manifestPath, 'utf8')) as KeyManifest;
   const write = (m: unknown) => writeFileSync(manifestPath, JSON.stringify(m, null, 2));
+  const pinFile = () => join(dir, readdirSync(dir).find((f) => f.startsWith('keys.revision-pin.'))!);
   const hash = () => (existsSync(manifestPath) ? createHash('sha256').update(readFileSync(manifestPath)).digest('hex') : 'absent');
-  return { dir, rootKey, manifestPath, open, read, write, hash, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, rootKey, manifestPath, open, read, write, hash, pinFile, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** A deployment with k1 (decrypt-only, with live data in mind), k2 active. */
@@ -132,7 +133,7 @@ describe('key manifest integrity', () => {
   it('a MAC-stripped manifest on a machine that never saw it sealed is not used until sealed explicitly', async () => {
     const { mac: _mac, ...m } = d.read();
     d.write({ ...m, formatVersion: 1, versions: m.versions.map(({ check: _c, ...v }) => v) });
-    rmSync(join(d.dir, 'keys.revision-pin.json'));
+    rmSync(d.pinFile());
     const before = d.hash();
     const keys = await d.open();
     await expect(keys.activeKey()).rejects.toMatchObject({ code: 'MANIFEST_UNSEALED' });
@@ -142,7 +143,7 @@ describe('key manifest integrity', () => {
   });
 
   it('a lowered revision pin does not verify, so the rollback it would allow is refused', async () => {
-    const pinPath = join(d.dir, 'keys.revision-pin.json');
+    const pinPath = d.pinFile();
     const pin = JSON.parse(readFileSync(pinPath, 'utf8')) as { pins: Record<string, { revision: number }> };
     for (const p of Object.values(pin.pins)) p.revision = 0;
     writeFileSync(pinPath, JSON.stringify(pin));

@@ -84,7 +84,7 @@ describe('the CLI run in-process', () => {
     expect(existsSync(join(dir, 'dest'))).toBe(false);
   });
 
-  it('encryption rotate after a rotate killed mid-sweep rotates again and re-encrypts every entry', async () => {
+  it('encryption rotate after a rotate killed mid-sweep resumes the recorded version instead of making another', async () => {
     const env = {
       CACHEVAULT_BACKEND: 'file',
       CACHEVAULT_FILE_DIR: join(dir, 'cache'),
@@ -99,7 +99,11 @@ describe('the CLI run in-process', () => {
     writeFileSync(checkpointFile, JSON.stringify({ ...JSON.parse(readFileSync(checkpointFile, 'utf8')), status: 'running' }));
     const again = io(env, dir);
     expect(await main(['--json', 'encryption', 'rotate'], again)).toBe(0);
-    expect(JSON.parse(again.out)).toMatchObject({ previous: 'k2', current: 'k3', sweep: { counts: { keyIdsAfter: { k3: 1 } } } });
+    expect(JSON.parse(again.out)).toMatchObject({ previous: 'k1', current: 'k2', resumed: true, sweep: { resumed: true, counts: { keyIdsAfter: { k2: 1 } } } });
+    // Once complete, the next rotate is a new one.
+    const third = io(env, dir);
+    expect(await main(['--json', 'encryption', 'rotate'], third)).toBe(0);
+    expect(JSON.parse(third.out)).toMatchObject({ previous: 'k2', current: 'k3', resumed: false });
   });
 
   it('config set writes the file atomically and keeps other keys', async () => {

@@ -37,7 +37,7 @@ export function registerHealth(program: Command, runtime: Runtime): void {
     HealthOptions,
     async (ctx, opts) => {
       const vault = await ctx.open(opts.backend ? { backend: opts.backend } : undefined, { readOnly: true });
-      const report = await checkCacheHealth(vault);
+      const report = await checkCacheHealth(vault, { readOnly: true });
       ctx.out.result(report, formatHealth);
       return healthExitCode(report);
     },

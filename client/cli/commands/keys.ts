@@ -13,15 +13,89 @@ import { generateRecoveryCode, inspectBackup } from '../../keys/keyBackup';
 import { defineAction, type Runtime } from '../command';
 import { UsageError } from '../errors';
 import { readPassphrase } from '../passphrase';
+import { EnvKeyProvider } from '../../keys/envKeyProvider';
 import { registerKeysRetire } from './keysRetire';
 
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
 const BackupOptions = z.object({ out: z.string().min(1), passphraseEnv: EnvName.optional(), force: z.boolean().optional(), recoveryCode: z.boolean().optional() });
 const RestoreOptions = z.object({ passphraseEnv: EnvName.optional(), allowWeakKdf: z.boolean().optional() });
+const NoOptions = z.object({});
+
+const RewrapOptions = z.object({ from: z.array(z.string().min(1).max(2048)).min(1) });
+const RotateRootOptions = z.object({ newKeyEnv: EnvName });
 
 export function registerKeys(program: Command, runtime: Runtime): void {
-  const group = program.command('keys').description('back up, restore and retire the data keys');
+  const group = program.command('keys').description('back up, restore, retire, seal and rewrap the data keys');
   registerKeysRetire(group, runtime);
+
+  defineAction(
+    runtime,
+    group.command('seal-manifest').description('MAC a key manifest written before manifests were authenticated (once, after checking every key unwraps)'),
+    NoOptions,
+    async (ctx) => {
+      const vault = await ctx.open();
+      if (!vault.keys) throw new UsageError('Encryption is disabled, so there is no key manifest to seal.');
+      const result = await vault.keys.sealManifest();
+      ctx.out.result(result, (r) =>
+        r.alreadySealed
+          ? `The key manifest is already sealed (revision ${r.revision}); nothing to do.`
+          : `Sealed the key manifest at revision ${r.revision}; key versions ${r.versions.join(', ') || 'none'} unwrapped and key-checked.`,
+      );
+      return ExitCode.ok;
+    },
+  );
+
+  defineAction(
+    runtime,
+    group
+      .command('rotate-root')
+      .requiredOption('--new-key-env <name>', 'environment variable holding the new base64 32-byte root key')
+      .description('replace the env root key: wrap every key version under the new one and drop the old wrappings'),
+    RotateRootOptions,
+    async (ctx, opts) => {
+      const vault = await ctx.open();
+      if (!vault.keys) throw new UsageError('Encryption is disabled, so there is no root key to replace.');
+      const variable = vault.config.keys.envKey.variable;
+      if (!vault.config.keys.providers.includes('env')) {
+        throw new UsageError('keys rotate-root replaces the env provider\'s root key, and "env" is not in keys.providers.', {
+          hint: 'For the OS keyring: keys backup, delete the keyring entry, keys restore (the restore wraps under the new keyring key).',
+        });
+      }
+      if (!ctx.env[opts.newKeyEnv]) throw new UsageError(`The environment variable ${opts.newKeyEnv} is not set.`, { hint: 'Put the new key there: `export NEW_KEY=$(openssl rand -base64 32)`.' });
+      // The new key presents itself under the configured variable's name, so wraps and the
+      // manifest MAC name the root key the way clients will look it up once it is in place.
+      const next = new EnvKeyProvider({ variable, env: { [variable]: ctx.env[opts.newKeyEnv] } });
+      try {
+        const result = await vault.keys.rotateRoot(next);
+        ctx.out.result({ ...result, variable }, (r) =>
+          `Re-wrapped key versions ${r.versions.join(', ') || '(none)'} under the new root key (manifest revision ${r.revision}).\nNow set ${r.variable} to the new key everywhere and delete the old one: only then are earlier copies of the manifest useless. Key backups hold the keys themselves: delete old ones separately.`,
+        );
+      } finally {
+        next.close();
+      }
+      return ExitCode.ok;
+    },
+  );
+
+  defineAction(
+    runtime,
+    group
+      .command('rewrap')
+      .requiredOption('--from <arn...>', 'the former KMS key ARN(s) versions are still wrapped under (named in the KMS_KEY_MISMATCH error)')
+      .description('after moving the KMS alias to a new key, wrap every key version again under the configured key'),
+    RewrapOptions,
+    async (ctx, opts) => {
+      const vault = await ctx.open();
+      if (!vault.keys) throw new UsageError('Encryption is disabled, so there are no keys to rewrap.');
+      const result = await vault.keys.rewrap({ from: opts.from });
+      ctx.out.result(result, (r) =>
+        r.rewrapped.length === 0
+          ? `Every key version is already wrapped under ${r.target}.`
+          : `Re-wrapped key versions ${r.rewrapped.join(', ')} under ${r.target}. Secrets Manager's older versions and earlier backups still hold the old wrappings: see docs/key-management.md#what-retire-destroys.`,
+      );
+      return ExitCode.ok;
+    },
+  );
 
   defineAction(
     runtime,

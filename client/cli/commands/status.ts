@@ -4,6 +4,8 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { redactUrlUserinfo } from '../../config/redact';
+import { sealedKeyId } from '../../keys/entriesByKeyId';
 import type { BackendStats } from '../../types';
 import { defineAction, type Runtime } from '../command';
 import { configuredTiers } from '../configProbe';
@@ -46,14 +48,16 @@ export function registerStatus(program: Command, runtime: Runtime): void {
         for await (const entry of vault.backend.entries()) {
           counted.entries += 1;
           counted.bytes += entry.value.byteLength;
-          if (entry.keyId === 'none') counted.unencrypted += 1;
+          // By the authenticated envelope header, not the clear key id column.
+          if (sealedKeyId(entry) === 'none') counted.unencrypted += 1;
         }
-        // A cache written before encryption was enabled: readable (allowUnencryptedReads), but not yet protected.
+        // A cache written before encryption was enabled: not protected, and read only while allowUnencryptedReads is on.
         if (config.encryption.enabled && counted.unencrypted > 0) {
-          ctx.out.warn(`${counted.unencrypted} of ${counted.entries} entries are stored unencrypted (written before encryption was enabled); \`cachevault encryption enable\` rewrites them, after taking a backup.`);
+          const reads = config.encryption.allowUnencryptedReads ? 'they are read (allowUnencryptedReads is on)' : 'they read as misses';
+          ctx.out.warn(`${counted.unencrypted} of ${counted.entries} entries are stored unencrypted (written before encryption was enabled); ${reads}. \`cachevault encryption enable\` rewrites them, after taking a backup.`);
         }
       }
-      const health = await checkCacheHealth(vault);
+      const health = await checkCacheHealth(vault, { readOnly: true });
       const keyStatus = vault.keys?.status();
       let tableInfo: TableSummary | { error: string } | null = null;
       if (configuredTiers(config).includes('dynamodb')) {
@@ -76,6 +80,8 @@ export function registerStatus(program: Command, runtime: Runtime): void {
           providers: config.keys.providers,
           activeKeyId: keyStatus?.activeKeyId ?? null,
           manifest: keyStatus?.manifest ?? null,
+          manifestSealed: keyStatus?.manifestSealed ?? null,
+          manifestRevision: keyStatus?.manifestRevision ?? null,
           versions: (keyStatus?.versions ?? []).map((v) => ({ id: v.id, state: v.state, ageDays: v.ageDays, createdAt: v.createdAt, localOnly: v.localOnly, wrappedBy: v.wrappedBy })),
           providerHealth: keyStatus?.providers ?? [],
         },
@@ -84,7 +90,7 @@ export function registerStatus(program: Command, runtime: Runtime): void {
         counted,
         hitRatio: reads === 0 ? null : stats.hits / reads,
         file: configuredTiers(config).includes('file') ? { dir: config.file.dir } : null,
-        dynamodb: configuredTiers(config).includes('dynamodb') ? { tableName: config.dynamodb.tableName, region: config.dynamodb.region, endpoint: config.dynamodb.endpoint ?? null, table: tableInfo } : null,
+        dynamodb: configuredTiers(config).includes('dynamodb') ? { tableName: config.dynamodb.tableName, region: config.dynamodb.region, endpoint: config.dynamodb.endpoint === undefined ? null : redactUrlUserinfo(config.dynamodb.endpoint), table: tableInfo } : null,
         health,
         warnings: vault.warnings,
       };
@@ -96,6 +102,7 @@ export function registerStatus(program: Command, runtime: Runtime): void {
             fallback: s.backend.fallback ?? 'none',
             encryption: s.encryption.enabled ? `${s.encryption.algorithm} via ${s.encryption.providers.join(', ')}` : 'disabled',
             'file cache': s.file?.dir,
+            'key manifest': s.encryption.enabled && s.encryption.manifest ? `${s.encryption.manifest} (revision ${s.encryption.manifestRevision}, ${s.encryption.manifestSealed ? 'MAC verified' : 'NOT MACed: see docs/key-management.md'})` : undefined,
             'key versions': s.encryption.enabled ? s.encryption.versions.map((v) => `${v.id} ${v.state} ${v.ageDays} d`).join(', ') || 'none yet (created on first write)' : undefined,
             'fallback taken': s.fallbackReason ?? undefined,
             'dynamodb table': s.dynamodb ? `${s.dynamodb.tableName} (${s.dynamodb.endpoint ?? s.dynamodb.region})` : undefined,

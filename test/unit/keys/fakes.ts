@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   DecryptCommand,
+  DescribeKeyCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
   GenerateDataKeyWithoutPlaintextCommand,
@@ -149,6 +150,8 @@ export function fakeKms() {
       return { Plaintext: new Uint8Array(found.plaintext), KeyId: KMS_KEY_ARN };
     });
     mock.on(GenerateDataKeyWithoutPlaintextCommand).resolves({ CiphertextBlob: randomBytes(48), KeyId: KMS_KEY_ARN });
+    // The configured alias resolves to the one key this double holds.
+    mock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KMS_KEY_ARN.split('/')[1]!, Arn: KMS_KEY_ARN } });
   };
   healthy();
   /** Every call fails with `error` (an outage) until `healthy()`. */

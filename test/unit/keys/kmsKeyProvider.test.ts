@@ -1,6 +1,7 @@
-import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
+import { DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
 import 'aws-sdk-client-mock-jest';
-import { KeyProviderError, KeyProviderFailure } from '../../../client/keys/errors';
+import { randomBytes } from 'node:crypto';
+import { KeyProviderError, KeyProviderFailure, KmsKeyMismatchError } from '../../../client/keys/errors';
 import { KmsKeyProvider } from '../../../client/keys/kmsKeyProvider';
 import { KMS_KEY_ARN, awsError, fakeKms } from './fakes';
 
@@ -14,7 +15,7 @@ describe('KmsKeyProvider', () => {
     expect(plaintext).toHaveLength(32);
     expect(wrapped).toMatchObject({ provider: 'kms', wrappingKeyRef: KMS_KEY_ARN });
     expect(kms.mock).toHaveReceivedCommandWith(GenerateDataKeyCommand, {
-      KeyId: 'alias/cachevault',
+      KeyId: KMS_KEY_ARN,
       KeySpec: 'AES_256',
       EncryptionContext: { app: 'shop', env: 'prod', keyId: 'k3' },
     });
@@ -44,7 +45,7 @@ describe('KmsKeyProvider', () => {
     const provider = new KmsKeyProvider({ keyId: 'alias/cachevault', client: kms.client });
     const key = Buffer.alloc(32, 7);
     const wrapped = await provider.wrap(key, context);
-    expect(kms.mock).toHaveReceivedCommandWith(EncryptCommand, { KeyId: 'alias/cachevault', EncryptionContext: { app: 'shop', env: 'prod', keyId: 'k3' } });
+    expect(kms.mock).toHaveReceivedCommandWith(EncryptCommand, { KeyId: KMS_KEY_ARN, EncryptionContext: { app: 'shop', env: 'prod', keyId: 'k3' } });
     await expect(provider.unwrap(wrapped, context)).resolves.toEqual(key);
   });
 
@@ -111,5 +112,39 @@ describe('KmsKeyProvider', () => {
     await expect(provider.probe()).resolves.toEqual({ ok: true });
     const call = kms.mock.calls().find((c) => c.args[0] instanceof GenerateDataKeyCommand)!;
     expect((call.args[0].input as { EncryptionContext: Record<string, string> }).EncryptionContext).toMatchObject({ app: 'shop', env: 'prod' });
+  });
+});
+
+describe('KmsKeyProvider pinned to the configured key', () => {
+  const OTHER_ARN = 'arn:aws:kms:us-east-1:999999999999:key/ffffffff-0000-1111-2222-333333333333';
+
+  it('resolves an alias once (DescribeKey) and names the key ARN in every call', async () => {
+    const kms = fakeKms();
+    const provider = new KmsKeyProvider({ keyId: 'alias/cachevault', client: kms.client });
+    const { wrapped } = await provider.generateDataKey(context);
+    await provider.unwrap(wrapped, context);
+    await provider.wrap(randomBytes(32), context);
+    expect(kms.mock.commandCalls(DescribeKeyCommand)).toHaveLength(1);
+    for (const command of [GenerateDataKeyCommand, DecryptCommand, EncryptCommand] as const) {
+      expect(kms.mock.commandCalls(command as typeof DecryptCommand).every((c) => c.args[0].input.KeyId === KMS_KEY_ARN)).toBe(true);
+    }
+  });
+
+  it('refuses a wrapped key that names another KMS key, before any Decrypt', async () => {
+    const kms = fakeKms();
+    const provider = new KmsKeyProvider({ keyId: KMS_KEY_ARN, client: kms.client });
+    const { wrapped } = await provider.generateDataKey(context);
+    const error = await provider.unwrap({ ...wrapped, wrappingKeyRef: OTHER_ARN }, context).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KmsKeyMismatchError);
+    expect(error).toMatchObject({ code: 'KMS_KEY_MISMATCH', hint: expect.stringContaining('keys rewrap') });
+    expect(kms.mock.commandCalls(DecryptCommand)).toHaveLength(0);
+  });
+
+  it('unwraps under a former key only when the caller names it (keys rewrap)', async () => {
+    const kms = fakeKms();
+    const provider = new KmsKeyProvider({ keyId: KMS_KEY_ARN, client: kms.client });
+    const { wrapped, plaintext } = await provider.generateDataKey(context);
+    await expect(provider.unwrapFrom(wrapped, context, OTHER_ARN)).rejects.toBeInstanceOf(KmsKeyMismatchError);
+    await expect(provider.unwrapFrom(wrapped, context, KMS_KEY_ARN)).resolves.toEqual(plaintext);
   });
 });

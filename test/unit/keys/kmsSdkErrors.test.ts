@@ -49,10 +49,18 @@ describe('KmsKeyProvider with the real SDK stack', () => {
 
   it('maps an AccessDeniedException response, without retrying it, to the missing action', async () => {
     const { client, requests } = clientAnswering(() => ({ statusCode: 400, type: 'AccessDeniedException' }), 3);
+    const keyArn = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const provider = new KmsKeyProvider({ keyId: keyArn, client });
+    const error = (await provider.unwrap({ provider: 'kms', wrappingKeyRef: keyArn, ciphertext: 'AAAA' }, context).catch((e: unknown) => e)) as KeyProviderError;
+    expect(requests()).toBe(1);
+    expect(error.message).toBe(`KMS denied kms:Decrypt on key ${keyArn}.`);
+  });
+
+  it('names kms:DescribeKey when an alias cannot be resolved to the key it pins', async () => {
+    const { client } = clientAnswering(() => ({ statusCode: 400, type: 'AccessDeniedException' }), 3);
     const provider = new KmsKeyProvider({ keyId: 'alias/cv', client });
     const error = (await provider.unwrap({ provider: 'kms', wrappingKeyRef: 'alias/cv', ciphertext: 'AAAA' }, context).catch((e: unknown) => e)) as KeyProviderError;
-    expect(requests()).toBe(1);
-    expect(error.message).toBe('KMS denied kms:Decrypt on key alias/cv.');
+    expect(error.message).toBe('KMS denied kms:DescribeKey on key alias/cv.');
   });
 
   it('maps a refused connection to a network failure', async () => {

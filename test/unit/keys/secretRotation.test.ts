@@ -1,9 +1,11 @@
 import { DecryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
 import { PutSecretValueCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import 'aws-sdk-client-mock-jest';
+import { createHmac, randomBytes } from 'node:crypto';
 import { NoKeyProviderError, RotationStepError } from '../../../client/keys/errors';
 import { KeyManager } from '../../../client/keys/keyManager';
 import { KmsKeyProvider } from '../../../client/keys/kmsKeyProvider';
+import type { ManifestSealer } from '../../../client/keys/manifestSeal';
 import { createSecret, finishSecret, runRotationStep, setSecret, testSecret, type RotationDeps } from '../../../client/keys/secretRotation';
 import { SecretsManagerManifestStore } from '../../../client/keys/secretsManagerManifestStore';
 import { CollectingAudit, awsError, fakeKms, fakeSecretsManager } from './fakes';
@@ -119,5 +121,50 @@ describe('Secrets Manager rotation steps', () => {
     await expect(runRotationStep(deps, { SecretId: sm.secretId, ClientRequestToken: 'unknown-token', Step: 'createSecret' })).rejects.toThrow(/not a version of/);
     sm.setRotationEnabled(false);
     await expect(runRotationStep(deps, { SecretId: sm.secretId, ClientRequestToken: TOKEN, Step: 'setSecret' })).rejects.toThrow(/Rotation is not enabled/);
+  });
+});
+
+describe('rotation of a sealed manifest', () => {
+  /** A stand-in for the KMS HMAC key: the same ManifestSealer contract, an in-memory secret. */
+  function memorySealer(secret = randomBytes(32)): ManifestSealer {
+    return {
+      description: 'a test HMAC key',
+      sign: async (data) => ({ mac: createHmac('sha256', secret).update(data).digest(), keyRef: 'kms:test-mac-key' }),
+      verify: async (data, mac) => createHmac('sha256', secret).update(data).digest().equals(mac),
+    };
+  }
+
+  it('createSecret seals the pending manifest, setSecret verifies it, and a sealed client follows the rotation', async () => {
+    const kms = fakeKms();
+    const sm = fakeSecretsManager();
+    const store = new SecretsManagerManifestStore({ secretId: sm.secretId, client: sm.client });
+    const providers = [new KmsKeyProvider({ keyId: 'alias/cv', client: kms.client })];
+    const sealer = memorySealer();
+    const client = await KeyManager.open({ providers, store, app: 'shop', environment: 'dev', sealer });
+    await client.activeKey();
+    sm.startRotation(TOKEN);
+    const deps: RotationDeps = { store, providers, app: 'shop', environment: 'dev', sealer };
+    await createSecret(deps, TOKEN);
+    const pending = await store.loadVersion({ versionId: TOKEN, stage: 'AWSPENDING' });
+    expect(pending!.mac).toMatchObject({ alg: 'hmac-sha256', keyRef: 'kms:test-mac-key' });
+    expect(pending!.versions.every((v) => typeof v.check === 'string')).toBe(true);
+    await setSecret(deps, TOKEN);
+    await testSecret(deps, TOKEN);
+    await finishSecret(deps, TOKEN);
+    await expect(client.rotate().then(() => client.status().activeKeyId)).resolves.toBe('k3');
+    await client.close();
+  });
+
+  it('createSecret refuses to build on a current manifest whose MAC does not verify', async () => {
+    const kms = fakeKms();
+    const sm = fakeSecretsManager();
+    const store = new SecretsManagerManifestStore({ secretId: sm.secretId, client: sm.client });
+    const providers = [new KmsKeyProvider({ keyId: 'alias/cv', client: kms.client })];
+    const client = await KeyManager.open({ providers, store, app: 'shop', environment: 'dev', sealer: memorySealer() });
+    await client.activeKey();
+    await client.close();
+    sm.startRotation(TOKEN);
+    // The rotation function holds another MAC key than the one that sealed the manifest.
+    await expect(createSecret({ store, providers, app: 'shop', environment: 'dev', sealer: memorySealer() }, TOKEN)).rejects.toMatchObject({ code: 'MANIFEST_TAMPERED' });
   });
 });
