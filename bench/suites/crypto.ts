@@ -261,10 +261,10 @@ const suite: BenchSuite = {
     // The close comparisons (raw GCM vs the envelope) run first, interleaved, before the
     // Encryption SDK is even loaded: its module graph, larger heap and lingering stream work
     // would bill GC and background CPU to whichever case ran next.
-    cases.push(...(await measureGroup(ctx, local, ctx.quick ? 1 : 15)));
-    if (selected('kdf')) cases.push(...(await measureDerivations(ctx, material, ctx.quick ? 3 : 9)));
+    cases.push(...(await measureGroup(ctx, local, ctx.quick ? 5 : 15)));
+    if (selected('kdf')) cases.push(...(await measureDerivations(ctx, material, ctx.quick ? 5 : 9)));
     const esdk = await encryptionSdk(material);
-    if (selected('esdk')) cases.push(...(await measureGroup(ctx, [{ name: 'esdk', roundTrip: esdk.roundTrip }], ctx.quick ? 1 : 5)));
+    if (selected('esdk')) cases.push(...(await measureGroup(ctx, [{ name: 'esdk', roundTrip: esdk.roundTrip }], 5)));
 
     const gcmOverhead = (await gcm.seal(Buffer.alloc(1024), IDENTITY)).bytes.byteLength - 1024;
     const cbcOverhead = (await cbc.seal(Buffer.alloc(1024), IDENTITY)).bytes.byteLength - 1024;
