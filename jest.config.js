@@ -30,5 +30,16 @@ module.exports = {
       globalSetup: '<rootDir>/test/support/globalSetup.ts',
       globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
     },
+    // The AWS side against AWS-shaped servers (docs/operations.md#what-the-emulator-tests-prove):
+    // KMS, Secrets Manager, CloudFormation on one moto_server, DynamoDB on DynamoDB Local, both
+    // on free loopback ports for the run. `npm run test:aws` runs only this project.
+    {
+      ...shared,
+      displayName: 'aws',
+      testMatch: ['<rootDir>/test/aws/**/*.test.ts'],
+      setupFiles: ['<rootDir>/test/support/awsTestEnv.ts'],
+      globalSetup: '<rootDir>/test/support/awsGlobalSetup.ts',
+      globalTeardown: '<rootDir>/test/support/awsGlobalTeardown.ts',
+    },
   ],
 };

@@ -66,7 +66,11 @@ export async function runRotation(event: unknown, obs: Observability, env: NodeJ
     stepMetric.addMetric(MetricNames.keyRotationSteps, MetricUnit.Count, 1);
     obs.logger.info('rotation step done', { keyId: result.keyId, changed: result.changed });
 
-    if (step === RotationStep.finishSecret && result.changed) {
+    // Also when this finishSecret changed nothing: Secrets Manager repeats a step only after it saw
+    // it fail, and a finishSecret can fail after AWSCURRENT moved (its response lost), before the
+    // sweep was started; skipping it then would leave the old version undrained for good. The
+    // sweep is resumable and idempotent, so a second start only costs a scan.
+    if (step === RotationStep.finishSecret) {
       const functionName = env.CACHEVAULT_MIGRATE_FUNCTION_NAME;
       if (!functionName) {
         obs.logger.warn('CACHEVAULT_MIGRATE_FUNCTION_NAME is not set: re-encryption not started; start it by hand (docs/operations.md#running-a-migration)');
@@ -76,7 +80,7 @@ export async function runRotation(event: unknown, obs: Observability, env: NodeJ
       // Manager would retry finishSecret, which has nothing left to do). The error is logged
       // and counted, and the sweep can be started by hand.
       try {
-        await startMigrateJob(functionName, { kind: 'reencrypt', reason: `rotation to ${result.keyId ?? 'new key'}` });
+        await startMigrateJob(functionName, { kind: 'reencrypt', reason: `rotation to ${result.keyId ?? 'new key'}${result.changed ? '' : ' (finishSecret repeated)'}` });
         return { ...result, reencryptionStarted: true };
       } catch (error) {
         obs.metrics.addMetric(MetricNames.keyRotationFailures, MetricUnit.Count, 1);

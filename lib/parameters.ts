@@ -45,6 +45,14 @@ export interface EnvironmentParameters {
   readonly migrateTimeoutSeconds: number;
   /** Minutes without progress while the migrate Lambda keeps running before the stall alarm fires. */
   readonly reencryptionStallMinutes: number;
+  /**
+   * Concurrent executions reserved for (and capping) the rotate-keys and migrate Lambdas.
+   * rotate-keys: 1, rotations of one secret never overlap. migrate: 2, a job's next invocation
+   * may start while the previous one returns, and a rotation's re-encryption may meet a running
+   * copy; more would only multiply writes to one table. Reserving needs 10 unreserved executions
+   * left in the account: a fresh account (limit 10) must raise its quota first.
+   */
+  readonly reservedConcurrency: { readonly rotateKeys: number; readonly migrate: number };
 }
 
 const shared = {
@@ -52,6 +60,7 @@ const shared = {
   healthCheckEveryMinutes: 5,
   migrateTimeoutSeconds: 900,
   reencryptionStallMinutes: 30,
+  reservedConcurrency: { rotateKeys: 1, migrate: 2 },
 } as const;
 
 const PARAMETERS: Readonly<Record<EnvironmentName, EnvironmentParameters>> = {

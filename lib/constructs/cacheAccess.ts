@@ -38,6 +38,23 @@ export const CacheActions = {
   storageKeyWrite: ['kms:Encrypt', 'kms:GenerateDataKey'],
   /** Reading the key manifest. */
   manifestRead: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+  /**
+   * What the health check does to the table and nothing more: the canary round trip (one
+   * PutItem, GetItem, DeleteItem; the namespace-generation lookup is a GetItem) and the table
+   * and TTL checks. No Scan, Query, batch or UpdateItem: a health role cannot read the cache out
+   * in bulk or change entries in place. DescribeContinuousBackups: the table check reads the
+   * PITR status too, and a denied call would put an AccessDenied in CloudTrail every 5 minutes.
+   * test/aws/lambdaHandlers.test.ts records the operations the handler really makes and checks
+   * them against this list.
+   */
+  healthCheckTable: [
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:DescribeTable',
+    'dynamodb:DescribeTimeToLive',
+    'dynamodb:DescribeContinuousBackups',
+  ],
 } as const;
 
 /*
@@ -60,6 +77,12 @@ export function grantTableReadWrite(grantee: iam.IGrantable, table: dynamodb.ITa
     actions: [...CacheActions.tableRead, ...CacheActions.tableWrite],
     resourceArns: [table.tableArn],
   });
+  grantKeyViaDynamoDB(grantee, storageKey, [...CacheActions.storageKeyRead, ...CacheActions.storageKeyWrite]);
+}
+
+/** The health check's canary and table checks (CacheActions.healthCheckTable), and the storage key through DynamoDB. */
+export function grantHealthCheckTable(grantee: iam.IGrantable, table: dynamodb.ITable, storageKey: kms.IKey): void {
+  iam.Grant.addToPrincipal({ grantee, actions: [...CacheActions.healthCheckTable], resourceArns: [table.tableArn] });
   grantKeyViaDynamoDB(grantee, storageKey, [...CacheActions.storageKeyRead, ...CacheActions.storageKeyWrite]);
 }
 

@@ -11,6 +11,8 @@ export interface CacheMigrationProps extends CacheResources, OperationsFunctionS
   readonly timeout: Duration;
   /** Minutes of no progress while the function keeps being invoked before the stall alarm. */
   readonly stallMinutes: number;
+  /** Concurrent executions reserved (and capped), so a job cannot starve or be starved by the account's other functions. */
+  readonly reservedConcurrency: number;
 }
 
 /**
@@ -38,6 +40,7 @@ export class CacheMigration extends Construct {
       logRemovalPolicy: props.logRemovalPolicy,
       environment: props.clientEnvironment,
       alarms: props.alarms,
+      reservedConcurrentExecutions: props.reservedConcurrency,
     });
     const role = this.function.role;
     grantTableReadWrite(role, props.table, props.storageKey);

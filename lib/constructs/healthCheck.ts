@@ -5,7 +5,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
 import { MetricNames } from '../../lambda/metricNames';
-import { grantManifestRead, grantTableReadWrite, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
+import { grantHealthCheckTable, grantManifestRead, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
 import { CacheFunction, type OperationsFunctionSettings } from './cacheFunction';
 import { functionEntry } from './functionBundling';
 
@@ -39,8 +39,8 @@ export class HealthCheck extends Construct {
     });
     // Scheduler invokes asynchronously; Lambda's own two retries would only add late checks.
     this.function.fn.configureAsyncInvoke({ retryAttempts: 0 });
-    // The canary writes, reads and deletes one entry, so it needs write access to the table.
-    grantTableReadWrite(this.function.role, props.table, props.storageKey);
+    // The canary writes, reads and deletes one entry; nothing else touches the table.
+    grantHealthCheckTable(this.function.role, props.table, props.storageKey);
     grantManifestRead(this.function.role, props.manifestSecret, props.storageKey);
     grantUnwrapDataKeys(this.function.role, props.wrappingKey, props.app, props.envName);
 

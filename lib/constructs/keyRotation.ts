@@ -14,6 +14,8 @@ export interface KeyRotationProps extends Omit<CacheResources, 'table'>, Operati
   /** The function started (asynchronously) to re-encrypt entries after a rotation. */
   readonly migrateFunction: lambda.IFunction;
   readonly rotationDays: number;
+  /** Concurrent executions reserved (and capped): one rotation at a time. */
+  readonly reservedConcurrency: number;
 }
 
 /**
@@ -39,6 +41,7 @@ export class KeyRotation extends Construct {
       logRemovalPolicy: props.logRemovalPolicy,
       environment: { ...props.clientEnvironment, CACHEVAULT_MIGRATE_FUNCTION_NAME: props.migrateFunction.functionName },
       alarms: props.alarms,
+      reservedConcurrentExecutions: props.reservedConcurrency,
     });
     const role = this.function.role;
 
@@ -57,9 +60,12 @@ export class KeyRotation extends Construct {
     // Only the unqualified function: grantInvoke would add every version and alias (`arn:*`).
     iam.Grant.addToPrincipal({ grantee: role, actions: ['lambda:InvokeFunction'], resourceArns: [props.migrateFunction.functionArn] });
 
+    // Only for rotations of this manifest secret: Secrets Manager acting for another secret (of
+    // this account or any other) cannot invoke the function.
     this.function.fn.addPermission('InvokedBySecretsManager', {
       principal: new iam.ServicePrincipal('secretsmanager.amazonaws.com'),
       sourceAccount: Stack.of(this).account,
+      sourceArn: props.manifestSecret.secretArn,
     });
     this.rotationSchedule = new secretsmanager.CfnRotationSchedule(this, 'Schedule', {
       secretId: props.manifestSecret.secretArn,

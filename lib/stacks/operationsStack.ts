@@ -56,6 +56,7 @@ export class OperationsStack extends Stack {
       ...settings,
       timeout: Duration.seconds(p.migrateTimeoutSeconds),
       stallMinutes: p.reencryptionStallMinutes,
+      reservedConcurrency: p.reservedConcurrency.migrate,
     });
     const { table: _rotationNeedsNoTable, ...rotationResources } = resources;
     this.rotation = new KeyRotation(this, 'KeyRotation', {
@@ -63,6 +64,7 @@ export class OperationsStack extends Stack {
       ...settings,
       migrateFunction: this.migration.function.fn,
       rotationDays: p.keyRotationDays,
+      reservedConcurrency: p.reservedConcurrency.rotateKeys,
     });
 
     const functions = [this.health.function, this.rotation.function, this.migration.function];

@@ -52,6 +52,19 @@ describe.each(ENVIRONMENT_NAMES)('data stack (%s)', (env) => {
     }
   });
 
+  it("lets CloudWatch use the storage key only for this account's alarms (aws:SourceAccount and aws:SourceArn)", () => {
+    const statements = (template.toJSON().Resources[storageKeyId()].Properties.KeyPolicy.Statement as Array<Record<string, unknown>>).filter(
+      (st) => JSON.stringify(st.Principal).includes('cloudwatch.amazonaws.com'),
+    );
+    expect(statements).toHaveLength(1);
+    expect(statements[0].Condition).toEqual({
+      StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+      ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':alarm:*']] } },
+    });
+    // The wrapping key is not CloudWatch's to use at all.
+    expect(JSON.stringify(template.toJSON().Resources[wrappingKeyId()].Properties.KeyPolicy)).not.toContain('cloudwatch');
+  });
+
   it('bills the table as the environment says', () => {
     const table = Object.values(template.findResources('AWS::DynamoDB::Table'))[0] as { Properties: Record<string, unknown> };
     if (params.billing.mode === 'PROVISIONED') {

@@ -89,6 +89,25 @@ describe.each(ENVIRONMENT_NAMES)('operations stack (%s)', (env) => {
     });
   });
 
+  it('lets Secrets Manager invoke rotate-keys only for rotations of the manifest secret (SourceArn)', () => {
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission', { Properties: { Principal: 'secretsmanager.amazonaws.com' } })) as Resource[];
+    expect(permissions).toHaveLength(1);
+    expect(permissions[0].Properties.SourceArn).toEqual({ 'Fn::ImportValue': expect.stringMatching(/KeyManifestSecret/) });
+  });
+
+  it.each([
+    ['cachevault-rotate-keys', params.reservedConcurrency.rotateKeys],
+    ['cachevault-migrate', params.reservedConcurrency.migrate],
+  ])('reserves (and caps) the concurrency of %s at %i', (service, reserved) => {
+    const fn = template.toJSON().Resources[functionId(service)] as Resource;
+    expect(fn.Properties.ReservedConcurrentExecutions).toBe(reserved);
+  });
+
+  it('leaves the health function in the unreserved pool (it runs every few minutes, one at a time)', () => {
+    const fn = template.toJSON().Resources[functionId('cachevault-health')] as Resource;
+    expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
   describe('alarms', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Resource[];
     const topicImport = { 'Fn::ImportValue': expect.stringMatching(/AlarmsTopic/) };
@@ -216,6 +235,11 @@ describe.each(ENVIRONMENT_NAMES)('operations stack (%s)', (env) => {
     const actions = actionsOf(roleStatements('cachevault-health'));
     expect(actions.filter((a) => !/^(dynamodb|kms|secretsmanager|logs):/.test(a))).toEqual([]);
     expect(actions).not.toContain('secretsmanager:PutSecretValue');
+  });
+
+  it('gives the health function exactly the table actions its canary and table checks use: no scan, query, batch or update', () => {
+    const table = actionsOf(roleStatements('cachevault-health')).filter((a) => a.startsWith('dynamodb:'));
+    expect(table).toEqual(['dynamodb:DeleteItem', 'dynamodb:DescribeContinuousBackups', 'dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:GetItem', 'dynamodb:PutItem']);
   });
 
   it('grants no wildcard action in any IAM policy and attaches no AWS managed policy', () => {

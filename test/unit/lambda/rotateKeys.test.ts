@@ -84,12 +84,19 @@ describe('rotate-keys handler', () => {
     expect(JSON.parse(Buffer.from(call.Payload as Uint8Array).toString('utf8'))).toEqual({ kind: 'reencrypt', reason: 'rotation to k2' });
   });
 
-  it('does nothing when Secrets Manager repeats a step that already ran', async () => {
+  it('changes no secret version when Secrets Manager repeats a step that already ran', async () => {
     const token = await rotate();
     const before = JSON.stringify([...secrets.versions]);
-    expect(await step('finishSecret', token)).toMatchObject({ changed: false });
+    for (const s of STEPS) await step(s, token);
     expect(JSON.stringify([...secrets.versions])).toBe(before);
-    expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 1);
+  });
+
+  it('starts the re-encryption again when finishSecret is repeated (the first may have failed after AWSCURRENT moved)', async () => {
+    const token = await rotate();
+    expect(await step('finishSecret', token)).toMatchObject({ changed: false, reencryptionStarted: true });
+    expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 2);
+    const call = lambda.commandCalls(InvokeCommand)[1].args[0].input;
+    expect(JSON.parse(Buffer.from(call.Payload as Uint8Array).toString('utf8'))).toMatchObject({ kind: 'reencrypt' });
   });
 
   it('publishes one step metric per completed step', async () => {
