@@ -3,7 +3,7 @@ import { testDynamoEndpoint } from '../support/dynamoTestTable';
 
 describe('the soak (short form of `npm run soak`)', () => {
   test('32 callers on an encrypted memory/file/DynamoDB cache for a few seconds meet every check', async () => {
-    const report = await runSoak({ endpoint: testDynamoEndpoint(), seconds: 4, warmupSeconds: 1, keys: 300 });
+    const report = await runSoak({ endpoint: testDynamoEndpoint(), seconds: 4, warmupSeconds: 2, keys: 300 });
     const failed = report.checks.filter((c) => !c.pass).map((c) => `${c.name}: ${c.detail}`);
     expect(failed).toEqual([]);
     expect(report.errors.count).toBe(0);
