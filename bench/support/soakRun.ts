@@ -183,13 +183,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const tableName = `cv-soak-${randomBytes(4).toString('hex')}`;
   const tables = new TableManager({ client, tableName, waitTimeoutMs: 60_000 });
   let cache: CacheManager | undefined;
+  const variable = 'CACHEVAULT_SOAK_KEY';
   try {
     await tables.create();
 
     // Encryption as an app without KMS or a keyring has it: a root key in an environment
     // variable (set here, in this process only) wraps the data key, which is unwrapped again
     // through the provider before use, as a cold start would.
-    const variable = 'CACHEVAULT_SOAK_KEY';
     process.env[variable] = randomBytes(32).toString('base64');
     const envKeys = new EnvKeyProvider({ variable });
     const context = { app: 'soak', environment: 'local', keyId: 'k1' };
@@ -359,6 +359,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }
   } finally {
     await cache?.close().catch(() => undefined);
+    delete process.env[variable];
     await tables.delete().catch(() => undefined);
     client.destroy();
     rmSync(dir, { recursive: true, force: true });
