@@ -136,7 +136,9 @@ const failureSamples = (failures: readonly { namespace: string; key: string; rea
   failures.map(({ namespace, key, reason }) => ({ namespace, key, reason }));
 
 async function reencrypt(job: Extract<MigrateJob, { kind: 'reencrypt' }>, stateDir: string, deadline: WindDown, obs: Observability): Promise<JobOutcome> {
-  const vault = await createCache({ logger: obs.clientLogger });
+  // Unencrypted entries are read only when this job was asked to encrypt them (they are refused
+  // by default: anyone who can write the table could have forged them).
+  const vault = await createCache({ logger: obs.clientLogger, options: job.includeUnencrypted ? { encryption: { allowUnencryptedReads: true } } : undefined });
   try {
     const activeKeyId = vault.keys?.status().activeKeyId;
     if (activeKeyId === undefined) {

@@ -3,7 +3,9 @@
  * one line saying what to do, and an exit code. Stacks only with `--verbose`.
  */
 import { CommanderError } from 'commander';
+import { redactText } from '../config/redact';
 import { CacheVaultError, ConfigError, ExitCode, InvalidArgumentError, type CacheVaultErrorOptions } from '../errors';
+import { escapeControl } from './terminalText';
 
 /** The command line itself is wrong: unknown option, bad value, missing argument. Exit 2. */
 export class UsageError extends CacheVaultError {
@@ -104,8 +106,16 @@ function causes(err: unknown): unknown[] {
 /** Codes of errors raised by client modules for bad command-line input (a malformed --from spec...). */
 const USAGE_CODES: ReadonlySet<string> = new Set(['BACKEND_SPEC_INVALID']);
 
-/** Maps any thrown value to what the user sees and the exit code. */
+/**
+ * Maps any thrown value to what the user sees and the exit code. Message and hint are redacted
+ * (config/redact.ts): an error may quote input that holds a key or an endpoint's password.
+ */
 export function reportError(err: unknown): ErrorReport {
+  const report = mapError(err);
+  return { ...report, message: redactText(report.message), hint: report.hint === undefined ? undefined : redactText(report.hint) };
+}
+
+function mapError(err: unknown): ErrorReport {
   if (err instanceof CommanderError) {
     return { code: 'USAGE', message: err.message.replace(/^error:\s*/i, ''), hint: 'Run `cachevault --help` for the commands and options.', exitCode: ExitCode.usage };
   }
@@ -138,7 +148,10 @@ function firstLine(message: string): string {
   return message.split('\n')[0]!.trim();
 }
 
-/** The text printed on stderr: `error: ...`, `hint: ...`, and with --verbose the stack and causes. */
+/**
+ * The text printed on stderr: `error: ...`, `hint: ...`, and with --verbose the stack and causes,
+ * redacted and with control characters made visible like every other line the CLI prints.
+ */
 export function formatError(report: ErrorReport, err: unknown, verbose: boolean): string {
   const lines = [`error: ${report.message}`];
   if (report.hint) lines.push(`hint: ${report.hint}`);
@@ -147,5 +160,5 @@ export function formatError(report: ErrorReport, err: unknown, verbose: boolean)
       if (e instanceof Error && e.stack) lines.push('', e === err ? e.stack : `caused by: ${e.stack}`);
     }
   }
-  return `${lines.join('\n')}\n`;
+  return `${escapeControl(redactText(lines.join('\n')))}\n`;
 }

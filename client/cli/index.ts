@@ -7,7 +7,8 @@ import { ExitCode } from '../errors';
 import { Runtime } from './command';
 import { formatError, reportError } from './errors';
 import { packageVersion } from './packageVersion';
-import type { CliIo } from './output';
+import { terminalSafe, type CliIo } from './output';
+import { escapeJsonText } from './terminalText';
 import { registerConfig } from './commands/config';
 import { registerEntries } from './commands/entries';
 import { registerStatus } from './commands/status';
@@ -76,7 +77,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
     const json = runtime.context?.globals.json ?? argv.includes('--json');
     const verbose = runtime.context?.globals.verbose ?? (argv.includes('--verbose') || argv.includes('-v'));
     if (json) {
-      io.stdout(`${JSON.stringify({ ok: false, error: { code: report.code, message: report.message, hint: report.hint ?? null } }, null, 2)}\n`);
+      io.stdout(`${escapeJsonText(JSON.stringify({ ok: false, error: { code: report.code, message: report.message, hint: report.hint ?? null } }, null, 2))}\n`);
     }
     io.stderr(formatError(report, err, verbose));
     return report.exitCode;
@@ -84,7 +85,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
     try {
       await runtime.context?.closeAll();
     } catch (err) {
-      io.stderr(`warning: closing the cache failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      io.stderr(`warning: closing the cache failed: ${terminalSafe(err instanceof Error ? err.message : String(err))}\n`);
     }
   }
 }

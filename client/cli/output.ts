@@ -1,8 +1,14 @@
 /**
  * Everything the CLI writes goes through here: results as human text or as one JSON document
- * (`--json`), warnings on stderr, progress bars only on an interactive terminal.
+ * (`--json`), warnings on stderr, progress bars only on an interactive terminal. Nothing reaches
+ * the terminal raw: control characters are escaped in human output (terminalText.ts) and
+ * warnings and notes pass through the redaction of config/redact.ts (key-like strings, URL
+ * passwords). Results are data the user asked for and are not redacted; commands redact the
+ * configuration values they show (`config show`) at the source.
  */
 import { SingleBar, Presets } from 'cli-progress';
+import { redactText } from '../config/redact';
+import { escapeControl, escapeInline, escapeJsonText } from './terminalText';
 
 /** Where the CLI reads and writes; tests pass their own. */
 export interface CliIo {
@@ -34,21 +40,21 @@ export class Output {
 
   /** The command's result: `data` as JSON with --json, else `human(data)`. */
   result<T>(data: T, human: (data: T) => string): void {
-    if (this.json) this.io.stdout(`${JSON.stringify(data, jsonReplacer, 2)}\n`);
+    if (this.json) this.io.stdout(`${escapeJsonText(JSON.stringify(data, jsonReplacer, 2))}\n`);
     else {
-      const text = human(data);
+      const text = escapeControl(human(data));
       if (text !== '') this.io.stdout(text.endsWith('\n') ? text : `${text}\n`);
     }
   }
 
   /** A warning for the human at the terminal; on stderr so `--json` stdout stays parseable. */
   warn(message: string): void {
-    this.io.stderr(`warning: ${message}\n`);
+    this.io.stderr(`warning: ${terminalSafe(message)}\n`);
   }
 
   /** Informational chatter for humans only (suppressed with --json). */
   note(message: string): void {
-    if (!this.json) this.io.stderr(`${message}\n`);
+    if (!this.json) this.io.stderr(`${terminalSafe(message)}\n`);
   }
 
   /** A progress bar on an interactive terminal; a no-op otherwise and under --json. */
@@ -67,6 +73,11 @@ export class Output {
   }
 }
 
+/** A message for stderr: redacted, then with control characters made visible. */
+export function terminalSafe(message: string): string {
+  return escapeControl(redactText(message));
+}
+
 /** Buffers become base64 and bigints strings, so any result serialises. */
 function jsonReplacer(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
@@ -82,7 +93,7 @@ function jsonReplacer(_key: string, value: unknown): unknown {
 export function table(rows: readonly Record<string, Cell>[], columns?: readonly string[]): string {
   if (rows.length === 0) return '(none)';
   const cols = columns ?? Object.keys(rows[0]!);
-  const cell = (v: Cell): string => (v === null || v === undefined ? '-' : typeof v === 'number' ? formatNumber(v) : String(v));
+  const cell = (v: Cell): string => (v === null || v === undefined ? '-' : typeof v === 'number' ? formatNumber(v) : escapeInline(String(v)));
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(cols.map((c) => c.toUpperCase())), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
@@ -92,7 +103,7 @@ export function table(rows: readonly Record<string, Cell>[], columns?: readonly 
 export function keyValues(pairs: Readonly<Record<string, Cell>>): string {
   const width = Math.max(...Object.keys(pairs).map((k) => k.length));
   return Object.entries(pairs)
-    .map(([k, v]) => `${`${k}:`.padEnd(width + 1)} ${v === null || v === undefined ? '-' : typeof v === 'number' ? formatNumber(v) : String(v)}`)
+    .map(([k, v]) => `${`${k}:`.padEnd(width + 1)} ${v === null || v === undefined ? '-' : typeof v === 'number' ? formatNumber(v) : escapeInline(String(v))}`)
     .join('\n');
 }
 

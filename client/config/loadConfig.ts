@@ -2,7 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors';
-import { AdvancedCacheConfig, SECRET_FIELDS, type CacheConfigInput } from './schema';
+import { isSecretPath, jsonSyntaxLocation, redactConfigValue, redactText, REDACTED } from './redact';
+import { AdvancedCacheConfig, type CacheConfigInput } from './schema';
+
+export { isSecretPath } from './redact';
 
 /** Where a value came from, lowest precedence first. */
 export type ConfigSource = 'default' | `file:${string}` | `env:${string}` | 'options';
@@ -78,10 +81,6 @@ const DEPRECATIONS: readonly { from: string; to: string; convert?: (v: unknown) 
   { from: 'dynamodb.table', to: 'dynamodb.tableName' },
 ];
 
-export function isSecretPath(path: string): boolean {
-  return SECRET_FIELDS.includes(path) || /(secret|password|passphrase|token|material)$/i.test(path);
-}
-
 /** Loads defaults < file < environment < options, validates, and reports every bad field. */
 export function loadConfig(input: LoadConfigOptions = {}): LoadedConfig {
   const env = input.env ?? process.env;
@@ -107,7 +106,7 @@ export function loadConfig(input: LoadConfigOptions = {}): LoadedConfig {
       const raw = getPath(merged, issue.path.map(String));
       return {
         path: path || '(root)',
-        value: isSecretPath(path) ? '[redacted]' : raw === undefined ? '(missing)' : describeValue(raw),
+        value: isSecretPath(path) ? REDACTED : raw === undefined ? '(missing)' : describeValue(path, raw),
         expected: issue.message,
         source: sources.get(path) ?? sourceOfParent(path, sources) ?? 'default',
       };
@@ -124,11 +123,14 @@ export function loadConfig(input: LoadConfigOptions = {}): LoadedConfig {
 /**
  * A bad value as shown in a ConfigError. An object (an issue on a section, e.g. an unknown
  * field) is shown by its field names only: its values may include a secret under a name the
- * redaction does not know, such as a misspelled field.
+ * redaction does not know, such as a misspelled field. Anything else goes through the one
+ * redaction (config/redact.ts) before it is shortened: a key pasted into the wrong field is
+ * shown as `[redacted]`, never in part.
  */
-function describeValue(raw: unknown): string {
-  if (isPlainObject(raw)) return `{ ${Object.keys(raw).join(', ')} }`.slice(0, 120);
-  return JSON.stringify(raw).slice(0, 120);
+function describeValue(path: string, raw: unknown): string {
+  if (isPlainObject(raw)) return `{ ${Object.keys(raw).map(redactText).join(', ')} }`.slice(0, 120);
+  const shown = JSON.stringify(redactConfigValue(path, raw)) ?? String(raw);
+  return shown.length > 120 ? `${shown.slice(0, 117)}...` : shown;
 }
 
 function resolveConfigFile(input: LoadConfigOptions, env: NodeJS.ProcessEnv): string | undefined {
@@ -151,10 +153,13 @@ export function readConfigFile(path: string): Record<string, unknown> {
   let data: unknown;
   try {
     data = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`Config file ${path} is not valid JSON: ${(err as Error).message}`, [{ path: '(file)', value: path, expected: 'valid JSON' }], {
-      cause: err,
-      hint: 'Fix the JSON syntax (a trailing comma or a missing quote is the usual cause).',
+  } catch {
+    // JSON.parse's message quotes the text around the error, which may be part of a key: only
+    // the position is reported, and the SyntaxError is not kept as the cause (--verbose prints causes).
+    const { line, column } = jsonSyntaxLocation(text);
+    throw new ConfigError(`Config file ${path} is not valid JSON (syntax error at line ${line}, column ${column}).`, [{ path: '(file)', value: path, expected: `valid JSON (error at line ${line}, column ${column})` }], {
+      hint: 'Fix the JSON syntax at that position (a trailing comma or a missing quote is the usual cause).',
+      context: { line, column },
     });
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { looksLikeSecret } from './redact';
 
 /**
  * The whole configuration, validated with zod. Every field has a default, so `{}` is a valid
@@ -124,7 +125,11 @@ export const KeysConfig = z.strictObject({
   envKey: z
     .strictObject({
       /** Name of the environment variable holding a base64 256-bit key (provider `env`). */
-      variable: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('CACHEVAULT_KEY'),
+      variable: z
+        .string()
+        .regex(/^[A-Z_][A-Z0-9_]*$/, 'the NAME of an environment variable (A-Z, 0-9, _), not the key itself')
+        .refine((v) => !looksLikeSecret(v), 'looks like a key, not the name of an environment variable: put the key in the environment and its variable name here')
+        .default('CACHEVAULT_KEY'),
     })
     .default({ variable: 'CACHEVAULT_KEY' }),
   /** Also wrap each data key under the local root key, so reads survive a KMS outage. */
@@ -137,7 +142,13 @@ export const EncryptionConfig = z.strictObject({
   enabled: z.boolean().default(true),
   algorithm: z.enum(['aes-256-gcm', 'aes-256-cbc-hmac-sha-512']).default('aes-256-gcm'),
   /** Read entries written before encryption was enabled. */
-  allowUnencryptedReads: z.boolean().default(true),
+  /**
+   * Read entries stored unencrypted (`none` envelopes, written before encryption was enabled).
+   * They carry only a checksum, so anyone who can write the file tier or the table could forge
+   * them: off unless you turn it on. `cachevault encryption enable` turns it on for its sweep
+   * and off again once no unencrypted entry remains. Ignored when encryption is disabled.
+   */
+  allowUnencryptedReads: z.boolean().default(false),
 });
 
 export const CompressionConfig = z.strictObject({
@@ -178,5 +189,5 @@ export type AdvancedCacheConfig = z.infer<typeof AdvancedCacheConfig>;
 /** What a user may write: every field optional, nested. */
 export type CacheConfigInput = z.input<typeof AdvancedCacheConfig>;
 
-/** Fields whose values are secret-bearing and always redacted in output. */
-export const SECRET_FIELDS: readonly string[] = [];
+/** Fields whose values are secret-bearing and always redacted in output (config/redact.ts). */
+export { SECRET_FIELDS } from './redact';

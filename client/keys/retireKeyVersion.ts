@@ -1,6 +1,6 @@
 import type { CacheBackend } from '../backends/cacheBackend';
 import { KeyVersionInUseError, KeyStateError } from './errors';
-import { entriesByKeyId } from './entriesByKeyId';
+import { entriesByKeyId, type KeyIdMismatch } from './entriesByKeyId';
 import type { KeyManager } from './keyManager';
 import { KeyState } from './keyManifest';
 
@@ -21,13 +21,17 @@ export interface RetireKeyVersionResult {
   readonly keyId: string;
   /** Live entries the check looked at (none of them under `keyId`). */
   readonly scanned: number;
+  /** Live entries whose clear key id disagreed with their envelope header (counted by the header). */
+  readonly keyIdMismatches: number;
+  readonly mismatchSamples: readonly KeyIdMismatch[];
 }
 
 /**
  * Retires a decrypt-only key version only when no live entry of `backend` is still sealed under
- * it: the key id is stored in clear beside each entry, so a scan counts them without opening
- * anything. Otherwise throws KeyVersionInUseError naming how many remain and the sweep that moves
- * them. Expired entries are not counted: they already read as misses.
+ * it: a scan reads the key id in each entry's envelope header (authenticated on every open, so a
+ * relabelled clear `keyId` column cannot hide an entry) without opening anything. Otherwise
+ * throws KeyVersionInUseError naming how many remain and the sweep that moves them. Expired
+ * entries are not counted: they already read as misses.
  *
  * New entries are only ever sealed under the active version, so none can appear under a
  * decrypt-only one between the scan and the retirement. Through a HybridBackend the scan sees the
@@ -48,12 +52,12 @@ export async function retireKeyVersion(options: RetireKeyVersionOptions): Promis
     });
   }
 
-  const { total: scanned, byKeyId } = await entriesByKeyId(backend, { pageSize: options.pageSize, concurrency: options.concurrency });
+  const { total: scanned, byKeyId, mismatched, mismatches } = await entriesByKeyId(backend, { pageSize: options.pageSize, concurrency: options.concurrency });
   const sealedUnder = byKeyId[keyId] ?? 0;
   if (sealedUnder > 0) throw new KeyVersionInUseError(keyId, sealedUnder, options.backendDescription ?? backend.name);
 
   await keys.retire(keyId);
-  return { keyId, scanned };
+  return { keyId, scanned, keyIdMismatches: mismatched, mismatchSamples: mismatches };
 }
 
 export interface RetireDrainedVersionsOptions {
@@ -72,6 +76,9 @@ export interface RetireDrainedVersionsResult {
   readonly retired: readonly string[];
   /** Versions kept because live entries are still sealed under them, one error each. */
   readonly inUse: readonly KeyVersionInUseError[];
+  /** Live entries whose clear key id disagreed with their envelope header (counted by the header). */
+  readonly keyIdMismatches: number;
+  readonly mismatchSamples: readonly KeyIdMismatch[];
 }
 
 /**
@@ -85,8 +92,8 @@ export async function retireDrainedVersions(options: RetireDrainedVersionsOption
     .status()
     .versions.filter((v) => v.state === KeyState.decryptOnly && !v.ephemeral && (only === undefined || only.includes(v.id)))
     .map((v) => v.id);
-  if (candidates.length === 0) return { retired: [], inUse: [] };
-  const { byKeyId } = await entriesByKeyId(backend, { pageSize: options.pageSize, concurrency: options.concurrency });
+  if (candidates.length === 0) return { retired: [], inUse: [], keyIdMismatches: 0, mismatchSamples: [] };
+  const { byKeyId, mismatched, mismatches } = await entriesByKeyId(backend, { pageSize: options.pageSize, concurrency: options.concurrency });
   const retired: string[] = [];
   const inUse: KeyVersionInUseError[] = [];
   for (const id of candidates) {
@@ -98,5 +105,5 @@ export async function retireDrainedVersions(options: RetireDrainedVersionsOption
     await keys.retire(id);
     retired.push(id);
   }
-  return { retired, inUse };
+  return { retired, inUse, keyIdMismatches: mismatched, mismatchSamples: mismatches };
 }

@@ -1,6 +1,7 @@
 import type { CacheBackend } from '../backends/cacheBackend';
 import type { EncryptionProvider } from '../crypto/encryptionProvider';
 import { CacheVaultError, InvalidArgumentError } from '../errors';
+import { sealedKeyId } from '../keys/entriesByKeyId';
 import { silentLogger } from '../logger';
 import type { Clock, Logger, StoredEntry } from '../types';
 import { CheckpointStore, planHash, type PlanDescription } from './checkpoint';
@@ -19,7 +20,11 @@ export interface ReencryptOptions {
   readonly open: EncryptionProvider;
   /** Seals the rewritten entries (the active key, or NoEncryption to disable encryption). */
   readonly seal: EncryptionProvider;
-  /** Which entries to rewrite: e.g. `(e) => e.keyId === 'k1'` after a rotation, `(e) => e.keyId === 'none'` to enable encryption. */
+  /**
+   * Which entries to rewrite: e.g. `(e) => e.keyId === 'k1'` after a rotation, `(e) => e.keyId === 'none'` to enable encryption.
+   * `keyId` here is the one in the entry's authenticated envelope header, not the clear column
+   * (which anyone who can write the store can relabel); the clear one when the header is unreadable.
+   */
   readonly shouldRewrite: (entry: StoredEntry) => boolean;
   /** Directory for the sweep's checkpoint (created owner-only). */
   readonly stateDir: string;
@@ -72,8 +77,10 @@ export interface ReencryptCounts {
   /** Entries that could not be opened (left as they are). */
   failed: number;
   failuresByReason: Record<string, number>;
-  /** Live entries per stored key id as the sweep found them. */
+  /** Live entries per key id (from the envelope header) as the sweep found them. */
   keyIdsBefore: Record<string, number>;
+  /** Live entries whose clear key id disagreed with their envelope header; treated by the header. */
+  keyIdMismatches: number;
   /** ... and as the sweep left them. */
   keyIdsAfter: Record<string, number>;
   /** Stored bytes of the entries rewritten. */
@@ -100,8 +107,16 @@ const emptyCounts = (): ReencryptCounts => ({
   failuresByReason: {},
   keyIdsBefore: {},
   keyIdsAfter: {},
+  keyIdMismatches: 0,
   bytes: 0,
 });
+
+/** The entry as the sweep judges it: with the key id its authenticated header names. */
+function byHeader(entry: StoredEntry): { entry: StoredEntry; mismatch: boolean } {
+  const keyId = sealedKeyId(entry);
+  if (keyId === undefined || keyId === entry.keyId) return { entry, mismatch: false };
+  return { entry: { ...entry, keyId }, mismatch: true };
+}
 
 type PageOutcome = Omit<ReencryptCounts, 'failuresByReason'> & { failures: EntryFailure[] };
 
@@ -202,11 +217,13 @@ async function sweep(options: ReencryptOptions, setup: SweepSetup): Promise<Reen
       const out: PageOutcome = { ...emptyCounts(), failures: [] };
       const now = clock();
       const candidates: { original: StoredEntry; rewrite: StoredEntry }[] = [];
-      for (const entry of page.entries) {
-        if (entry.expiresAt !== null && entry.expiresAt <= now) {
+      for (const stored of page.entries) {
+        if (stored.expiresAt !== null && stored.expiresAt <= now) {
           out.skippedExpired += 1;
           continue;
         }
+        const { entry, mismatch } = byHeader(stored);
+        if (mismatch) out.keyIdMismatches += 1;
         out.scanned += 1;
         bump(out.keyIdsBefore, entry.keyId);
         if (!shouldRewrite(entry)) {
@@ -248,7 +265,7 @@ async function sweep(options: ReencryptOptions, setup: SweepSetup): Promise<Reen
           const now = current[i];
           if (now === undefined || now.createdAt !== c.original.createdAt || !Buffer.from(now.value).equals(c.original.value)) {
             out.skippedChanged += 1;
-            if (now !== undefined) bump(out.keyIdsAfter, now.keyId);
+            if (now !== undefined) bump(out.keyIdsAfter, byHeader(now).entry.keyId);
             return;
           }
           writes.push(c.rewrite);
@@ -275,6 +292,8 @@ async function sweep(options: ReencryptOptions, setup: SweepSetup): Promise<Reen
       counts.skippedChanged += out.skippedChanged;
       counts.failed += out.failed;
       counts.bytes += out.bytes;
+      // `?? 0`: checkpoints written before this count existed resume too.
+      counts.keyIdMismatches = (counts.keyIdMismatches ?? 0) + out.keyIdMismatches;
       for (const [k, n] of Object.entries(out.keyIdsBefore)) bump(counts.keyIdsBefore, k, n);
       for (const [k, n] of Object.entries(out.keyIdsAfter)) bump(counts.keyIdsAfter, k, n);
       for (const f of out.failures) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliWorkspace, expectCleanError, type CliWorkspace } from './cliRunner';
 
@@ -36,24 +36,68 @@ describe('cachevault encryption, keys and audit (built CLI, file cache, env key)
     expect(code).toBe(0);
     expect(body.counted).toMatchObject({ entries: 5, unencrypted: 5 });
     expect(stderr).toContain('warning: 5 of 5 entries are stored unencrypted');
+    expect(stderr).toContain('they read as misses');
     expect(stderr).toContain('cachevault encryption enable');
   });
 
-  it('encryption enable rewrites every entry encrypted and records it in the config file', async () => {
-    const { code, body } = await json<{ enabled: boolean; backup: { dir: string; entries: number; restoreCommands: string[] }; counts: { rewritten: number; failed: number; keyIdsAfter: Record<string, number> } }>(['encryption', 'enable']);
+  it('with encryption turned on by hand, the old unencrypted entries read as misses (allowUnencryptedReads defaults to false)', async () => {
+    const { code, stderr } = await run(['get', 'k1'], { CACHEVAULT_ENCRYPTION_ENABLED: 'true' });
+    expect(code).toBe(1);
+    expect(stderr).toContain('is stored but was refused');
+    const asJson = await json<{ found: boolean; refused: boolean }>(['get', 'k1'], { CACHEVAULT_ENCRYPTION_ENABLED: 'true' });
+    expect(asJson.body).toMatchObject({ found: false, refused: true });
+    const status = await json<{ unencryptedRefused: number }>(['encryption', 'status'], { CACHEVAULT_ENCRYPTION_ENABLED: 'true' });
+    expect(status.body.unencryptedRefused).toBe(5);
+  });
+
+  it('encryption enable rewrites every entry encrypted, records each config change, and turns plaintext reads off again', async () => {
+    const { code, body } = await json<{
+      enabled: boolean;
+      alreadyEnabled: boolean;
+      configChanges: { key: string; from: unknown; to: unknown }[];
+      unencryptedRemaining: number;
+      backup: { dir: string; entries: number; plaintext: boolean; removeCommand: string; restoreCommands: string[] };
+      rollbackCommands: string[];
+      counts: { rewritten: number; failed: number; keyIdsAfter: Record<string, number> };
+    }>(['encryption', 'enable']);
     expect(code).toBe(0);
+    expect(body.alreadyEnabled).toBe(false);
     expect(body.counts).toMatchObject({ rewritten: 5, failed: 0, keyIdsAfter: { k1: 5 } });
-    // The upgrade took a backup first, and says how to roll back to it.
-    expect(body.backup.entries).toBe(5);
-    expect(existsSync(body.backup.dir)).toBe(true);
-    expect(body.backup.restoreCommands).toEqual([
-      `cachevault migrate --from file:${body.backup.dir} --to 'file:${ws.env.CACHEVAULT_FILE_DIR}'`,
-      'cachevault config set encryption.enabled false',
+    expect(body.unencryptedRemaining).toBe(0);
+    // `from` is absent for a key the file did not have.
+    expect(body.configChanges).toEqual([
+      { key: 'encryption.enabled', from: false, to: true },
+      { key: 'encryption.allowUnencryptedReads', to: false },
     ]);
-    expect(JSON.parse(readFileSync(configFile, 'utf8'))).toEqual({ encryption: { enabled: true } });
+    // The upgrade took a backup first, named and protected as the plaintext it is, and says how to roll back and remove it.
+    expect(body.backup.entries).toBe(5);
+    expect(body.backup.plaintext).toBe(true);
+    expect(body.backup.dir).toMatch(/\.plaintext-backup$/);
+    expect(statSync(body.backup.dir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(body.backup.dir, 'v1', 'cache.db')).mode & 0o777).toBe(0o600);
+    expect(body.backup.removeCommand).toBe(`rm -rf -- ${body.backup.dir}`);
+    expect(body.backup.restoreCommands).toEqual([`cachevault migrate --from file:${body.backup.dir} --to file:${ws.env.CACHEVAULT_FILE_DIR}`]);
+    // The rollback puts back the values the file had, not a hard-coded one.
+    expect(body.rollbackCommands).toEqual([
+      ...body.backup.restoreCommands,
+      `cachevault --config ${configFile} config set encryption.enabled false`,
+      `cachevault --config ${configFile} config unset encryption.allowUnencryptedReads`,
+    ]);
+    expect(JSON.parse(readFileSync(configFile, 'utf8'))).toEqual({ encryption: { enabled: true, allowUnencryptedReads: false } });
     const status = await json<EncryptionStatus>(['encryption', 'status']);
     expect(status.body).toMatchObject({ enabled: true, encryptedShare: 1, activeKeyId: 'k1' });
     expect((await json<{ value: unknown }>(['get', 'k3'])).body.value).toBe('v3');
+  });
+
+  it('encryption enable on an already encrypted cache is a no-op that says so: no backup, no rewrite, no config change', async () => {
+    const configBefore = readFileSync(configFile, 'utf8');
+    const backupsBefore = readdirSync(join(ws.dir, 'backups'));
+    const { code, body } = await json<{ alreadyEnabled: boolean; backup: unknown; configChanges: unknown[]; counts?: unknown }>(['encryption', 'enable']);
+    expect(code).toBe(0);
+    expect(body).toMatchObject({ alreadyEnabled: true, backup: null, configChanges: [] });
+    expect(body.counts).toBeUndefined();
+    expect(readFileSync(configFile, 'utf8')).toBe(configBefore);
+    expect(readdirSync(join(ws.dir, 'backups'))).toEqual(backupsBefore);
   });
 
   it('encryption rotate makes k2 active, re-encrypts the entries and can retire k1', async () => {
@@ -150,5 +194,38 @@ describe('cachevault encryption, keys and audit (built CLI, file cache, env key)
     expect(code).toBe(0);
     expect(body.counts).toMatchObject({ rewritten: 5, keyIdsAfter: { none: 5 } });
     expect((await json<EncryptionStatus>(['encryption', 'status'])).body).toMatchObject({ enabled: false, encryptedShare: 0 });
+  });
+});
+
+describe('cachevault encryption enable in human form (built CLI, file cache)', () => {
+  let ws: CliWorkspace;
+  let configFile: string;
+  const run = (args: string[]) => ws.run(['--config', configFile, ...args]);
+
+  beforeAll(async () => {
+    ws = cliWorkspace({ backend: 'file' });
+    configFile = join(ws.dir, 'cachevault.config.json');
+    writeFileSync(configFile, JSON.stringify({ encryption: { enabled: false } }));
+    for (let i = 0; i < 3; i++) expect((await run(['set', `key-${i}`, `value ${i}`])).code).toBe(0);
+  }, 60_000);
+  afterAll(() => ws.remove());
+
+  it('shows the config changes, the plaintext backup, how to remove it and how to roll back', async () => {
+    const { code, stdout } = await run(['encryption', 'enable']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('Encryption enabled');
+    expect(stdout).toContain('encryption.enabled: false -> true');
+    expect(stdout).toContain('encryption.allowUnencryptedReads: (not set) -> false');
+    expect(stdout).toMatch(/Backup: 3 entries in \S+\.plaintext-backup/);
+    expect(stdout).toContain('UNENCRYPTED copy');
+    expect(stdout).toMatch(/rm -rf -- \S+\.plaintext-backup/);
+    expect(stdout).toContain(`cachevault --config ${configFile} config set encryption.enabled false`);
+    expect(stdout).toContain(`cachevault --config ${configFile} config unset encryption.allowUnencryptedReads`);
+  });
+
+  it('run again, it says encryption is already enabled and changes nothing', async () => {
+    const { code, stdout } = await run(['encryption', 'enable']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('Encryption is already enabled (3 entries; none unencrypted). Nothing was changed: no backup, no rewrite.');
   });
 });

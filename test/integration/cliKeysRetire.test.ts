@@ -49,7 +49,7 @@ describe('cachevault keys retire (built CLI, file cache, env key)', () => {
     expect((await run(['encryption', 'rotate'])).code).toBe(0);
     const { code, body } = await json<{ retired: string; scanned: number }>(['keys', 'retire', 'k1']);
     expect(code).toBe(0);
-    expect(body).toEqual({ retired: 'k1', scanned: 3 });
+    expect(body).toEqual({ retired: 'k1', scanned: 3, keyIdMismatches: 0, mismatchSamples: [] });
 
     const text = await run(['keys', 'retire', 'k2']);
     expect(text.code).toBe(0);

@@ -1,10 +1,11 @@
-/** `cachevault config show|validate|set|test`. */
+/** `cachevault config show|validate|set|unset|test`. Every value shown is redacted (config/redact.ts). */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { configLeaves, envVarName, isSecretPath, loadConfig } from '../../config/loadConfig';
+import { configLeaves, envVarName, loadConfig } from '../../config/loadConfig';
+import { redactConfigValue, redactText } from '../../config/redact';
 import { ExitCode } from '../../errors';
 import { defineAction, type Runtime } from '../command';
-import { configFileTarget, parseConfigValue, writeConfigValue } from '../configEditor';
+import { configFileTarget, parseConfigValue, removeConfigValue, writeConfigValue } from '../configEditor';
 import { probeConfiguration } from '../configProbe';
 import { keyValues, table } from '../output';
 
@@ -32,7 +33,7 @@ export function registerConfig(program: Command, runtime: Runtime): void {
         const raw = getPath(loaded.config, leaf.path);
         return {
           path: leaf.path,
-          value: isSecretPath(leaf.path) && raw !== undefined ? '[redacted]' : raw === undefined ? null : raw,
+          value: raw === undefined ? null : redactConfigValue(leaf.path, raw),
           source: loaded.sources.get(leaf.path) ?? 'default',
           env: envVarName(leaf.path),
         };
@@ -75,9 +76,25 @@ export function registerConfig(program: Command, runtime: Runtime): void {
       const file = configFileTarget(ctx.globals.config, ctx.env, ctx.io.cwd);
       const value = parseConfigValue(key!, raw!);
       const { created } = writeConfigValue(file, key!, value);
-      ctx.out.result({ file, key: key!, value: isSecretPath(key!) ? '[redacted]' : value, created }, (d) =>
+      ctx.out.result({ file, key: key!, value: redactConfigValue(key!, value), created }, (d) =>
         `${d.created ? 'Created' : 'Updated'} ${d.file}: ${d.key} = ${JSON.stringify(d.value)}`,
       );
+      return ExitCode.ok;
+    },
+  );
+
+  defineAction(
+    runtime,
+    config
+      .command('unset')
+      .argument('<key>', 'dotted key, e.g. file.maxBytes')
+      .description('remove one value from the config file, so its default (or the environment) applies again'),
+    NoOptions,
+    async (ctx, _opts, [key]) => {
+      const file = configFileTarget(ctx.globals.config, ctx.env, ctx.io.cwd);
+      parseConfigValue(key!, 'null', { checkOnly: true });
+      const { removed } = removeConfigValue(file, key!);
+      ctx.out.result({ file, key: key!, removed }, (d) => (d.removed ? `Removed ${d.key} from ${d.file}; the default applies again.` : `${d.key} was not set in ${d.file}; nothing changed.`));
       return ExitCode.ok;
     },
   );
@@ -87,7 +104,9 @@ export function registerConfig(program: Command, runtime: Runtime): void {
     config.command('test').description('try each configured backend and key provider and say what works'),
     NoOptions,
     async (ctx) => {
-      const report = await probeConfiguration(ctx.config().config, ctx.loadOptions());
+      const probed = await probeConfiguration(ctx.config().config, ctx.loadOptions());
+      // Details quote the errors of the services tried, which may name an endpoint with its password.
+      const report = { ...probed, checks: probed.checks.map((c) => (c.detail === undefined ? c : { ...c, detail: redactText(c.detail) })) };
       ctx.out.result(report, (r) =>
         [
           keyValues({ backend: r.backend, 'all working': r.ok }),

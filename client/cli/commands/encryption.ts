@@ -14,14 +14,18 @@ import { rotateOrResume, rotationSweepDescription } from '../../keys/rotationRes
 import { reencryptInPlace, type ReencryptReport } from '../../migrate/reencrypt';
 import type { StoredEntry } from '../../types';
 import { defineAction, type Runtime } from '../command';
-import { configFileTarget, writeConfigValue } from '../configEditor';
+import { FileBackend, type CompactReport } from '../../backends/fileBackend';
+import { envVarName } from '../../config/loadConfig';
+import { configFileTarget, readConfigValue, writeConfigValue } from '../configEditor';
+import { openFileTier, usesTier } from '../tierBackends';
+import { keyIdMismatchWarning } from './keysRetire';
 import { confirmDestructive } from '../confirm';
 import type { CliContext } from '../context';
 import { UsageError } from '../errors';
 import type { CliVault } from '../openVault';
 import { keyValues, table } from '../output';
 import { sweepStateDir } from '../sweepDir';
-import { backupBeforeRewrite, type UpgradeBackup } from '../preUpgradeBackup';
+import { backupBeforeRewrite, shellQuote, type UpgradeBackup } from '../preUpgradeBackup';
 
 const NoOptions = z.object({});
 const EnableOptions = z.object({ backup: z.boolean().optional() });
@@ -53,13 +57,49 @@ async function sweep(ctx: CliContext, vault: CliVault, kind: 'rotate' | 'enable'
   }
 }
 
-/** Records the new setting in the config file, and warns when the environment overrides it. */
-function persistEnabled(ctx: CliContext, enabled: boolean): string {
-  const file = configFileTarget(ctx.globals.config, ctx.env, ctx.io.cwd);
-  writeConfigValue(file, 'encryption.enabled', enabled);
-  const fromEnv = ctx.env.CACHEVAULT_ENCRYPTION_ENABLED;
-  if (fromEnv !== undefined && fromEnv !== '') ctx.out.warn(`CACHEVAULT_ENCRYPTION_ENABLED=${fromEnv} in the environment overrides the config file; unset it.`);
-  return file;
+/** One value the command changed in the config file; `from` undefined = it was not in the file. */
+export interface ConfigChange {
+  readonly key: string;
+  readonly from: unknown;
+  readonly to: unknown;
+}
+
+/** The config file a command writes, and the environment variables that would override it. */
+class ConfigRecorder {
+  readonly file: string;
+  readonly changes: ConfigChange[] = [];
+
+  constructor(private readonly ctx: CliContext) {
+    this.file = configFileTarget(ctx.globals.config, ctx.env, ctx.io.cwd);
+  }
+
+  /** Writes `key = value` to the file unless it already says so; the first `from` of a key is kept. */
+  set(key: string, value: unknown): void {
+    const from = readConfigValue(this.file, key);
+    if (from !== value) writeConfigValue(this.file, key, value);
+    const earlier = this.changes.findIndex((c) => c.key === key);
+    if (earlier >= 0) this.changes[earlier] = { key, from: this.changes[earlier]!.from, to: value };
+    else if (from !== value) this.changes.push({ key, from, to: value });
+    const variable = envVarName(key);
+    const fromEnv = this.ctx.env[variable];
+    if (fromEnv !== undefined && fromEnv !== '') this.ctx.warnOnce(`${variable}=${fromEnv} in the environment overrides ${key} in the config file; unset it.`);
+  }
+
+  /** `cachevault config set|unset` commands that put every changed key back as it was. */
+  rollbackCommands(): string[] {
+    const prefix = this.ctx.globals.config !== undefined ? `cachevault --config ${shellQuote(this.file)}` : 'cachevault';
+    return this.changes
+      .filter((c) => c.from !== c.to)
+      .map((c) => (c.from === undefined ? `${prefix} config unset ${c.key}` : `${prefix} config set ${c.key} ${shellQuote(typeof c.from === 'string' ? c.from : JSON.stringify(c.from))}`));
+  }
+}
+
+function describeChange(c: ConfigChange): string {
+  return `${c.key}: ${c.from === undefined ? '(not set)' : JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`;
+}
+
+function configChangesText(changes: readonly ConfigChange[]): string {
+  return `\nConfig file changes:\n${changes.map((c) => `  ${describeChange(c)}`).join('\n') || '  (none)'}`;
 }
 
 function sweepSummary(r: ReencryptReport): Record<string, string | number> {
@@ -70,12 +110,46 @@ function sweepSummary(r: ReencryptReport): Record<string, string | number> {
     'changed by apps meanwhile (left)': r.counts.skippedChanged,
     failed: r.counts.failed,
     'key ids after': Object.entries(r.counts.keyIdsAfter).map(([k, n]) => `${k}: ${n}`).join(', ') || '-',
+    ...(r.counts.keyIdMismatches > 0 ? { 'key id column disagreed with header': r.counts.keyIdMismatches } : {}),
   };
 }
 
 function backupText(backup: UpgradeBackup | null): string {
   if (!backup) return '';
-  return `\nBackup of ${backup.entries} entries taken first: ${backup.dir}\nTo roll back:\n${backup.restoreCommands.map((c) => `  ${c}`).join('\n')}`;
+  const what = backup.plaintext ? 'UNENCRYPTED copy of the cache as it was' : 'copy of the cache as it was (entries encrypted)';
+  return [
+    `\nBackup: ${backup.entries} entries in ${backup.dir}`,
+    `  A ${what}, readable by your user only. Remove it once you no longer need to roll back:`,
+    `    ${backup.removeCommand}`,
+  ].join('\n');
+}
+
+function rollbackText(backup: UpgradeBackup | null, configCommands: readonly string[]): string {
+  const commands = [...(backup?.restoreCommands ?? []), ...configCommands];
+  if (commands.length === 0) return '';
+  return `\nTo roll back${backup ? '' : ' the configuration (no backup was taken)'}:\n${commands.map((c) => `  ${c}`).join('\n')}`;
+}
+
+/**
+ * Rewrites the file tier's database so no page of what the sweep replaced survives: SQLite keeps
+ * deleted rows in free pages and old page images in the WAL until they are overwritten
+ * (FileBackend.compact: secure_delete, VACUUM, WAL checkpoint TRUNCATE).
+ */
+async function compactFileTier(ctx: CliContext, vault: CliVault): Promise<CompactReport | null> {
+  if (!usesTier(vault.config, 'file')) return null;
+  // The vault's own file backend when it is one; through a hybrid, a second connection (the
+  // vault's is idle, so it holds no WAL frames back).
+  const own = vault.backend instanceof FileBackend ? vault.backend : undefined;
+  const backend = own ?? openFileTier(vault.config, ctx.io.cwd);
+  try {
+    const report = await backend.compact();
+    if (!report.walTruncated) {
+      ctx.out.warn('Another process is still reading the file cache, so its WAL (which may hold unencrypted copies of rewritten entries) could not be truncated; run `cachevault repair` (which checkpoints and truncates the WAL) once it has stopped.');
+    }
+    return report;
+  } finally {
+    if (!own) await backend.close();
+  }
 }
 
 export function registerEncryption(program: Command, runtime: Runtime): void {
@@ -83,13 +157,23 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
 
   defineAction(runtime, group.command('status').description('whether entries are encrypted, under which key versions'), NoOptions, async (ctx) => {
     const vault = await ctx.open();
-    const { byKeyId } = await entriesByKeyId(vault.backend);
+    const { byKeyId, mismatched, unreadable } = await entriesByKeyId(vault.backend);
     const total = Object.values(byKeyId).reduce((a, b) => a + b, 0);
     const status = vault.keys?.status();
+    const { enabled, allowUnencryptedReads } = vault.config.encryption;
+    const unencrypted = byKeyId.none ?? 0;
+    if (mismatched > 0) ctx.out.warn(keyIdMismatchWarning(mismatched));
+    if (enabled && !allowUnencryptedReads && unencrypted > 0) {
+      ctx.out.warn(`${unencrypted} entr${unencrypted === 1 ? 'y is' : 'ies are'} stored unencrypted in this encrypted cache and read${unencrypted === 1 ? 's' : ''} as a miss (allowUnencryptedReads is false; such entries could be forged by anyone who can write the storage).`);
+    }
     const result = {
-      enabled: vault.config.encryption.enabled,
+      enabled,
       algorithm: vault.encryption.algorithm,
-      allowUnencryptedReads: vault.config.encryption.allowUnencryptedReads,
+      allowUnencryptedReads,
+      /** Unencrypted entries this configuration refuses to read (each read is a counted miss). */
+      unencryptedRefused: enabled && !allowUnencryptedReads ? unencrypted : 0,
+      keyIdMismatches: mismatched,
+      unreadableEntries: unreadable,
       entries: total,
       entriesByKeyId: byKeyId,
       encryptedShare: total === 0 ? null : (total - (byKeyId.none ?? 0)) / total,
@@ -105,6 +189,8 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
           entries: r.entries,
           encrypted: r.encryptedShare === null ? '-' : `${(r.encryptedShare * 100).toFixed(1)}%`,
           'by key id': Object.entries(r.entriesByKeyId).map(([k, n]) => `${k}: ${n}`).join(', ') || '-',
+          'unencrypted reads': r.enabled ? (r.allowUnencryptedReads ? 'allowed (an enable sweep is unfinished, or set by hand)' : 'refused (misses)') : 'n/a (encryption disabled)',
+          'unreadable entries': r.unreadableEntries > 0 ? r.unreadableEntries : undefined,
         }),
         r.versions.length > 0 ? `\n${table(r.versions.map((v) => ({ key: v.id, state: v.state, 'age days': v.ageDays, 'wrapped by': v.wrappedBy.join(', '), 'local only': v.localOnly })))}` : '',
       ].join(''),
@@ -120,13 +206,73 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
       .description('encrypt every unencrypted entry in place (after a backup copy) and turn encryption on in the config'),
     EnableOptions,
     async (ctx, opts) => {
+      const { config } = ctx.config();
+      const recorder = new ConfigRecorder(ctx);
+      if (config.encryption.enabled && !config.encryption.allowUnencryptedReads) {
+        // Already encrypted, and no enable sweep left unfinished (that leaves allowUnencryptedReads on).
+        const vault = await ctx.open();
+        const held = await entriesByKeyId(vault.backend);
+        const unencrypted = held.byKeyId.none ?? 0;
+        if (held.mismatched > 0) ctx.out.warn(keyIdMismatchWarning(held.mismatched));
+        if (unencrypted > 0) {
+          ctx.out.warn(
+            `${unencrypted} of ${held.total} entries are stored unencrypted although this cache is configured encrypted; they read as misses (anyone who can write the storage could have forged them) and are left as they are. ` +
+              'If they are yours from before encryption was turned on, set encryption.enabled to false and run `cachevault encryption enable` again to encrypt them.',
+          );
+        }
+        ctx.out.result(
+          { enabled: true, alreadyEnabled: true, configFile: recorder.file, configChanges: [], backup: null, entries: held.total, unencryptedEntries: unencrypted },
+          (r) => `Encryption is already enabled (${r.entries} entries; ${r.unencryptedEntries === 0 ? 'none unencrypted' : `${r.unencryptedEntries} unencrypted, read as misses`}). Nothing was changed: no backup, no rewrite.`,
+        );
+        return ExitCode.ok;
+      }
+
+      // Old plaintext is read only for this sweep: on in the config while it runs (so apps read
+      // entries not yet rewritten, and an interrupted sweep is resumed by running this again),
+      // off again once none remains.
       const vault = await ctx.open({ encryption: { enabled: true, allowUnencryptedReads: true } });
       const backup = opts.backup === false ? null : await backupBeforeRewrite(ctx, vault, 'enable');
+      recorder.set('encryption.enabled', true);
+      recorder.set('encryption.allowUnencryptedReads', true);
       const report = await sweep(ctx, vault, 'enable', vault.encryption, vault.encryption, (e) => e.keyId === 'none', 'enable encryption');
-      const file = persistEnabled(ctx, true);
+      // Counted again after the sweep: an app still running unencrypted may have written meanwhile.
+      const after = await entriesByKeyId(vault.backend);
+      const remaining = (after.byKeyId.none ?? 0) + after.unreadable;
+      if (remaining === 0) recorder.set('encryption.allowUnencryptedReads', false);
+      else {
+        ctx.out.warn(
+          `${remaining} entr${remaining === 1 ? 'y is' : 'ies are'} still unencrypted or unreadable after the sweep${report.counts.failed > 0 ? ` (${report.counts.failed} could not be opened)` : ''}; ` +
+            'encryption.allowUnencryptedReads stays true so they stay readable. Stop apps that still write unencrypted and run `cachevault encryption enable` again.',
+        );
+      }
+      const compacted = await compactFileTier(ctx, vault);
       vault.audit?.append(AuditEvent.encryptionEnabled, { rewritten: report.counts.rewritten, failed: report.counts.failed });
-      ctx.out.result({ enabled: true, configFile: file, backup, ...report }, (r) => `Encryption enabled (${file}).\n${keyValues(sweepSummary(r))}${backupText(r.backup)}`);
-      return report.counts.failed > 0 ? ExitCode.partial : ExitCode.ok;
+      const rollback = recorder.rollbackCommands();
+      ctx.out.result(
+        {
+          enabled: true,
+          alreadyEnabled: false,
+          configFile: recorder.file,
+          configChanges: recorder.changes,
+          unencryptedRemaining: remaining,
+          backup,
+          rollbackCommands: [...(backup?.restoreCommands ?? []), ...rollback],
+          compacted,
+          ...report,
+        },
+        (r) =>
+          [
+            `Encryption enabled (${r.configFile}).`,
+            keyValues(sweepSummary(r)),
+            configChangesText(r.configChanges),
+            r.unencryptedRemaining === 0 ? '' : `Reading of unencrypted entries stays on: ${r.unencryptedRemaining} remain.`,
+            backupText(r.backup),
+            rollbackText(r.backup, rollback),
+          ]
+            .filter(Boolean)
+            .join('\n'),
+      );
+      return report.counts.failed > 0 || remaining > 0 ? ExitCode.partial : ExitCode.ok;
     },
   );
 
@@ -141,11 +287,19 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
     async (ctx, opts) => {
       const vault = await ctx.open({ encryption: { enabled: true, allowUnencryptedReads: true } });
       await confirmDestructive(ctx, `Store every entry of namespace "${vault.config.namespace}" unencrypted`, opts.yes);
+      const recorder = new ConfigRecorder(ctx);
       const backup = opts.backup === false ? null : await backupBeforeRewrite(ctx, vault, 'disable');
       const report = await sweep(ctx, vault, 'disable', vault.encryption, new NoEncryption(), (e) => e.keyId !== 'none', 'disable encryption');
-      const file = persistEnabled(ctx, false);
+      recorder.set('encryption.enabled', false);
       vault.audit?.append(AuditEvent.encryptionDisabled, { rewritten: report.counts.rewritten, failed: report.counts.failed });
-      ctx.out.result({ enabled: false, configFile: file, backup, ...report }, (r) => `Encryption disabled (${file}).\n${keyValues(sweepSummary(r))}${backupText(r.backup)}`);
+      const rollback = recorder.rollbackCommands();
+      ctx.out.result(
+        { enabled: false, configFile: recorder.file, configChanges: recorder.changes, backup, rollbackCommands: [...(backup?.restoreCommands ?? []), ...rollback], ...report },
+        (r) =>
+          [`Encryption disabled (${r.configFile}).`, keyValues(sweepSummary(r)), configChangesText(r.configChanges), backupText(r.backup), rollbackText(r.backup, rollback)]
+            .filter(Boolean)
+            .join('\n'),
+      );
       return report.counts.failed > 0 ? ExitCode.partial : ExitCode.ok;
     },
   );
@@ -174,6 +328,7 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
         } else {
           // One scan re-checks that no live entry is still under a version before it is destroyed.
           const outcome = await retireDrainedVersions({ keys, backend: vault.backend });
+          if (outcome.keyIdMismatches > 0) ctx.out.warn(keyIdMismatchWarning(outcome.keyIdMismatches));
           retired.push(...outcome.retired);
           if (outcome.inUse.length > 0) throw outcome.inUse[0];
         }

@@ -39,11 +39,15 @@ export function registerEntries(program: Command, runtime: Runtime): void {
     async (ctx, opts, [key]) => {
       const vault = await ctx.open();
       const cache = opts.namespace ? vault.cache.namespace(opts.namespace) : vault.cache;
+      const failuresBefore = vault.cache.stats().decryptFailures;
       const found = await cache.lookup(key!);
+      const rejected = vault.cache.stats().decryptFailures > failuresBefore;
       const result = {
         key: key!,
         namespace: cache.namespaceName,
         found: found.found,
+        /** A stored entry that failed authentication (or is unencrypted in an encrypted cache): a counted miss. */
+        refused: rejected,
         value: found.found ? (found.value ?? null) : null,
         expiresAt: found.expiresAt === null ? null : new Date(found.expiresAt).toISOString(),
       };
@@ -51,7 +55,11 @@ export function registerEntries(program: Command, runtime: Runtime): void {
         r.found ? (typeof r.value === 'string' ? r.value : JSON.stringify(r.value, null, 2)) : '',
       );
       if (!found.found) {
-        ctx.out.note(`No live entry "${key}" in namespace "${cache.namespaceName}" (missing, expired, or unreadable with the keys available).`);
+        ctx.out.note(
+          rejected
+            ? `Entry "${key}" in namespace "${cache.namespaceName}" is stored but was refused (tampered, corrupt, or unencrypted in a cache configured encrypted): treated as a miss.`
+            : `No live entry "${key}" in namespace "${cache.namespaceName}" (missing, expired, or unreadable with the keys available).`,
+        );
         return ExitCode.failure;
       }
       return ExitCode.ok;

@@ -4,6 +4,8 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { redactUrlUserinfo } from '../../config/redact';
+import { sealedKeyId } from '../../keys/entriesByKeyId';
 import type { BackendStats } from '../../types';
 import { defineAction, type Runtime } from '../command';
 import { configuredTiers } from '../configProbe';
@@ -46,11 +48,13 @@ export function registerStatus(program: Command, runtime: Runtime): void {
         for await (const entry of vault.backend.entries()) {
           counted.entries += 1;
           counted.bytes += entry.value.byteLength;
-          if (entry.keyId === 'none') counted.unencrypted += 1;
+          // By the authenticated envelope header, not the clear key id column.
+          if (sealedKeyId(entry) === 'none') counted.unencrypted += 1;
         }
-        // A cache written before encryption was enabled: readable (allowUnencryptedReads), but not yet protected.
+        // A cache written before encryption was enabled: not protected, and read only while allowUnencryptedReads is on.
         if (config.encryption.enabled && counted.unencrypted > 0) {
-          ctx.out.warn(`${counted.unencrypted} of ${counted.entries} entries are stored unencrypted (written before encryption was enabled); \`cachevault encryption enable\` rewrites them, after taking a backup.`);
+          const reads = config.encryption.allowUnencryptedReads ? 'they are read (allowUnencryptedReads is on)' : 'they read as misses';
+          ctx.out.warn(`${counted.unencrypted} of ${counted.entries} entries are stored unencrypted (written before encryption was enabled); ${reads}. \`cachevault encryption enable\` rewrites them, after taking a backup.`);
         }
       }
       const health = await checkCacheHealth(vault, { readOnly: true });
@@ -86,7 +90,7 @@ export function registerStatus(program: Command, runtime: Runtime): void {
         counted,
         hitRatio: reads === 0 ? null : stats.hits / reads,
         file: configuredTiers(config).includes('file') ? { dir: config.file.dir } : null,
-        dynamodb: configuredTiers(config).includes('dynamodb') ? { tableName: config.dynamodb.tableName, region: config.dynamodb.region, endpoint: config.dynamodb.endpoint ?? null, table: tableInfo } : null,
+        dynamodb: configuredTiers(config).includes('dynamodb') ? { tableName: config.dynamodb.tableName, region: config.dynamodb.region, endpoint: config.dynamodb.endpoint === undefined ? null : redactUrlUserinfo(config.dynamodb.endpoint), table: tableInfo } : null,
         health,
         warnings: vault.warnings,
       };

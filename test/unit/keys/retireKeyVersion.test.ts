@@ -67,7 +67,7 @@ describe('retireKeyVersion', () => {
     expect((await backend.scan({ includeExpired: true, pageSize: 100 })).entries.filter((e) => e.keyId === 'k1').map((e) => e.key)).toEqual(['expiring']);
 
     const result = await retireKeyVersion({ keys, backend, keyId: 'k1', pageSize: 3 });
-    expect(result).toEqual({ keyId: 'k1', scanned: 9 });
+    expect(result).toEqual({ keyId: 'k1', scanned: 9, keyIdMismatches: 0, mismatchSamples: [] });
     expect(keys.status().versions.map((v) => [v.id, v.state])).toEqual([['k1', 'retired'], ['k2', 'active']]);
   });
 
@@ -97,7 +97,7 @@ describe('retireKeyVersion', () => {
 
   it('retireDrainedVersions reads nothing when no decrypt-only version is named', async () => {
     backend.scans = 0;
-    expect(await retireDrainedVersions({ keys, backend, only: ['k2'] })).toEqual({ retired: [], inUse: [] });
+    expect(await retireDrainedVersions({ keys, backend, only: ['k2'] })).toEqual({ retired: [], inUse: [], keyIdMismatches: 0, mismatchSamples: [] });
     expect(backend.scans).toBe(0);
   });
 });
