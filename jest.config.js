@@ -9,6 +9,9 @@ const shared = {
 };
 module.exports = {
   testTimeout: 60_000,
+  // The security reporter prints the adversarial suite's table (attack class | attempts | held)
+  // whenever files of test/security/ ran, in `npm test` and `npm run security` alike.
+  reporters: ['default', '<rootDir>/test/security/reporter.js'],
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {

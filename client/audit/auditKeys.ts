@@ -12,8 +12,8 @@ import type { AuditAnchor, AuditHead, AuditKeySource, AuditMacKey } from './audi
  *   the root key, the HKDF subkey labelled `audit-mac` (client/keys/rootKey.ts). Its id,
  *   `root:<16 hex>`, is a MAC of a fixed label under it, so a log from another machine (another
  *   root key) reads as "not this client's key" rather than as forged.
- * - **KMS only**: an HKDF-SHA-256 subkey of the active data key version (info binds app,
- *   environment and version id), recorded as `kN`. The key changes with each rotation; a record
+ * - **KMS only** (or the root key out of reach at that moment): an HKDF-SHA-256 subkey of the
+ *   active data key version (info binds app, environment and version id), recorded as `kN`. The key changes with each rotation; a record
  *   under a version since retired can no longer have its own MAC checked, but the hash chain
  *   carries it into the MAC of every later record (and retiring appends one).
  *
@@ -49,8 +49,16 @@ export function auditKeysFrom(keys: AuditKeyHierarchy): AuditKeySource {
   };
   return {
     async current() {
-      if (keys.deriveRootSubkey) return fromRoot();
       const active = keys.activeVersionId();
+      if (keys.deriveRootSubkey) {
+        try {
+          return await fromRoot();
+        } catch (error) {
+          // The root key is out of reach here (a keyring with no session): a data-key subkey still
+          // authenticates the record, and verify reads either kind.
+          if (active === undefined) throw error;
+        }
+      }
       return active === undefined ? undefined : fromDataKey(active);
     },
     async byId(id) {

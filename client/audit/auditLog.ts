@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { closeSync, constants, fchmodSync, fstatSync, mkdirSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { CacheVaultError } from '../errors';
 import { withLockFileSync } from '../fs/lockFile';
@@ -40,6 +40,8 @@ export const AuditEvent = {
   encryptionEnabled: 'encryption.enabled',
   encryptionDisabled: 'encryption.disabled',
   fallbackTaken: 'key-provider.fallback',
+  /** First record of a log whose earlier records were moved to an archive file (`archive()`). */
+  logArchived: 'audit.archived',
 } as const;
 export type AuditEvent = (typeof AuditEvent)[keyof typeof AuditEvent];
 
@@ -52,6 +54,7 @@ const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set<AuditEvent>([
   AuditEvent.keysImported,
   AuditEvent.encryptionEnabled,
   AuditEvent.encryptionDisabled,
+  AuditEvent.logArchived,
 ]);
 
 export type AuditDetails = Readonly<Record<string, string | number | boolean | readonly string[]>>;
@@ -278,9 +281,16 @@ export class AuditLog implements AuditSink {
       return { ...base, ok: true, status: 'empty', records: 0, unanchored: 0, notes: ['Nothing has been audited yet.'] };
     }
 
+    // A log that continues an archived one starts with a keyed `audit.archived` record carrying
+    // the next sequence number and the hash of the archive's last line; its MAC (or a later one)
+    // is what makes that start acceptable.
+    const first = parseLine(lines[0]!);
+    const continues = typeof first !== 'string' && first.record.v !== undefined && first.record.event === AuditEvent.logArchived && Number.isSafeInteger(first.record.seq) && first.record.seq > 1;
+    const offset = continues ? first.record.seq - 1 : 0;
+    const lastSeq = offset + lines.length;
     const keys = new Map<string, Buffer | undefined>();
     try {
-      let prev = GENESIS;
+      let prev = continues ? first.record.prev : GENESIS;
       let legacy = 0;
       let keyed = false;
       let macVerified = 0;
@@ -295,7 +305,7 @@ export class AuditLog implements AuditSink {
         problem,
         macVerified,
         legacyRecords: legacy,
-        unanchored: lines.length - (anchored?.seq ?? 0),
+        unanchored: Math.max(0, lastSeq - (anchored?.seq ?? 0)),
         notes: [],
       });
       for (let i = 0; i < lines.length; i++) {
@@ -318,7 +328,7 @@ export class AuditLog implements AuditSink {
               : `its predecessor hash does not match line ${i}: line ${i} was edited, or a line was inserted or deleted before line ${n}`,
           );
         }
-        if (record.seq !== n) return broken(n, `sequence number ${String(record.seq)} where ${n} was expected (lines were inserted or deleted)`);
+        if (record.seq !== offset + n) return broken(n, `sequence number ${String(record.seq)} where ${offset + n} was expected (lines were inserted or deleted)`);
         macs.push(mac);
         if (record.v !== undefined && mac !== null && typeof record.kid === 'string') {
           if (!keys.has(record.kid)) keys.set(record.kid, await this.keyFor(record.kid));
@@ -331,18 +341,22 @@ export class AuditLog implements AuditSink {
         }
         prev = sha256(line);
       }
-      const result = { ...base, records: lines.length, macVerified, legacyRecords: legacy, unanchored: lines.length - (anchored?.seq ?? 0) };
+      const result = { ...base, records: lines.length, macVerified, legacyRecords: legacy, unanchored: Math.max(0, lastSeq - (anchored?.seq ?? 0)) };
       if (anchored) {
-        if (lines.length < anchored.seq) {
-          return broken(lines.length, `the log ends at record ${lines.length}, but the key manifest anchors record ${anchored.seq}: records were cut off the end, or the log was replaced`);
+        if (lastSeq < anchored.seq) {
+          return broken(lines.length, `the log ends at record ${lastSeq}, but the key manifest anchors record ${anchored.seq}: records were cut off the end, or the log was replaced`);
         }
-        if (anchored.seq > 0 && macs[anchored.seq - 1] !== anchored.mac) {
-          return broken(anchored.seq, `record ${anchored.seq} is not the one anchored in the key manifest: the log was rewritten from there`);
+        if (anchored.seq > 0 && anchored.seq <= offset) {
+          return broken(1, `the key manifest anchors record ${anchored.seq}, which is in the archived part, not this log: the log was replaced, or anchoring failed when it was archived`);
+        }
+        if (anchored.seq > 0 && macs[anchored.seq - offset - 1] !== anchored.mac) {
+          return broken(anchored.seq - offset, `record ${anchored.seq} is not the one anchored in the key manifest: the log was rewritten from there`);
         }
       }
       const notes = [...anchorNote];
+      if (continues) notes.push(`Records 1-${offset} were archived (${String(first.record.details.archive ?? 'archive')}); this log continues the chain from record ${offset + 1}.`);
       if (legacy > 0 && keyed) notes.push(`Records 1-${legacy} predate keyed auditing; the MAC of a later record vouches that they existed unaltered when it was written, not before.`);
-      if (anchored && result.unanchored > 0) notes.push(`Records ${anchored.seq + 1}-${lines.length} are after the anchored head: chained and MACed, but cutting them off would go unnoticed until the next anchor.`);
+      if (anchored && result.unanchored > 0) notes.push(`Records ${anchored.seq + 1}-${lastSeq} are after the anchored head: chained and MACed, but cutting them off would go unnoticed until the next anchor.`);
       if (!keyed) {
         return { ...result, ok: false, status: 'legacy', problem: 'the log predates keyed auditing: its hash chain has no key, so whoever can write the file could have rewritten it', notes };
       }
@@ -355,7 +369,7 @@ export class AuditLog implements AuditSink {
           ok: false,
           status: 'unauthenticated',
           line: lastAuthenticated + 1,
-          problem: `records ${lastAuthenticated + 1}-${lines.length} carry no MAC this client can check: written while no audit key was available, under a key since lost, or forged`,
+          problem: `lines ${lastAuthenticated + 1}-${lines.length} carry no MAC this client can check: written while no audit key was available, under a key since lost, or forged`,
           notes,
         };
       }
@@ -400,36 +414,77 @@ export class AuditLog implements AuditSink {
     }
   }
 
-  /** Writes one line; returns its head when it carries a MAC. */
+  /**
+   * Moves every record to an archive file beside the log (`<log>.<time>.archived`, kept 0600)
+   * and starts the log again with one keyed `audit.archived` record that continues the chain
+   * (next sequence number, hash of the archive's last line), then anchors it. Needs the audit
+   * keys: an unkeyed continuation would be indistinguishable from a forged start.
+   */
+  async archive(): Promise<{ archive: string; records: number } | undefined> {
+    await this.queue;
+    const key = await this.keys?.current();
+    if (!key) {
+      throw new AuditLogError('The audit log can only be archived with an audit key at hand.', {
+        hint: 'Run it where the cache\'s keys are available (encryption enabled, the root key or KMS reachable).',
+      });
+    }
+    let done: { archive: string; records: number; head: AuditHead | undefined } | undefined;
+    try {
+      done = this.withLock(() => {
+        const last = lastLine(this.path);
+        if (last === undefined) return undefined;
+        const records = sequenceOf(last);
+        const archive = `${this.path}.${new Date(this.clock()).toISOString().replace(/[:.]/g, '-')}.archived`;
+        renameSync(this.path, archive);
+        const head = this.appendLine(AuditEvent.logArchived, { archive: basename(archive), records }, this.clock(), key, { seq: records + 1, prev: sha256(last) });
+        return { archive, records, head };
+      });
+    } finally {
+      key.key.fill(0);
+    }
+    if (!done) return undefined;
+    if (done.head) {
+      this.lastKeyed = done.head;
+      await this.anchorHead(done.head);
+    }
+    await this.flush();
+    return { archive: done.archive, records: done.records };
+  }
+
+  /** Writes one line under the lock; returns its head when it carries a MAC. */
   private writeRecord(event: AuditEvent, details: AuditDetails, time: number, key: AuditMacKey | undefined): AuditHead | undefined {
-    const dir = dirname(this.path);
     // Owner-only whatever the umask allows: mkdir's mode is only ever narrowed by it.
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
     return this.withLock(() => {
       const last = lastLine(this.path);
-      const seq = last === undefined ? 1 : sequenceOf(last) + 1;
-      const record = {
-        v: FORMAT,
-        seq,
-        time: new Date(time).toISOString(),
-        event,
-        host: hostname(),
-        pid: process.pid,
-        details,
-        prev: last === undefined ? GENESIS : sha256(last),
-        kid: key?.id ?? null,
-      };
-      const body = JSON.stringify(record);
-      const mac = key ? createHmac('sha256', key.key).update(MAC_DOMAIN).update(body, 'utf8').digest('hex') : null;
-      const line = `${body.slice(0, -1)},"mac":${JSON.stringify(mac)}}\n`;
-      const fd = openLog(this.path, APPEND_FLAGS);
-      try {
-        writeSync(fd, line);
-      } finally {
-        closeSync(fd);
-      }
-      return mac === null ? undefined : { seq, mac };
+      return this.appendLine(event, details, time, key, last === undefined ? { seq: 1, prev: GENESIS } : { seq: sequenceOf(last) + 1, prev: sha256(last) });
     });
+  }
+
+  /** Appends one line at `position` (the caller holds the lock); returns its head when it carries a MAC. */
+  private appendLine(event: AuditEvent, details: AuditDetails, time: number, key: AuditMacKey | undefined, position: { seq: number; prev: string }): AuditHead | undefined {
+    const { seq, prev } = position;
+    const record = {
+      v: FORMAT,
+      seq,
+      time: new Date(time).toISOString(),
+      event,
+      host: hostname(),
+      pid: process.pid,
+      details,
+      prev,
+      kid: key?.id ?? null,
+    };
+    const body = JSON.stringify(record);
+    const mac = key ? createHmac('sha256', key.key).update(MAC_DOMAIN).update(body, 'utf8').digest('hex') : null;
+    const line = `${body.slice(0, -1)},"mac":${JSON.stringify(mac)}}\n`;
+    const fd = openLog(this.path, APPEND_FLAGS);
+    try {
+      writeSync(fd, line);
+    } finally {
+      closeSync(fd);
+    }
+    return mac === null ? undefined : { seq, mac };
   }
 
   private async anchorHead(head: AuditHead): Promise<void> {
@@ -438,9 +493,10 @@ export class AuditLog implements AuditSink {
       await this.anchor.write(head);
       this.anchoredSeq = head.seq;
     } catch (error) {
-      // Another process may have anchored a later record meanwhile: that covers ours.
+      // Another process may have anchored a later record of this same log meanwhile: that covers
+      // ours. (An anchor beyond the end of the log, or naming another record, is a cut log.)
       const now = await this.anchor.read().catch(() => undefined);
-      if (now && now.seq >= head.seq) {
+      if (now && now.seq >= head.seq && this.macAt(now.seq) === now.mac) {
         this.anchoredSeq = head.seq;
         return;
       }
@@ -452,6 +508,14 @@ export class AuditLog implements AuditSink {
       );
       this.logger.warn({ seq: head.seq, error: (error as Error).message }, 'could not anchor the audit log head');
     }
+  }
+
+  /** The MAC of record `seq` as the log holds it now, if there is such a keyed record. */
+  private macAt(seq: number): string | null | undefined {
+    const line = readLines(this.path)?.[seq - 1];
+    if (line === undefined) return undefined;
+    const parsed = parseLine(line);
+    return typeof parsed === 'string' ? undefined : parsed.mac;
   }
 
   private withLock<T>(fn: () => T): T {

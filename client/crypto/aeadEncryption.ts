@@ -22,9 +22,9 @@ export interface AeadEncryptionOptions {
   readonly algorithm?: AeadAlgorithmName;
   /**
    * Read entries written before encryption was enabled (`none` envelopes). They carry only a
-   * CRC-32, so anyone who can write to the store can forge them: turn this off once a
-   * re-encryption sweep reports no unencrypted entries left.
-   * @default true
+   * CRC-32, so anyone who can write to the store can forge them: turn this on only for the
+   * re-encryption sweep that rewrites them (`cachevault encryption enable` does so).
+   * @default false
    */
   readonly allowUnencryptedReads?: boolean;
 }
@@ -63,7 +63,7 @@ export class AeadEncryption implements EncryptionProvider {
       });
     }
     this.sealer = sealer;
-    this.allowUnencryptedReads = options.allowUnencryptedReads ?? true;
+    this.allowUnencryptedReads = options.allowUnencryptedReads ?? false;
     this.unsubscribe = this.keys.onKeyDropped?.((key) => this.prks.forget(key));
   }
 

@@ -71,6 +71,14 @@ describe('audit log tampering', () => {
     expect(await verify()).toMatchObject({ code: 1, body: { ok: false, status: 'unauthenticated', line: 4 } });
   });
 
+  it('cutting the first records and disguising the cut as an archive fails verify', async () => {
+    const all = lines();
+    const second = JSON.parse(all[1]!) as Record<string, unknown>;
+    const body = JSON.stringify({ v: 2, seq: 2, time: second.time, event: 'audit.archived', host: second.host, pid: second.pid, details: { archive: 'audit.jsonl.old.archived', records: 1 }, prev: sha256(all[0]!), kid: second.kid });
+    writeFileSync(auditPath, `${[`${body.slice(0, -1)},"mac":"${randomBytes(32).toString('hex')}"}`, ...all.slice(2)].join('\n')}\n`);
+    expect(await verify()).toMatchObject({ code: 1, body: { ok: false, status: 'broken', line: 1 } });
+  });
+
   it('an edited line fails verify', async () => {
     const all = lines();
     all[1] = all[1]!.replace('"keyId":"k2"', '"keyId":"k9"');

@@ -70,7 +70,9 @@ describe('reencryptInPlace', () => {
     const backend = new MemoryBackend({ clock: clock.read });
     for (let i = 0; i < 10; i++) await put(backend, plain, `p${i}`, `value${i}`, null, clock.now);
 
-    const enabled = await reencryptInPlace({ backend, open: afterRotation, seal: afterRotation, shouldRewrite: (e) => e.keyId === 'none', stateDir: join(dir, 'on'), clock: clock.read });
+    // The sweep that enables encryption is the one reader of old plaintext.
+    const reader = new AeadEncryption({ keys: new StaticKeySource([{ id: 'k1', material: k1 }, { id: 'k2', material: k2 }], 'k2'), allowUnencryptedReads: true });
+    const enabled = await reencryptInPlace({ backend, open: reader, seal: afterRotation, shouldRewrite: (e) => e.keyId === 'none', stateDir: join(dir, 'on'), clock: clock.read });
     expect(enabled.counts.keyIdsAfter).toEqual({ k2: 10 });
     const disabled = await reencryptInPlace({ backend, open: afterRotation, seal: plain, shouldRewrite: (e) => e.keyId !== 'none', stateDir: join(dir, 'off'), clock: clock.read });
     expect(disabled.counts.keyIdsAfter).toEqual({ none: 10 });

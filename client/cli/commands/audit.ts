@@ -11,6 +11,7 @@ import { AuditEvent, AuditLog, type AuditVerification } from '../../audit/auditL
 import { auditLogPath, auditParts } from '../../createCache';
 import { ExitCode } from '../../errors';
 import { defineAction, type Runtime } from '../command';
+import { UsageError } from '../errors';
 import type { CliVault } from '../openVault';
 import { keyValues, table } from '../output';
 import { entriesByKeyId } from '../../keys/entriesByKeyId';
@@ -57,6 +58,27 @@ export function registerAudit(program: Command, runtime: Runtime): void {
       const { chain } = await verification(vault);
       ctx.out.result(chain, describe);
       return chain.ok ? ExitCode.ok : ExitCode.failure;
+    },
+  );
+
+  defineAction(
+    runtime,
+    group.command('archive').description('move the audit log\'s records to an archive file beside it and continue the keyed chain in a fresh, anchored log'),
+    NoOptions,
+    async (ctx) => {
+      const vault = await ctx.open();
+      if (!vault.audit) throw new UsageError('Auditing is off (audit.enabled is false): there is no log to archive.');
+      const before = await verification(vault);
+      if (!before.chain.ok) {
+        throw new UsageError(`The audit log does not verify (${before.chain.status}): archiving would launder it.`, {
+          hint: 'Run `cachevault audit verify`, investigate, and keep the log as evidence.',
+        });
+      }
+      const result = await vault.audit.archive();
+      ctx.out.result({ path: before.chain.path, archive: result?.archive ?? null, records: result?.records ?? 0 }, (r) =>
+        r.archive === null ? `Nothing to archive: ${r.path} is empty.` : `Moved ${r.records} records to ${r.archive}; ${r.path} continues the chain from record ${r.records + 1}. Keep the archive: it is the evidence for those records.`,
+    );
+      return ExitCode.ok;
     },
   );
 

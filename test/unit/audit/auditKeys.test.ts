@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { auditKeysFromKeyManager } from '../../../client/audit/auditKeys';
+import { auditKeysFrom, auditKeysFromKeyManager } from '../../../client/audit/auditKeys';
 import { AuditLog } from '../../../client/audit/auditLog';
 import { KeyManager } from '../../../client/keys/keyManager';
 import { KeyringKeyProvider } from '../../../client/keys/keyringKeyProvider';
@@ -66,4 +66,25 @@ describe('audit keys from the key hierarchy', () => {
     expect(kids[kids.length - 1]).toBe('k2');
     expect(await audit.verify()).toMatchObject({ ok: true, status: 'verified', records: kids.length, macVerified: kids.filter((k) => k === 'k2').length });
   });
+
+  it('falls back to the active data key when the root key is out of reach, and with neither reports why (the log then writes the record without a MAC)', async () => {
+    const material = Buffer.alloc(32, 9);
+    const hierarchy = {
+      app: 'shop',
+      environment: 'dev',
+      active: 'k4' as string | undefined,
+      activeVersionId() {
+        return this.active;
+      },
+      keyById: async (id: string) => ({ id, material }),
+      deriveRootSubkey: async (): Promise<Buffer> => {
+        throw new Error('keyring unavailable');
+      },
+    };
+    const source = auditKeysFrom(hierarchy);
+    expect((await source.current())!.id).toBe('k4');
+    hierarchy.active = undefined;
+    await expect(source.current()).rejects.toThrow(/keyring unavailable/);
+  });
 });
+

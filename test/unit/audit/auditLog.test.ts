@@ -112,7 +112,7 @@ describe('AuditLog (keyed chain)', () => {
     ] as const) {
       const body = JSON.stringify({ v: 2, seq: 6, time: last.time, event: 'keys.imported', host: last.host, pid: last.pid, details: {}, prev: sha256(written[4]!), kid });
       write([...written, `${body.slice(0, -1)},"mac":${mac ?? 'null'}}`]);
-      expect(await verify()).toMatchObject({ ok: false, status: 'unauthenticated', line: 6, problem: expect.stringMatching(/records 6-6 carry no MAC this client can check/) });
+      expect(await verify()).toMatchObject({ ok: false, status: 'unauthenticated', line: 6, problem: expect.stringMatching(/lines 6-6 carry no MAC this client can check/) });
     }
   });
 
@@ -178,6 +178,71 @@ describe('AuditLog (keyed chain)', () => {
     rmSync(path);
     expect(await verify({ keysExist: true })).toMatchObject({ ok: false, status: 'missing', problem: expect.stringMatching(/key versions exist/) });
     expect(await verify({ keysExist: false })).toMatchObject({ ok: true, status: 'empty' });
+  });
+
+  it('a log deleted and restarted by the next append is still caught, and the refused anchor is reported on close', async () => {
+    await writeFive();
+    rmSync(path);
+    const log = open();
+    log.append('key.rotated', { from: 'k2', to: 'k3' });
+    await expect(log.close()).rejects.toThrow(/Could not anchor the audit log's head \(record 1\)/);
+    expect(anchor.head?.seq).toBe(5);
+    expect(await verify()).toMatchObject({ ok: false, status: 'broken', problem: expect.stringMatching(/ends at record 1, but the key manifest anchors record 5/) });
+  });
+
+  it('a process whose head another process already anchored past closes cleanly', async () => {
+    const a = open();
+    const b = open();
+    a.append('key-provider.fallback', { provider: 'kms' });
+    await a.flush();
+    b.append('key.rotated', { from: 'k1', to: 'k2' });
+    await b.close();
+    expect(anchor.head?.seq).toBe(2);
+    await expect(a.close()).resolves.toBeUndefined();
+    expect(anchor.head?.seq).toBe(2);
+    expect(await verify()).toMatchObject({ ok: true, status: 'verified', anchoredSeq: 2, unanchored: 0 });
+  });
+
+  describe('archiving', () => {
+    it('moves the records to an archive beside the log and continues the chain, anchored, in a fresh log', async () => {
+      await writeFive();
+      const log = open();
+      const archived = await log.archive();
+      expect(archived).toEqual({ archive: expect.stringMatching(/audit\.jsonl\.2026-03-01T00-00-00-000Z\.archived$/), records: 5 });
+      expect(statSync(archived!.archive).mode & 0o777).toBe(0o600);
+      const [first] = lines();
+      expect(JSON.parse(first!)).toMatchObject({ seq: 6, event: 'audit.archived', details: { records: 5 }, prev: sha256(readFileSync(archived!.archive, 'utf8').trimEnd().split('\n')[4]!) });
+      expect(anchor.head?.seq).toBe(6);
+      log.append('key.rotated', { from: 'k1', to: 'k2' });
+      await log.close();
+      expect(await verify()).toMatchObject({ ok: true, status: 'verified', records: 2, anchoredSeq: 7, unanchored: 0, notes: [expect.stringMatching(/Records 1-5 were archived/)] });
+      // The archive still verifies on its own (its chain and MACs; the anchor has moved on).
+      expect(await verifyAuditLog(archived!.archive, { keys })).toMatchObject({ ok: true, status: 'verified', records: 5 });
+    });
+
+    it('a forged continuation record (to hide a cut start) does not verify', async () => {
+      const written = await writeFive();
+      const last = JSON.parse(written[2]!) as Record<string, unknown>;
+      const body = JSON.stringify({ v: 2, seq: 3, time: last.time, event: 'audit.archived', host: last.host, pid: last.pid, details: { archive: 'x', records: 2 }, prev: sha256(written[1]!), kid: 'k1' });
+      write([`${body.slice(0, -1)},"mac":"${'ef'.repeat(32)}"}`, ...written.slice(3)]);
+      expect(await verify()).toMatchObject({ ok: false, status: 'broken', line: 1, problem: expect.stringMatching(/MAC does not verify/) });
+    });
+
+    it('an archived log put back in place of the continued one is caught by the anchor', async () => {
+      await writeFive();
+      const log = open();
+      const archived = (await log.archive())!;
+      await log.close();
+      copyFileSync(archived.archive, path);
+      expect(await verify()).toMatchObject({ ok: false, status: 'broken', problem: expect.stringMatching(/ends at record 5, but the key manifest anchors record 6/) });
+    });
+
+    it('refuses to archive without an audit key', async () => {
+      await writeFive();
+      keys.active = undefined;
+      await expect(open().archive()).rejects.toThrow(/only be archived with an audit key/);
+      expect(lines()).toHaveLength(5);
+    });
   });
 
   it('writes a record without a MAC when no key is available, and a later keyed record vouches for it', async () => {

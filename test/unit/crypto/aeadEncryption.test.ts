@@ -121,10 +121,10 @@ describe.each(ALGORITHMS)('AeadEncryption with %s', (algorithm) => {
     expect((await rotated.seal(Buffer.from('new'), identity)).keyId).toBe('k2');
   });
 
-  test('reads unencrypted (old) entries by default, and refuses them when allowUnencryptedReads is false', async () => {
+  test('refuses unencrypted (old) entries by default, and reads them only with allowUnencryptedReads', async () => {
     const plain = sealPlain(Buffer.from('from before encryption'), identity);
-    expect(Buffer.from(await setup(algorithm).encryption.open(plain, identity)).toString()).toBe('from before encryption');
-    await expect(setup(algorithm, { allowUnencryptedReads: false }).encryption.open(plain, identity)).rejects.toThrow(IntegrityError);
+    await expect(setup(algorithm).encryption.open(plain, identity)).rejects.toThrow(IntegrityError);
+    expect(Buffer.from(await setup(algorithm, { allowUnencryptedReads: true }).encryption.open(plain, identity)).toString()).toBe('from before encryption');
   });
 
   test('close() zeroes every cached PRK and later use fails with a typed error', async () => {
@@ -219,8 +219,8 @@ describe('AeadEncryption through CacheManager and MemoryBackend', () => {
   test('entries written before encryption was enabled read with allowUnencryptedReads and not without', async () => {
     const backend = new MemoryBackend();
     await cache(new NoEncryption(), backend).manager.set('old', 'written unencrypted');
-    expect(await cache(setup('aes-256-gcm').encryption, backend).manager.get('old')).toBe('written unencrypted');
-    const strict = cache(setup('aes-256-gcm', { allowUnencryptedReads: false }).encryption, backend).manager;
+    expect(await cache(setup('aes-256-gcm', { allowUnencryptedReads: true }).encryption, backend).manager.get('old')).toBe('written unencrypted');
+    const strict = cache(setup('aes-256-gcm').encryption, backend).manager;
     expect(await strict.get('old')).toBeUndefined();
     expect(strict.stats().decryptFailures).toBe(1);
   });

@@ -1,0 +1,5 @@
+/**
+ * `cachevault/keyv`: cachevault as a Keyv store, for keyv, cacheable and cache-manager v7.
+ * Keyv itself is the app's dependency; this entry imports nothing of it at run time.
+ */
+export { KeyvCacheVaultStore, type KeyvCacheVaultStoreOptions } from '../integrations/keyvStore';
