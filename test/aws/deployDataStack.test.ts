@@ -37,7 +37,8 @@ afterAll(() => {
 describe('cdk deploy of the dev Data stack into moto', () => {
   it('creates the table with TTL on expiresAt, the rotating KMS keys and the manifest secret, which a createCache client and the health Lambda then use', async () => {
     const deployed: EmulatorDeployResult = await deployDataStackToEmulator({ port: testMotoPort(), envName: 'dev' });
-    expect(deployed.patches).toHaveLength(3);
+    // Tags dropped from the three keys; the secret and the HMAC key made through their APIs.
+    expect(deployed.patches).toHaveLength(5);
 
     const resources = await stackResources(testMotoPort(), deployed.stackName);
     const physical = (type: string, match: (id: string) => boolean = () => true) => {
@@ -49,7 +50,6 @@ describe('cdk deploy of the dev Data stack into moto', () => {
     const tableName = physical('AWS::DynamoDB::Table');
     const wrappingKeyId = physical('AWS::KMS::Key', (id) => id.includes('Wrapping'));
     const storageKeyId = physical('AWS::KMS::Key', (id) => id.includes('Storage'));
-    const manifestMacKeyId = physical('AWS::KMS::Key', (id) => id.includes('ManifestMac'));
     expect(tableName).toBe('cachevault-dev');
 
     // Read back through the services, not CloudFormation's word (moto's is lenient).
@@ -77,7 +77,7 @@ describe('cdk deploy of the dev Data stack into moto', () => {
     const keyArn = (id: string) => `arn:aws:kms:${MOTO_REGION}:${MOTO_ACCOUNT}:key/${id}`;
     const wrappingKeyArn = keyArn(wrappingKeyId);
     const storageKeyArn = keyArn(storageKeyId);
-    const manifestMacKeyArn = keyArn(manifestMacKeyId);
+    const manifestMacKeyArn = deployed.manifestMacKeyArn;
     kms.destroy();
     const sm = motoSecrets();
     await expect(sm.send(new GetSecretValueCommand({ SecretId: 'cachevault/cachevault/dev/key-manifest', VersionStage: 'AWSCURRENT' }))).resolves.toMatchObject({
@@ -126,6 +126,8 @@ describe('cdk deploy of the dev Data stack into moto', () => {
       const manifest = await sm.send(new GetSecretValueCommand({ SecretId: deployed.secretArn, VersionStage: 'AWSCURRENT' }));
       const parsed = parseManifest(manifest.SecretString ?? '', 'deployed secret');
       expect(parsed.versions.map((v) => [v.id, v.wrapped.map((w) => w.wrappingKeyRef)])).toEqual([['k1', [wrappingKeyArn]]]);
+      // Sealed with the deployed MAC key, as every client given CACHEVAULT_KEYS_KMS_MAC_KEY_ID writes it.
+      expect(parsed.mac?.keyRef).toEqual(expect.stringMatching(new RegExp(`^kms:.*${manifestMacKeyArn.split('/').pop()}$`)));
 
       // The health function with the environment the Operations template gives it for these resources.
       const healthEnv = operationsFunctionEnvironment(synthesizeEnvironment('dev'), 'cachevault-health', data);
