@@ -1,3 +1,11 @@
+// The Lambda handlers log and emit metrics through Powertools, which print to stdout: between test
+// results that is hundreds of lines. Tests assert on the calls (spies), not the printed lines, so
+// the output is silenced for every worker (they inherit this environment). Set the variables
+// yourself to see them.
+process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 /** @type {import('jest').Config} */
 const swc = ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }];
 const shared = {

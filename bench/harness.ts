@@ -23,7 +23,24 @@ export interface CaseResult {
   readonly opsPerSec: number;
   /** Optional extra figures (MB/s, bytes, ...). */
   readonly extra?: Record<string, number | string>;
+  /**
+   * ops/s of each timed repetition (the ops are cut into `repetitions` slices timed apart, and
+   * rounds a suite runs add theirs), for the report's min/median/max. Absent: one timing only.
+   */
+  readonly samples?: readonly number[];
+  /** Per-call latency from a separate, untimed-for-throughput pass (async cases only). */
+  readonly latency?: LatencyPercentiles;
 }
+
+export interface LatencyPercentiles {
+  readonly calls: number;
+  readonly p50Us: number;
+  readonly p90Us: number;
+  readonly p99Us: number;
+}
+
+/** Each case is timed in this many slices, so the report can give min/median/max. */
+export const DEFAULT_REPETITIONS = 5;
 
 export interface RatioResult {
   readonly name: string;
@@ -50,30 +67,93 @@ export interface BenchSuite {
 
 /**
  * Runs `fn` `ops` times after `warmup` calls; `fn` receives the iteration index. Calls are
- * awaited one after another (latency-bound, like an app's request path).
+ * awaited one after another (latency-bound, like an app's request path). The ops are timed in
+ * `repetitions` slices (ops/s of each in `samples`; `opsPerSec` is over all of them); then, with
+ * `latencyCalls` > 0, that many more calls are timed one by one for percentiles, apart from the
+ * throughput figures so the clock reads cannot slow them.
  */
 export async function measure(
   name: string,
   fn: (i: number) => unknown,
-  options: { ops: number; warmup?: number; batch?: number; extra?: Record<string, number | string> },
+  options: {
+    ops: number;
+    warmup?: number;
+    batch?: number;
+    extra?: Record<string, number | string>;
+    /** @default DEFAULT_REPETITIONS (fewer when `ops` is smaller) */
+    repetitions?: number;
+    /** @default min(ops, 2000) */
+    latencyCalls?: number;
+  },
 ): Promise<CaseResult> {
   const warmup = options.warmup ?? Math.min(1000, Math.ceil(options.ops / 10));
   for (let i = 0; i < warmup; i++) await fn(i);
-  const started = performance.now();
-  for (let i = 0; i < options.ops; i++) await fn(i);
-  const seconds = (performance.now() - started) / 1000;
   const perCall = options.batch ?? 1;
-  return { name, ops: options.ops * perCall, seconds, opsPerSec: (options.ops * perCall) / seconds, extra: options.extra };
+  const slices = sliceOps(options.ops, options.repetitions ?? DEFAULT_REPETITIONS);
+  const samples: number[] = [];
+  let seconds = 0;
+  let i = 0;
+  for (const slice of slices) {
+    const started = performance.now();
+    for (const end = i + slice; i < end; i++) await fn(i);
+    const elapsed = (performance.now() - started) / 1000;
+    seconds += elapsed;
+    samples.push((slice * perCall) / elapsed);
+  }
+  const latencyCalls = options.latencyCalls ?? Math.min(options.ops, 2_000);
+  let latency: LatencyPercentiles | undefined;
+  if (latencyCalls > 0) {
+    const times = new Float64Array(latencyCalls);
+    for (let j = 0; j < latencyCalls; j++) {
+      const started = performance.now();
+      await fn(j);
+      times[j] = (performance.now() - started) * 1000;
+    }
+    times.sort();
+    const at = (p: number) => times[Math.min(times.length - 1, Math.ceil((p / 100) * times.length) - 1)]!;
+    latency = { calls: latencyCalls, p50Us: at(50), p90Us: at(90), p99Us: at(99) };
+  }
+  return { name, ops: options.ops * perCall, seconds, opsPerSec: (options.ops * perCall) / seconds, extra: options.extra, samples, latency };
 }
 
-/** Like `measure`, for a synchronous hot loop where awaiting each call would dominate. */
-export function measureSync(name: string, fn: (i: number) => unknown, options: { ops: number; warmup?: number }): CaseResult {
+/** Like `measure`, for a synchronous hot loop where awaiting each call would dominate (no latency pass: a clock read costs more than the call). */
+export function measureSync(name: string, fn: (i: number) => unknown, options: { ops: number; warmup?: number; repetitions?: number }): CaseResult {
   const warmup = options.warmup ?? Math.min(10_000, Math.ceil(options.ops / 10));
   for (let i = 0; i < warmup; i++) fn(i);
-  const started = performance.now();
-  for (let i = 0; i < options.ops; i++) fn(i);
-  const seconds = (performance.now() - started) / 1000;
-  return { name, ops: options.ops, seconds, opsPerSec: options.ops / seconds };
+  const samples: number[] = [];
+  let seconds = 0;
+  let i = 0;
+  for (const slice of sliceOps(options.ops, options.repetitions ?? DEFAULT_REPETITIONS)) {
+    const started = performance.now();
+    for (const end = i + slice; i < end; i++) fn(i);
+    const elapsed = (performance.now() - started) / 1000;
+    seconds += elapsed;
+    samples.push(slice / elapsed);
+  }
+  return { name, ops: options.ops, seconds, opsPerSec: options.ops / seconds, samples };
+}
+
+/** `ops` cut into at most `repetitions` near-equal slices (fewer when ops are fewer). */
+function sliceOps(ops: number, repetitions: number): number[] {
+  const n = Math.max(1, Math.min(ops, Math.floor(repetitions)));
+  return Array.from({ length: n }, (_, k) => Math.floor((ops * (k + 1)) / n) - Math.floor((ops * k) / n));
+}
+
+/**
+ * Of one case measured in several interleaved rounds, the round with the median rate, carrying
+ * the samples of every round (so the report's min/median/max spans them all).
+ */
+export function medianRound(results: readonly CaseResult[]): CaseResult {
+  const sorted = [...results].sort((a, b) => a.opsPerSec - b.opsPerSec);
+  const chosen = sorted[Math.floor(sorted.length / 2)]!;
+  return { ...chosen, samples: results.flatMap((r) => r.samples ?? [r.opsPerSec]) };
+}
+
+/** min / median / max of a case's repetitions (its single rate when it has none). */
+export function spread(c: CaseResult): { min: number; median: number; max: number; n: number } {
+  const xs = [...(c.samples ?? [c.opsPerSec])].sort((a, b) => a - b);
+  const mid = xs.length % 2 === 1 ? xs[(xs.length - 1) / 2]! : (xs[xs.length / 2 - 1]! + xs[xs.length / 2]!) / 2;
+  return { min: xs[0]!, median: mid, max: xs[xs.length - 1]!, n: xs.length };
 }
 
 export function ratio(cases: readonly CaseResult[], numerator: string, denominator: string, target?: number): RatioResult {

@@ -5,6 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatSuite, type BenchContext, type BenchSuite, type SuiteResult } from './harness';
+import { describeMachine, withPeakRss, writeReport, type SuiteRun } from './support/report';
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -30,15 +31,33 @@ async function main(): Promise<number> {
     },
   };
   const results: SuiteResult[] = [];
+  const runs: SuiteRun[] = [];
+  const date = new Date().toISOString();
   for (const name of selected) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const suite = (require(`./suites/${name}`) as { default: BenchSuite }).default;
     ctx.progress(`running ${name}: ${suite.description}`);
-    const result = await suite.run(ctx);
+    const started = Date.now();
+    const { value: result, peakRssBytes } = await withPeakRss(() => suite.run(ctx));
     results.push(result);
+    runs.push({ result, seconds: (Date.now() - started) / 1000, peakRssBytes });
     if (!json) process.stdout.write(`${formatSuite(result)}\n`);
   }
-  if (json) process.stdout.write(`${JSON.stringify({ node: process.version, date: new Date().toISOString(), results }, null, 2)}\n`);
+  const root = join(__dirname, '..');
+  const resultsDir = join(__dirname, 'results');
+  const report = await writeReport(resultsDir, {
+    date,
+    quick,
+    machine: describeMachine(root),
+    // maxRSS is in kilobytes.
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    suites: runs,
+  });
+  if (json) process.stdout.write(`${JSON.stringify({ node: process.version, date, results }, null, 2)}\n`);
+  else {
+    process.stderr.write(`report: ${join(resultsDir, 'latest.md')}, ${join(resultsDir, 'latest.json')}${report.charts.length ? `, ${report.charts.length} charts` : ''}\n`);
+    if (report.chartsNote) process.stderr.write(`${report.chartsNote}\n`);
+  }
   return 0;
 }
 

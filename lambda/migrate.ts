@@ -26,11 +26,9 @@ import { InvalidEventError } from './errors';
 import { startMigrateJob } from './jobInvoker';
 import { MetricNames } from './metricNames';
 import { createObservability, withObservability, type Observability } from './middleware/observability';
-import { parseJob, type MigrateJob, type MigrateJobInput } from './migrateJob';
+import { HARD_STOP_MS, parseJob, type MigrateJob, type MigrateJobInput } from './migrateJob';
 import { WindDown } from './windDown';
 
-/** Safety net under the job's own wind-down: middy aborts the signal this long before the timeout. */
-const HARD_STOP_MS = 5_000;
 
 export interface MigrateResult {
   readonly status: 'complete' | 'continued';
@@ -189,7 +187,7 @@ async function copy(job: Extract<MigrateJob, { kind: 'copy' }>, stateDir: string
     const parsed = parseBackendSpec(spec);
     // A spec names exactly one backend: never copy into or out of a fallback.
     const { config } = loadConfig({ options: { ...parsed.config, fallback: undefined } });
-    return (await createBackend(config, { logger: obs.clientLogger })).backend;
+    return (await createBackend(config, { logger: obs.clientLogger, exactBackend: true })).backend;
   };
   const source = await open(job.source);
   try {

@@ -9,13 +9,20 @@ import { InvalidEventError } from './errors';
 
 const keyId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/);
 
+/** Safety net under the job's own wind-down: middy aborts the signal this long before the timeout. */
+export const HARD_STOP_MS = 5_000;
+
 const JobOptions = z.strictObject({
   /** Entries per scan page and per write. @default the client's (100) */
   batchSize: z.number().int().positive().max(1000).optional(),
   /** Parallel scan segments. @default the backend's */
   concurrency: z.number().int().positive().max(16).optional(),
-  /** Stop reading new pages when less than this is left of the invocation; must cover finishing the pages in flight (up to 4 per scan segment). @default 30000 */
-  windDownMs: z.number().int().min(5_000).max(600_000).default(30_000),
+  /**
+   * Stop reading new pages when less than this is left of the invocation; must cover finishing
+   * the pages in flight (up to 4 per scan segment). At least a second above the handler's hard
+   * stop, or the two fire together and the pages in flight are aborted. @default 30000
+   */
+  windDownMs: z.number().int().min(HARD_STOP_MS + 1_000).max(600_000).default(30_000),
   /** `self`: re-invoke this function with the checkpoint; `return`: hand the next event back to the caller. @default 'self' */
   continueWith: z.enum(['self', 'return']).default('self'),
   /** Upper bound on invocations of one job, against a job that never finishes. @default 1000 */

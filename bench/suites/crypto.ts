@@ -17,7 +17,7 @@ import { deriveEntryKey, deriveEntryKeyV2, derivationInput, SALT_BYTES, SALT_BYT
 import { PrkCache } from '../../client/crypto/keyDerivation';
 import { StaticKeySource } from '../../client/keys/staticKeySource';
 import type { EntryIdentity } from '../../client/types';
-import { ratio, type BenchContext, type BenchSuite, type CaseResult, type SuiteResult } from '../harness';
+import { medianRound, ratio, type BenchContext, type BenchSuite, type CaseResult, type SuiteResult } from '../harness';
 
 const SIZES = [
   { label: '100B', bytes: 100 },
@@ -198,7 +198,7 @@ function openSslCeiling(): number | undefined {
 }
 
 function median(results: readonly CaseResult[]): CaseResult {
-  return [...results].sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(results.length / 2)]!;
+  return medianRound(results);
 }
 
 /**
@@ -261,10 +261,10 @@ const suite: BenchSuite = {
     // The close comparisons (raw GCM vs the envelope) run first, interleaved, before the
     // Encryption SDK is even loaded: its module graph, larger heap and lingering stream work
     // would bill GC and background CPU to whichever case ran next.
-    cases.push(...(await measureGroup(ctx, local, ctx.quick ? 1 : 15)));
-    if (selected('kdf')) cases.push(...(await measureDerivations(ctx, material, ctx.quick ? 3 : 9)));
+    cases.push(...(await measureGroup(ctx, local, ctx.quick ? 5 : 15)));
+    if (selected('kdf')) cases.push(...(await measureDerivations(ctx, material, ctx.quick ? 5 : 9)));
     const esdk = await encryptionSdk(material);
-    if (selected('esdk')) cases.push(...(await measureGroup(ctx, [{ name: 'esdk', roundTrip: esdk.roundTrip }], ctx.quick ? 1 : 5)));
+    if (selected('esdk')) cases.push(...(await measureGroup(ctx, [{ name: 'esdk', roundTrip: esdk.roundTrip }], 5)));
 
     const gcmOverhead = (await gcm.seal(Buffer.alloc(1024), IDENTITY)).bytes.byteLength - 1024;
     const cbcOverhead = (await cbc.seal(Buffer.alloc(1024), IDENTITY)).bytes.byteLength - 1024;

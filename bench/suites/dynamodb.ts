@@ -16,12 +16,14 @@ import { createDynamoDBClient } from '../../client/dynamodb/dynamodbClient';
 import { TableManager } from '../../client/dynamodb/tableManager';
 import { startDynamoDbLocal } from '../../client/local/dynamoDbLocal';
 import type { StoredEntry } from '../../client/types';
-import { measure, ratio, type BenchContext, type BenchSuite, type CaseResult, type SuiteResult } from '../harness';
+import { measure, medianRound, ratio, type BenchContext, type BenchSuite, type CaseResult, type SuiteResult } from '../harness';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const NS = 'bench';
 const VALUE_BYTES = 1024;
+/** Each batch call is repeated (same entries) so batch cases have min/median/max like the rest. */
+const BATCH_REPETITIONS = 5;
 
 function entries(count: number, prefix: string): StoredEntry[] {
   const now = Date.now();
@@ -90,9 +92,9 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
       ctx.progress(`dynamodb: round ${round + 1}/${batchRounds}`);
       const batch = entries(batchSize, `batch${round}`);
       const singles = entries(singleOps, `single${round}`);
-      keep(await measure(`setMany ${batchSize} (per entry)`, () => dynamo.setMany(batch), { ops: 1, warmup: 0, batch: batchSize }));
+      keep(await measure(`setMany ${batchSize} (per entry)`, () => dynamo.setMany(batch), { ops: BATCH_REPETITIONS, warmup: 0, batch: batchSize, latencyCalls: 0 }));
       keep(await measure('set one by one', (i) => dynamo.set(singles[i]!), { ops: singleOps, warmup: 0 }));
-      keep(await measure(`getMany ${batchSize} (per entry)`, () => dynamo.getMany(NS, batch.map((e) => e.key)), { ops: 1, warmup: 0, batch: batchSize }));
+      keep(await measure(`getMany ${batchSize} (per entry)`, () => dynamo.getMany(NS, batch.map((e) => e.key)), { ops: BATCH_REPETITIONS, warmup: 0, batch: batchSize, latencyCalls: 0 }));
       keep(await measure('get one by one', (i) => dynamo.get(NS, singles[i]!.key), { ops: singleOps, warmup: 0 }));
       keep(await measure('dynamodb get (hot key)', () => dynamo.get(NS, hot!.key), { ops: dynamoOps, warmup: 20 }));
       keep(await measure('hybrid get (memory tier hit)', () => withMemory.get(NS, hot!.key), { ops: hotOps }));
@@ -124,10 +126,9 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
   }
 }
 
-/** The round with the median rate (rounds are few and odd in number). */
+/** The round with the median rate (rounds are few and odd in number), with every round's samples. */
 function median(results: CaseResult[]): CaseResult {
-  const sorted = [...results].sort((a, b) => a.opsPerSec - b.opsPerSec);
-  return { ...sorted[Math.floor(sorted.length / 2)]!, extra: { rounds: results.length } };
+  return { ...medianRound(results), extra: { rounds: results.length } };
 }
 
 const suite: BenchSuite = {

@@ -125,17 +125,19 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
       // summed: load on a shared VM then drifts over every store alike instead of over one.
       const chunk = Math.ceil(entries / rounds);
       const phase = async (label: string, op: (store: Store, i: number) => Promise<void>) => {
-        const totals = new Map<Store, { ops: number; seconds: number }>(stores.map((st) => [st, { ops: 0, seconds: 0 }]));
+        const totals = new Map<Store, { ops: number; seconds: number; samples: number[]; latency?: CaseResult['latency'] }>(stores.map((st) => [st, { ops: 0, seconds: 0, samples: [] }]));
         for (let r = 0; r < rounds; r++) {
           for (const store of stores) {
             ctx.progress(`file: ${store.name} ${size.label} ${label} round ${r + 1}/${rounds}`);
-            const c = await measure(label, (i) => op(store, r * chunk + i), { ops: chunk, warmup: 0 });
+            const c = await measure(label, (i) => op(store, r * chunk + i), { ops: chunk, warmup: 0, latencyCalls: r === 0 ? undefined : 0 });
             const t = totals.get(store)!;
             t.ops += c.ops;
             t.seconds += c.seconds;
+            t.samples.push(...(c.samples ?? [c.opsPerSec]));
+            t.latency ??= c.latency;
           }
         }
-        for (const [store, t] of totals) cases.push({ name: `${store.name} ${size.label} ${label}`, ops: t.ops, seconds: t.seconds, opsPerSec: t.ops / t.seconds });
+        for (const [store, t] of totals) cases.push({ name: `${store.name} ${size.label} ${label}`, ops: t.ops, seconds: t.seconds, opsPerSec: t.ops / t.seconds, samples: t.samples, latency: t.latency });
       };
       // Warm each store's code paths and files on keys outside the measured range.
       for (const store of stores) for (let i = 0; i < 50; i++) await store.set(`warm-${i}`, values[0]!).then(() => store.get(`warm-${i}`));

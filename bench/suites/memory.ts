@@ -7,7 +7,7 @@
 import { LRUCache } from 'lru-cache';
 import { MemoryBackend } from '../../client/backends/memoryBackend';
 import { CacheManager } from '../../client/core/cacheManager';
-import { measure, measureSync, ratio, type BenchContext, type BenchSuite, type CaseResult, type SuiteResult } from '../harness';
+import { measure, measureSync, medianRound, ratio, type BenchContext, type BenchSuite, type CaseResult, type SuiteResult } from '../harness';
 
 const VALUE = { id: 42, name: 'Ada Lovelace', roles: ['admin', 'author'], lastSeen: new Date(1_700_000_000_000) };
 /** A rendered fragment: the other common shape of a hot cached value (strings are immutable, so no copy is owed). */
@@ -69,7 +69,7 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
       }, { ops: ops * 4 }),
     );
   }
-  const cases = [...samples.values()].map((list) => [...list].sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(list.length / 2)]!);
+  const cases = [...samples.values()].map(medianRound);
   const target = (name: string) => {
     const c = cases.find((x) => x.name === name)!;
     return { name: `${name} / ${TARGET_HITS_PER_SEC.toLocaleString('en-US')} hits/s`, numerator: name, denominator: 'absolute target', ratio: c.opsPerSec / TARGET_HITS_PER_SEC, target: 1, pass: c.opsPerSec >= TARGET_HITS_PER_SEC };

@@ -194,6 +194,8 @@ export class AuditLog implements AuditSink {
   private failures: Error[] = [];
   /** The newest record this process wrote with a MAC, and the highest seq it anchored. */
   private lastKeyed: AuditHead | undefined;
+  /** The file at `path` was seen to begin with an audit record (checked once, before the first append). */
+  private isOurs = false;
   private anchoredSeq = 0;
 
   constructor(options: AuditLogOptions) {
@@ -203,6 +205,15 @@ export class AuditLog implements AuditSink {
     this.keys = options.keys;
     this.anchor = options.anchor;
     this.logger = options.logger ?? silentLogger;
+    // A foreign file is refused before the cache is built, not at the first (queued) append. A
+    // link or a non-file at the path is refused by every later open, so it is not judged here.
+    let existing: string | undefined;
+    try {
+      existing = lastLine(this.path);
+    } catch {
+      existing = undefined;
+    }
+    if (existing !== undefined) this.refuseForeignFile();
   }
 
   /**
@@ -457,8 +468,31 @@ export class AuditLog implements AuditSink {
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
     return this.withLock(() => {
       const last = lastLine(this.path);
+      if (last !== undefined && !this.isOurs) this.refuseForeignFile();
       return this.appendLine(event, details, time, key, last === undefined ? { seq: 1, prev: GENESIS } : { seq: sequenceOf(last) + 1, prev: sha256(last) });
     });
+  }
+
+  /**
+   * audit.path comes from configuration: a file already there that does not begin with an audit
+   * record (a typo, or /etc/passwd for a process running as root) is refused, never appended to.
+   * The first line decides, so a last line torn by a crash mid-append does not.
+   */
+  private refuseForeignFile(): void {
+    const first = firstLine(this.path);
+    let record: unknown;
+    try {
+      record = first === undefined ? undefined : JSON.parse(first);
+    } catch {
+      record = undefined;
+    }
+    const r = record as { seq?: unknown; event?: unknown; time?: unknown } | undefined;
+    if (r === null || typeof r !== 'object' || typeof r.seq !== 'number' || typeof r.event !== 'string' || typeof r.time !== 'string') {
+      throw new AuditLogError(`${this.path} is not a cachevault audit log (its first line is not an audit record); refusing to append to it.`, {
+        hint: 'Point audit.path at a new file, or at an existing cachevault audit log. Nothing was written.',
+      });
+    }
+    this.isOurs = true;
   }
 
   /** Appends one line at `position` (the caller holds the lock); returns its head when it carries a MAC. */
@@ -666,6 +700,21 @@ function readLines(path: string): string[] | undefined {
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   return lines;
+}
+
+/** The first line, reading only the file's head (undefined for an empty or missing file). */
+function firstLine(path: string): string | undefined {
+  const fd = openLog(path, READ_FLAGS);
+  try {
+    const buffer = Buffer.alloc(TAIL_BYTES);
+    const n = readSync(fd, buffer, 0, TAIL_BYTES, 0);
+    if (n === 0) return undefined;
+    const text = buffer.subarray(0, n).toString('utf8');
+    const end = text.indexOf('\n');
+    return end === -1 ? text : text.slice(0, end);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The last complete line, reading only the file's tail. */

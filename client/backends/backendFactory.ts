@@ -2,6 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AdvancedCacheConfig, BackendType } from '../config/schema';
 import type { DynamoDBLease } from '../dynamodb/dynamodbLease';
 import { CacheVaultError } from '../errors';
+import { loadOptional } from '../optionalDependency';
 import { silentLogger } from '../logger';
 import type { Clock, Logger, StoredEntry } from '../types';
 import { describeError } from '../describeError';
@@ -20,6 +21,11 @@ export interface BackendFactoryDeps {
    * passed to the hybrid backend.
    */
   readonly isLocalOnly?: (entry: StoredEntry) => boolean;
+  /**
+   * The caller wants exactly this backend (a migration source or target): a failure must not
+   * suggest configuring a fallback, which would silently read or write somewhere else.
+   */
+  readonly exactBackend?: boolean;
 }
 
 export interface CreatedBackend {
@@ -55,7 +61,7 @@ export async function createBackend(config: AdvancedCacheConfig, deps: BackendFa
     return await build(config.backend, config, deps);
   } catch (err) {
     const fallback = config.fallback;
-    if (fallback === undefined || fallback === config.backend) throw startError(config.backend, err, fallback === undefined);
+    if (fallback === undefined || fallback === config.backend) throw startError(config.backend, err, fallback === undefined && !deps.exactBackend);
     const reason = `the ${config.backend} backend could not start: ${describeError(err)}`;
     logger.warn({ backend: config.backend, fallback, error: describeError(err) }, 'preferred cache backend could not start; using the fallback');
     try {
@@ -157,7 +163,7 @@ async function dynamoTier(
   options: { tolerateUnreachable: boolean },
 ): Promise<{ backend: CacheBackend; lease: DynamoDBLease | undefined; warnings: string[] }> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { DynamoDBBackend } = require('./dynamodbBackend') as typeof import('./dynamodbBackend');
+  const { DynamoDBBackend } = loadOptional('@aws-sdk/client-dynamodb', () => require('./dynamodbBackend') as typeof import('./dynamodbBackend'));
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { createDynamoDBClient } = require('../dynamodb/dynamodbClient') as typeof import('../dynamodb/dynamodbClient');
   const d = config.dynamodb;
@@ -219,9 +225,28 @@ function hintFor(err: unknown): string | undefined {
   return err instanceof CacheVaultError ? err.hint : undefined;
 }
 
-function startError(backend: BackendType, err: unknown, noFallback: boolean): BackendStartError {
-  const hint = [hintFor(err), noFallback ? `Set \`fallback\` (e.g. "memory") in the configuration to start degraded instead of failing.` : undefined]
-    .filter((h): h is string => h !== undefined)
-    .join(' ');
+/**
+ * Failures with their own documented code (docs/troubleshooting.md: ENDPOINT_UNREACHABLE,
+ * AWS_CREDENTIALS_MISSING, DYNAMODB_TABLE_MISMATCH...) keep it; a script switching on `code` must
+ * not have to dig through BACKEND_START_FAILED's cause.
+ */
+const OWN_CODE = new Set([
+  'ENDPOINT_UNREACHABLE',
+  'ENDPOINT_TIMEOUT',
+  'AWS_CREDENTIALS_MISSING',
+  'AWS_REGION_MISSING',
+  'DYNAMODB_TABLE_MISMATCH',
+  'DYNAMODB_TABLE_NOT_FOUND',
+  'DYNAMODB_ACCESS_DENIED',
+  'DEPENDENCY_MISSING',
+]);
+
+function startError(backend: BackendType, err: unknown, suggestFallback: boolean): CacheVaultError {
+  const fallbackHint = suggestFallback ? 'Set `fallback` (e.g. "file") in the configuration to start degraded instead of failing.' : undefined;
+  if (err instanceof CacheVaultError && OWN_CODE.has(err.code)) {
+    if (fallbackHint) Object.defineProperty(err, 'hint', { value: [err.hint, fallbackHint].filter(Boolean).join(' '), configurable: true, enumerable: true });
+    return err;
+  }
+  const hint = [hintFor(err), fallbackHint].filter((h): h is string => h !== undefined).join(' ');
   return new BackendStartError(backend, `The ${backend} cache backend could not start: ${describeError(err)}`, { cause: err, hint: hint || undefined });
 }

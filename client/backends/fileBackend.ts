@@ -1,15 +1,18 @@
-import { accessSync, constants as fsConstants, lstatSync } from 'node:fs';
+import { accessSync, constants as fsConstants, lstatSync, renameSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { BackendClosedError, CacheVaultError, InvalidArgumentError } from '../errors';
 import type { BackendCapabilities, BackendStats, EntryPage, HealthCheckStep, ScanOptions, StoredEntry, WriteResult } from '../types';
 import { describeError } from '../describeError';
 import { positiveOption } from './backendOptions';
 import { BaseBackend, type BaseBackendOptions } from './baseBackend';
-import type { TightenedPaths } from '../fs/privatePath';
+import { UnsafePathError } from '../fs/errors';
+import { lstatOrUndefined, type TightenedPaths } from '../fs/privatePath';
 import { BlobStore } from './file/blobStore';
-import { FileCacheBusyError, fileBackendError } from './file/errors';
+import { FileCacheBusyError, fileBackendError, type FileCacheSchemaError } from './file/errors';
+import type { ReplayStore } from './hybrid/replayStore';
+import { ReplayJournal } from './file/replayJournal';
 import { LAYOUT_VERSION, layoutOf, prepareLayout, type FileLayout } from './file/layout';
-import { SCHEMA_VERSION, SqliteIndex, type EntryRow, type NewRow, type ScanRow } from './file/sqliteIndex';
+import { migrated, SCHEMA_VERSION, SqliteIndex, type EntryRow, type NewRow, type ScanRow } from './file/sqliteIndex';
 
 export interface FileBackendOptions extends BaseBackendOptions {
   /** Directory of the local cache; created if missing. Must be on a local filesystem (SQLite WAL). */
@@ -121,6 +124,7 @@ export class FileBackend extends BaseBackend {
   /** Row id -> access time not yet written (see ACCESS_REFRESH_MS). */
   private readonly pendingTouches = new Map<number, number>();
   private readonly loggedCorruptKinds = new Set<string>();
+  private replayJournal: ReplayJournal | undefined;
 
   constructor(options: FileBackendOptions) {
     super(options);
@@ -148,6 +152,13 @@ export class FileBackend extends BaseBackend {
       tightened,
     );
     this.blobs = new BlobStore(this.layout, this.durability === 'full');
+    const migration = migrated.get(this.index.db);
+    if (migration) {
+      this.logger.warn(
+        { backend: this.name, dir: this.dir, from: migration.from, to: SCHEMA_VERSION, backup: migration.backup },
+        'file cache migrated in place from an older schema; the backup beside it can be deleted once this version is kept',
+      );
+    }
     if (tightened.length > 0) {
       // Made by an older version under a permissive umask: others could read keys, namespaces and sizes until now.
       this.logger.warn(
@@ -273,7 +284,39 @@ export class FileBackend extends BaseBackend {
     return { entries, cursor: rows.length === pageSize && last ? encodeCursor(last[0], last[1]) : undefined };
   }
 
+  /**
+   * Sets aside a cache database refused as unmigratable (`FileCacheSchemaError`): renames it and
+   * its side files to `<name>.schema-<N>-set-aside-<time>` beside it, so the tier then opens
+   * empty and the old rows stay on disk for whoever wants them. The path comes from the error
+   * (computed by this library, never read from storage); a link there is refused, not followed.
+   * What `cachevault reinit --tier file` does before wiping. Returns the new path.
+   */
+  static setAsideUnmigratable(err: FileCacheSchemaError): string {
+    const target = `${err.path}.schema-${err.found}-set-aside-${Date.now()}`;
+    for (const suffix of ['', '-wal', '-shm', '-journal']) {
+      const st = lstatOrUndefined(err.path + suffix);
+      if (st === undefined) continue;
+      if (!st.isFile()) throw new UnsafePathError(err.path + suffix, 'it is not a regular file', `Move ${err.path + suffix} aside by hand.`);
+      renameSync(err.path + suffix, target + suffix);
+    }
+    return target;
+  }
+
+  /**
+   * The replay queue of a hybrid this tier sits in, kept in `<dir>/v1/replay.db` so that writes
+   * the shared tier missed outlive the process (see HybridBackend). Opened once; closed with the tier.
+   */
+  openReplayStore(): ReplayStore {
+    if (this.replayJournal === undefined) {
+      const tightened: TightenedPaths = [];
+      this.replayJournal = new ReplayJournal(ReplayJournal.pathIn(this.layout), this.busyTimeoutMs, tightened, this.durability === 'full');
+      if (tightened.length > 0) this.logger.warn({ backend: this.name, dir: this.dir, tightened: tightened.length }, 'replay journal was readable by other users; tightened to owner-only (0600)');
+    }
+    return this.replayJournal;
+  }
+
   protected async _close(): Promise<void> {
+    this.replayJournal?.close();
     try {
       if (this.pendingTouches.size > 0) this.index.writeTransaction(() => this.applyTouches());
     } catch (err) {

@@ -18,6 +18,7 @@ import { TierUnavailableError } from './hybrid/errors';
 import { FreshnessIndex } from './hybrid/freshnessIndex';
 import { MutationLog } from './hybrid/mutationLog';
 import { ReplayQueue } from './hybrid/replayQueue';
+import { providesReplayStore, type QueuedOp, type ReplayStore } from './hybrid/replayStore';
 import { Tier, type TierOutcome } from './hybrid/tier';
 
 export interface HybridTierSpec {
@@ -67,11 +68,18 @@ export interface HybridBackendOptions extends BaseBackendOptions {
   /** Local copies whose cap deadline is tracked in memory (older ones fall back to `createdAt + cap`). @default 100000 */
   readonly freshnessIndexSize?: number;
   /**
-   * Writes and deletes the shared tier missed during an outage, kept (latest per key) to be
-   * replayed when it answers again; past this many the oldest are dropped and counted.
+   * Writes, deletes and clears the shared tier missed during an outage, kept (latest per key) to
+   * be replayed when it answers again; past this many the oldest are dropped, counted
+   * (`replayDropped`) and logged.
    * @default 10000
    */
   readonly maxPendingReplays?: number;
+  /**
+   * Keep the replay queue on disk so it survives a restart: in the first local persistent tier
+   * that offers it (the file tier's `replay.db`). `false` keeps it in memory only.
+   * @default true when a local tier can keep it and there is a shared tier
+   */
+  readonly durableReplays?: boolean;
 }
 
 /** A local copy past its cap, kept in case the shared tier cannot be asked. */
@@ -123,7 +131,8 @@ interface KeyRead {
  *
  * `WriteResult.written` counts entries stored in at least one tier; tiers that did not take
  * them (an outage, or a local-only entry kept off the shared tier) are listed in `degraded`.
- * Writes and deletes a shared tier missed are queued and replayed when it answers again.
+ * Writes, deletes and clears a shared tier missed are queued and replayed when it answers
+ * again; with a file tier the queue is kept on disk and outlives the process (ReplayQueue).
  * Each tier has a timeout and a circuit breaker; see docs/backends.md for the whole contract.
  * Scans come from the last tier, which holds everything.
  */
@@ -151,6 +160,7 @@ export class HybridBackend extends BaseBackend {
     localOnlyWrites: 0,
     tierFailures: 0,
     replayed: 0,
+    replayStoreFailures: 0,
   };
 
   constructor(options: HybridBackendOptions) {
@@ -176,9 +186,28 @@ export class HybridBackend extends BaseBackend {
     const indexSize = positiveOption('HybridBackend', 'freshnessIndexSize', options.freshnessIndexSize, 100_000);
     this.freshness = new FreshnessIndex(capMs, indexSize);
     this.mutations = new MutationLog(indexSize);
-    this.replay = new ReplayQueue(positiveOption('HybridBackend', 'maxPendingReplays', options.maxPendingReplays, 10_000));
     const lastShared = specs.map((s) => s.backend.capabilities.shared).lastIndexOf(true);
     this.hasSharedTier = lastShared >= 0;
+    this.replay = new ReplayQueue(
+      positiveOption('HybridBackend', 'maxPendingReplays', options.maxPendingReplays, 10_000),
+      this.hasSharedTier && options.durableReplays !== false ? this.openReplayStore(specs) : undefined,
+      (operation, err) => {
+        this.extra.replayStoreFailures += 1;
+        this.logger.warn({ backend: this.name, operation, error: describeError(err) }, 'replay journal failed; this pending write is kept in memory only');
+      },
+      (count) =>
+        this.logger.warn(
+          { backend: this.name, dropped: count, total: this.replay.dropped },
+          'replay queue full (maxPendingReplays): the oldest writes the shared tier missed were dropped and will not be replayed',
+        ),
+    );
+    if (this.replay.droppedEarlier > 0) {
+      this.logger.warn(
+        { backend: this.name, dropped: this.replay.droppedEarlier },
+        'an earlier run dropped writes the shared tier missed (replay queue full); the shared tier may hold older values for them',
+      );
+    }
+    if (this.replay.size > 0) this.logger.info({ backend: this.name, pending: this.replay.size }, 'writes the shared tier missed before the last exit will be replayed when it answers');
     this.tiers = specs.map(
       (spec, index) =>
         new Tier({
@@ -204,6 +233,19 @@ export class HybridBackend extends BaseBackend {
       persistent: caps.some((c) => c.persistent),
       shared: this.hasSharedTier,
     };
+  }
+
+  /** The first local persistent tier's replay store, or undefined (logged) when none can be opened. */
+  private openReplayStore(specs: readonly HybridTierSpec[]): ReplayStore | undefined {
+    const spec = specs.find((s) => !s.backend.capabilities.shared && s.backend.capabilities.persistent && providesReplayStore(s.backend));
+    if (spec === undefined || !providesReplayStore(spec.backend)) return undefined;
+    try {
+      return spec.backend.openReplayStore();
+    } catch (err) {
+      // A pending write must not stop the cache from starting; it is still replayed from memory.
+      this.logger.warn({ backend: this.name, tier: spec.name, error: describeError(err) }, 'cannot open the replay journal; writes the shared tier misses are kept in memory only');
+      return undefined;
+    }
   }
 
   /** The tiers' names, fastest first. */
@@ -505,12 +547,15 @@ export class HybridBackend extends BaseBackend {
   private async clearThrough(namespace: string | undefined): Promise<void> {
     // Pending writes of a cleared namespace must not come back on replay, whatever happens below.
     this.replay.forgetNamespace(namespace);
+    let results: { tier: Tier; outcome: TierOutcome<void> }[];
     try {
-      await this.everyTier('clear', (b) => b.clear(namespace));
+      results = await this.everyTier('clear', (b) => b.clear(namespace));
     } finally {
       this.mutations.namespaceCleared(namespace);
     }
     this.freshness.forgetNamespace(namespace);
+    // A shared tier that missed the clear still holds the namespace: clear it there on replay.
+    if (results.some((r) => r.tier.shared && !r.outcome.ok)) this.replay.recordClear(namespace);
   }
 
   /**
@@ -560,14 +605,25 @@ export class HybridBackend extends BaseBackend {
     // A write already under way may land on the shared tier before the replay's older copy of
     // the same key: wait for it (it settles that key's pending op) before taking the snapshot.
     while (this.writesInFlight.size > 0) await Promise.allSettled([...this.writesInFlight]);
-    const ops = this.replay.snapshot();
+    const ops: QueuedOp[] = this.replay.snapshot();
     if (ops.length === 0) return { replayed: 0, pending: 0 };
     const now = this.clock();
-    const sets = ops.flatMap(([, op]) => (op.kind === 'set' && !this.isExpired(op.entry, now) ? [op.entry] : []));
+    const sets = ops.flatMap(({ op }) => (op.kind === 'set' && !this.isExpired(op.entry, now) ? [op.entry] : []));
     const deletes = new Map<string, string[]>();
-    for (const [, op] of ops) if (op.kind === 'delete') deletes.set(op.namespace, [...(deletes.get(op.namespace) ?? []), op.key]);
+    for (const { op } of ops) if (op.kind === 'delete') deletes.set(op.namespace, [...(deletes.get(op.namespace) ?? []), op.key]);
+    // A queued clear dropped the ops of its namespace queued before it, so every set or delete of
+    // that namespace still queued came after it: clears go first.
+    const clears = ops.flatMap(({ op }) => (op.kind === 'clear' ? [op.namespace] : []));
     let ok = true;
     for (const tier of this.tiers.filter((t) => t.shared)) {
+      for (const namespace of clears) {
+        const outcome = await tier.call('replay', (b) => b.clear(namespace));
+        if (!outcome.ok) {
+          this.tierFailed(tier, 'replay', outcome);
+          ok = false;
+        }
+      }
+      if (!ok) continue;
       if (sets.length > 0) {
         const outcome = await tier.call('replay', (b) => b.setMany(sets));
         if (!outcome.ok) {
@@ -589,7 +645,7 @@ export class HybridBackend extends BaseBackend {
       const localTiers = this.tiers.filter((t) => t.cachesShared).map((t) => t.index);
       this.freshness.mark(e.namespace, e.key, localTiers, this.freshness.deadlineFrom(now, e));
     }
-    const replayed = sets.length + [...deletes.values()].reduce((n, keys) => n + keys.length, 0);
+    const replayed = clears.length + sets.length + [...deletes.values()].reduce((n, keys) => n + keys.length, 0);
     this.extra.replayed += replayed;
     this.logger.info({ backend: this.name, replayed }, 'replayed writes the shared tier missed during an outage');
     return { replayed, pending: this.replay.size };
@@ -638,7 +694,15 @@ export class HybridBackend extends BaseBackend {
     const tiers: Record<string, BackendStats> = {};
     for (const tier of this.tiers) tiers[tier.name] = tier.stats();
     const breakers = Object.fromEntries(this.tiers.map((t) => [`breaker.${t.name}`, t.breaker.state]));
-    return { tiers, extra: { ...this.extra, pendingReplays: this.replay.size, replayDropped: this.replay.dropped, ...breakers } };
+    return { tiers, extra: {
+        ...this.extra,
+        pendingReplays: this.replay.size,
+        replayDropped: this.replay.dropped,
+        replayDroppedEarlier: this.replay.droppedEarlier,
+        replayDurable: this.replay.durable,
+        ...breakers,
+      },
+    };
   }
 
   protected async _close(): Promise<void> {

@@ -3,7 +3,11 @@
  * a way to open the configured cache. Commands never read process.* directly, so tests can run
  * them in-process with their own io.
  */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { loadConfig, type LoadedConfig, type LoadConfigOptions } from '../config/loadConfig';
+import { defaultManifestPath } from '../keys/fileManifestStore';
+import { configuredTiers } from './configProbe';
 import type { CacheConfigInput } from '../config/schema';
 import { Output, type CliIo } from './output';
 import { openVault, type CliVault } from './openVault';
@@ -43,6 +47,24 @@ export class CliContext {
 
   loadOptions(options?: CacheConfigInput): LoadConfigOptions {
     return { file: this.globals.config, env: this.io.env, cwd: this.io.cwd, options };
+  }
+
+  /**
+   * Where a read-only command (status, health) would have to create the cache to look at it:
+   * every local part it would open is absent (no file-tier directory, no key manifest file) and
+   * nothing shared is configured. Returns what is missing, or undefined when there is a cache.
+   * Opening it would write a directory and a first key: those commands report this instead.
+   */
+  missingLocalCache(): string | undefined {
+    const { config } = this.config();
+    const tiers = configuredTiers(config);
+    if (tiers.includes('dynamodb') || config.keys.manifest.store !== 'file') return undefined;
+    const dir = resolve(this.io.cwd, config.file.dir);
+    const manifest = resolve(this.io.cwd, config.keys.manifest.path ?? defaultManifestPath(dir));
+    const dirMissing = !tiers.includes('file') || !existsSync(dir);
+    const manifestMissing = !config.encryption.enabled || !existsSync(manifest);
+    if (!dirMissing || !manifestMissing) return undefined;
+    return tiers.includes('file') ? `nothing has been cached here yet: ${dir} does not exist` : 'nothing has been cached here yet (no key manifest, no file tier)';
   }
 
   /**

@@ -72,7 +72,7 @@ export function recognise(err: unknown): Recognised | undefined {
         token: String(code),
         code: 'ENDPOINT_UNREACHABLE',
         message: `Could not reach the endpoint${where} (${String(code)}).`,
-        hint: 'Check dynamodb.endpoint (or kms.endpoint) and that the service is running; for the local stack run `npm start`.',
+        hint: 'Check dynamodb.endpoint (or kms.endpoint) and that the service is running; for the local stack run `npx cachevault local` (`npm start` in the cachevault repository).',
       };
     }
     if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {

@@ -20,6 +20,8 @@ import { registerBench } from './commands/bench';
 import { registerEncryption } from './commands/encryption';
 import { registerKeys } from './commands/keys';
 import { registerAudit } from './commands/audit';
+import { registerInit } from './commands/init';
+import { registerLocal } from './commands/local';
 import { registerPlan } from './commands/plan';
 
 export type { CliIo } from './output';
@@ -39,6 +41,8 @@ export function buildProgram(runtime: Runtime): Command {
       // Usage errors are printed by main() in the same format as every other error.
       outputError: () => {},
     });
+  registerInit(program, runtime);
+  registerLocal(program, runtime);
   registerStatus(program, runtime);
   registerConfig(program, runtime);
   registerHealth(program, runtime);

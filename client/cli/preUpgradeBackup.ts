@@ -40,7 +40,7 @@ function tierSpecs(vault: CliVault, cwd: string): string[] {
   const specs: string[] = [];
   if (tiers.includes('file')) specs.push(`file:${resolve(cwd, config.file.dir)}`);
   if (tiers.includes('dynamodb')) {
-    const params = new URLSearchParams({ region: config.dynamodb.region });
+    const params = new URLSearchParams(config.dynamodb.region ? { region: config.dynamodb.region } : {});
     // A password in the endpoint URL is not printed; the user adds it back if it is needed.
     if (config.dynamodb.endpoint) params.set('endpoint', redactUrlUserinfo(config.dynamodb.endpoint));
     specs.push(`dynamodb:${config.dynamodb.tableName}?${params.toString()}`);

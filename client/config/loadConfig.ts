@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors';
+import { defaultKeyProviders } from '../keys/createKeyProviders';
+import { defaultCacheDir, regionFromEnv } from './platformDefaults';
 import { isSecretPath, jsonSyntaxLocation, redactConfigValue, redactText, REDACTED } from './redact';
 import { AdvancedCacheConfig, type CacheConfigInput } from './schema';
 
@@ -99,6 +101,7 @@ export function loadConfig(input: LoadConfigOptions = {}): LoadedConfig {
     merged = mergeTracked(merged, fromOptions, 'options', sources);
   }
 
+  merged = withEnvironmentDefaults(merged, env);
   const parsed = AdvancedCacheConfig.safeParse(merged);
   if (!parsed.success) {
     const issues: ConfigIssue[] = parsed.error.issues.map((issue) => {
@@ -116,7 +119,7 @@ export function loadConfig(input: LoadConfigOptions = {}): LoadedConfig {
       hint: 'Fix the fields above; `cachevault config validate` checks a file without starting anything. docs/configuration.md lists every option.',
     });
   }
-  warnings.push(...insecureSettings(parsed.data));
+  warnings.push(...insecureSettings(parsed.data, sources, env));
   return { config: parsed.data, sources, file, warnings };
 }
 
@@ -206,13 +209,34 @@ function deprecate(data: Record<string, unknown>, where: string, warnings: strin
   return data;
 }
 
-function insecureSettings(config: AdvancedCacheConfig): string[] {
+/**
+ * Defaults that depend on where the app runs, filled in only where no source set a value: the
+ * file tier under the platform cache directory (temp dir on Lambda), and the region from
+ * AWS_REGION / AWS_DEFAULT_REGION (left unset otherwise, so the AWS SDK resolves it from the
+ * profile or instance metadata). Their source stays `default`.
+ */
+function withEnvironmentDefaults(merged: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out = { ...merged };
+  const file = isPlainObject(out.file) ? { ...out.file } : out.file === undefined ? {} : undefined;
+  if (file && file.dir === undefined) out.file = { ...file, dir: defaultCacheDir(env) };
+  const region = regionFromEnv(env);
+  const dynamodb = isPlainObject(out.dynamodb) ? { ...out.dynamodb } : out.dynamodb === undefined ? {} : undefined;
+  if (region && dynamodb && dynamodb.region === undefined) out.dynamodb = { ...dynamodb, region };
+  const keys = isPlainObject(out.keys) ? { ...out.keys } : out.keys === undefined ? {} : undefined;
+  if (keys && keys.providers === undefined) {
+    const kms = isPlainObject(keys.kms) ? keys.kms : {};
+    out.keys = { ...keys, providers: defaultKeyProviders({ kms: { keyId: typeof kms.keyId === 'string' ? kms.keyId : undefined } }, env) };
+  }
+  return out;
+}
+
+function insecureSettings(config: AdvancedCacheConfig, sources: ReadonlyMap<string, ConfigSource>, env: NodeJS.ProcessEnv): string[] {
   const out: string[] = [];
   const shared = config.backend === 'dynamodb' || (config.backend === 'hybrid' && config.hybrid.tiers.includes('dynamodb'));
   if (!config.encryption.enabled && shared) {
     out.push('Encryption is disabled on a shared backend (DynamoDB): anyone who can read the table can read cached values.');
   }
-  if (config.encryption.enabled && config.keys.providers.includes('env')) {
+  if (config.encryption.enabled && config.keys.providers.includes('env') && (sources.has('keys.providers') || env[config.keys.envKey.variable])) {
     out.push(`The env key provider reads a key from ${config.keys.envKey.variable}; environment variables leak more easily than a keyring or KMS.`);
   }
   return out;

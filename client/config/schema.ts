@@ -23,7 +23,11 @@ export const MemoryConfig = z.strictObject({
 });
 
 export const FileConfig = z.strictObject({
-  /** Directory of the local cache (created if missing). */
+  /**
+   * Directory of the local cache (created when the file tier first writes). Unset, `loadConfig`
+   * puts it under the platform cache directory (see `defaultCacheDir`); this default is what a
+   * bare `FileConfig.parse({})` gets, relative to the working directory.
+   */
   dir: z.string().min(1).default('.cachevault/cache'),
   /** Upper bound on stored bytes; least recently used entries are evicted past it. */
   maxBytes: positiveInt.default(1024 * 1024 * 1024),
@@ -39,7 +43,8 @@ export const FileConfig = z.strictObject({
 
 export const DynamoDBConfig = z.strictObject({
   tableName: z.string().min(3).max(255).regex(/^[A-Za-z0-9_.-]+$/).default('cachevault'),
-  region: z.string().min(1).default('us-east-1'),
+  /** Unset: AWS_REGION / AWS_DEFAULT_REGION, else the AWS SDK's own resolution (profile, instance metadata). */
+  region: z.string().min(1).optional(),
   /** Endpoint override (DynamoDB Local); omit on AWS. */
   endpoint: z.url().optional(),
   /** Strongly consistent reads (twice the read cost). */
@@ -57,8 +62,11 @@ export const DynamoDBConfig = z.strictObject({
 });
 
 export const HybridConfig = z.strictObject({
-  /** Tiers from fastest to shared. */
-  tiers: z.array(z.enum(['memory', 'file', 'dynamodb'])).min(1).default(['memory', 'file', 'dynamodb']),
+  /**
+   * Tiers from fastest to shared. The default is local only: the DynamoDB tier is added by
+   * naming it, so `{}` never reaches for AWS.
+   */
+  tiers: z.array(z.enum(['memory', 'file', 'dynamodb'])).min(1).default(['memory', 'file']),
   /** Cap on how long a local copy of a shared entry lives before it is re-read from DynamoDB. */
   localTtlCapMs: positiveInt.default(60_000),
   /** How long past the local cap a local copy may be served while DynamoDB is failing. */
@@ -81,8 +89,12 @@ export const KeyProviderName = z.enum(['kms', 'keyring', 'env']);
 export type KeyProviderName = z.infer<typeof KeyProviderName>;
 
 export const KeysConfig = z.strictObject({
-  /** Providers tried in order; the first that works supplies keys, later ones are fallbacks. */
-  providers: z.array(KeyProviderName).min(1).default(['keyring']),
+  /**
+   * Providers tried in order; the first that works supplies keys, later ones are fallbacks.
+   * Unset, `loadConfig` follows what is configured: `kms` when `keys.kms.keyId` is set, then
+   * `keyring` (not on Lambda, and only with `@napi-rs/keyring` installed), then `env`.
+   */
+  providers: z.array(KeyProviderName).min(1).default(['keyring', 'env']),
   /** Application and environment names, bound into KMS encryption contexts. */
   app: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/).default('cachevault'),
   environment: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/).default('local'),

@@ -3,10 +3,8 @@ import type { CacheBackend } from '../backends/cacheBackend';
 import { describeError } from '../describeError';
 import type { EncryptionProvider } from '../crypto/encryptionProvider';
 import { checkWellFormed } from '../crypto/envelope';
-import { NoEncryption } from '../crypto/noEncryption';
 import { silentLogger } from '../logger';
 import type { BackendStats, Clock, EntryIdentity, HealthReport, Logger, StoredEntry, TierFailure, WriteResult } from '../types';
-import { compressionTransform } from './compression';
 import { msgpackSerializer, type Serializer } from './serializer';
 import { SingleFlight } from './singleFlight';
 import type { ValueTransform } from './valueTransform';
@@ -156,9 +154,10 @@ const DEFAULT_TTL_MS = 3_600_000;
  */
 export class CacheManager {
   readonly namespaceName: string;
-  private readonly backend: CacheBackend;
+  /** The storage this cache reads and writes (a hybrid backend holds the tiers). */
+  readonly backend: CacheBackend;
   private readonly defaultTtlMs: number | null;
-  private readonly encryption: EncryptionProvider;
+  private readonly sealer: EncryptionProvider;
   private readonly transforms: readonly ValueTransform[];
   private readonly serializer: Serializer;
   private readonly lease: StampedeLease | undefined;
@@ -174,8 +173,12 @@ export class CacheManager {
     checkString(this.namespaceName, 'namespace');
     this.defaultTtlMs = options.defaultTtlMs === undefined ? DEFAULT_TTL_MS : options.defaultTtlMs;
     checkTtl(this.defaultTtlMs, 'defaultTtlMs');
-    this.encryption = options.encryption ?? new NoEncryption();
-    this.transforms = options.transforms ?? [compressionTransform()];
+    // The defaults load node:zlib (CRC-32 framing, brotli): required here, not at import time, so
+    // that `import 'cachevault'` does not pay for them when createCache supplies its own.
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    this.sealer = options.encryption ?? new (require('../crypto/noEncryption') as typeof import('../crypto/noEncryption')).NoEncryption();
+    this.transforms = options.transforms ?? [(require('./compression') as typeof import('./compression')).compressionTransform()];
+    /* eslint-enable @typescript-eslint/no-require-imports */
     this.serializer = options.serializer ?? msgpackSerializer;
     this.lease = options.lease;
     this.strict = options.strict ?? false;
@@ -230,6 +233,7 @@ export class CacheManager {
   }
 
   async set<T>(key: string, value: T, options: ExpiryOptions = {}): Promise<WriteResult> {
+    checkOptions(options, 'set(key, value, options)', EXPIRY_OPTIONS);
     const entry = await this.encode(key, value, this.expiryOf(options));
     const result = await this.write(() => this.backend.set(entry));
     this.shared.counters.sets += 1;
@@ -250,6 +254,8 @@ export class CacheManager {
   }
 
   async setMany<T>(items: readonly ({ readonly key: string; readonly value: T } & ExpiryOptions)[]): Promise<WriteResult> {
+    if (!Array.isArray(items)) throw new TypeError(`cache.setMany(items) takes an array of { key, value, ttlMs? }, got ${describeArg(items)}.`);
+    for (const item of items) checkOptions(item, 'setMany(items): each item', SET_MANY_ITEM);
     const entries = await Promise.all(items.map((item) => this.encode(item.key, item.value, this.expiryOf(item))));
     const result = await this.write(() => this.backend.setMany(entries));
     this.shared.counters.sets += entries.length;
@@ -282,6 +288,8 @@ export class CacheManager {
    * a holder that dies only delays others until it lapses). A failed `fn` is not cached.
    */
   async wrap<T>(key: string, fn: () => T | Promise<T>, options: WrapOptions = {}): Promise<T> {
+    if (typeof fn !== 'function') throw new TypeError(`cache.wrap(key, fn, options): fn must be a function that computes the value, got ${describeArg(fn)}.`);
+    checkOptions(options, 'wrap(key, fn, options)', WRAP_OPTIONS);
     const cached = await this.lookup<T>(key);
     if (cached.found) return cached.value as T;
     const flightId = `${this.namespaceName}\u0000${key}`;
@@ -323,7 +331,7 @@ export class CacheManager {
       await this.backend.close();
     } finally {
       // Key material is dropped even when the backend fails to close.
-      await this.encryption.close?.();
+      await this.sealer.close?.();
     }
   }
 
@@ -346,7 +354,7 @@ export class CacheManager {
     const identity: EntryIdentity = { namespace: this.namespaceName, key, expiresAt };
     let bytes = this.serializer.serialize(value);
     for (const transform of this.transforms) bytes = await transform.encode(bytes, identity);
-    const sealed = await this.encryption.seal(bytes, identity);
+    const sealed = await this.sealer.seal(bytes, identity);
     return { ...identity, value: sealed.bytes, keyId: sealed.keyId, createdAt: this.clock() };
   }
 
@@ -386,7 +394,7 @@ export class CacheManager {
     const counters = this.shared.counters;
     const identity: EntryIdentity = { namespace: this.namespaceName, key, expiresAt: entry.expiresAt };
     try {
-      let bytes = await this.encryption.open(entry.value, identity);
+      let bytes = await this.sealer.open(entry.value, identity);
       for (let i = this.transforms.length - 1; i >= 0; i--) bytes = await this.transforms[i]!.decode(bytes, identity);
       const value = this.serializer.deserialize(bytes) as T;
       const primitive = value === null || (typeof value !== 'object' && typeof value !== 'function');
@@ -470,6 +478,34 @@ function valueOf<T>(found: Lookup<T>): T | undefined {
 
 function wholeLookup<T>(found: Lookup<T>): Lookup<T> {
   return found;
+}
+
+const EXPIRY_OPTIONS = ['ttlMs', 'expiresAt'] as const;
+const WRAP_OPTIONS = [...EXPIRY_OPTIONS, 'useLease'] as const;
+const SET_MANY_ITEM = ['key', 'value', ...EXPIRY_OPTIONS] as const;
+
+/**
+ * Option objects are checked at run time too: JavaScript callers (and `as any`) can pass a bare
+ * TTL number or a misspelt field, which would otherwise be ignored and cache with the default TTL.
+ */
+function checkOptions(options: unknown, call: string, allowed: readonly string[]): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    const example = typeof options === 'number' ? ` To give a TTL, pass { ttlMs: ${options} }.` : '';
+    throw new TypeError(`cache.${call}: options must be an object such as { ttlMs: 60000 }, got ${describeArg(options)}.${example}`);
+  }
+  const unknown = Object.keys(options).filter((k) => !allowed.includes(k));
+  if (unknown.length > 0) {
+    throw new TypeError(`cache.${call}: unknown option${unknown.length === 1 ? '' : 's'} ${unknown.map((k) => `"${k}"`).join(', ')}; allowed: ${allowed.join(', ')}.`);
+  }
+}
+
+function describeArg(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'number' || typeof v === 'boolean') return `the ${typeof v} ${String(v)}`;
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.slice(0, 40))}`;
+  return `a ${typeof v}`;
 }
 
 /** Namespaces and keys must be well-formed Unicode (no lone surrogates); non-strings are left to the backend's check. */

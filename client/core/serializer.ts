@@ -1,12 +1,23 @@
-import { Packr } from 'msgpackr';
+import type { Packr } from 'msgpackr';
 
 /**
  * msgpackr with structured-clone semantics: objects, arrays, strings, numbers, Buffer and typed
  * arrays, Date, Map, Set, BigInt of any size, Error, and `undefined` inside objects and arrays
  * all survive a round trip with their types. Records (msgpackr's shared-key extension) are on,
  * embedded per message, so no structure state is shared between writers.
+ *
+ * msgpackr (and its optional native extension) loads on the first value serialized, not when
+ * the package is imported: it is about half of a cold `require('cachevault')`.
  */
-const packr = new Packr({ structuredClone: true, moreTypes: true });
+let packr: Packr | undefined;
+function codec(): Packr {
+  if (packr === undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Packr: PackrClass } = require('msgpackr') as typeof import('msgpackr');
+    packr = new PackrClass({ structuredClone: true, moreTypes: true });
+  }
+  return packr;
+}
 
 export interface Serializer {
   serialize(value: unknown): Uint8Array;
@@ -14,6 +25,6 @@ export interface Serializer {
 }
 
 export const msgpackSerializer: Serializer = {
-  serialize: (value) => packr.pack(value),
-  deserialize: (bytes) => packr.unpack(bytes),
+  serialize: (value) => codec().pack(value),
+  deserialize: (bytes) => codec().unpack(bytes),
 };

@@ -8,8 +8,11 @@ export interface StaticCredentials {
 }
 
 export interface DynamoDBClientOptions {
-  /** AWS region of the table. */
-  readonly region: string;
+  /**
+   * AWS region of the table. Unset: the SDK resolves it (AWS_REGION, the profile, instance
+   * metadata); for a loopback endpoint, which ignores it, a placeholder.
+   */
+  readonly region?: string;
   /** Endpoint override, e.g. `http://127.0.0.1:8000` for DynamoDB Local; omit on AWS. */
   readonly endpoint?: string;
   /** Time allowed for one HTTP request, after which it fails (and is retried). @default 3000 */
@@ -34,7 +37,7 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 export function createDynamoDBClient(options: DynamoDBClientOptions): DynamoDBClient {
   const requestTimeoutMs = options.requestTimeoutMs ?? 3_000;
   return new DynamoDBClient({
-    region: options.region,
+    region: options.region ?? (isLoopback(options.endpoint) ? 'us-east-1' : undefined),
     endpoint: options.endpoint,
     maxAttempts: options.maxAttempts ?? 5,
     credentials: options.credentials ?? placeholderCredentialsFor(options.endpoint),
@@ -47,12 +50,15 @@ export function createDynamoDBClient(options: DynamoDBClientOptions): DynamoDBCl
 }
 
 function placeholderCredentialsFor(endpoint: string | undefined): StaticCredentials | undefined {
-  if (endpoint === undefined || process.env.AWS_ACCESS_KEY_ID || process.env.AWS_PROFILE) return undefined;
-  let host: string;
+  if (process.env.AWS_ACCESS_KEY_ID || process.env.AWS_PROFILE) return undefined;
+  return isLoopback(endpoint) ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined;
+}
+
+function isLoopback(endpoint: string | undefined): boolean {
+  if (endpoint === undefined) return false;
   try {
-    host = new URL(endpoint).hostname;
+    return LOOPBACK_HOSTS.has(new URL(endpoint).hostname);
   } catch {
-    return undefined;
+    return false;
   }
-  return LOOPBACK_HOSTS.has(host) ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined;
 }

@@ -108,6 +108,114 @@ export class TableSchemaMismatchError extends DynamoDBError {
   }
 }
 
+/** Nothing answered at the endpoint: connection refused, DNS failure, network unreachable. */
+export class EndpointUnreachableError extends DynamoDBError {
+  override readonly code = 'ENDPOINT_UNREACHABLE';
+  readonly endpoint: string | undefined;
+  constructor(tableName: string, endpoint: string | undefined, reason: string, options: CacheVaultErrorOptions = {}) {
+    super(tableName, `Could not reach the endpoint ${endpoint ?? 'of DynamoDB'} (${reason}).`, {
+      hint:
+        reason === 'ENOTFOUND' || reason === 'EAI_AGAIN'
+          ? 'The host name does not resolve: check dynamodb.endpoint, or dynamodb.region (AWS_REGION) for a region that exists.'
+          : 'Start the service at dynamodb.endpoint (`npx cachevault local` runs DynamoDB Local) or fix the endpoint. A hybrid cache keeps working on its local tiers meanwhile.',
+      ...options,
+      context: { endpoint, reason, ...options.context },
+    });
+    this.name = 'EndpointUnreachableError';
+    this.endpoint = endpoint;
+  }
+}
+
+/** The endpoint accepted the connection (or the connection attempt hung) but did not answer in time. */
+export class EndpointTimeoutError extends DynamoDBError {
+  override readonly code = 'ENDPOINT_TIMEOUT';
+  constructor(tableName: string, action: string, options: CacheVaultErrorOptions = {}) {
+    super(tableName, `A request timed out: dynamodb:${action} on table "${tableName}".`, {
+      hint: 'Check the network path to DynamoDB; raise dynamodb.requestTimeoutMs if the service is slow but healthy.',
+      ...options,
+    });
+    this.name = 'EndpointTimeoutError';
+  }
+}
+
+/** The AWS SDK found no credentials, or the ones it found are expired or not valid. */
+export class AwsCredentialsMissingError extends DynamoDBError {
+  override readonly code = 'AWS_CREDENTIALS_MISSING';
+  constructor(tableName: string, problem: 'missing' | 'expired' | 'invalid', options: CacheVaultErrorOptions = {}) {
+    const what = { missing: 'No AWS credentials were found.', expired: 'The AWS credentials have expired.', invalid: 'AWS rejected the credentials (unknown access key or bad signature).' }[problem];
+    super(tableName, what, {
+      hint:
+        problem === 'expired'
+          ? 'Refresh them (`aws sso login`, a new session token), or use an instance/task role.'
+          : 'Set AWS_PROFILE or access keys, use an instance/task role, or for local use set dynamodb.endpoint to DynamoDB Local (`npx cachevault local`).',
+      ...options,
+      context: { problem, ...options.context },
+    });
+    this.name = 'AwsCredentialsMissingError';
+  }
+}
+
+/** The SDK could not determine a region (no dynamodb.region, AWS_REGION or profile region). */
+export class AwsRegionMissingError extends DynamoDBError {
+  override readonly code = 'AWS_REGION_MISSING';
+  constructor(tableName: string, options: CacheVaultErrorOptions = {}) {
+    super(tableName, `No AWS region is set for DynamoDB table "${tableName}".`, {
+      hint: 'Set dynamodb.region (CACHEVAULT_DYNAMODB_REGION) or AWS_REGION, or a region in the AWS profile.',
+      ...options,
+    });
+    this.name = 'AwsRegionMissingError';
+  }
+}
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE']);
+const TIMEOUT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
+const EXPIRED = new Set(['ExpiredTokenException', 'ExpiredToken', 'TokenRefreshRequired']);
+const INVALID_CREDENTIALS = new Set(['UnrecognizedClientException', 'InvalidSignatureException', 'InvalidClientTokenId', 'IncompleteSignatureException']);
+
+/** Every error in a cause chain, including those of an AggregateError (Node's happy-eyeballs connect). */
+function* causeChain(err: unknown, depth = 0): Generator<Error & { code?: unknown }> {
+  if (!(err instanceof Error) || depth > 8) return;
+  yield err;
+  if (err instanceof AggregateError) for (const e of err.errors) yield* causeChain(e, depth + 1);
+  yield* causeChain(err.cause, depth + 1);
+}
+
+/**
+ * Network, credential and region failures, which say nothing about the table: mapped to the
+ * codes docs/troubleshooting.md documents, with the original kept as `cause`. Shared by the
+ * DynamoDB code and the health checks (KMS, Secrets Manager fail the same way).
+ */
+export function translateConnectionError(
+  err: unknown,
+  context: { readonly tableName: string; readonly action: string; readonly endpoint?: string },
+): DynamoDBError | undefined {
+  for (const e of causeChain(err)) {
+    // The SDK sometimes wraps a socket error as "AWS SDK error wrapper for Error: connect
+    // ECONNREFUSED 127.0.0.1:8000", with neither `code` nor `cause`: the message is all there is.
+    const wrapped = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ECONNRESET|EPIPE|ETIMEDOUT)\b(?:\s+(\S+))?/.exec(e.message);
+    const code = typeof e.code === 'string' ? e.code : wrapped?.[1];
+    if (code && UNREACHABLE.has(code) && e.code === undefined && wrapped) {
+      return new EndpointUnreachableError(context.tableName, context.endpoint ?? wrapped[2], code, { cause: err });
+    }
+    if (code && UNREACHABLE.has(code)) return new EndpointUnreachableError(context.tableName, context.endpoint ?? endpointOf(e), code, { cause: err });
+    if (code === 'ETIMEDOUT' || TIMEOUT_NAMES.has(e.name)) return new EndpointTimeoutError(context.tableName, context.action, { cause: err });
+    if (e.name === 'CredentialsProviderError' || /Could not load credentials from any providers/.test(e.message)) {
+      return new AwsCredentialsMissingError(context.tableName, 'missing', { cause: err });
+    }
+    if (EXPIRED.has(e.name) || /security token included in the request is expired/i.test(e.message)) {
+      return new AwsCredentialsMissingError(context.tableName, 'expired', { cause: err });
+    }
+    if (INVALID_CREDENTIALS.has(e.name)) return new AwsCredentialsMissingError(context.tableName, 'invalid', { cause: err });
+    if (/^Region is missing/.test(e.message)) return new AwsRegionMissingError(context.tableName, { cause: err });
+  }
+  return undefined;
+}
+
+function endpointOf(e: Error & { address?: unknown; port?: unknown; hostname?: unknown }): string | undefined {
+  if (typeof e.address === 'string') return typeof e.port === 'number' ? `${e.address}:${e.port}` : e.address;
+  return typeof e.hostname === 'string' ? e.hostname : undefined;
+}
+
 /** Name/shape of the AWS SDK v3 service exceptions we inspect, without importing their classes. */
 interface AwsServiceError {
   readonly name: string;
@@ -140,13 +248,19 @@ export function isConditionalCheckFailure(err: unknown): boolean {
  */
 export function translateDynamoError(
   err: unknown,
-  context: { readonly tableName: string; readonly action: string; readonly consumedCapacity?: number },
+  context: { readonly tableName: string; readonly action: string; readonly consumedCapacity?: number; readonly endpoint?: string },
 ): Error {
   if (err instanceof CacheVaultError) return err;
+  const connection = translateConnectionError(err, context);
+  if (connection) return connection;
   if (!isAwsError(err)) {
     return new DynamoDBError(context.tableName, `dynamodb:${context.action} failed: ${String(err)}`, { cause: err });
   }
   if (err.name === 'ResourceNotFoundException') return new TableNotFoundError(context.tableName, { cause: err });
+  // A table of the same name with other key attributes: every keyed call fails this way.
+  if (err.name === 'ValidationException' && /key element does not match the schema|Missing the key/i.test(err.message)) {
+    return new TableSchemaMismatchError(context.tableName, [`its key schema is not cachevault's (${err.message})`], { cause: err });
+  }
   if (err.name === 'AccessDeniedException') {
     return new DynamoDBAccessDeniedError(context.tableName, actionFromMessage(err.message) ?? context.action, { cause: err });
   }

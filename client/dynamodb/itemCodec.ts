@@ -7,6 +7,13 @@ export type Item = Record<string, AttributeValue>;
 
 const A = TableSchema.attributes;
 
+/**
+ * The entry item format this code writes, in `fv`. Every released format stays readable (format
+ * 1 items written before `fv` existed carry none); a newer one is a counted miss whose reason says
+ * to upgrade, never a misread. A fixture of each format lives in test/fixtures/dynamodb/.
+ */
+export const ITEM_FORMAT_VERSION = 1;
+
 /** Where a chunked entry's bytes are: `count` chunk items under generation `generation`. */
 export interface ChunkRef {
   readonly generation: string;
@@ -34,6 +41,7 @@ export function entryItem(pk: string, entry: StoredEntry, chunks?: ChunkRef): It
     [TableSchema.partitionKey]: { S: pk },
     [TableSchema.sortKey]: { S: SortKeys.entry },
     [A.kind]: { S: ItemKinds.entry },
+    [A.formatVersion]: { N: String(ITEM_FORMAT_VERSION) },
     [A.namespace]: { S: entry.namespace },
     [A.key]: { S: entry.key },
     [A.keyId]: { S: entry.keyId },
@@ -74,6 +82,12 @@ export function chunkItem(pk: string, entry: StoredEntry, generation: string, in
  */
 export function decodeEntryItem(item: Item): DecodedEntry | { readonly kind: 'invalid'; readonly reason: string } {
   if (item[A.kind]?.S !== ItemKinds.entry) return { kind: 'invalid', reason: 'item is not an entry' };
+  const fv = item[A.formatVersion]?.N;
+  const version = fv === undefined ? 1 : Number(fv);
+  if (!Number.isSafeInteger(version) || version < 1) return { kind: 'invalid', reason: 'entry item has a bad format version' };
+  if (version > ITEM_FORMAT_VERSION) {
+    return { kind: 'invalid', reason: `entry item format ${version} is newer than this cachevault reads (${ITEM_FORMAT_VERSION}); upgrade cachevault in every process sharing the table` };
+  }
   const namespace = item[A.namespace]?.S;
   const key = item[A.key]?.S;
   const keyId = item[A.keyId]?.S;

@@ -10,12 +10,18 @@ import { describeError } from '../describeError';
 import type { AdvancedCacheConfig } from '../config/schema';
 import type { EncryptionProvider } from '../crypto/encryptionProvider';
 import type { KeyManager, KeyManagerStatus } from '../keys/keyManager';
+import type { KeyProvider } from '../keys/keyProvider';
 import { KeyState } from '../keys/keyManifest';
 import type { HealthCheckStep } from '../types';
 
 /** What the key checks need of an opened cache (a `CacheVault` is one). */
 export interface KeyHealthTarget {
   readonly keys: KeyManager | undefined;
+  /**
+   * The provider chain, probed actively: a provider the key manager has not called lately (its
+   * data key is cached) would otherwise count as up while its service refuses connections.
+   */
+  readonly keyProviders?: readonly KeyProvider[];
   readonly encryption: EncryptionProvider;
   readonly config: {
     readonly encryption: Pick<AdvancedCacheConfig['encryption'], 'enabled'>;
@@ -81,7 +87,7 @@ export async function checkKeys(target: KeyHealthTarget, options: KeyHealthOptio
   const fallbacksBefore = keys.stats().fallbacks;
   const steps: HealthCheckStep[] = [];
   steps.push(await timed(KeyHealthStep.active, () => activeKeyCheck(keys, config.keys.providers)));
-  const status = keys.status();
+  const status = await withProbes(keys.status(), target.keyProviders);
   steps.push(providersStep(status, keys.stats().fallbacks - fallbacksBefore));
   steps.push(await timed(KeyHealthStep.roundTrip, () => roundTrip(encryption, keys, clock)));
   steps.push(ageStep(status, config.keys.maxKeyAgeDays));
@@ -113,6 +119,21 @@ function downProviders(status: KeyManagerStatus): string {
     .filter((p) => p.down)
     .map((p) => p.provider)
     .join(', ');
+}
+
+/** The status with every provider that fails a probe now marked down, with the probe's reason. */
+async function withProbes(status: KeyManagerStatus, providers: readonly KeyProvider[] | undefined): Promise<KeyManagerStatus> {
+  if (!providers || providers.length === 0) return status;
+  const probed = await Promise.all(
+    providers.map(async (p) => [p.name, await p.probe().catch((err: unknown) => ({ ok: false as const, reason: describeError(err) }))] as const),
+  );
+  return {
+    ...status,
+    providers: status.providers.map((health) => {
+      const result = probed.find(([name]) => name === health.provider)?.[1];
+      return result && !result.ok && !health.down ? { ...health, down: true, reason: result.reason } : health;
+    }),
+  };
 }
 
 /** Any configured provider with an outage means the chain is running on a fallback. */

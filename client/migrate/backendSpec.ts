@@ -117,7 +117,7 @@ export function describeSpec(spec: string | BackendSpec, options: ParseSpecOptio
   if (parsed.type === 'memory') return 'memory:';
   if (parsed.type === 'file') return `file:${config.file.dir}`;
   const db = config.dynamodb;
-  const where = new URLSearchParams({ region: db.region });
+  const where = new URLSearchParams(db.region ? { region: db.region } : {});
   if (db.endpoint !== undefined) where.set('endpoint', redactSpec(db.endpoint));
   return `dynamodb:${db.tableName}?${where.toString()}`;
 }

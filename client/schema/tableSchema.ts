@@ -32,6 +32,11 @@ export const TableSchema = {
     generation: 'gen',
     /** Item kind: `e` entry, `c` chunk, `n` namespace generation counter (leases use their own). */
     kind: 'kd',
+    /**
+     * Entry item format version (number). Absent on items written before it existed, which are
+     * format 1 (the same shape); a reader refuses a newer one as a counted miss.
+     */
+    formatVersion: 'fv',
   },
   /** DynamoDB's item size limit is 400 KB; chunks stay well under it with room for attributes. */
   maxItemBytes: 400 * 1024,

@@ -9,6 +9,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { powertoolsLogger } from '../../client/exports/powertools';
 import type { Logger as ClientLogger } from '../../client/types';
 import { METRICS_NAMESPACE } from '../metricNames';
 
@@ -28,16 +29,7 @@ export function createObservability(defaultServiceName: string, env: NodeJS.Proc
     serviceName,
     defaultDimensions: { environment: env.CACHEVAULT_ENVIRONMENT_NAME ?? 'unknown' },
   });
-  return { logger, metrics, clientLogger: toClientLogger(logger) };
-}
-
-function toClientLogger(logger: Logger): ClientLogger {
-  return {
-    debug: (fields, message) => logger.debug(message ?? '', { ...fields }),
-    info: (fields, message) => logger.info(message ?? '', { ...fields }),
-    warn: (fields, message) => logger.warn(message ?? '', { ...fields }),
-    error: (fields, message) => logger.error(message ?? '', { ...fields }),
-  };
+  return { logger, metrics, clientLogger: powertoolsLogger(logger) };
 }
 
 export type HandlerFn<E, R> = (event: E, context: Context, options: { signal: AbortSignal }) => Promise<R>;

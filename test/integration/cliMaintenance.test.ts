@@ -1,5 +1,8 @@
-import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { APPLICATION_ID } from '../../client/backends/file/sqliteIndex';
 import { cliWorkspace, uniqueTableName, type CliWorkspace } from './cliRunner';
 
 describe('cachevault prune, gc, repair, reinit (built CLI)', () => {
@@ -66,6 +69,32 @@ describe('cachevault prune, gc, repair, reinit (built CLI)', () => {
     expect(body.reinitialized).toEqual(['file', 'dynamodb']);
     expect((await ws.run(['get', 'doomed'])).code).toBe(1);
     expect((await ws.run(['table', 'validate'])).code).toBe(0);
+  });
+
+  it('a file cache of an older schema that cannot be migrated is refused naming reinit, which sets it aside and starts empty', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cv-cli-oldschema-'));
+    try {
+      mkdirSync(join(dir, 'v1'), { mode: 0o700 });
+      const dbPath = join(dir, 'v1', 'cache.db');
+      const db = new Database(dbPath);
+      db.exec('CREATE TABLE entries (id INTEGER PRIMARY KEY, namespace TEXT, key TEXT, accessed_at INTEGER NOT NULL)');
+      db.pragma('user_version = 1');
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+      db.close();
+      chmodSync(dbPath, 0o600);
+      const env = { CACHEVAULT_BACKEND: 'file', CACHEVAULT_FILE_DIR: dir };
+      const refused = await ws.run(['get', 'anything'], { env });
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain('cachevault reinit --tier file');
+      const { code, body } = await ws.json<{ reinitialized: string[] }>(['reinit', '--tier', 'file', '--yes'], { env });
+      expect(code).toBe(0);
+      expect(body.reinitialized).toEqual(['file']);
+      expect(readdirSync(join(dir, 'v1')).filter((n) => n.startsWith('cache.db.schema-1-set-aside-'))).toHaveLength(1);
+      expect((await ws.run(['set', 'fresh', '1'], { env })).code).toBe(0);
+      expect((await ws.json<{ value: unknown }>(['get', 'fresh'], { env })).body.value).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reinit without --yes and without a terminal changes nothing', async () => {

@@ -46,12 +46,17 @@ describe('npm start (client/local/start.ts) in a script', () => {
   it('brings up DynamoDB Local, the table and a key, proves the cache works, prints what to try, and stops cleanly', async () => {
     const port = await freePort();
     const first = await runStart(dir, port);
-    expect(first.code).toBe(0);
+    // With stderr beside the code, a failed run says why.
+    expect({ code: first.code, stderr: first.code === 0 ? '' : first.stderr }).toEqual({ code: 0, stderr: '' });
     expect(first.stdout).toContain('health: ok');
     expect(first.stdout).toMatch(/demo\/short-lived \(1 s TTL\): "gone soon" before, a miss after/);
     expect(first.stdout).toContain(`DynamoDB Local   http://127.0.0.1:${port}`);
     expect(first.stdout).toContain('table            cachevault (created now');
     expect(first.stdout).toContain('npx cachevault status');
+    // Run without a terminal: it says DynamoDB Local stops, and how to get a stack that stays up.
+    expect(first.stdout).toContain('Ran once');
+    expect(first.stdout).toContain('run `npm start` in a terminal');
+    expect(first.stdout).not.toContain('Try it');
     expect(first.stderr).toContain('No OS keyring is available here');
 
     const configPath = join(dir, '.cachevault', 'local', 'cachevault.config.json');

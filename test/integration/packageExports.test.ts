@@ -11,7 +11,7 @@ const root = resolve(__dirname, '../..');
  * Runs against the built package (`npm test` builds first).
  */
 describe('the published package', () => {
-  test('a scratch TypeScript project imports CacheManager from "cachevault" with types and runs it', () => {
+  test('a scratch TypeScript project imports CacheManager from "cachevault" and MemoryBackend from "cachevault/backends" with types and runs it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cv-consumer-'));
     mkdirSync(join(dir, 'node_modules'));
     symlinkSync(root, join(dir, 'node_modules', 'cachevault'), 'dir');
@@ -23,7 +23,8 @@ describe('the published package', () => {
     writeFileSync(
       join(dir, 'main.ts'),
       [
-        "import { CacheManager, MemoryBackend, type CacheStats } from 'cachevault';",
+        "import { CacheManager, type CacheStats } from 'cachevault';",
+        "import { MemoryBackend } from 'cachevault/backends';",
         'async function main(): Promise<void> {',
         '  const cache = new CacheManager({ backend: new MemoryBackend() });',
         "  await cache.set('greeting', { text: 'hello' }, { ttlMs: 60_000 });",
@@ -62,7 +63,7 @@ describe('the published package', () => {
     symlinkSync(root, join(dir, 'node_modules', 'cachevault'), 'dir');
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', noEmit: true, types: ['node'], typeRoots: [join(root, 'node_modules/@types')] }, files: ['bad.ts'] }));
-    writeFileSync(join(dir, 'bad.ts'), "import { CacheManager, MemoryBackend } from 'cachevault';\nnew CacheManager({ backend: new MemoryBackend(), defaultTtlMs: 'an hour' });\n");
+    writeFileSync(join(dir, 'bad.ts'), "import { CacheManager } from 'cachevault';\nimport { MemoryBackend } from 'cachevault/backends';\nnew CacheManager({ backend: new MemoryBackend(), defaultTtlMs: 'an hour' });\n");
     let output = '';
     try {
       execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], { cwd: dir, stdio: 'pipe' });

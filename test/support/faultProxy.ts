@@ -19,7 +19,6 @@ export class FaultProxy {
   private readonly sockets = new Set<Socket>();
   private readonly faults = new Map<string, FaultMode>();
   private port = 0;
-  private delayMs = 0;
 
   /** `upstream` may be a function, read when the first request is forwarded. */
   constructor(private readonly upstream: string | (() => string)) {}
@@ -43,11 +42,6 @@ export class FaultProxy {
 
   heal(): void {
     this.faults.clear();
-  }
-
-  /** Adds `ms` of latency to every request from now on (0: none), as a slow network would. */
-  delay(ms: number): void {
-    this.delayMs = ms;
   }
 
   /** The network goes away: nothing listens on the port and open connections are reset. */
@@ -115,9 +109,7 @@ export class FaultProxy {
         },
       );
       upstream.on('error', () => req.socket.destroy());
-      const body = Buffer.concat(chunks);
-      if (this.delayMs > 0) setTimeout(() => upstream.end(body), this.delayMs);
-      else upstream.end(body);
+      upstream.end(Buffer.concat(chunks));
     });
   }
 }

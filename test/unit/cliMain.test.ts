@@ -49,8 +49,21 @@ describe('the CLI run in-process', () => {
     expect(JSON.parse(run.out)).toMatchObject({ ok: false, error: { code: 'CONFIG_INVALID' } });
   });
 
+  it('status where nothing is cached yet creates nothing, and still fails with exit 3 when no key provider works', async () => {
+    const env = { CACHEVAULT_BACKEND: 'file', CACHEVAULT_FILE_DIR: join(dir, 'fresh', 'cache'), CACHEVAULT_KEYS_PROVIDERS: 'env', CACHEVAULT_KEYS_ENV_KEY_VARIABLE: 'CACHEVAULT_TEST_UNSET_KEY' };
+    const status = io(env, dir);
+    expect(await main(['--json', 'status'], status)).toBe(3);
+    expect(JSON.parse(status.out)).toMatchObject({ initialized: false, healthy: false, keyProviders: [{ provider: 'env', ok: false }] });
+    expect(existsSync(join(dir, 'fresh'))).toBe(false);
+    const withKey = io({ ...env, CACHEVAULT_TEST_UNSET_KEY: randomBytes(32).toString('base64') }, dir);
+    expect(await main(['--json', 'status'], withKey)).toBe(0);
+    expect(existsSync(join(dir, 'fresh'))).toBe(false);
+  });
+
   it('status reports the same health as health: an unusable key provider fails it with exit 3', async () => {
-    const env = { CACHEVAULT_BACKEND: 'memory', CACHEVAULT_KEYS_PROVIDERS: 'env', CACHEVAULT_KEYS_ENV_KEY_VARIABLE: 'CACHEVAULT_TEST_UNSET_KEY' };
+    const env = { CACHEVAULT_BACKEND: 'file', CACHEVAULT_FILE_DIR: join(dir, 'used', 'cache'), CACHEVAULT_KEYS_PROVIDERS: 'env', CACHEVAULT_KEYS_ENV_KEY_VARIABLE: 'CACHEVAULT_TEST_UNSET_KEY' };
+    // A cache that exists (written without encryption), now opened with a key provider that cannot work.
+    expect(await main(['set', 'k', '1'], io({ ...env, CACHEVAULT_ENCRYPTION_ENABLED: 'false' }, dir))).toBe(0);
     const health = io(env, dir);
     expect(await main(['--json', 'health'], health)).toBe(3);
     const status = io(env, dir);

@@ -96,19 +96,6 @@ describe('FileBackend layout and persistence', () => {
     expect((thrown as UnsupportedFormatError).hint).toMatch(/Upgrade cachevault/);
   });
 
-  test('a database of ours (our application_id) with an older schema version is rebuilt empty, since it holds only cached data', async () => {
-    fs.mkdirSync(join(dir, 'v1'), { recursive: true });
-    const db = new Database(join(dir, 'v1', 'cache.db'));
-    db.exec('CREATE TABLE entries (id INTEGER PRIMARY KEY, namespace TEXT, key TEXT, accessed_at INTEGER NOT NULL)');
-    db.pragma('user_version = 1');
-    db.pragma(`application_id = ${APPLICATION_ID}`);
-    db.close();
-    const backend = make();
-    await backend.set(entry('a', 'x'));
-    expect(Buffer.from((await backend.get('n', 'a'))!.value).toString()).toBe('x');
-    expect(backend.stats().entries).toBe(1);
-  });
-
   test('file.dir itself may be a symlink the user configured: it is resolved once and the cache lives in its target', async () => {
     fs.mkdirSync(join(dir, 'real'), { mode: 0o700 });
     fs.symlinkSync(join(dir, 'real'), join(dir, 'link'));

@@ -483,6 +483,21 @@ describe('HybridBackend', () => {
       expect(await l2.get(NS, 'a')).toBeUndefined();
     });
 
+    test('a clear the shared tier missed is replayed, before the writes that followed it', async () => {
+      const cache = hybrid();
+      await cache.set(entry('a', 'v'));
+      await cache.set(entry('b', 'v'));
+      l2.mode = 'down';
+      await cache.clear(NS);
+      await cache.set(entry('c', 'after'));
+      expect(cache.stats().extra!.pendingReplays).toBe(2);
+      l2.mode = 'up';
+      expect(await cache.flushPending()).toEqual({ replayed: 2, pending: 0 });
+      expect(await l2.get(NS, 'a')).toBeUndefined();
+      expect(await l2.get(NS, 'b')).toBeUndefined();
+      expect(text(await l2.get(NS, 'c'))).toBe('after');
+    });
+
     test('the breaker opens after the threshold, stops calling the shared tier, then half-opens and closes', async () => {
       const cache = hybrid();
       l2.mode = 'down';

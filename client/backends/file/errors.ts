@@ -63,3 +63,24 @@ export class ForeignDatabaseError extends BackendError {
     this.path = path;
   }
 }
+
+/**
+ * The cache database is ours but written by an older schema this cachevault cannot migrate in
+ * place. It is refused untouched rather than emptied: the entries it holds are the user's to
+ * keep (by running the older version) or to discard, explicitly.
+ */
+export class FileCacheSchemaError extends BackendError {
+  override readonly code = 'FILE_CACHE_SCHEMA_UNMIGRATABLE';
+  readonly path: string;
+  readonly found: number;
+  constructor(path: string, found: number, supported: number, options: CacheVaultErrorOptions = {}) {
+    super('file', `The cache database ${path} has schema version ${found}, which this cachevault (schema ${supported}) cannot migrate; it was left unchanged.`, {
+      ...options,
+      hint: 'Discard it with `cachevault reinit --tier file` (the file cache is recreated empty), or keep running the cachevault version that wrote it.',
+      context: { path, found, supported },
+    });
+    this.name = 'FileCacheSchemaError';
+    this.path = path;
+    this.found = found;
+  }
+}

@@ -3,12 +3,15 @@ import fs from 'node:fs';
 import { CacheVaultError, UnsupportedFormatError } from '../../errors';
 import { UnsafePathError } from '../../fs/errors';
 import { checkPrivateFile, createPrivateFile, lstatOrUndefined, type TightenedPaths } from '../../fs/privatePath';
-import { FileCacheBusyError, ForeignDatabaseError, fileBackendError } from './errors';
+import { FileCacheBusyError, FileCacheSchemaError, ForeignDatabaseError, fileBackendError } from './errors';
+import { MIGRATE_V1_FINISH, MIGRATE_V1_START, SCHEMA_V1 } from './schemaHistory';
 import type { FileLayout } from './layout';
 
 /**
- * Schema version kept in `PRAGMA user_version`. An older schema is rebuilt empty (it holds only
- * cached data; orphaned blob files are collected by `prune()`); a newer one is refused.
+ * Schema version kept in `PRAGMA user_version`. A released older schema (schemaHistory.ts) is
+ * migrated in place, after a backup copy of the database is written beside it; an older one that
+ * cannot be migrated is refused untouched (FileCacheSchemaError names the command that discards
+ * it); a newer one is refused. The cache is never silently emptied.
  */
 export const SCHEMA_VERSION = 2;
 
@@ -125,14 +128,60 @@ CREATE TRIGGER IF NOT EXISTS entries_update AFTER UPDATE OF charge, blob ON entr
 END;
 `;
 
-const DROP_OLDER_SCHEMA = `
-DROP TRIGGER IF EXISTS entries_insert;
-DROP TRIGGER IF EXISTS entries_delete;
-DROP TRIGGER IF EXISTS entries_update;
-DROP TABLE IF EXISTS entries;
-DROP TABLE IF EXISTS access;
-DROP TABLE IF EXISTS totals;
-`;
+
+/**
+ * The totals triggers as they run: a row's `charge` is used only when it is a whole number in
+ * range, else counted as 0. A writer of the database who set one charge to Infinity (or the text
+ * '9e999') made Infinity - Infinity = NULL of the totals, and every later write, delete and
+ * clear failed on its NOT NULL constraint; a rogue charge now costs at most a wrong byte total.
+ */
+const SAFE = (column: string) => `(CASE WHEN typeof(${column}) = 'integer' AND ${column} BETWEEN 0 AND 1125899906842624 THEN ${column} ELSE 0 END)`;
+const HARDENED_TRIGGERS: readonly { readonly name: string; readonly sql: string }[] = [
+  {
+    name: 'entries_insert',
+    sql: `CREATE TRIGGER entries_insert AFTER INSERT ON entries BEGIN
+  UPDATE totals SET entries = entries + 1, bytes = bytes + ${SAFE('NEW.charge')}, blobs = blobs + (NEW.blob IS NOT NULL) WHERE id = 1;
+END`,
+  },
+  {
+    name: 'entries_delete',
+    sql: `CREATE TRIGGER entries_delete AFTER DELETE ON entries BEGIN
+  DELETE FROM access WHERE id = OLD.id;
+  UPDATE totals SET entries = entries - 1, bytes = bytes - ${SAFE('OLD.charge')}, blobs = blobs - (OLD.blob IS NOT NULL) WHERE id = 1;
+END`,
+  },
+  {
+    name: 'entries_update',
+    sql: `CREATE TRIGGER entries_update AFTER UPDATE OF charge, blob ON entries BEGIN
+  UPDATE totals SET bytes = bytes - ${SAFE('OLD.charge')} + ${SAFE('NEW.charge')},
+    blobs = blobs - (OLD.blob IS NOT NULL) + (NEW.blob IS NOT NULL) WHERE id = 1;
+END`,
+  },
+];
+
+/** SCHEMA as it stands once its triggers are hardened. */
+const HARDENED_SCHEMA = `${SCHEMA}\n${HARDENED_TRIGGERS.map((t) => `DROP TRIGGER ${t.name};\n${t.sql};`).join('\n')}`;
+
+/**
+ * Replaces the released triggers (SCHEMA's, kept as they are so older caches are still
+ * recognised) with the hardened ones, once per database, and recounts the totals they keep.
+ */
+function hardenTriggers(db: Database.Database): void {
+  const current = () => {
+    const rows = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").all() as { name: string; sql: string }[];
+    return HARDENED_TRIGGERS.every((t) => rows.some((r) => r.name === t.name && r.sql === t.sql));
+  };
+  if (current()) return;
+  db.transaction(() => {
+    if (current()) return;
+    for (const t of HARDENED_TRIGGERS) {
+      db.exec(`DROP TRIGGER IF EXISTS ${t.name}`);
+      db.exec(t.sql);
+    }
+    db.exec(`UPDATE totals SET entries = (SELECT COUNT(*) FROM entries), bytes = (SELECT COALESCE(SUM(${SAFE('charge')}), 0) FROM entries),
+      blobs = (SELECT COUNT(*) FROM entries WHERE blob IS NOT NULL) WHERE id = 1`);
+  }).immediate();
+}
 
 /**
  * The SQLite side of the file tier: schema, pragmas and prepared statements. It holds no policy
@@ -316,12 +365,12 @@ function prepareError(err: unknown, path: string, timeoutMs: number): Error {
 }
 
 /**
- * Checks the database file and its side files before SQLite opens them: each must be a regular
+ * Checks a database file and its side files before SQLite opens them: each must be a regular
  * file of ours (never a link: SQLite would follow it and write the target), tightened to 0600 if
  * an older version left it readable. A missing database is created here, exclusively and 0600,
  * so SQLite creates its -wal and -shm with the same mode (it copies the database's).
  */
-function prepareDatabaseFiles(path: string, tightened: TightenedPaths): fs.Stats {
+export function prepareDatabaseFiles(path: string, tightened: TightenedPaths): fs.Stats {
   for (const suffix of SIDE_FILES) checkPrivateFile(path + suffix, 'cache database file', tightened);
   if (!checkPrivateFile(path, 'cache database', tightened)) {
     try {
@@ -334,7 +383,7 @@ function prepareDatabaseFiles(path: string, tightened: TightenedPaths): fs.Stats
   return fs.lstatSync(path);
 }
 
-type Identity = 'ours' | 'empty' | 'unstamped';
+type Identity = 'ours' | 'empty' | 'unstamped' | 'schema-1';
 
 /**
  * Whose database this is, decided from reads alone. 'unstamped': a cache of the current schema
@@ -343,12 +392,19 @@ type Identity = 'ours' | 'empty' | 'unstamped';
  */
 function identify(db: Database.Database, path: string): Identity {
   const appId = db.pragma('application_id', { simple: true }) as number;
-  if (appId === APPLICATION_ID) return 'ours';
+  if (appId === APPLICATION_ID) {
+    // Stamped databases all have schema 2 or later, but a stamp on schema 1's exact objects is still schema 1.
+    const stamped = db.pragma('user_version', { simple: true }) as number;
+    return stamped === 1 && schemaOf(db) === expectedSchema(db, SCHEMA_V1) ? 'schema-1' : 'ours';
+  }
   const version = db.pragma('user_version', { simple: true }) as number;
   if (appId !== 0) throw new ForeignDatabaseError(path, `application_id ${appId}, expected ${APPLICATION_ID}`);
   const objects = schemaOf(db);
   if (objects === '[]' && version === 0) return 'empty';
-  if (version === SCHEMA_VERSION && objects === expectedSchema(db)) return 'unstamped';
+  // With the released triggers, or the hardened ones an application id lost later.
+  if (version === SCHEMA_VERSION && (objects === expectedSchema(db, SCHEMA) || objects === expectedSchema(db, HARDENED_SCHEMA))) return 'unstamped';
+  // Schema 1 predates application ids: recognised by its exact objects, like 'unstamped'.
+  if (version === 1 && objects === expectedSchema(db, SCHEMA_V1)) return 'schema-1';
   throw new ForeignDatabaseError(path, `no cachevault application_id; user_version ${version}`);
 }
 
@@ -357,21 +413,43 @@ function schemaOf(db: Database.Database): string {
   return JSON.stringify(rows);
 }
 
-let schemaText: string | undefined;
-/** The schema objects a fresh cache has, built once in memory with the same SQL. */
-function expectedSchema(like: Database.Database): string {
-  if (schemaText === undefined) {
+const schemaTexts = new Map<string, string>();
+/** The schema objects a cache made with `sql` has, built once in memory with the same SQL. */
+function expectedSchema(like: Database.Database, sql: string): string {
+  let text = schemaTexts.get(sql);
+  if (text === undefined) {
     const Ctor = like.constructor as typeof Database;
     const mem = new Ctor(':memory:');
     try {
-      mem.exec(SCHEMA);
-      schemaText = schemaOf(mem);
+      mem.exec(sql);
+      text = schemaOf(mem);
+      schemaTexts.set(sql, text);
     } finally {
       mem.close();
     }
   }
-  return schemaText;
+  return text;
 }
+
+/**
+ * Writes a consistent copy of the database beside it before a migration: a new file created
+ * exclusively and 0600 (never through a link), filled by `VACUUM INTO` (which accepts an empty
+ * file). Returns its path; the migration does not start if this fails.
+ */
+function backupBeforeMigration(db: Database.Database, path: string, from: number): string {
+  const backup = `${path}.schema-${from}-backup-${Date.now()}-${process.pid}`;
+  fs.closeSync(createPrivateFile(backup));
+  try {
+    db.prepare('VACUUM INTO ?').run(backup);
+  } catch (err) {
+    fs.rmSync(backup, { force: true });
+    throw err;
+  }
+  return backup;
+}
+
+/** Databases this process migrated on open, for the backend to log. */
+export const migrated: WeakMap<Database.Database, { readonly from: number; readonly backup: string }> = new WeakMap();
 
 function openDatabase(path: string, options: IndexOptions, tightened: TightenedPaths): Database.Database {
   let db: Database.Database;
@@ -407,6 +485,8 @@ function openDatabase(path: string, options: IndexOptions, tightened: TightenedP
         },
       );
     }
+    // Refused before anything (even the journal mode) is written.
+    if (identity === 'ours' && found > 0 && found < SCHEMA_VERSION) throw new FileCacheSchemaError(path, found, SCHEMA_VERSION);
     // WAL: readers never block the writer and a crash leaves the last committed state.
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.fullSync ? 'FULL' : 'NORMAL'}`);
@@ -415,6 +495,7 @@ function openDatabase(path: string, options: IndexOptions, tightened: TightenedP
     // overwritten values in the file, where OFF left all 300. `compact()` goes the rest of the way.
     db.pragma('secure_delete = FAST');
     for (const suffix of SIDE_FILES) checkPrivateFile(path + suffix, 'cache database file', tightened);
+    const backup = identity === 'schema-1' ? backupBeforeMigration(db, path, 1) : undefined;
     if (found < SCHEMA_VERSION || identity !== 'ours') {
       db.transaction(() => {
         // Another process may have created or stamped the schema while this one waited for the lock.
@@ -427,15 +508,24 @@ function openDatabase(path: string, options: IndexOptions, tightened: TightenedP
         if (now === 'ours') {
           if (version > SCHEMA_VERSION) throw new UnsupportedFormatError(`The cache database ${path} was upgraded by a newer cachevault.`);
           if (version === SCHEMA_VERSION) return;
-          // Only a database carrying our application_id ever has tables dropped.
-          if (version > 0) db.exec(DROP_OLDER_SCHEMA);
+          if (version > 0) throw new FileCacheSchemaError(path, version, SCHEMA_VERSION);
+        }
+        if (now === 'schema-1') {
+          db.exec(MIGRATE_V1_START);
+          db.exec(SCHEMA);
+          db.exec(MIGRATE_V1_FINISH);
+          db.pragma(`user_version = ${SCHEMA_VERSION}`);
+          db.pragma(`application_id = ${APPLICATION_ID}`);
+          return;
         }
         db.exec(SCHEMA);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
         db.pragma(`application_id = ${APPLICATION_ID}`);
       }).immediate();
     }
+    hardenTriggers(db);
     db.pragma(`busy_timeout = ${options.busySliceMs}`);
+    if (backup !== undefined) migrated.set(db, { from: 1, backup });
     return db;
   } catch (err) {
     db.close();

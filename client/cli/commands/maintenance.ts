@@ -4,6 +4,8 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { FileCacheSchemaError } from '../../backends/file/errors';
+import { FileBackend } from '../../backends/fileBackend';
 import { ExitCode } from '../../errors';
 import { defineAction, type Runtime } from '../command';
 import { confirmDestructive } from '../confirm';
@@ -125,7 +127,15 @@ export function registerMaintenance(program: Command, runtime: Runtime): void {
       await confirmDestructive(ctx, `Wipe ${what}`, opts.yes);
       const done: string[] = [];
       if (wantFile) {
-        const backend = openFileTier(config, ctx.io.cwd);
+        let backend;
+        try {
+          backend = openFileTier(config, ctx.io.cwd);
+        } catch (err) {
+          // A database of an older schema that cannot be migrated: reinit is the discard its error names.
+          if (!(err instanceof FileCacheSchemaError)) throw err;
+          FileBackend.setAsideUnmigratable(err);
+          backend = openFileTier(config, ctx.io.cwd);
+        }
         try {
           await backend.clear();
           done.push('file');

@@ -68,7 +68,7 @@ async function openSide(ctx: CliContext, spec: string): Promise<CacheBackend> {
   const parsed = parseBackendSpec(spec, { cwd: ctx.io.cwd });
   // Never migrate into (or out of) a fallback: the spec names exactly one backend.
   const { config } = loadConfig(ctx.loadOptions({ ...parsed.config, fallback: undefined }));
-  const created = await createBackend(config);
+  const created = await createBackend(config, { exactBackend: true });
   for (const w of created.warnings) ctx.warnOnce(w);
   return created.backend;
 }

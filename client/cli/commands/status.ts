@@ -7,6 +7,9 @@ import { z } from 'zod';
 import { redactUrlUserinfo } from '../../config/redact';
 import { sealedKeyId } from '../../keys/entriesByKeyId';
 import type { BackendStats } from '../../types';
+import type { AdvancedCacheConfig } from '../../config/schema';
+import { createKeyProviders } from '../../keys/createKeyProviders';
+import type { KeyProvider } from '../../keys/keyProvider';
 import { defineAction, type Runtime } from '../command';
 import { configuredTiers } from '../configProbe';
 import { checkCacheHealth } from '../../health/cacheHealth';
@@ -26,6 +29,26 @@ export interface TierStatus {
   readonly misses: number;
 }
 
+async function probeProviders(config: AdvancedCacheConfig, env: NodeJS.ProcessEnv): Promise<{ provider: string; ok: boolean; reason: string | null }[]> {
+  const out: { provider: string; ok: boolean; reason: string | null }[] = [];
+  let providers: KeyProvider[];
+  try {
+    providers = createKeyProviders(config.keys, { env });
+  } catch (err) {
+    return [{ provider: config.keys.providers.join(','), ok: false, reason: reportError(err).message.split('\n')[0]! }];
+  }
+  for (const p of providers) {
+    const result = await p.probe().catch((err: unknown) => ({ ok: false as const, reason: reportError(err).message.split('\n')[0]! }));
+    out.push({ provider: p.name, ok: result.ok, reason: result.ok ? null : result.reason });
+  }
+  return out;
+}
+
+function runningTiers(config: Parameters<typeof configuredTiers>[0], fallbackReason: string | undefined): string[] {
+  if (fallbackReason === undefined || config.fallback === undefined) return configuredTiers(config);
+  return configuredTiers({ ...config, backend: config.fallback });
+}
+
 function tierRows(stats: BackendStats): TierStatus[] {
   const tiers = stats.tiers ? Object.entries(stats.tiers) : [[stats.backend, stats] as const];
   return tiers.map(([tier, s]) => ({ tier, entries: s.entries ?? null, bytes: s.bytes ?? null, hits: s.hits, misses: s.misses }));
@@ -40,6 +63,33 @@ export function registerStatus(program: Command, runtime: Runtime): void {
       .description('backend, encryption and keys, entries per tier, table and health at a glance'),
     StatusOptions,
     async (ctx, opts) => {
+      const missing = ctx.missingLocalCache();
+      if (missing !== undefined) {
+        // Read-only: report the configuration rather than create the cache to look at it.
+        const { config } = ctx.config();
+        // Probing a provider reads, never writes: a machine where none works still hears it here.
+        const providers = config.encryption.enabled ? await probeProviders(config, ctx.env) : [];
+        const keysOk = !config.encryption.enabled || providers.some((p) => p.ok);
+        const empty = {
+          backend: { type: config.backend, tiers: configuredTiers(config), namespace: config.namespace, fallback: config.fallback ?? null },
+          encryption: { enabled: config.encryption.enabled, algorithm: config.encryption.algorithm, providers: config.keys.providers, activeKeyId: null },
+          initialized: false,
+          detail: missing,
+          keyProviders: providers,
+          healthy: keysOk,
+          file: configuredTiers(config).includes('file') ? { dir: config.file.dir } : null,
+        };
+        ctx.out.result(empty, (s) =>
+          keyValues({
+            backend: `${s.backend.type}${s.backend.type === 'hybrid' ? ` (${s.backend.tiers.join(' -> ')})` : ''}`,
+            encryption: s.encryption.enabled ? `${s.encryption.algorithm} via ${s.encryption.providers.join(', ')}` : 'disabled',
+            'file dir': s.file?.dir,
+            cache: s.detail,
+            'key providers': s.keyProviders.map((p) => `${p.provider} ${p.ok ? 'ok' : `unavailable (${p.reason})`}`).join('; ') || undefined,
+          }),
+        );
+        return keysOk ? 0 : 3;
+      }
       const vault = await ctx.open(undefined, { readOnly: true });
       const { config } = vault;
       let counted: { entries: number; bytes: number; unencrypted: number } | null = null;
@@ -73,7 +123,8 @@ export function registerStatus(program: Command, runtime: Runtime): void {
       const stats = vault.backend.stats();
       const reads = stats.hits + stats.misses;
       const status = {
-        backend: { type: config.backend, name: vault.backend.name, tiers: configuredTiers(config), namespace: config.namespace, fallback: config.fallback ?? null },
+        // The tiers that run: a fallback replaces the configured backend's tiers.
+        backend: { type: config.backend, name: vault.backend.name, tiers: runningTiers(config, vault.fallbackReason), configuredTiers: configuredTiers(config), namespace: config.namespace, fallback: config.fallback ?? null },
         encryption: {
           enabled: config.encryption.enabled,
           algorithm: vault.encryption.algorithm,

@@ -106,9 +106,9 @@ export function makeTempCache(options: TempCacheOptions = {}): TempCache {
     open(overrides = {}, openOptions = {}) {
       const key = openOptions.rootKey ?? rootKey;
       const createOptions: CreateCacheOptions = {
+        ...mergeConfig(mergeConfig(base(), options.config ?? {}), overrides),
         cwd: root,
         env: {},
-        options: mergeConfig(mergeConfig(base(), options.config ?? {}), overrides),
         clock: openOptions.clock,
         keyProviderDeps: { env: { CACHEVAULT_KEY: key } },
       };

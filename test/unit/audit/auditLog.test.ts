@@ -352,3 +352,17 @@ describe('AuditLog (keyed chain)', () => {
     expect(await verify()).toMatchObject({ ok: true, status: 'verified', records: 600, macVerified: 600 });
   });
 });
+
+describe('AuditLog and a foreign file at its path', () => {
+  it('refuses, at construction, a file whose first line is not an audit record, and leaves it unchanged', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cv-audit-foreign-'));
+    try {
+      const path = join(dir, 'passwd');
+      writeFileSync(path, 'root:x:0:0:root:/root:/bin/bash\n');
+      expect(() => new AuditLog({ path })).toThrow(/is not a cachevault audit log/);
+      expect(readFileSync(path, 'utf8')).toBe('root:x:0:0:root:/root:/bin/bash\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

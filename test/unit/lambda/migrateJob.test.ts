@@ -73,3 +73,10 @@ describe('WindDown', () => {
     expect(new WindDown(context(() => 800_000), 30_000, AbortSignal.abort()).signal.aborted).toBe(true);
   });
 });
+
+describe('migrate job wind-down', () => {
+  it('refuses a windDownMs that would fire together with the handler\'s 5 s hard stop', () => {
+    expect(() => parseJob({ kind: 'reencrypt', options: { windDownMs: 5_000 } })).toThrow(/windDownMs/);
+    expect(parseJob({ kind: 'reencrypt', options: { windDownMs: 6_000 } }).options.windDownMs).toBe(6_000);
+  });
+});
