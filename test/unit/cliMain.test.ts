@@ -189,3 +189,21 @@ describe('cachevault plan', () => {
     expect(run.err).toContain('--value-bytes');
   });
 });
+
+describe('cachevault health where nothing is cached yet', () => {
+  it('checks the key providers and creates no file or directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cachevault-health-fresh-'));
+    try {
+      const key = randomBytes(32).toString('base64');
+      const run = io({ CACHEVAULT_KEY: key, CACHEVAULT_KEYS_PROVIDERS: 'env', CACHEVAULT_FILE_DIR: join(dir, 'cache') }, dir);
+      expect(await main(['--json', 'health'], run)).toBe(0);
+      const report = JSON.parse(run.out) as { healthy: boolean; checks: { name: string; ok: boolean }[] };
+      expect(report.healthy).toBe(true);
+      expect(report.checks.map((c) => c.name)).toEqual(['cache', 'keys.provider.env']);
+      expect(existsSync(join(dir, 'cache'))).toBe(false);
+      expect(existsSync(join(dir, '.cachevault'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

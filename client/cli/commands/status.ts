@@ -7,9 +7,7 @@ import { z } from 'zod';
 import { redactUrlUserinfo } from '../../config/redact';
 import { sealedKeyId } from '../../keys/entriesByKeyId';
 import type { BackendStats } from '../../types';
-import type { AdvancedCacheConfig } from '../../config/schema';
-import { createKeyProviders } from '../../keys/createKeyProviders';
-import type { KeyProvider } from '../../keys/keyProvider';
+import { probeProviders } from '../providerProbe';
 import { defineAction, type Runtime } from '../command';
 import { configuredTiers } from '../configProbe';
 import { checkCacheHealth } from '../../health/cacheHealth';
@@ -27,21 +25,6 @@ export interface TierStatus {
   readonly bytes: number | null;
   readonly hits: number;
   readonly misses: number;
-}
-
-async function probeProviders(config: AdvancedCacheConfig, env: NodeJS.ProcessEnv): Promise<{ provider: string; ok: boolean; reason: string | null }[]> {
-  const out: { provider: string; ok: boolean; reason: string | null }[] = [];
-  let providers: KeyProvider[];
-  try {
-    providers = createKeyProviders(config.keys, { env });
-  } catch (err) {
-    return [{ provider: config.keys.providers.join(','), ok: false, reason: reportError(err).message.split('\n')[0]! }];
-  }
-  for (const p of providers) {
-    const result = await p.probe().catch((err: unknown) => ({ ok: false as const, reason: reportError(err).message.split('\n')[0]! }));
-    out.push({ provider: p.name, ok: result.ok, reason: result.ok ? null : result.reason });
-  }
-  return out;
 }
 
 function runningTiers(config: Parameters<typeof configuredTiers>[0], fallbackReason: string | undefined): string[] {
