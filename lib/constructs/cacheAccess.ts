@@ -14,7 +14,12 @@ export interface CacheResources {
   /** Wraps the data keys held in the key manifest. */
   readonly wrappingKey: kms.IKey;
   readonly manifestSecret: secretsmanager.ISecret;
+  /** The HMAC_256 key that MACs the key manifest (`keys.kms.macKeyId`). */
+  readonly manifestMacKey: kms.IKey;
 }
+
+/** The MAC algorithm the client's KMS manifest sealer names (client/keys/kmsManifestSealer.ts). */
+export const MANIFEST_MAC_ALGORITHM = 'HMAC_SHA_256';
 
 /**
  * The exact actions a cachevault client uses, and the grants built from them. The table's own
@@ -55,6 +60,10 @@ export const CacheActions = {
     'dynamodb:DescribeTimeToLive',
     'dynamodb:DescribeContinuousBackups',
   ],
+  /** Checking the key manifest's MAC: every role that opens the manifest. */
+  manifestMacVerify: ['kms:VerifyMac'],
+  /** Sealing a manifest it writes, after verifying the one it builds on: rotate-keys and migrate only. */
+  manifestMacSeal: ['kms:GenerateMac', 'kms:VerifyMac'],
 } as const;
 
 /*
@@ -90,6 +99,28 @@ export function grantHealthCheckTable(grantee: iam.IGrantable, table: dynamodb.I
 export function grantManifestRead(grantee: iam.IGrantable, secret: secretsmanager.ISecret, storageKey: kms.IKey): void {
   iam.Grant.addToPrincipal({ grantee, actions: [...CacheActions.manifestRead], resourceArns: [secret.secretArn] });
   grantKeyVia(grantee, storageKey, 'secretsmanager', ['kms:Decrypt']);
+}
+
+/**
+ * VerifyMac on the manifest MAC key, for HMAC_SHA_256 only: what a reader of the manifest needs.
+ * No GenerateMac: a role that could MAC a manifest could forge one.
+ */
+export function grantManifestMacVerify(grantee: iam.IGrantable, macKey: kms.IKey): iam.Grant {
+  return grantManifestMac(grantee, macKey, CacheActions.manifestMacVerify);
+}
+
+/** GenerateMac and VerifyMac on the manifest MAC key: for the roles that write the manifest. */
+export function grantManifestMacSeal(grantee: iam.IGrantable, macKey: kms.IKey): iam.Grant {
+  return grantManifestMac(grantee, macKey, CacheActions.manifestMacSeal);
+}
+
+function grantManifestMac(grantee: iam.IGrantable, macKey: kms.IKey, actions: readonly string[]): iam.Grant {
+  return iam.Grant.addToPrincipal({
+    grantee,
+    actions: [...actions],
+    resourceArns: [macKey.keyArn],
+    conditions: { StringEquals: { 'kms:MacAlgorithm': MANIFEST_MAC_ALGORITHM } },
+  });
 }
 
 function grantKeyViaDynamoDB(grantee: iam.IGrantable, key: kms.IKey, actions: readonly string[]): iam.Grant {

@@ -11,7 +11,8 @@ export interface CacheKeysProps {
 }
 
 /**
- * The two customer-managed KMS keys of an environment, both with yearly automatic rotation.
+ * The customer-managed KMS keys of an environment: two symmetric keys with yearly automatic
+ * rotation, and the HMAC key that authenticates the key manifest.
  *
  * - `wrappingKey` wraps the cache's data keys (GenerateDataKey / Decrypt with the encryption
  *   context `{ app, env, keyId }`). Clients get Decrypt on it only for their own app and env.
@@ -20,10 +21,17 @@ export interface CacheKeysProps {
  * Two keys rather than one because DynamoDB and Secrets Manager call KMS with their own
  * encryption contexts: a grant that lets a client read the table must not also let it unwrap
  * data keys of another app or environment.
+ *
+ * - `manifestMacKey` (HMAC_256, GENERATE_VERIFY_MAC) MACs the key manifest
+ *   (client/keys/kmsManifestSealer.ts, `keys.kms.macKeyId`): the rotate-keys and migrate roles
+ *   may GenerateMac (they write the manifest), clients and the health check only VerifyMac
+ *   (lib/constructs/cacheAccess.ts). A third key because its use is a MAC, not encryption, and
+ *   because the split between who seals and who verifies is the point of it.
  */
 export class CacheKeys extends Construct {
   public readonly wrappingKey: kms.Key;
   public readonly storageKey: kms.Key;
+  public readonly manifestMacKey: kms.Key;
 
   constructor(scope: Construct, id: string, props: CacheKeysProps) {
     super(scope, id);
@@ -41,6 +49,19 @@ export class CacheKeys extends Construct {
       description: `cachevault ${props.app}/${props.envName}: encrypts the table, the key manifest and alarms at rest`,
       alias: `alias/${props.app}/${props.envName}/storage`,
       enableKeyRotation: true,
+      pendingWindow,
+      removalPolicy: props.removalPolicy,
+    });
+    // KMS cannot rotate HMAC keys automatically (EnableKeyRotation is for symmetric encryption
+    // keys only), so none is asked for; cdk-nag's AwsSolutions-KMS5 exempts non-symmetric key
+    // specs itself. Replacing this key is a new key plus `cachevault keys seal-manifest` under it.
+    // Retained with the manifest: deleting it leaves every client refusing the manifest.
+    this.manifestMacKey = new kms.Key(this, 'ManifestMacKey', {
+      description: `cachevault ${props.app}/${props.envName}: MACs the key manifest (GenerateMac by rotation and migrate, VerifyMac by clients)`,
+      alias: `alias/${props.app}/${props.envName}/manifest-mac`,
+      keySpec: kms.KeySpec.HMAC_256,
+      keyUsage: kms.KeyUsage.GENERATE_VERIFY_MAC,
+      enableKeyRotation: false,
       pendingWindow,
       removalPolicy: props.removalPolicy,
     });

@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { MetricNames } from '../../lambda/metricNames';
-import { grantKeyVia, grantManifestRead, grantTableReadWrite, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
+import { grantKeyVia, grantManifestMacSeal, grantManifestRead, grantTableReadWrite, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
 import { CacheFunction, type OperationsFunctionSettings } from './cacheFunction';
 import { functionEntry } from './functionBundling';
 
@@ -50,6 +50,8 @@ export class CacheMigration extends Construct {
     iam.Grant.addToPrincipal({ grantee: role, actions: ['secretsmanager:PutSecretValue'], resourceArns: [props.manifestSecret.secretArn] });
     grantKeyVia(role, props.storageKey, 'secretsmanager', ['kms:GenerateDataKey']);
     grantUnwrapDataKeys(role, props.wrappingKey, props.app, props.envName);
+    // Opening the manifest verifies its MAC; retiring drained versions writes and seals a new one.
+    grantManifestMacSeal(role, props.manifestMacKey);
     // Continuing a job re-invokes this function. Its ARN is spelled out from the fixed name:
     // referencing `fn.functionArn` from its own role's policy would be a dependency cycle.
     iam.Grant.addToPrincipal({

@@ -1,13 +1,14 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { grantManifestRead, grantTableRead, grantTableReadWrite, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
+import { grantManifestMacVerify, grantManifestRead, grantTableRead, grantTableReadWrite, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
 
 export type ClientAccessPoliciesProps = CacheResources;
 
 /**
  * Managed policies an application role attaches to use the cache: read-only (a service reading
  * values another one writes) and read-write. Both read the key manifest and unwrap data keys;
- * neither can create, rotate or retire keys: only the rotation Lambda can.
+ * neither can create, rotate or retire keys: only the rotation Lambda can. Both may verify the
+ * manifest's MAC; neither may make one (no kms:GenerateMac), so neither can forge a manifest.
  */
 export class ClientAccessPolicies extends Construct {
   public readonly readOnly: iam.ManagedPolicy;
@@ -27,6 +28,7 @@ export class ClientAccessPolicies extends Construct {
     for (const policy of [this.readOnly, this.readWrite]) {
       grantManifestRead(policy, props.manifestSecret, props.storageKey);
       grantUnwrapDataKeys(policy, props.wrappingKey, props.app, props.envName);
+      grantManifestMacVerify(policy, props.manifestMacKey);
     }
   }
 }

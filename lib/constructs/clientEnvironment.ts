@@ -9,6 +9,8 @@ export interface ClientEnvironmentProps {
   readonly table: dynamodb.ITable;
   readonly wrappingKey: kms.IKey;
   readonly manifestSecret: secretsmanager.ISecret;
+  /** The HMAC key that MACs the key manifest: clients verify (and rotate/migrate seal) with it. */
+  readonly manifestMacKey: kms.IKey;
 }
 
 /**
@@ -29,6 +31,7 @@ export function clientEnvironment(props: ClientEnvironmentProps): Record<string,
     CACHEVAULT_KEYS_MANIFEST_SECRET_ID: props.manifestSecret.secretArn,
     CACHEVAULT_KEYS_MANIFEST_REGION: region,
     CACHEVAULT_KEYS_KMS_KEY_ID: props.wrappingKey.keyArn,
+    CACHEVAULT_KEYS_KMS_MAC_KEY_ID: props.manifestMacKey.keyArn,
     CACHEVAULT_KEYS_KMS_REGION: region,
     CACHEVAULT_KEYS_WRAP_LOCALLY: 'false',
     // Lambda's CloudWatch logs are the audit trail here; a local audit file would vanish with /tmp.

@@ -5,7 +5,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
 import { MetricNames } from '../../lambda/metricNames';
-import { grantHealthCheckTable, grantManifestRead, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
+import { grantHealthCheckTable, grantManifestMacVerify, grantManifestRead, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
 import { CacheFunction, type OperationsFunctionSettings } from './cacheFunction';
 import { functionEntry } from './functionBundling';
 
@@ -43,6 +43,8 @@ export class HealthCheck extends Construct {
     grantHealthCheckTable(this.function.role, props.table, props.storageKey);
     grantManifestRead(this.function.role, props.manifestSecret, props.storageKey);
     grantUnwrapDataKeys(this.function.role, props.wrappingKey, props.app, props.envName);
+    // The key checks open the manifest, so they verify its MAC; health never writes one.
+    grantManifestMacVerify(this.function.role, props.manifestMacKey);
 
     const period = Duration.minutes(props.everyMinutes);
     this.schedule = new scheduler.Schedule(this, 'Schedule', {

@@ -5,7 +5,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { MetricNames } from '../../lambda/metricNames';
-import { grantGenerateDataKeys, grantKeyVia, grantManifestRead, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
+import { grantGenerateDataKeys, grantKeyVia, grantManifestMacSeal, grantManifestRead, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
 import { CacheFunction, type OperationsFunctionSettings } from './cacheFunction';
 import { functionEntry } from './functionBundling';
 
@@ -57,6 +57,9 @@ export class KeyRotation extends Construct {
     grantKeyVia(role, props.storageKey, 'secretsmanager', ['kms:GenerateDataKey']);
     grantGenerateDataKeys(role, props.wrappingKey, props.app, props.envName);
     grantUnwrapDataKeys(role, props.wrappingKey, props.app, props.envName);
+    // createSecret verifies the current manifest's MAC and seals the pending one; setSecret and
+    // testSecret verify the pending one.
+    grantManifestMacSeal(role, props.manifestMacKey);
     // Only the unqualified function: grantInvoke would add every version and alias (`arn:*`).
     iam.Grant.addToPrincipal({ grantee: role, actions: ['lambda:InvokeFunction'], resourceArns: [props.migrateFunction.functionArn] });
 

@@ -51,6 +51,7 @@ export class DataStack extends Stack {
       storageKey: this.keys.storageKey,
       wrappingKey: this.keys.wrappingKey,
       manifestSecret: this.manifest.secret,
+      manifestMacKey: this.keys.manifestMacKey,
     });
 
     // What an application's configuration and role need (docs/operations.md#connecting-applications).
@@ -58,6 +59,7 @@ export class DataStack extends Stack {
       TableName: [this.cacheTable.table.tableName, 'CACHEVAULT_DYNAMODB_TABLE_NAME'],
       KeyManifestSecretArn: [this.manifest.secret.secretArn, 'CACHEVAULT_KEYS_MANIFEST_SECRET_ID'],
       WrappingKeyArn: [this.keys.wrappingKey.keyArn, 'CACHEVAULT_KEYS_KMS_KEY_ID'],
+      ManifestMacKeyArn: [this.keys.manifestMacKey.keyArn, 'CACHEVAULT_KEYS_KMS_MAC_KEY_ID (seal the manifest before clients get it: docs/operations.md#upgrading)'],
       ReadOnlyPolicyArn: [this.clientAccess.readOnly.managedPolicyArn, 'attach to roles that only read the cache'],
       ReadWritePolicyArn: [this.clientAccess.readWrite.managedPolicyArn, 'attach to roles that read and write the cache'],
     };

@@ -36,6 +36,7 @@ export class OperationsStack extends Stack {
       storageKey: keys.storageKey,
       wrappingKey: keys.wrappingKey,
       manifestSecret: manifest.secret,
+      manifestMacKey: keys.manifestMacKey,
     };
     const settings: OperationsFunctionSettings = {
       logRetentionDays,
@@ -47,6 +48,7 @@ export class OperationsStack extends Stack {
         table: cacheTable.table,
         wrappingKey: keys.wrappingKey,
         manifestSecret: manifest.secret,
+        manifestMacKey: keys.manifestMacKey,
       }),
     };
 

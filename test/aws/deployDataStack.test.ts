@@ -37,7 +37,8 @@ afterAll(() => {
 describe('cdk deploy of the dev Data stack into moto', () => {
   it('creates the table with TTL on expiresAt, the rotating KMS keys and the manifest secret, which a createCache client and the health Lambda then use', async () => {
     const deployed: EmulatorDeployResult = await deployDataStackToEmulator({ port: testMotoPort(), envName: 'dev' });
-    expect(deployed.patches).toHaveLength(3);
+    // Tags dropped from the three keys; the secret and the HMAC key made through their APIs.
+    expect(deployed.patches).toHaveLength(5);
 
     const resources = await stackResources(testMotoPort(), deployed.stackName);
     const physical = (type: string, match: (id: string) => boolean = () => true) => {
@@ -76,6 +77,7 @@ describe('cdk deploy of the dev Data stack into moto', () => {
     const keyArn = (id: string) => `arn:aws:kms:${MOTO_REGION}:${MOTO_ACCOUNT}:key/${id}`;
     const wrappingKeyArn = keyArn(wrappingKeyId);
     const storageKeyArn = keyArn(storageKeyId);
+    const manifestMacKeyArn = deployed.manifestMacKeyArn;
     kms.destroy();
     const sm = motoSecrets();
     await expect(sm.send(new GetSecretValueCommand({ SecretId: 'cachevault/cachevault/dev/key-manifest', VersionStage: 'AWSCURRENT' }))).resolves.toMatchObject({
@@ -95,6 +97,7 @@ describe('cdk deploy of the dev Data stack into moto', () => {
       secretArn: deployed.secretArn,
       wrappingKeyArn,
       storageKeyArn,
+      manifestMacKeyArn,
     };
     try {
       // An application configured as docs/operations.md#connecting-applications says, from what was deployed.
@@ -111,6 +114,7 @@ describe('cdk deploy of the dev Data stack into moto', () => {
           CACHEVAULT_KEYS_MANIFEST_STORE: 'secretsmanager',
           CACHEVAULT_KEYS_MANIFEST_SECRET_ID: deployed.secretArn,
           CACHEVAULT_KEYS_KMS_KEY_ID: wrappingKeyArn,
+          CACHEVAULT_KEYS_KMS_MAC_KEY_ID: manifestMacKeyArn,
           CACHEVAULT_KEYS_WRAP_LOCALLY: 'false',
           CACHEVAULT_AUDIT_ENABLED: 'false',
           CACHEVAULT_LOGGING_LEVEL: 'silent',
@@ -122,10 +126,12 @@ describe('cdk deploy of the dev Data stack into moto', () => {
       const manifest = await sm.send(new GetSecretValueCommand({ SecretId: deployed.secretArn, VersionStage: 'AWSCURRENT' }));
       const parsed = parseManifest(manifest.SecretString ?? '', 'deployed secret');
       expect(parsed.versions.map((v) => [v.id, v.wrapped.map((w) => w.wrappingKeyRef)])).toEqual([['k1', [wrappingKeyArn]]]);
+      // Sealed with the deployed MAC key, as every client given CACHEVAULT_KEYS_KMS_MAC_KEY_ID writes it.
+      expect(parsed.mac?.keyRef).toEqual(expect.stringMatching(new RegExp(`^kms:.*${manifestMacKeyArn.split('/').pop()}$`)));
 
       // The health function with the environment the Operations template gives it for these resources.
       const healthEnv = operationsFunctionEnvironment(synthesizeEnvironment('dev'), 'cachevault-health', data);
-      expect(healthEnv).toMatchObject({ CACHEVAULT_DYNAMODB_TABLE_NAME: tableName, CACHEVAULT_KEYS_MANIFEST_SECRET_ID: deployed.secretArn, CACHEVAULT_KEYS_KMS_KEY_ID: wrappingKeyArn });
+      expect(healthEnv).toMatchObject({ CACHEVAULT_DYNAMODB_TABLE_NAME: tableName, CACHEVAULT_KEYS_MANIFEST_SECRET_ID: deployed.secretArn, CACHEVAULT_KEYS_KMS_KEY_ID: wrappingKeyArn, CACHEVAULT_KEYS_KMS_MAC_KEY_ID: manifestMacKeyArn });
       process.env = { ...saved, ...healthEnv, ...motoSdkEnv(), CACHEVAULT_DYNAMODB_ENDPOINT: testDynamoEndpoint(), CACHEVAULT_LOGGING_LEVEL: 'silent' };
       healthObservability.logger.setLogLevel('SILENT');
       const scheduled = { version: '0', id: 'b0c3e0a2-0000-4000-8000-000000000000', 'detail-type': 'Scheduled Event', source: 'aws.scheduler', account: MOTO_ACCOUNT, time: new Date().toISOString(), region: MOTO_REGION, resources: [`arn:aws:scheduler:${MOTO_REGION}:${MOTO_ACCOUNT}:schedule/default/health`], detail: '{}' };

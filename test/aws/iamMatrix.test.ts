@@ -68,6 +68,7 @@ function buildEnvironment(env: EnvironmentName): Environment {
     secretArn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:cachevault/${params.app}/${env}/key-manifest-AbCdEf`,
     wrappingKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/11111111-1111-4111-8111-111111111111`,
     storageKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/22222222-2222-4222-8222-222222222222`,
+    manifestMacKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/44444444-4444-4444-8444-444444444444`,
   };
   const otherwise = (what: string) => `arn:aws:unlisted:${REGION}:${ACCOUNT}:${what}`;
   const dataCtx: ResolveContext = { ...dataResolveContext(synth, data), otherwise };
@@ -129,6 +130,7 @@ function buildEnvironment(env: EnvironmentName): Environment {
       'other table': `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/someone-elses-table`,
       'wrapping key': data.wrappingKeyArn,
       'storage key': data.storageKeyArn,
+      'manifest MAC key': data.manifestMacKeyArn,
       'other key': `arn:aws:kms:${REGION}:${ACCOUNT}:key/33333333-3333-4333-8333-333333333333`,
       'manifest secret': data.secretArn,
       'other secret': `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:payments/db-password-XyZaBc`,
@@ -146,6 +148,7 @@ function buildEnvironment(env: EnvironmentName): Environment {
     resourcePolicies: {
       'wrapping key': keyPolicy(/wraps the cache/),
       'storage key': keyPolicy(/at rest/),
+      'manifest MAC key': keyPolicy(/MACs the key manifest/),
       'other key': rootKeyPolicy,
       'rotate-keys function': functionPolicy('cachevault-rotate-keys'),
       'migrate function': functionPolicy('cachevault-migrate'),
@@ -166,6 +169,10 @@ function contextFor(context: Context, e: Environment): Record<string, string> {
       return ec(otherEnv);
     case 'via DynamoDB':
       return { 'kms:ViaService': `dynamodb.${REGION}.amazonaws.com` };
+    case 'HMAC_SHA_256':
+      return { 'kms:MacAlgorithm': 'HMAC_SHA_256' };
+    case 'HMAC_SHA_512':
+      return { 'kms:MacAlgorithm': 'HMAC_SHA_512' };
     case 'via Secrets Manager':
       return { 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` };
     case 'own alarm':

@@ -97,6 +97,7 @@ beforeAll(async () => {
     secretArn,
     wrappingKeyArn: `arn:aws:kms:${MOTO_REGION}:${MOTO_ACCOUNT}:key/11111111-1111-4111-8111-111111111111`,
     storageKeyArn: `arn:aws:kms:${MOTO_REGION}:${MOTO_ACCOUNT}:key/22222222-2222-4222-8222-222222222222`,
+    manifestMacKeyArn: `arn:aws:kms:${MOTO_REGION}:${MOTO_ACCOUNT}:key/44444444-4444-4444-8444-444444444444`,
   };
   const ctx = dataResolveContext(synth, data);
   for (const [name, description] of [

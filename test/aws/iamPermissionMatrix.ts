@@ -19,6 +19,7 @@ export type Resource =
   | 'other table'
   | 'wrapping key'
   | 'storage key'
+  | 'manifest MAC key'
   | 'other key'
   | 'manifest secret'
   | 'other secret'
@@ -33,6 +34,8 @@ export type Context =
   | 'other env'
   | 'via DynamoDB'
   | 'via Secrets Manager'
+  | 'HMAC_SHA_256'
+  | 'HMAC_SHA_512'
   | 'own alarm'
   | 'alarm of other account'
   | 'rotation of manifest secret'
@@ -76,6 +79,10 @@ export const PERMISSION_MATRIX: readonly MatrixRow[] = [
   row('read-only client', 'kms:Decrypt', 'storage key', 'via DynamoDB', 'allow', 'DynamoDB reads the table for it'),
   row('read-only client', 'kms:Decrypt', 'storage key', '-', 'deny', 'the storage key only through DynamoDB'),
   row('read-only client', 'kms:GenerateDataKey', 'storage key', 'via DynamoDB', 'deny', 'read-only'),
+  row('read-only client', 'kms:VerifyMac', 'manifest MAC key', 'HMAC_SHA_256', 'allow', "verifies the manifest's MAC"),
+  row('read-only client', 'kms:GenerateMac', 'manifest MAC key', 'HMAC_SHA_256', 'deny', 'a client that could MAC a manifest could forge one'),
+  row('read-only client', 'kms:VerifyMac', 'manifest MAC key', 'HMAC_SHA_512', 'deny', 'only the algorithm the client uses'),
+  row('read-only client', 'kms:VerifyMac', 'other key', 'HMAC_SHA_256', 'deny', 'only the manifest MAC key'),
   // Clients that read and write.
   row('read-write client', 'dynamodb:PutItem', 'table', '-', 'allow', 'set'),
   row('read-write client', 'dynamodb:UpdateItem', 'table', '-', 'allow', 'leases, namespace clear'),
@@ -87,6 +94,8 @@ export const PERMISSION_MATRIX: readonly MatrixRow[] = [
   row('read-write client', 'kms:Decrypt', 'wrapping key', 'own app/env', 'allow', 'unwraps data keys'),
   row('read-write client', 'kms:GenerateDataKey', 'storage key', 'via DynamoDB', 'allow', 'DynamoDB writes the table for it'),
   row('read-write client', 'kms:GenerateDataKey', 'storage key', '-', 'deny', 'the storage key only through DynamoDB'),
+  row('read-write client', 'kms:VerifyMac', 'manifest MAC key', 'HMAC_SHA_256', 'allow', "verifies the manifest's MAC"),
+  row('read-write client', 'kms:GenerateMac', 'manifest MAC key', 'HMAC_SHA_256', 'deny', 'writing entries is not writing the manifest'),
   // The health Lambda: canary round trip, table checks, key checks.
   row('health', 'dynamodb:PutItem', 'table', '-', 'allow', 'canary write'),
   row('health', 'dynamodb:GetItem', 'table', '-', 'allow', 'canary read'),
@@ -102,6 +111,8 @@ export const PERMISSION_MATRIX: readonly MatrixRow[] = [
   row('health', 'secretsmanager:PutSecretValue', 'manifest secret', '-', 'deny', 'health changes no key'),
   row('health', 'kms:Decrypt', 'wrapping key', 'own app/env', 'allow', 'active key check'),
   row('health', 'kms:GenerateDataKey', 'wrapping key', 'own app/env', 'deny', 'health creates no key version'),
+  row('health', 'kms:VerifyMac', 'manifest MAC key', 'HMAC_SHA_256', 'allow', "key checks verify the manifest's MAC"),
+  row('health', 'kms:GenerateMac', 'manifest MAC key', 'HMAC_SHA_256', 'deny', 'health writes no manifest'),
   row('health', 'lambda:InvokeFunction', 'migrate function', '-', 'deny', 'starts no job'),
   // The rotate-keys Lambda: the four rotation steps, then starts the re-encryption.
   row('rotate-keys', 'secretsmanager:PutSecretValue', 'manifest secret', '-', 'allow', 'createSecret (AWSPENDING)'),
@@ -114,6 +125,10 @@ export const PERMISSION_MATRIX: readonly MatrixRow[] = [
   row('rotate-keys', 'kms:Decrypt', 'wrapping key', 'own app/env', 'allow', 'testSecret: unwrap the pending key'),
   row('rotate-keys', 'kms:GenerateDataKey', 'storage key', 'via Secrets Manager', 'allow', 'Secrets Manager encrypts the new version'),
   row('rotate-keys', 'kms:GenerateDataKey', 'storage key', '-', 'deny', 'the storage key only through Secrets Manager'),
+  row('rotate-keys', 'kms:GenerateMac', 'manifest MAC key', 'HMAC_SHA_256', 'allow', 'createSecret: seals the pending manifest'),
+  row('rotate-keys', 'kms:VerifyMac', 'manifest MAC key', 'HMAC_SHA_256', 'allow', 'verifies the current and pending manifests'),
+  row('rotate-keys', 'kms:GenerateMac', 'manifest MAC key', 'HMAC_SHA_512', 'deny', 'only the algorithm the client uses'),
+  row('rotate-keys', 'kms:GenerateMac', 'wrapping key', 'HMAC_SHA_256', 'deny', 'only the manifest MAC key'),
   row('rotate-keys', 'dynamodb:GetItem', 'table', '-', 'deny', 'rotation never touches the table'),
   row('rotate-keys', 'lambda:InvokeFunction', 'migrate function', '-', 'allow', 'starts the re-encryption'),
   row('rotate-keys', 'lambda:InvokeFunction', 'health function', '-', 'deny', 'only migrate'),
@@ -125,12 +140,15 @@ export const PERMISSION_MATRIX: readonly MatrixRow[] = [
   row('migrate', 'secretsmanager:UpdateSecretVersionStage', 'manifest secret', '-', 'deny', 'moves no staging label'),
   row('migrate', 'kms:Decrypt', 'wrapping key', 'own app/env', 'allow', 'opens entries under old versions'),
   row('migrate', 'kms:GenerateDataKey', 'wrapping key', 'own app/env', 'deny', 'creates no key version'),
+  row('migrate', 'kms:GenerateMac', 'manifest MAC key', 'HMAC_SHA_256', 'allow', 'seals the manifest that retires drained versions'),
+  row('migrate', 'kms:VerifyMac', 'manifest MAC key', 'HMAC_SHA_256', 'allow', "verifies the manifest's MAC"),
   row('migrate', 'lambda:InvokeFunction', 'migrate function', '-', 'allow', 'continues its own job'),
   row('migrate', 'lambda:InvokeFunction', 'rotate-keys function', '-', 'deny', 'only itself'),
   // AWS services the stacks let in.
   row('cloudwatch.amazonaws.com', 'kms:GenerateDataKey', 'storage key', 'own alarm', 'allow', 'alarms publish to the encrypted topic'),
   row('cloudwatch.amazonaws.com', 'kms:GenerateDataKey', 'storage key', 'alarm of other account', 'deny', 'confused deputy (aws:SourceAccount)'),
   row('cloudwatch.amazonaws.com', 'kms:Decrypt', 'wrapping key', 'own alarm', 'deny', 'never the data keys'),
+  row('cloudwatch.amazonaws.com', 'kms:GenerateMac', 'manifest MAC key', 'own alarm', 'deny', 'no service may MAC a manifest'),
   row('secretsmanager.amazonaws.com', 'lambda:InvokeFunction', 'rotate-keys function', 'rotation of manifest secret', 'allow', 'the rotation schedule'),
   row('secretsmanager.amazonaws.com', 'lambda:InvokeFunction', 'rotate-keys function', 'rotation of other secret', 'deny', 'only this secret (aws:SourceArn)'),
   row('secretsmanager.amazonaws.com', 'lambda:InvokeFunction', 'rotate-keys function', 'rotation from other account', 'deny', 'confused deputy (aws:SourceAccount)'),

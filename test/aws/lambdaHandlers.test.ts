@@ -97,9 +97,13 @@ describe('health, invoked by EventBridge Scheduler', () => {
   it('reports a healthy cache, using only the table operations its role grants', async () => {
     useHandlerEnv('cachevault-health');
     const seen = dynamoProxy.seen.length;
+    const seenAws = awsProxy.seen.length;
     const result = (await healthHandler(schedulerEvent(), lambdaContext('cachevault-dev-health'))) as HealthResult;
     expect(result.checks.filter((c) => !c.ok)).toEqual([]);
     expect(result).toMatchObject({ healthy: true, activeKeyId: 'k1' });
+    // It verified the manifest's MAC with the stack's MAC key and made none (its role has VerifyMac only).
+    const macCalls = awsProxy.seen.slice(seenAws).filter((t) => /^TrentService\.\w+Mac$/.test(t));
+    expect([...new Set(macCalls)]).toEqual(['TrentService.VerifyMac']);
 
     const operations = [...new Set(dynamoProxy.seen.slice(seen).map((t) => `dynamodb:${t.replace(/^DynamoDB_\d+\./, '')}`))].sort();
     expect(operations.length).toBeGreaterThan(2);

@@ -76,6 +76,10 @@ describe('rotate-keys driven by Secrets Manager rotation events (moto)', () => {
 
     expect((await driver.stages())[token]).toContain('AWSCURRENT');
     expect(versionStates(await currentManifest())).toEqual(['k1:active']);
+    // Sealed with the stack's manifest MAC key (CACHEVAULT_KEYS_KMS_MAC_KEY_ID), through KMS.
+    const macKeyUuid = deployment.data.manifestMacKeyArn.split('/').pop()!;
+    expect((await currentManifest())?.mac?.keyRef).toEqual(expect.stringMatching(new RegExp(`^kms:.*${macKeyUuid}$`)));
+    expect(proxy.seen).toEqual(expect.arrayContaining(['TrentService.GenerateMac', 'TrentService.VerifyMac']));
     const started = lambda.invocations.at(-1);
     expect(started).toMatchObject({ functionName: MIGRATE_NAME, invocationType: 'Event', event: { kind: 'reencrypt' } });
     expect(failures()).toBe(0);

@@ -11,6 +11,10 @@
  *   nothing and the client policies that name it are refused as MalformedPolicyDocument). The
  *   secret is created through the Secrets Manager API with the template's name, description and
  *   value, and the template refers to its ARN. Its `KmsKeyId` (the storage key) is left out.
+ * - The manifest MAC key (`AWS::KMS::Key` with `KeySpec: HMAC_256`): moto 5.2's CloudFormation
+ *   ignores KeySpec and KeyUsage and makes a symmetric encryption key, on which GenerateMac fails
+ *   (InvalidKeyUsage). It is created through the KMS API with the template's description, spec
+ *   and usage, and the template (its alias, the client policies, the output) refers to its ARN.
  * moto's CloudFormation also reports success for resources it failed to create, so the caller
  * checks what it relies on through each service's API.
  */
@@ -19,6 +23,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { EnvironmentName } from '../../lib/parameters';
 import { MOTO_ACCOUNT, MOTO_CREDENTIALS, MOTO_REGION } from './motoServer';
@@ -43,6 +48,8 @@ export interface EmulatorDeployResult {
   /** What was changed in the assembly for moto, one line each. */
   readonly patches: readonly string[];
   readonly secretArn: string;
+  /** The manifest MAC key, made through the KMS API (see the patches above). */
+  readonly manifestMacKeyArn: string;
   readonly assemblyDir: string;
 }
 
@@ -99,8 +106,22 @@ export async function deployDataStackToEmulator(options: EmulatorDeployOptions):
   sm.destroy();
   const secretArn = created.ARN ?? '';
   delete template.Resources[secretId];
-  const patched = JSON.parse(JSON.stringify(template).split(JSON.stringify({ Ref: secretId })).join(JSON.stringify(secretArn))) as CfnTemplate;
+  let text = JSON.stringify(template).split(JSON.stringify({ Ref: secretId })).join(JSON.stringify(secretArn));
   patches.push(`${secretId}: created through the Secrets Manager API as ${props.Name} and referred to by ARN (moto's CloudFormation has no AWS::SecretsManager::Secret)`);
+
+  const macKeys = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::KMS::Key' && r.Properties?.KeySpec === 'HMAC_256');
+  if (macKeys.length !== 1) throw new Error(`expected one HMAC_256 key in ${stackName}, found ${macKeys.length}`);
+  const [macId, mac] = macKeys[0];
+  const macProps = mac.Properties as { Description?: string; KeySpec: 'HMAC_256'; KeyUsage: 'GENERATE_VERIFY_MAC' };
+  const kms = new KMSClient({ region: MOTO_REGION, endpoint: `http://127.0.0.1:${options.port}`, credentials: MOTO_CREDENTIALS });
+  const macKey = await kms.send(new CreateKeyCommand({ Description: macProps.Description, KeySpec: macProps.KeySpec, KeyUsage: macProps.KeyUsage }));
+  kms.destroy();
+  const manifestMacKeyArn = macKey.KeyMetadata?.Arn ?? '';
+  text = text.split(JSON.stringify({ 'Fn::GetAtt': [macId, 'Arn'] })).join(JSON.stringify(manifestMacKeyArn));
+  const patched = JSON.parse(text) as CfnTemplate;
+  delete patched.Resources[macId];
+  if (JSON.stringify(patched).includes(`"${macId}"`)) throw new Error(`${macId} is still referred to after the patch`);
+  patches.push(`${macId}: created through the KMS API as an HMAC_256 key and referred to by ARN (moto's CloudFormation ignores KeySpec)`);
   writeFileSync(templatePath, JSON.stringify(patched, null, 1));
 
   log(`cdk bootstrap aws://${MOTO_ACCOUNT}/${MOTO_REGION} on ${env.AWS_ENDPOINT_URL}`);
@@ -109,7 +130,7 @@ export async function deployDataStackToEmulator(options: EmulatorDeployOptions):
   log(`cdk deploy ${stackName}`);
   await cdk(['deploy', stackName, '--app', outdir, '--exclusively', '--require-approval', 'never', '--outputs-file', outputsFile], env);
   const outputs = (JSON.parse(readFileSync(outputsFile, 'utf8')) as Record<string, Record<string, string>>)[stackName] ?? {};
-  return { stackName, outputs, patches, secretArn, assemblyDir: outdir };
+  return { stackName, outputs, patches, secretArn, manifestMacKeyArn, assemblyDir: outdir };
 }
 
 /** Logical id to physical id of a stack's resources, read with CloudFormation's ListStackResources. */

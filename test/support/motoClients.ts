@@ -50,8 +50,9 @@ export function motoSecrets(options: MotoClientOptions = {}): SecretsManagerClie
 }
 
 /** A fresh symmetric KMS key; resolves to its ARN. */
-export async function createMotoKey(kms: KMSClient, description = 'cachevault test wrapping key'): Promise<string> {
-  const out = await kms.send(new CreateKeyCommand({ Description: description, KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT' }));
+export async function createMotoKey(kms: KMSClient, description = 'cachevault test wrapping key', kind: 'encrypt' | 'hmac' = 'encrypt'): Promise<string> {
+  const spec = kind === 'hmac' ? ({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' } as const) : ({ KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT' } as const);
+  const out = await kms.send(new CreateKeyCommand({ Description: description, ...spec }));
   const arn = out.KeyMetadata?.Arn;
   if (!arn) throw new Error('moto CreateKey returned no ARN');
   return arn;

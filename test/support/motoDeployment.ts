@@ -1,7 +1,7 @@
 /**
  * The Data stack's resources made by hand for handler tests (the real `cdk deploy` is one slow
- * test of its own, test/aws/deployDataStack.test.ts): a wrapping key and a storage key in moto's
- * KMS, the key-manifest secret holding the stack's `{}` placeholder in moto's Secrets Manager,
+ * test of its own, test/aws/deployDataStack.test.ts): a wrapping key, a storage key and the
+ * manifest's HMAC key in moto's KMS, the key-manifest secret holding the stack's `{}` placeholder in moto's Secrets Manager,
  * and the cache table in DynamoDB Local. Handlers then run with the environment the synthesized
  * Operations stack gives them, plus only the endpoint overrides that point AWS at loopback.
  */
@@ -49,6 +49,7 @@ export function useMotoDeployment(options: MotoDeploymentOptions = {}): MotoDepl
       secretArn: await createManifestSecret(sm, uniqueName(`cachevault/${envName}/key-manifest`)),
       wrappingKeyArn: await createMotoKey(kms, 'wraps the data keys'),
       storageKeyArn: await createMotoKey(kms, 'at rest'),
+      manifestMacKeyArn: await createMotoKey(kms, 'MACs the key manifest', 'hmac'),
     };
     kms.destroy();
     sm.destroy();

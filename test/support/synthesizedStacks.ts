@@ -147,6 +147,8 @@ export interface DataResources {
   readonly secretArn: string;
   readonly wrappingKeyArn: string;
   readonly storageKeyArn: string;
+  /** The HMAC_256 key that MACs the key manifest. */
+  readonly manifestMacKeyArn: string;
 }
 
 function logicalIdOf(template: CfnTemplate, type: string, match: (props: Record<string, unknown>) => boolean = () => true): string {
@@ -162,14 +164,16 @@ export function dataResolveContext(env: SynthesizedEnvironment, data: DataResour
   const secret = logicalIdOf(t, 'AWS::SecretsManager::Secret');
   const wrapping = logicalIdOf(t, 'AWS::KMS::Key', (p) => /wraps/.test(String(p.Description)));
   const storage = logicalIdOf(t, 'AWS::KMS::Key', (p) => /at rest/.test(String(p.Description)));
+  const mac = logicalIdOf(t, 'AWS::KMS::Key', (p) => p.KeySpec === 'HMAC_256');
   return {
     region: data.region,
     account: data.account,
-    refs: { [table]: data.tableName, [secret]: data.secretArn, [wrapping]: data.wrappingKeyArn, [storage]: data.storageKeyArn },
+    refs: { [table]: data.tableName, [secret]: data.secretArn, [wrapping]: data.wrappingKeyArn, [storage]: data.storageKeyArn, [mac]: data.manifestMacKeyArn },
     attributes: {
       [`${table}.Arn`]: data.tableArn,
       [`${wrapping}.Arn`]: data.wrappingKeyArn,
       [`${storage}.Arn`]: data.storageKeyArn,
+      [`${mac}.Arn`]: data.manifestMacKeyArn,
     },
   };
 }

@@ -21,6 +21,7 @@ describe.each(ENVIRONMENT_NAMES)('data stack (%s)', (env) => {
   const params = parametersFor(env);
   const storageKeyId = () => logicalIdOf(template, 'AWS::KMS::Key', { Description: Match.stringLikeRegexp('encrypts the table') });
   const wrappingKeyId = () => logicalIdOf(template, 'AWS::KMS::Key', { Description: Match.stringLikeRegexp('wraps the cache') });
+  const macKeyId = () => logicalIdOf(template, 'AWS::KMS::Key', { Description: Match.stringLikeRegexp('MACs the key manifest') });
 
   it("creates the cache table with the client's key schema and TTL on expiresAt", () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
@@ -45,11 +46,48 @@ describe.each(ENVIRONMENT_NAMES)('data stack (%s)', (env) => {
     });
   });
 
-  it('creates two KMS keys, both with automatic rotation', () => {
-    template.resourceCountIs('AWS::KMS::Key', 2);
+  it('creates three KMS keys: the two symmetric ones with automatic rotation, and the manifest MAC key', () => {
+    template.resourceCountIs('AWS::KMS::Key', 3);
     for (const id of [storageKeyId(), wrappingKeyId()]) {
       expect(template.toJSON().Resources[id].Properties.EnableKeyRotation).toBe(true);
+      expect(template.toJSON().Resources[id].Properties.KeySpec).toBeUndefined();
     }
+  });
+
+  it('creates the manifest MAC key as an HMAC_256 key for GENERATE_VERIFY_MAC, aliased per app and environment', () => {
+    const props = template.toJSON().Resources[macKeyId()].Properties;
+    expect(props.KeySpec).toBe('HMAC_256');
+    expect(props.KeyUsage).toBe('GENERATE_VERIFY_MAC');
+    // KMS cannot rotate HMAC keys; asking would fail the deployment.
+    expect(props.EnableKeyRotation).toBe(false);
+    expect(props.PendingWindowInDays).toBe(params.retention === 'retain' ? 30 : 7);
+    template.hasResourceProperties('AWS::KMS::Alias', { AliasName: `alias/cachevault/${env}/manifest-mac`, TargetKeyId: { 'Fn::GetAtt': [macKeyId(), 'Arn'] } });
+    // Only this account's principals (through IAM) may use it: no service or other principal in the key policy.
+    const statements = template.toJSON().Resources[macKeyId()].Properties.KeyPolicy.Statement as Array<Record<string, unknown>>;
+    expect(statements).toEqual([
+      {
+        Action: 'kms:*',
+        Effect: 'Allow',
+        Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']] } },
+        Resource: '*',
+      },
+    ]);
+  });
+
+  it('outputs the manifest MAC key ARN for CACHEVAULT_KEYS_KMS_MAC_KEY_ID', () => {
+    template.hasOutput('ManifestMacKeyArn', { Value: { 'Fn::GetAtt': [macKeyId(), 'Arn'] }, Description: Match.stringLikeRegexp('^CACHEVAULT_KEYS_KMS_MAC_KEY_ID') });
+  });
+
+  it.each([
+    ['read-only', /read cache entries and unwrap/],
+    ['read-write', /read and write cache entries/],
+  ])('lets the %s client policy only verify the manifest MAC (VerifyMac, HMAC_SHA_256), never make one', (_name, description) => {
+    const statements = policyStatements(template, 'AWS::IAM::ManagedPolicy', description);
+    const onMacKey = statements.filter((s) => JSON.stringify(s.Resource).includes(macKeyId()));
+    expect(onMacKey).toEqual([
+      { Action: 'kms:VerifyMac', Condition: { StringEquals: { 'kms:MacAlgorithm': 'HMAC_SHA_256' } }, Effect: 'Allow', Resource: { 'Fn::GetAtt': [macKeyId(), 'Arn'] } },
+    ]);
+    expect(statements.flatMap((s) => [s.Action].flat())).not.toContain('kms:GenerateMac');
   });
 
   it("lets CloudWatch use the storage key only for this account's alarms (aws:SourceAccount and aws:SourceArn)", () => {
@@ -166,6 +204,12 @@ describe.each(ENVIRONMENT_NAMES)('data stack (%s)', (env) => {
         Condition: { StringEquals: { 'kms:EncryptionContext:app': 'cachevault', 'kms:EncryptionContext:env': env } },
         Effect: 'Allow',
         Resource: { 'Fn::GetAtt': [wrappingKeyId(), 'Arn'] },
+      },
+      {
+        Action: 'kms:VerifyMac',
+        Condition: { StringEquals: { 'kms:MacAlgorithm': 'HMAC_SHA_256' } },
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [macKeyId(), 'Arn'] },
       },
     ]);
   });

@@ -59,6 +59,7 @@ describe.each(ENVIRONMENT_NAMES)('operations stack (%s)', (env) => {
         CACHEVAULT_KEYS_MANIFEST_STORE: 'secretsmanager',
         CACHEVAULT_KEYS_MANIFEST_SECRET_ID: expect.anything(),
         CACHEVAULT_KEYS_KMS_KEY_ID: expect.anything(),
+        CACHEVAULT_KEYS_KMS_MAC_KEY_ID: { 'Fn::ImportValue': expect.stringMatching(/ManifestMacKey.*Arn/) },
         CACHEVAULT_KEYS_WRAP_LOCALLY: 'false',
         POWERTOOLS_METRICS_NAMESPACE: 'CacheVault',
         CACHEVAULT_ENVIRONMENT_NAME: env,
@@ -200,6 +201,8 @@ describe.each(ENVIRONMENT_NAMES)('operations stack (%s)', (env) => {
         'kms:Decrypt', // data keys, encryption context bound
         'kms:GenerateDataKey', // manifest writes via Secrets Manager
         'kms:GenerateDataKey', // new data key version, encryption context bound
+        'kms:GenerateMac', // seals the pending manifest
+        'kms:VerifyMac', // verifies the current and pending manifests
         'lambda:InvokeFunction',
         'logs:CreateLogStream',
         'logs:PutLogEvents',
@@ -229,6 +232,32 @@ describe.each(ENVIRONMENT_NAMES)('operations stack (%s)', (env) => {
     expect([put[0]!.Action].flat()).toEqual(['secretsmanager:PutSecretValue']);
     expect(JSON.stringify(put[0]!.Resource)).toContain('ManifestSecret');
     expect(actionsOf(statements)).not.toContain('secretsmanager:UpdateSecretVersionStage');
+  });
+
+  describe('the manifest MAC key', () => {
+    const onMacKey = (service: string) => roleStatements(service).filter((s) => JSON.stringify(s.Resource).includes('ManifestMacKey'));
+    const macStatement = (actions: string | string[]) => ({
+      Action: actions,
+      Condition: { StringEquals: { 'kms:MacAlgorithm': 'HMAC_SHA_256' } },
+      Effect: 'Allow',
+      Resource: { 'Fn::ImportValue': expect.stringMatching(/ManifestMacKey.*Arn/) },
+    });
+
+    it.each(['cachevault-rotate-keys', 'cachevault-migrate'])('lets %s make and verify manifest MACs, HMAC_SHA_256 only (it writes the manifest)', (service) => {
+      expect(onMacKey(service)).toEqual([macStatement(['kms:GenerateMac', 'kms:VerifyMac'])]);
+    });
+
+    it('lets the health function only verify manifest MACs, never make one', () => {
+      expect(onMacKey('cachevault-health')).toEqual([macStatement('kms:VerifyMac')]);
+      expect(actionsOf(roleStatements('cachevault-health'))).not.toContain('kms:GenerateMac');
+    });
+
+    it('grants MAC actions on no other key, and nothing else on the MAC key', () => {
+      for (const service of ['cachevault-health', 'cachevault-rotate-keys', 'cachevault-migrate']) {
+        const macActions = roleStatements(service).filter((s) => [s.Action].flat().some((a) => /Mac$/.test(a)));
+        expect(macActions).toEqual(onMacKey(service));
+      }
+    });
   });
 
   it('lets the health function touch only the table, the manifest and its own logs', () => {
