@@ -213,7 +213,8 @@ function deprecate(data: Record<string, unknown>, where: string, warnings: strin
  * Defaults that depend on where the app runs, filled in only where no source set a value: the
  * file tier under the platform cache directory (temp dir on Lambda), and the region from
  * AWS_REGION / AWS_DEFAULT_REGION (left unset otherwise, so the AWS SDK resolves it from the
- * profile or instance metadata). Their source stays `default`.
+ * profile or instance metadata), and a hybrid's DynamoDB tier when a table or endpoint is named.
+ * Their source stays `default`.
  */
 function withEnvironmentDefaults(merged: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out = { ...merged };
@@ -222,6 +223,12 @@ function withEnvironmentDefaults(merged: Record<string, unknown>, env: NodeJS.Pr
   const region = regionFromEnv(env);
   const dynamodb = isPlainObject(out.dynamodb) ? { ...out.dynamodb } : out.dynamodb === undefined ? {} : undefined;
   if (region && dynamodb && dynamodb.region === undefined) out.dynamodb = { ...dynamodb, region };
+  // A hybrid gets its shared tier only when a table or endpoint is named: `{}` stays on this
+  // machine, and naming a table is asking for it.
+  const hybrid = isPlainObject(out.hybrid) ? out.hybrid : out.hybrid === undefined ? {} : undefined;
+  if (hybrid && hybrid.tiers === undefined && dynamodb && (dynamodb.tableName !== undefined || dynamodb.endpoint !== undefined)) {
+    out.hybrid = { ...hybrid, tiers: ['memory', 'file', 'dynamodb'] };
+  }
   const keys = isPlainObject(out.keys) ? { ...out.keys } : out.keys === undefined ? {} : undefined;
   if (keys && keys.providers === undefined) {
     const kms = isPlainObject(keys.kms) ? keys.kms : {};

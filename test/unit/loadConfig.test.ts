@@ -128,3 +128,12 @@ describe('loadConfig and prototype keys', () => {
     expect(({} as Record<string, unknown>).dir).toBeUndefined();
   });
 });
+
+describe('loadConfig and the hybrid shared tier', () => {
+  it('{} stays on this machine; naming a table or an endpoint adds DynamoDB; explicit tiers win', () => {
+    expect(loadConfig({ env: {} }).config.hybrid.tiers).toEqual(['memory', 'file']);
+    expect(loadConfig({ env: { CACHEVAULT_DYNAMODB_TABLE_NAME: 'my-cache' } }).config.hybrid.tiers).toEqual(['memory', 'file', 'dynamodb']);
+    expect(loadConfig({ env: {}, options: { dynamodb: { endpoint: 'http://127.0.0.1:8000' } } }).config.hybrid.tiers).toEqual(['memory', 'file', 'dynamodb']);
+    expect(loadConfig({ env: { CACHEVAULT_DYNAMODB_TABLE_NAME: 'my-cache', CACHEVAULT_HYBRID_TIERS: 'memory' } }).config.hybrid.tiers).toEqual(['memory']);
+  });
+});
