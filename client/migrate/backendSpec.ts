@@ -119,7 +119,8 @@ export function describeSpec(spec: string | BackendSpec, options: ParseSpecOptio
   const db = config.dynamodb;
   const where = new URLSearchParams(db.region ? { region: db.region } : {});
   if (db.endpoint !== undefined) where.set('endpoint', redactSpec(db.endpoint));
-  return `dynamodb:${db.tableName}?${where.toString()}`;
+  const query = where.toString();
+  return query === '' ? `dynamodb:${db.tableName}` : `dynamodb:${db.tableName}?${query}`;
 }
 
 /** Exposed for the CLI's help text. */

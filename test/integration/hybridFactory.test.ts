@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBackend } from '../../client/backends/backendFactory';
-import { BackendStartError } from '../../client/backends/hybrid/errors';
+import { TableNotFoundError } from '../../client/dynamodb/errors';
 import { HybridBackend } from '../../client/backends/hybridBackend';
 import { AdvancedCacheConfig, type CacheConfigInput } from '../../client/config/schema';
 import { TableManager } from '../../client/dynamodb/tableManager';
@@ -32,7 +32,7 @@ describe('createBackend against DynamoDB Local', () => {
 
   test('dynamodb.createTable creates the table with TTL and the hybrid works through it', async () => {
     const tableName = newTable();
-    const created = await createBackend(config({ backend: 'hybrid', dynamodb: { tableName, createTable: true }, hybrid: { lease: true } }));
+    const created = await createBackend(config({ backend: 'hybrid', dynamodb: { tableName, createTable: true }, hybrid: { lease: true, tiers: ['memory', 'file', 'dynamodb'] } }));
     try {
       expect(created.name).toBe('hybrid');
       expect((created.backend as HybridBackend).tierNames).toEqual(['memory', 'file', 'dynamodb']);
@@ -54,8 +54,9 @@ describe('createBackend against DynamoDB Local', () => {
   });
 
   test('a missing table stops even a hybrid backend, with the way to create it', async () => {
-    const attempt = createBackend(config({ backend: 'hybrid', dynamodb: { tableName: newTable() } }));
-    await expect(attempt).rejects.toBeInstanceOf(BackendStartError);
+    const attempt = createBackend(config({ backend: 'hybrid', dynamodb: { tableName: newTable() }, hybrid: { tiers: ['memory', 'file', 'dynamodb'] } }));
+    // The documented code of a missing table, not the generic start failure that would hide it.
+    await expect(attempt).rejects.toBeInstanceOf(TableNotFoundError);
     await expect(attempt).rejects.toMatchObject({ message: expect.stringMatching(/does not exist|not found/i) });
   });
 

@@ -24,7 +24,8 @@ describe('re-encrypting a DynamoDB Local table in place', () => {
     const k1 = randomBytes(32);
     const k2 = randomBytes(32);
     const before = new AeadEncryption({ keys: new StaticKeySource([{ id: 'k1', material: k1 }]) });
-    const after = new AeadEncryption({ keys: new StaticKeySource([{ id: 'k1', material: k1 }, { id: 'k2', material: k2 }], 'k2') });
+    // The sweep that encrypts old plaintext is the one reader allowed to open it.
+    const after = new AeadEncryption({ keys: new StaticKeySource([{ id: 'k1', material: k1 }, { id: 'k2', material: k2 }], 'k2'), allowUnencryptedReads: true });
     const plain = new NoEncryption();
     const backend = new DynamoDBBackend({ tableName: table.tableName, client: table.client });
     try {
