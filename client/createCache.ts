@@ -198,13 +198,22 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
       }
     }
     const { manifestSealer } = require('./keys/createManifestSealer') as typeof import('./keys/createManifestSealer');
-    const sealer = manifestSealer(config, keyProviders, runtime.keyProviderDeps);
+    const { isLocalRootKeyProvider } = require('./keys/keyProvider') as typeof import('./keys/keyProvider');
+    // The local root key that seals the manifest and its revision pin: the first configured one
+    // that answers here (keyring,env on a box without a keyring uses env, as the chain does).
+    let localRoot: import('./keys/keyProvider').LocalRootKeyProvider | undefined;
+    for (const p of keyProviders.filter(isLocalRootKeyProvider)) {
+      if ((await p.probe().catch(() => ({ ok: false }))).ok) {
+        localRoot = p;
+        break;
+      }
+    }
+    localRoot ??= keyProviders.find(isLocalRootKeyProvider);
+    const sealer = manifestSealer(config, keyProviders.filter((p) => !isLocalRootKeyProvider(p) || p === localRoot), runtime.keyProviderDeps);
     if (!sealer) {
       warnings.push('The key manifest is not MACed (no manifest MAC key): whoever can write it could roll it back or replace keys. Set keys.kms.macKeyId (docs/key-management.md).');
     }
-    const { isLocalRootKeyProvider } = require('./keys/keyProvider') as typeof import('./keys/keyProvider');
     const { FileRevisionPinStore, defaultRevisionPinDir } = require('./keys/revisionPin') as typeof import('./keys/revisionPin');
-    const localRoot = keyProviders.find(isLocalRootKeyProvider);
     keys = await KeyManager.open({
       providers: keyProviders,
       store: manifestStore(config),
