@@ -3,6 +3,7 @@ import { KeyProviderError, KeyProviderFailure, ManifestIntegrityError, ManifestI
 import { MANIFEST_FORMAT_VERSION, type KeyManifest } from './keyManifest';
 import type { LocalRootKeyProvider } from './keyProvider';
 import { RootSubkeyLabel } from './rootKey';
+import { canonicalJson } from '../canonicalJson';
 
 /**
  * The key manifest's MAC. Every manifest this version writes carries one, over a canonical
@@ -30,18 +31,6 @@ export interface ManifestSealer {
 }
 
 const MAC_DOMAIN = 'cachevault key manifest mac v1\n';
-
-/** JSON with object keys sorted at every level: the same manifest always encodes to the same bytes. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 /** The bytes the MAC covers: a domain label and every field but `mac`, canonically encoded. */
 export function manifestMacInput(manifest: KeyManifest): Buffer {

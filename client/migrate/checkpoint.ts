@@ -5,6 +5,7 @@ import { writeFileAtomic } from '../fs/atomicWrite';
 import { MigrationStateError } from './errors';
 import { freshSegments } from './segmentScan';
 import type { MigrationCounts, EntryFailure } from './types';
+import { canonicalJson } from '../canonicalJson';
 
 /** Bumped when the checkpoint's shape changes; older files are refused, not misread. */
 export const CHECKPOINT_VERSION = 1;
@@ -51,17 +52,6 @@ export interface PlanDescription {
 /** SHA-256 over a canonical JSON of the plan, so any change of source, target or option shows. */
 export function planHash(plan: PlanDescription): string {
   return createHash('sha256').update(canonicalJson(plan)).digest('hex');
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 export function describePlan(plan: PlanDescription): string {
