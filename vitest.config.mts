@@ -10,5 +10,9 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Each file builds its caches on its own temp dirs and table; files may run side by side.
     fileParallelism: true,
+    // The client loads some of its own modules lazily with require(): tsx lets the workers'
+    // require resolve the TypeScript sources, as jest's transform does.
+    pool: 'forks',
+    execArgv: ['--import', 'tsx'],
   },
 });
