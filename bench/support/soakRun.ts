@@ -305,7 +305,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       }
       const elapsed = (performance.now() - started) / 1000;
       recorder.recording = false;
-      const { rss: rssEnd, handles: handlesEnd } = await settledSample();
+      const { rss: rssEnd, handles: firstEnd } = await settledSample();
+      // A handle still there after one settle period may be a timer the last requests armed;
+      // a leak is still there after another one, so only that counts as growth.
+      const grewAt = (sample: Record<string, number>) => Object.entries(sample).some(([kind, n]) => n > (handlesAfterWarmup[kind] ?? 0));
+      const handlesEnd = grewAt(firstEnd) ? (await settledSample()).handles : firstEnd;
 
       const statsAfter = backend.stats();
       const managerAfter = cache.stats();
