@@ -11,6 +11,7 @@ import { HybridBackend } from '../../client/backends/hybridBackend';
 import { MemoryBackend } from '../../client/backends/memoryBackend';
 import { createDynamoDBClient } from '../../client/dynamodb/dynamodbClient';
 import type { StoredEntry } from '../../client/types';
+import { mulberry32, zipfSampler } from './random';
 
 export interface CapacityWorkerInput {
   readonly endpoint: string;
@@ -46,34 +47,6 @@ export interface CapacityWorkerCounts {
 export const NAMESPACE = 'capacity';
 export const keyName = (rank: number) => `k${rank}`;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function zipfSampler(keys: number, s: number, random: () => number): () => number {
-  const cdf = new Float64Array(keys);
-  let total = 0;
-  for (let i = 0; i < keys; i++) cdf[i] = total += (i + 1) ** -s;
-  return () => {
-    const u = random() * total;
-    let lo = 0;
-    let hi = keys - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid]! < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo + 1;
-  };
-}
-
 /** Counts the keys a tier was asked for, by wrapping its get and getMany. */
 function counted<B extends { get: (ns: string, key: string) => Promise<StoredEntry | undefined>; getMany: (ns: string, keys: readonly string[]) => Promise<(StoredEntry | undefined)[]> }>(backend: B) {
   const count = { asked: 0, found: 0 };
@@ -96,7 +69,9 @@ function counted<B extends { get: (ns: string, key: string) => Promise<StoredEnt
 
 async function main(input: CapacityWorkerInput): Promise<CapacityWorkerCounts> {
   const random = mulberry32(input.seed);
-  const pick = zipfSampler(input.keys, input.zipf, random);
+  const draw = zipfSampler(input.keys, input.zipf, random);
+  // Ranks from 1, as the keys are named.
+  const pick = () => draw() + 1;
   const client = createDynamoDBClient({ region: 'us-east-1', endpoint: input.endpoint });
   const file = counted(new FileBackend({ dir: input.dir, maxEntries: input.fileEntries }));
   const table = counted(new DynamoDBBackend({ tableName: input.tableName, client }));

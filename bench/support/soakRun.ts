@@ -22,6 +22,7 @@ import { TableManager } from '../../client/dynamodb/tableManager';
 import { EnvKeyProvider } from '../../client/keys/envKeyProvider';
 import { StaticKeySource } from '../../client/keys/staticKeySource';
 import { LOCAL_CREDENTIALS } from '../../client/local/dynamoDbLocal';
+import { zipfSampler } from './random';
 
 export interface SoakOptions {
   /** DynamoDB endpoint (loopback DynamoDB Local). */
@@ -75,27 +76,7 @@ export interface SoakReport {
   readonly pass: boolean;
 }
 
-/** Draws ranks 0..n-1 with P(rank k) proportional to 1 / (k + 1)^s. */
-export function zipfSampler(n: number, s: number, random: () => number = Math.random): () => number {
-  const cdf = new Float64Array(n);
-  let total = 0;
-  for (let k = 0; k < n; k++) {
-    total += 1 / Math.pow(k + 1, s);
-    cdf[k] = total;
-  }
-  for (let k = 0; k < n; k++) cdf[k]! /= total;
-  return () => {
-    const u = random();
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cdf[mid]! < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
+export { zipfSampler };
 
 /** A stable size per key, log-uniform between the bounds (so small and large values both occur). */
 export function valueSizeOf(key: string, min: number, max: number): number {

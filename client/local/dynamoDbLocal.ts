@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDbLocalError } from '../dynamodb/errors';
+import { stopByPid, stopChild } from './childProcess';
 
 export interface DynamoDbLocalOptions {
   /** Port to listen on. @default a free port picked on 127.0.0.1 */
@@ -97,16 +98,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
 
 /** Stops a DynamoDB Local started by another process (jest's globalTeardown only has the PID). */
 export async function stopDynamoDbLocalByPid(pid: number, timeoutMs = 10_000): Promise<void> {
-  if (!isAlive(pid)) return;
-  process.kill(pid, 'SIGTERM');
-  const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) {
-      process.kill(pid, 'SIGKILL');
-      return;
-    }
-    await delay(50);
-  }
+  await stopByPid(pid, timeoutMs);
 }
 
 function locateEngine(): { jar: string; libDir: string } {
@@ -181,26 +173,6 @@ function waitUntilAnswering(endpoint: string, timeoutMs: number): Promise<void> 
   // The race may have been decided by the child's exit; avoid an unhandled rejection afterwards.
   promise.catch(() => undefined);
   return promise;
-}
-
-async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  try {
-    await exited;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function delay(ms: number): Promise<void> {

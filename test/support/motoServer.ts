@@ -4,8 +4,9 @@
  * Lambda. The aws jest project's globalSetup starts one per run on a free loopback port and its
  * globalTeardown stops it by PID; `npm run deploy:emulator` starts its own.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { stopByPid, stopChild } from '../../client/local/childProcess';
 
 export interface MotoServer {
   /** `http://localhost:PORT`: CloudFormation resolves a TemplateURL only when the host is spelled `localhost`. */
@@ -105,16 +106,7 @@ export async function startMotoServer(options: MotoServerOptions = {}): Promise<
 
 /** Stops a moto_server started by another module (jest's globalTeardown only has the PID). */
 export async function stopMotoServerByPid(pid: number, timeoutMs = 10_000): Promise<void> {
-  if (!isAlive(pid)) return;
-  process.kill(pid, 'SIGTERM');
-  const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) {
-      process.kill(pid, 'SIGKILL');
-      return;
-    }
-    await delay(50);
-  }
+  await stopByPid(pid, timeoutMs);
 }
 
 /** True when moto's management API answers at `endpoint`. */
@@ -139,26 +131,6 @@ export async function findFreePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  try {
-    await exited;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function delay(ms: number): Promise<void> {

@@ -4,6 +4,8 @@
  * read that misses inserts a copy, a write inserts or renews it; a copy dies when its TTL passes
  * (reads do not renew it) or when LRU evicts it past `capacity`.
  */
+import { mulberry32, zipfSampler } from '../../../bench/support/random';
+
 export interface SimulationInput {
   readonly keys: number;
   readonly zipf: number;
@@ -15,37 +17,10 @@ export interface SimulationInput {
   readonly seed: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Returns the read hit ratio after a warm-up of a fifth of the run. */
 export function simulateLruTtl(input: SimulationInput): number {
   const random = mulberry32(input.seed);
-  const cdf = new Float64Array(input.keys);
-  let total = 0;
-  for (let i = 0; i < input.keys; i++) {
-    total += (i + 1) ** -input.zipf;
-    cdf[i] = total;
-  }
-  const pick = (): number => {
-    const u = random() * total;
-    let lo = 0;
-    let hi = input.keys - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid]! < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
+  const pick = zipfSampler(input.keys, input.zipf, random);
   // Map iteration order is insertion order: delete + set moves a key to the most recent end.
   const lru = new Map<number, number>(); // key -> expiresAt
   const rate = input.readsPerSecond + input.writesPerSecond;
