@@ -80,7 +80,9 @@ function apply(m: Mutation): void {
         db.prepare('UPDATE entries SET value = CAST(substr(value, 1, ?) AS BLOB) || X\'00\' WHERE key = ? AND value IS NOT NULL').run(m.at, `k${m.key}`);
         return;
       case 'file':
-        if (path === undefined || !fs.existsSync(path)) return;
+        // lstat, not exists: an earlier mutation may have made this a link to the victim, and
+        // truncating or rewriting through it would be the harness, not the cache, changing it.
+        if (path === undefined || fs.lstatSync(path, { throwIfNoEntry: false })?.isFile() !== true) return;
         if (m.how === 'truncate') fs.truncateSync(path, 3);
         else if (m.how === 'flip') {
           const bytes = fs.readFileSync(path);
@@ -125,6 +127,8 @@ describe('arbitrary changes to the file tier\'s rows and files', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 4 }), async (mutations) => {
         dir = join(root, `cache${run++}`);
+        // Each run starts from an intact victim, so a failure is reported by the run that caused it.
+        fs.writeFileSync(join(outside, 'victim'), 'outside the cache');
         const first = new FileBackend({ dir, spillThresholdBytes: SPILL });
         await first.setMany(Array.from({ length: KEYS }, (_, i) => entry(i)));
         await first.close();
