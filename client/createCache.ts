@@ -122,6 +122,7 @@ export class Cache extends CacheManager implements CacheParts {
     this.fallbackReason = parts.fallbackReason;
     this.backendName = parts.backendName;
     this.closeParts = closeParts;
+    this.keyManager?.attachEvents(this.eventSink);
   }
 
   /** @deprecated the key manager; use `keyManager`. */

@@ -10,6 +10,7 @@ import type {
   WriteResult,
 } from '../types';
 import { describeError } from '../describeError';
+import { errorCode, isCacheEventSource, type CacheEventSink } from '../events/cacheEvents';
 import { nonNegativeOption, positiveOption } from './backendOptions';
 import { BaseBackend, type BaseBackendOptions } from './baseBackend';
 import type { CacheBackend, HealthCheckOptions } from './cacheBackend';
@@ -138,6 +139,8 @@ interface KeyRead {
  */
 export class HybridBackend extends BaseBackend {
   readonly name = 'hybrid';
+  /** Hits and misses are reported here, per key read, with the tier that answered (see attachEvents). */
+  readonly reportsReads = true;
   readonly capabilities: BackendCapabilities;
   private readonly tiers: readonly Tier[];
   private readonly freshness: FreshnessIndex;
@@ -195,11 +198,18 @@ export class HybridBackend extends BaseBackend {
         this.extra.replayStoreFailures += 1;
         this.logger.warn({ backend: this.name, operation, error: describeError(err) }, 'replay journal failed; this pending write is kept in memory only');
       },
-      (count) =>
+      (count) => {
+        if (this.events.wants.replayDropped) this.events.emit('replayDropped', { type: 'replayDropped', count, total: this.replay.dropped });
         this.logger.warn(
           { backend: this.name, dropped: count, total: this.replay.dropped },
           'replay queue full (maxPendingReplays): the oldest writes the shared tier missed were dropped and will not be replayed',
-        ),
+        );
+      },
+      (op) => {
+        if (!this.events.wants.replayQueued) return;
+        const namespace = op.kind === 'set' ? op.entry.namespace : op.namespace;
+        this.events.emit('replayQueued', { type: 'replayQueued', kind: op.kind, namespace, pending: this.replay.size });
+      },
     );
     if (this.replay.droppedEarlier > 0) {
       this.logger.warn(
@@ -248,6 +258,19 @@ export class HybridBackend extends BaseBackend {
     }
   }
 
+  /**
+   * Reports to `sink`: per key read one `hit` (with the tier that answered) or `miss`, breaker
+   * changes, replays, tier failures and per-tier timings; each tier's backend reports its
+   * expired reads under the tier's name.
+   */
+  override attachEvents(sink: CacheEventSink): void {
+    super.attachEvents(sink);
+    for (const tier of this.tiers) {
+      tier.events = this.events;
+      if (isCacheEventSource(tier.backend)) tier.backend.attachEvents(sink, tier.name);
+    }
+  }
+
   /** The tiers' names, fastest first. */
   get tierNames(): string[] {
     return this.tiers.map((t) => t.name);
@@ -274,6 +297,7 @@ export class HybridBackend extends BaseBackend {
     }
     if (outcome.ok && outcome.value !== undefined && this.clock() < this.freshUntil(first, outcome.value)) {
       first.counters.hits += 1;
+      if (this.events.wants.hit) this.events.emit('hit', { type: 'hit', namespace, key, tier: first.name, stale: false });
       return outcome.value;
     }
     const firstAnswer: TierOutcome<(StoredEntry | undefined)[]> = outcome.ok ? { ok: true, value: [outcome.value] } : outcome;
@@ -314,7 +338,21 @@ export class HybridBackend extends BaseBackend {
     }
     if (reads.some((r) => r.source > 0)) await this.promote(namespace, reads, since);
     if (evict.length > 0) await this.dropStaleCopies(namespace, evict);
+    if (this.events.wants.hit || this.events.wants.miss) this.reportReads(namespace, reads);
     return reads.map((r) => r.found);
+  }
+
+  private reportReads(namespace: string, reads: readonly KeyRead[]): void {
+    for (const r of reads) {
+      if (r.found === undefined) {
+        if (this.events.wants.miss) this.events.emit('miss', { type: 'miss', namespace, key: r.key });
+      } else if (this.events.wants.hit) {
+        // A stale copy is named by the fastest tier that held it (the one it was read from).
+        const stale = r.source < 0;
+        const tier = this.tiers[stale ? r.stale!.tiers[0]! : r.source]!;
+        this.events.emit('hit', { type: 'hit', namespace, key: r.key, tier: tier.name, stale });
+      }
+    }
   }
 
   /**
@@ -647,6 +685,7 @@ export class HybridBackend extends BaseBackend {
     }
     const replayed = clears.length + sets.length + [...deletes.values()].reduce((n, keys) => n + keys.length, 0);
     this.extra.replayed += replayed;
+    if (this.events.wants.replayed) this.events.emit('replayed', { type: 'replayed', count: replayed, pending: this.replay.size });
     this.logger.info({ backend: this.name, replayed }, 'replayed writes the shared tier missed during an outage');
     return { replayed, pending: this.replay.size };
   }
@@ -721,6 +760,9 @@ export class HybridBackend extends BaseBackend {
 
   private tierFailed(tier: Tier, operation: string, outcome: TierOutcome<unknown> & { ok: false }): void {
     this.extra.tierFailures += 1;
+    if (this.events.wants.error) {
+      this.events.emit('error', { type: 'error', operation, tier: tier.name, code: errorCode(outcome.error), message: describeError(outcome.error) });
+    }
     // Skips behind an open breaker are expected and frequent during an outage: keep them quiet.
     const log = outcome.kind === 'breaker-open' ? this.logger.debug : this.logger.warn;
     log.call(this.logger, { backend: this.name, tier: tier.name, operation, kind: outcome.kind, error: describeError(outcome.error) }, 'cache tier unavailable; degrading to the other tiers');
@@ -733,6 +775,8 @@ export class HybridBackend extends BaseBackend {
 
   private breakerChanged(tier: string, from: BreakerState, to: BreakerState): void {
     const fields = { backend: this.name, tier, from, to };
+    const type = to === 'open' ? 'breakerOpen' : to === 'closed' ? 'breakerClose' : 'breakerHalfOpen';
+    if (this.events.wants[type]) this.events.emit(type, { type, tier });
     if (to === 'open') this.logger.warn(fields, 'circuit breaker opened: skipping the tier until it is probed again');
     else if (to === 'closed') this.logger.info(fields, 'circuit breaker closed: the tier answered again');
     else this.logger.info(fields, 'circuit breaker half-open: probing the tier');

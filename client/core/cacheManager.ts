@@ -3,6 +3,7 @@ import type { CacheBackend } from '../backends/cacheBackend';
 import { describeError } from '../describeError';
 import type { EncryptionProvider } from '../crypto/encryptionProvider';
 import { checkWellFormed } from '../crypto/envelope';
+import { CacheEventEmitter, NO_EVENTS, errorCode, isCacheEventSource, type CacheEventListener, type CacheEventName, type CacheEventSink } from '../events/cacheEvents';
 import { silentLogger } from '../logger';
 import type { BackendStats, Clock, EntryIdentity, HealthReport, Logger, StoredEntry, TierFailure, WriteResult } from '../types';
 import { msgpackSerializer, type Serializer } from './serializer';
@@ -86,6 +87,7 @@ interface SharedState {
   readonly loggedReasons: Set<string>;
   /** Entries already verified and decoded, by object identity (see VERIFIED_REUSE_MS). */
   readonly verified: VerifiedEntries;
+  readonly events: CacheEventEmitter;
 }
 
 /**
@@ -166,6 +168,11 @@ export class CacheManager {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly shared: SharedState;
+  /**
+   * Where the manager reports hits, misses and storage-call timings itself: the cache's emitter
+   * for a plain backend, nothing for one that reports them per tier (the hybrid).
+   */
+  private readonly readEvents: CacheEventSink;
 
   constructor(options: CacheManagerOptions, shared?: SharedState) {
     this.backend = options.backend;
@@ -194,7 +201,41 @@ export class CacheManager {
       flights: new SingleFlight<unknown>(),
       loggedReasons: new Set<string>(),
       verified: new VerifiedEntries(),
+      events: new CacheEventEmitter(this.logger),
     };
+    const reportsReads = isCacheEventSource(this.backend) && (this.backend as { reportsReads?: boolean }).reportsReads === true;
+    if (isCacheEventSource(this.backend)) this.backend.attachEvents(this.shared.events);
+    this.readEvents = reportsReads ? NO_EVENTS : this.shared.events;
+  }
+
+  /**
+   * Listens to a cache event (docs/integrations.md#events); `e` is typed per event. Listeners
+   * run inside the operation that emitted: keep them cheap. A listener that throws is logged,
+   * never breaks the operation. Namespace views share their listeners with this cache.
+   */
+  on<K extends CacheEventName>(event: K, listener: CacheEventListener<K>): this {
+    this.shared.events.on(event, listener);
+    return this;
+  }
+
+  /** Like `on`, for the first event only. */
+  once<K extends CacheEventName>(event: K, listener: CacheEventListener<K>): this {
+    this.shared.events.once(event, listener);
+    return this;
+  }
+
+  off<K extends CacheEventName>(event: K, listener: CacheEventListener<K>): this {
+    this.shared.events.off(event, listener);
+    return this;
+  }
+
+  listenerCount(event: CacheEventName): number {
+    return this.shared.events.listenerCount(event);
+  }
+
+  /** The sink this cache's parts report to (createCache attaches the key manager to it). */
+  protected get eventSink(): CacheEventSink {
+    return this.shared.events;
   }
 
   private readonly options: CacheManagerOptions;
@@ -218,9 +259,12 @@ export class CacheManager {
   private async readOne<T, R>(key: string, pick: (found: Lookup<T>) => R): Promise<R> {
     checkString(key, 'key');
     let entry: StoredEntry | undefined;
+    const started = this.readEvents.wants.operation ? performance.now() : -1;
     try {
       entry = await this.backend.get(this.namespaceName, key);
+      if (started >= 0) this.timed('get', started, true);
     } catch (err) {
+      if (started >= 0) this.timed('get', started, false);
       this.readFailed(err);
       entry = undefined;
     }
@@ -235,7 +279,7 @@ export class CacheManager {
   async set<T>(key: string, value: T, options: ExpiryOptions = {}): Promise<WriteResult> {
     checkOptions(options, 'set(key, value, options)', EXPIRY_OPTIONS);
     const entry = await this.encode(key, value, this.expiryOf(options));
-    const result = await this.write(() => this.backend.set(entry));
+    const result = await this.write('set', [entry], () => this.backend.set(entry));
     this.shared.counters.sets += 1;
     this.shared.counters.bytesWritten += entry.value.byteLength;
     return result;
@@ -244,9 +288,12 @@ export class CacheManager {
   async getMany<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]> {
     for (const key of keys) checkString(key, 'key');
     let entries: (StoredEntry | undefined)[];
+    const started = this.readEvents.wants.operation ? performance.now() : -1;
     try {
       entries = await this.backend.getMany(this.namespaceName, keys);
+      if (started >= 0) this.timed('get', started, true);
     } catch (err) {
+      if (started >= 0) this.timed('get', started, false);
       this.readFailed(err);
       entries = keys.map(() => undefined);
     }
@@ -257,7 +304,7 @@ export class CacheManager {
     if (!Array.isArray(items)) throw new TypeError(`cache.setMany(items) takes an array of { key, value, ttlMs? }, got ${describeArg(items)}.`);
     for (const item of items) checkOptions(item, 'setMany(items): each item', SET_MANY_ITEM);
     const entries = await Promise.all(items.map((item) => this.encode(item.key, item.value, this.expiryOf(item))));
-    const result = await this.write(() => this.backend.setMany(entries));
+    const result = await this.write('set', entries, () => this.backend.setMany(entries));
     this.shared.counters.sets += entries.length;
     for (const entry of entries) this.shared.counters.bytesWritten += entry.value.byteLength;
     return result;
@@ -265,21 +312,24 @@ export class CacheManager {
 
   async delete(key: string): Promise<boolean> {
     checkString(key, 'key');
-    const removed = await this.backend.delete(this.namespaceName, key);
+    const removed = await this.mutate('delete', () => this.backend.delete(this.namespaceName, key));
     if (removed) this.shared.counters.deletes += 1;
+    if (this.shared.events.wants.delete) this.shared.events.emit('delete', { type: 'delete', namespace: this.namespaceName, keys: [key], removed: removed ? 1 : 0 });
     return removed;
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
     for (const key of keys) checkString(key, 'key');
-    const removed = await this.backend.deleteMany(this.namespaceName, keys);
+    const removed = await this.mutate('delete', () => this.backend.deleteMany(this.namespaceName, keys));
     this.shared.counters.deletes += removed;
+    if (this.shared.events.wants.delete) this.shared.events.emit('delete', { type: 'delete', namespace: this.namespaceName, keys: [...keys], removed });
     return removed;
   }
 
   /** Removes every entry of this manager's namespace. */
   async clear(): Promise<void> {
-    await this.backend.clear(this.namespaceName);
+    await this.mutate('clear', () => this.backend.clear(this.namespaceName));
+    if (this.shared.events.wants.clear) this.shared.events.emit('clear', { type: 'clear', namespace: this.namespaceName });
   }
 
   /**
@@ -369,8 +419,10 @@ export class CacheManager {
     const now = this.clock();
     if (entry === undefined || (entry.expiresAt !== null && entry.expiresAt <= now)) {
       counters.misses += 1;
+      if (this.readEvents.wants.miss || this.readEvents.wants.expire) this.readMissed(entry, key);
       return { found: false, value: undefined, expiresAt: null };
     }
+    if (this.readEvents.wants.hit) this.readEvents.emit('hit', { type: 'hit', namespace: this.namespaceName, key, tier: this.backend.name, stale: false });
     // A verified object is reused only for the identity it was verified for.
     const verified = entry.key === key && entry.namespace === this.namespaceName ? this.shared.verified.get(entry, now) : undefined;
     if (verified !== undefined && now - verified.at < VERIFIED_REUSE_MS && verified.serializer === this.serializer) {
@@ -410,37 +462,74 @@ export class CacheManager {
       return { found: true, value, expiresAt: entry.expiresAt };
     } catch (err) {
       counters.misses += 1;
+      const events = this.shared.events;
       if (err instanceof KeyUnavailableError) {
         counters.keyUnavailable += 1;
+        if (events.wants.keyUnavailable) events.emit('keyUnavailable', { type: 'keyUnavailable', namespace: this.namespaceName, key, keyId: err.keyId });
         this.logOnce(`key:${err.keyId ?? '?'}`, { keyId: err.keyId, reason: err.message }, 'entry sealed under an unavailable key treated as a miss');
       } else if (err instanceof IntegrityError || err instanceof EnvelopeFormatError) {
         counters.decryptFailures += 1;
+        if (events.wants.decryptFailure) events.emit('decryptFailure', { type: 'decryptFailure', namespace: this.namespaceName, key, code: err.code });
         this.logOnce(`integrity:${err.code}`, { namespace: entry.namespace, reason: err.message }, 'tampered or corrupt entry treated as a miss');
       } else {
         // The serializer rejected bytes that passed authentication: a bug or a foreign writer.
         counters.decryptFailures += 1;
+        if (events.wants.decryptFailure) events.emit('decryptFailure', { type: 'decryptFailure', namespace: this.namespaceName, key, code: 'UNDECODABLE' });
         this.logOnce('decode', { namespace: entry.namespace, reason: describeError(err) }, 'undecodable entry treated as a miss');
       }
       return { found: false, value: undefined, expiresAt: null };
     }
   }
 
-  private async write(fn: () => Promise<WriteResult>): Promise<WriteResult> {
+  private async write(operation: string, entries: readonly StoredEntry[], fn: () => Promise<WriteResult>): Promise<WriteResult> {
+    const result = await this.mutate(operation, fn);
+    const events = this.shared.events;
+    if (result.degraded && result.degraded.length > 0) {
+      this.shared.counters.degradedWrites += 1;
+      if (events.wants.degradedWrite) events.emit('degradedWrite', { type: 'degradedWrite', namespace: this.namespaceName, entries: entries.length, degraded: result.degraded });
+      this.logOnce(`degraded:${result.degraded.map((d: TierFailure) => d.tier).join(',')}`, { degraded: result.degraded }, 'write reached only some tiers');
+    }
+    if (events.wants.set) {
+      for (const e of entries) events.emit('set', { type: 'set', namespace: e.namespace, key: e.key, bytes: e.value.byteLength, expiresAt: e.expiresAt });
+    }
+    return result;
+  }
+
+  /** A backend write, delete or clear: failures counted and reported, timed for a plain backend. */
+  private async mutate<R>(operation: string, fn: () => Promise<R>): Promise<R> {
+    const started = this.readEvents.wants.operation ? performance.now() : -1;
     try {
       const result = await fn();
-      if (result.degraded && result.degraded.length > 0) {
-        this.shared.counters.degradedWrites += 1;
-        this.logOnce(`degraded:${result.degraded.map((d: TierFailure) => d.tier).join(',')}`, { degraded: result.degraded }, 'write reached only some tiers');
-      }
+      if (started >= 0) this.timed(operation, started, true);
       return result;
     } catch (err) {
+      if (started >= 0) this.timed(operation, started, false);
       this.shared.counters.errors += 1;
+      this.emitError(operation, err);
       throw err;
     }
   }
 
+  // ---- events the manager reports ------------------------------------------------------------
+
+  private timed(operation: string, started: number, ok: boolean): void {
+    this.readEvents.emit('operation', { type: 'operation', tier: this.backend.name, operation, durationMs: performance.now() - started, ok });
+  }
+
+  private readMissed(entry: StoredEntry | undefined, key: string): void {
+    const events = this.readEvents;
+    if (entry !== undefined && events.wants.expire) events.emit('expire', { type: 'expire', namespace: this.namespaceName, key, tier: this.backend.name });
+    if (events.wants.miss) events.emit('miss', { type: 'miss', namespace: this.namespaceName, key });
+  }
+
+  private emitError(operation: string, err: unknown): void {
+    const events = this.shared.events;
+    if (events.wants.error) events.emit('error', { type: 'error', operation, tier: undefined, code: errorCode(err), message: describeError(err) });
+  }
+
   private readFailed(err: unknown): void {
     this.shared.counters.errors += 1;
+    this.emitError('get', err);
     if (this.strict || err instanceof InvalidArgumentError) throw err;
     this.logOnce(`read:${describeError(err)}`, { error: describeError(err) }, 'cache read failed; treated as a miss');
   }

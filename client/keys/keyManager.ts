@@ -4,6 +4,7 @@ import { AuditEvent, type AuditSink } from '../audit/auditLog';
 import { SingleFlight } from '../core/singleFlight';
 import { KeyUnavailableError } from '../errors';
 import { silentLogger } from '../logger';
+import { NO_EVENTS, combineSinks, type CacheEventSink, type CacheEventSource } from '../events/cacheEvents';
 import type { Clock, Logger } from '../types';
 import { DataKeyCache, type DataKeyCacheLimits } from './dataKeyCache';
 import {
@@ -139,7 +140,7 @@ function rootKeyMismatch(error: NoKeyProviderError): boolean {
  * Plaintext key Buffers handed out stay valid only for the operation at hand: they are zeroed
  * when the cache drops them (limits reached, retire, close), so callers must not keep them.
  */
-export class KeyManager implements DataKeySource {
+export class KeyManager implements DataKeySource, CacheEventSource {
   private readonly options: KeyManagerOptions;
   private readonly chain: KeyProviderChain;
   private readonly cache: DataKeyCache;
@@ -165,6 +166,7 @@ export class KeyManager implements DataKeySource {
   /** Recovery mode: why the stored manifest was refused (see `recovery`). */
   private blocked: ManifestIntegrityError | RootKeyMismatchError | undefined;
   private readonly audit: AuditSink | undefined;
+  private events: CacheEventSink = NO_EVENTS;
 
   private constructor(options: KeyManagerOptions) {
     this.options = options;
@@ -234,6 +236,12 @@ export class KeyManager implements DataKeySource {
       return Promise.resolve(key);
     }
     return this.flights.run(`id:${id}`, () => this.loadById(id));
+  }
+
+  /** Reports key rotations, provider calls and provider fallbacks to `sink` too (a cache attaches its own). */
+  attachEvents(sink: CacheEventSink): void {
+    this.events = combineSinks(this.events, sink);
+    this.chain.attachEvents(sink);
   }
 
   /** Calls `listener` with each data key right after the cache zeroes it (for derived state). */
@@ -693,6 +701,8 @@ export class KeyManager implements DataKeySource {
       'the shared active key cannot be unwrapped; sealing new entries under a process-local key (they must stay on local tiers)',
     );
     this.audit?.append(AuditEvent.keyGenerated, { keyId: id, reason: 'fallback', localOnly: true, shared: false, providers: generated.wrapped.map((w) => w.provider) });
+    const sharedId = activeVersion(this.manifest)?.id;
+    if (sharedId !== undefined && this.events.wants.keyRotation) this.events.emit('keyRotation', { type: 'keyRotation', from: sharedId, to: id, reason: 'fallback' });
     return this.remember(id, generated.plaintext);
   }
 
@@ -736,6 +746,7 @@ export class KeyManager implements DataKeySource {
     const providers = generated.wrapped.map((w) => w.provider);
     this.audit?.append(AuditEvent.keyGenerated, { keyId: id, reason, localOnly: generated.localOnly, providers });
     if (current) this.audit?.append(AuditEvent.keyRotated, { from: current.id, to: id, reason });
+    if (current && reason !== 'initial' && this.events.wants.keyRotation) this.events.emit('keyRotation', { type: 'keyRotation', from: current.id, to: id, reason });
     if (generated.localOnly && hasRemote) {
       this.logger.warn({ keyId: id }, `key version ${id} is wrapped only by a local provider (KMS unavailable): rotate once KMS is back`);
     }

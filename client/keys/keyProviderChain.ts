@@ -1,5 +1,6 @@
 import { AuditEvent, type AuditSink } from '../audit/auditLog';
 import { silentLogger } from '../logger';
+import { NO_EVENTS, combineSinks, type CacheEventSink, type KeyProviderOperation } from '../events/cacheEvents';
 import type { Clock, Logger } from '../types';
 import { KeyProviderError, NoKeyProviderError, PROVIDER_FIX, type ProviderAttempt } from './errors';
 import type { KeyContext, KeyProvider, KeyProviderName, WrappedKey } from './keyProvider';
@@ -46,6 +47,7 @@ export class KeyProviderChain {
   private readonly retryAfterMs: number;
   private readonly down = new Map<KeyProviderName, { since: number; error: KeyProviderError }>();
   private fallbackCount = 0;
+  private events: CacheEventSink = NO_EVENTS;
 
   constructor(providers: readonly KeyProvider[], options: KeyProviderChainOptions = {}) {
     this.providers = providers;
@@ -53,6 +55,11 @@ export class KeyProviderChain {
     this.audit = options.audit;
     this.clock = options.clock ?? Date.now;
     this.retryAfterMs = options.retryAfterMs ?? 60_000;
+  }
+
+  /** Reports provider calls (`keyProviderCall`) and fallbacks (`fallback`) to `sink` too. */
+  attachEvents(sink: CacheEventSink): void {
+    this.events = combineSinks(this.events, sink);
   }
 
   /** Times the chain fell back past a provider with an outage. */
@@ -77,7 +84,7 @@ export class KeyProviderChain {
       if (this.skip(provider, attempts)) continue;
       let generated: { plaintext: Buffer; wrapped: WrappedKey };
       try {
-        generated = await provider.generateDataKey(context);
+        generated = await this.call(provider, 'generate', () => provider.generateDataKey(context));
       } catch (error) {
         this.onFailure(provider, index, error, attempts);
         continue;
@@ -88,7 +95,7 @@ export class KeyProviderChain {
         for (const [localIndex, local] of this.providers.entries()) {
           if (!isLocalProvider(local) || this.isDown(local)) continue;
           try {
-            wrapped.push(await local.wrap(generated.plaintext, context));
+            wrapped.push(await this.call(local, 'wrap', () => local.wrap(generated.plaintext, context)));
             this.markUp(local);
           } catch (error) {
             // The key still works through KMS; losing the local copy only costs outage resilience.
@@ -113,7 +120,7 @@ export class KeyProviderChain {
     for (const [index, provider] of this.providers.entries()) {
       if (this.skip(provider, attempts)) continue;
       try {
-        wrapped.push(await provider.wrap(plaintext, context));
+        wrapped.push(await this.call(provider, 'wrap', () => provider.wrap(plaintext, context)));
         this.markUp(provider);
       } catch (error) {
         this.onFailure(provider, index, error, attempts);
@@ -131,7 +138,7 @@ export class KeyProviderChain {
       if (!wrapped) continue;
       if (this.skip(provider, attempts)) continue;
       try {
-        const plaintext = await provider.unwrap(wrapped, context);
+        const plaintext = await this.call(provider, 'unwrap', () => provider.unwrap(wrapped, context));
         this.markUp(provider);
         return plaintext;
       } catch (error) {
@@ -151,6 +158,23 @@ export class KeyProviderChain {
 
   close(): void {
     for (const provider of this.providers) (provider as { close?: () => void }).close?.();
+  }
+
+  /** One provider call, timed and reported when someone listens. */
+  private async call<T>(provider: KeyProvider, operation: KeyProviderOperation, fn: () => Promise<T>): Promise<T> {
+    if (!this.events.wants.keyProviderCall) return fn();
+    const started = performance.now();
+    try {
+      const result = await fn();
+      this.events.emit('keyProviderCall', { type: 'keyProviderCall', provider: provider.name, operation, ok: true, durationMs: performance.now() - started, failure: undefined });
+      return result;
+    } catch (error) {
+      const failure = error instanceof KeyProviderError ? error.failure : 'error';
+      if (this.events.wants.keyProviderCall) {
+        this.events.emit('keyProviderCall', { type: 'keyProviderCall', provider: provider.name, operation, ok: false, durationMs: performance.now() - started, failure });
+      }
+      throw error;
+    }
   }
 
   private isDown(provider: KeyProvider): boolean {
@@ -179,6 +203,7 @@ export class KeyProviderChain {
       `key provider ${provider.name} is unavailable (${error.message}); falling back to ${next}`,
     );
     this.audit?.append(AuditEvent.fallbackTaken, { provider: provider.name, failure: error.failure, fallbackTo: next });
+    if (this.events.wants.fallback) this.events.emit('fallback', { type: 'fallback', provider: provider.name, failure: error.failure, fallbackTo: next });
   }
 
   private markUp(provider: KeyProvider): void {
