@@ -10,6 +10,7 @@ export const OPTIONAL_PACKAGES = {
   '@aws-sdk/client-kms': 'the KMS key provider (keys.kms.keyId)',
   '@aws-sdk/client-secrets-manager': 'the Secrets Manager key manifest (keys.manifest.store "secretsmanager")',
   '@napi-rs/keyring': 'the OS keyring key provider ("keyring" in keys.providers)',
+  '@opentelemetry/api': 'the OpenTelemetry metrics exporter (cachevault/otel) when no meter is passed',
 } as const;
 export type OptionalPackage = keyof typeof OPTIONAL_PACKAGES;
 
