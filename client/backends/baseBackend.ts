@@ -254,14 +254,16 @@ export abstract class BaseBackend implements CacheBackend, CacheEventSource {
     if (this.isExpired(entry)) {
       this.counters.expired += 1;
       this.counters.misses += 1;
-      if (this.events.wants.expire) {
-        this.events.emit('expire', { type: 'expire', namespace: entry.namespace, key: entry.key, tier: this.eventTier ?? this.name });
-      }
+      if (this.events.wants.expire) this.reportExpired(entry);
       return undefined;
     }
     this.counters.hits += 1;
     this.counters.bytesRead += entry.value.byteLength;
     return entry;
+  }
+
+  private reportExpired(entry: StoredEntry): void {
+    this.events.emit('expire', { type: 'expire', namespace: entry.namespace, key: entry.key, tier: this.eventTier ?? this.name });
   }
 
   private async guard<T>(fn: () => Promise<T>): Promise<T> {

@@ -297,7 +297,7 @@ export class HybridBackend extends BaseBackend {
     }
     if (outcome.ok && outcome.value !== undefined && this.clock() < this.freshUntil(first, outcome.value)) {
       first.counters.hits += 1;
-      if (this.events.wants.hit) this.events.emit('hit', { type: 'hit', namespace, key, tier: first.name, stale: false });
+      if (this.events.wants.hit) this.reportHit(namespace, key, first);
       return outcome.value;
     }
     const firstAnswer: TierOutcome<(StoredEntry | undefined)[]> = outcome.ok ? { ok: true, value: [outcome.value] } : outcome;
@@ -340,6 +340,11 @@ export class HybridBackend extends BaseBackend {
     if (evict.length > 0) await this.dropStaleCopies(namespace, evict);
     if (this.events.wants.hit || this.events.wants.miss) this.reportReads(namespace, reads);
     return reads.map((r) => r.found);
+  }
+
+  /** Out of `_get`, so the hot path keeps only the flag check. */
+  private reportHit(namespace: string, key: string, tier: Tier): void {
+    this.events.emit('hit', { type: 'hit', namespace, key, tier: tier.name, stale: false });
   }
 
   private reportReads(namespace: string, reads: readonly KeyRead[]): void {

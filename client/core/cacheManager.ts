@@ -259,12 +259,9 @@ export class CacheManager {
   private async readOne<T, R>(key: string, pick: (found: Lookup<T>) => R): Promise<R> {
     checkString(key, 'key');
     let entry: StoredEntry | undefined;
-    const started = this.readEvents.wants.operation ? performance.now() : -1;
     try {
-      entry = await this.backend.get(this.namespaceName, key);
-      if (started >= 0) this.timed('get', started, true);
+      entry = await (this.readEvents.wants.operation ? this.timedGet(key) : this.backend.get(this.namespaceName, key));
     } catch (err) {
-      if (started >= 0) this.timed('get', started, false);
       this.readFailed(err);
       entry = undefined;
     }
@@ -422,7 +419,7 @@ export class CacheManager {
       if (this.readEvents.wants.miss || this.readEvents.wants.expire) this.readMissed(entry, key);
       return { found: false, value: undefined, expiresAt: null };
     }
-    if (this.readEvents.wants.hit) this.readEvents.emit('hit', { type: 'hit', namespace: this.namespaceName, key, tier: this.backend.name, stale: false });
+    if (this.readEvents.wants.hit) this.readHit(key);
     // A verified object is reused only for the identity it was verified for.
     const verified = entry.key === key && entry.namespace === this.namespaceName ? this.shared.verified.get(entry, now) : undefined;
     if (verified !== undefined && now - verified.at < VERIFIED_REUSE_MS && verified.serializer === this.serializer) {
@@ -512,8 +509,27 @@ export class CacheManager {
 
   // ---- events the manager reports ------------------------------------------------------------
 
+  /** `backend.get`, timed for an `operation` event (off the hot path, which only checks the flag). */
+  private async timedGet(key: string): Promise<StoredEntry | undefined> {
+    const started = performance.now();
+    try {
+      const entry = await this.backend.get(this.namespaceName, key);
+      this.timed('get', started, true);
+      return entry;
+    } catch (err) {
+      this.timed('get', started, false);
+      throw err;
+    }
+  }
+
   private timed(operation: string, started: number, ok: boolean): void {
     this.readEvents.emit('operation', { type: 'operation', tier: this.backend.name, operation, durationMs: performance.now() - started, ok });
+  }
+
+  // Emitting lives in methods of its own: the hot read path keeps only a flag check, small
+  // enough for the JIT to inline it as before events existed.
+  private readHit(key: string): void {
+    this.readEvents.emit('hit', { type: 'hit', namespace: this.namespaceName, key, tier: this.backend.name, stale: false });
   }
 
   private readMissed(entry: StoredEntry | undefined, key: string): void {

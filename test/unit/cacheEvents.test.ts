@@ -372,8 +372,9 @@ describe('key events', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cv-events-'));
     const cache = await createCache({
       cwd: dir,
-      env: {},
+      env: { HOME: dir, XDG_CACHE_HOME: join(dir, 'xdg') },
       backend: 'memory',
+      file: { dir: join(dir, 'cache') },
       keys: { providers: ['env'] },
       audit: { enabled: false },
       logging: { level: 'silent' },
