@@ -258,9 +258,11 @@ export class CacheManager {
   /** Reads and decodes one entry (a failed read counts and reads as a miss); `pick` shapes the result. */
   private async readOne<T, R>(key: string, pick: (found: Lookup<T>) => R): Promise<R> {
     checkString(key, 'key');
+    // The one event check on the hot path; everything observed happens in readObserved.
+    if (this.readEvents.observesReads) return this.readObserved(key, pick);
     let entry: StoredEntry | undefined;
     try {
-      entry = await (this.readEvents.wants.operation ? this.timedGet(key) : this.backend.get(this.namespaceName, key));
+      entry = await this.backend.get(this.namespaceName, key);
     } catch (err) {
       this.readFailed(err);
       entry = undefined;
@@ -294,6 +296,7 @@ export class CacheManager {
       this.readFailed(err);
       entries = keys.map(() => undefined);
     }
+    if (this.readEvents.observesReads) entries.forEach((entry, i) => this.reportRead(entry, keys[i]!));
     return Promise.all(entries.map(async (entry, i) => (await this.decode<T>(entry, keys[i]!)).value));
   }
 
@@ -416,10 +419,8 @@ export class CacheManager {
     const now = this.clock();
     if (entry === undefined || (entry.expiresAt !== null && entry.expiresAt <= now)) {
       counters.misses += 1;
-      if (this.readEvents.wants.miss || this.readEvents.wants.expire) this.readMissed(entry, key);
       return { found: false, value: undefined, expiresAt: null };
     }
-    if (this.readEvents.wants.hit) this.readHit(key);
     // A verified object is reused only for the identity it was verified for.
     const verified = entry.key === key && entry.namespace === this.namespaceName ? this.shared.verified.get(entry, now) : undefined;
     if (verified !== undefined && now - verified.at < VERIFIED_REUSE_MS && verified.serializer === this.serializer) {
@@ -509,17 +510,31 @@ export class CacheManager {
 
   // ---- events the manager reports ------------------------------------------------------------
 
-  /** `backend.get`, timed for an `operation` event (off the hot path, which only checks the flag). */
-  private async timedGet(key: string): Promise<StoredEntry | undefined> {
-    const started = performance.now();
+  /** readOne while someone listens to reads of a plain backend: timed, and reported as a hit or a miss. */
+  private async readObserved<T, R>(key: string, pick: (found: Lookup<T>) => R): Promise<R> {
+    let entry: StoredEntry | undefined;
+    const started = this.readEvents.wants.operation ? performance.now() : -1;
     try {
-      const entry = await this.backend.get(this.namespaceName, key);
-      this.timed('get', started, true);
-      return entry;
+      entry = await this.backend.get(this.namespaceName, key);
+      if (started >= 0) this.timed('get', started, true);
     } catch (err) {
-      this.timed('get', started, false);
-      throw err;
+      if (started >= 0) this.timed('get', started, false);
+      this.readFailed(err);
+      entry = undefined;
     }
+    this.reportRead(entry, key);
+    const found = this.decode<T>(entry, key);
+    return pick(found instanceof Promise ? await found : found);
+  }
+
+  /** The hit or miss (and expiry) a plain backend's read is, decided as decode() will decide it. */
+  private reportRead(entry: StoredEntry | undefined, key: string): void {
+    const events = this.readEvents;
+    if (entry !== undefined && (entry.expiresAt === null || entry.expiresAt > this.clock())) {
+      if (events.wants.hit) this.readHit(key);
+      return;
+    }
+    this.readMissed(entry, key);
   }
 
   private timed(operation: string, started: number, ok: boolean): void {

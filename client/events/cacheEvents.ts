@@ -93,6 +93,8 @@ export const CACHE_EVENT_NAMES = [
  */
 export interface CacheEventSink {
   readonly wants: Readonly<Record<CacheEventName, boolean>>;
+  /** Whether any of `hit`, `miss`, `expire`, `operation` is listened to: one check for a read's hot path. */
+  readonly observesReads: boolean;
   emit<K extends CacheEventName>(name: K, event: CacheEventMap[K]): void;
 }
 
@@ -116,10 +118,13 @@ function noWants(): Record<CacheEventName, boolean> {
 }
 
 /** The sink of a part no cache listens to: wants nothing. */
-export const NO_EVENTS: CacheEventSink = {
+export const NO_EVENTS: CacheEventSink = Object.freeze({
   wants: Object.freeze(noWants()),
+  observesReads: false,
   emit() {},
-};
+});
+
+const READ_EVENTS = ['hit', 'miss', 'expire', 'operation'] as const satisfies readonly CacheEventName[];
 
 /**
  * `a` and `b` as one sink (a backend given to two caches). `wants` is read live from both, so a
@@ -132,6 +137,9 @@ export function combineSinks(a: CacheEventSink, b: CacheEventSink): CacheEventSi
   for (const name of CACHE_EVENT_NAMES) Object.defineProperty(wants, name, { get: () => a.wants[name] || b.wants[name], enumerable: true });
   return {
     wants,
+    get observesReads() {
+      return a.observesReads || b.observesReads;
+    },
     emit(name, event) {
       if (a.wants[name]) a.emit(name, event);
       if (b.wants[name]) b.emit(name, event);
@@ -149,6 +157,7 @@ type ListenerEntry = { readonly fn: CacheEventListener<never>; readonly once: bo
  */
 export class CacheEventEmitter implements CacheEventSink {
   readonly wants: Record<CacheEventName, boolean> = noWants();
+  observesReads = false;
   /** Listener arrays are replaced, never mutated, so removing a listener during an emit is safe. */
   private readonly listeners = new Map<CacheEventName, readonly ListenerEntry[]>();
   private readonly failedOnce = new Set<string>();
@@ -209,6 +218,7 @@ export class CacheEventEmitter implements CacheEventSink {
     if (list.length === 0) this.listeners.delete(name);
     else this.listeners.set(name, list);
     this.wants[name] = list.length > 0;
+    this.observesReads = READ_EVENTS.some((n) => this.wants[n]);
   }
 
   private listenerFailed(name: CacheEventName, err: unknown): void {
