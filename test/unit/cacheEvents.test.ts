@@ -69,6 +69,16 @@ describe('cache events on a single backend', () => {
     ]);
   });
 
+  it('getMany reports one hit or miss per key, in the order asked', async () => {
+    await cache.set('a', 1);
+    const seen = record(cache, ['hit', 'miss']);
+    expect(await cache.getMany(['b', 'a'])).toEqual([undefined, 1]);
+    expect(seen).toEqual([
+      { type: 'miss', namespace: 'default', key: 'b' },
+      { type: 'hit', namespace: 'default', key: 'a', tier: 'memory', stale: false },
+    ]);
+  });
+
   it('set, setMany, delete, deleteMany and clear each report what they did', async () => {
     const seen = record(cache, ['set', 'delete', 'clear']);
     await cache.set('a', 'x', { ttlMs: 1_000 });
