@@ -166,15 +166,16 @@ describe('tags across instances and tiers', () => {
     const a = new CacheManager({ backend: file(clock), clock: clock.read, tagVersionCacheMs: 500 });
     const b = new CacheManager({ backend: file(clock), clock: clock.read, tagVersionCacheMs: 500 });
     await a.set('k', 'v', { tags: ['t'] });
+    await a.set('k2', 'v2', { tags: ['t'] });
     await a.set('other', 'o', { tags: ['u'] });
-    expect(await b.get('k')).toBe('v');
+    expect(await b.getMany(['k', 'k2'])).toEqual(['v', 'v2']);
     await a.invalidateTags(['t']);
-    expect(await a.get('k')).toBeUndefined();
+    expect(await a.get('k')).toBeUndefined(); // and deleted, lazily
     // b trusts the version it read for tagVersionCacheMs: that is the documented window.
     clock.advance(499);
-    expect(await b.get('k')).toBe('v');
+    expect(await b.get('k2')).toBe('v2');
     clock.advance(1);
-    expect(await b.get('k')).toBeUndefined();
+    expect(await b.get('k2')).toBeUndefined();
     expect(await b.get('other')).toBe('o');
   });
 
