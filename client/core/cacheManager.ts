@@ -119,7 +119,12 @@ interface SharedState {
   tags: TagVersions | undefined;
   /** Loads running after their callers were answered (refresh-ahead, loads past a soft timeout). */
   readonly background: Set<Promise<unknown>>;
+  /** Refreshes left to another instance (lease held elsewhere), by flight id: until when not to ask again. */
+  readonly refreshSkips: Map<string, number>;
 }
+
+/** Whether an entry's recorded tag versions are all current. */
+type TagCheck = 'current' | 'invalidated' | 'unreadable';
 
 /** What `decode` found: a Lookup, plus the entry's metadata when it carries any. */
 type Opened<T> = Lookup<T> & { readonly meta?: EntryMeta };
@@ -193,6 +198,7 @@ class VerifiedEntries {
 const DEFAULT_TTL_MS = 3_600_000;
 const DEFAULT_TAG_VERSION_CACHE_MS = 1_000;
 const DEFAULT_TAG_VERSION_TTL_MS = 30 * 86_400_000;
+const MAX_REFRESH_SKIPS = 10_000;
 
 /**
  * The API apps use. Values go serialize -> transforms -> seal on the way down and back up on the
@@ -243,6 +249,7 @@ export class CacheManager {
       verified: new VerifiedEntries(),
       tags: undefined,
       background: new Set<Promise<unknown>>(),
+      refreshSkips: new Map<string, number>(),
     };
     if (options.tagVersionCacheMs !== undefined) checkDuration(options.tagVersionCacheMs, 'tagVersionCacheMs', 0);
     if (options.tagVersionTtlMs !== undefined) checkDuration(options.tagVersionTtlMs, 'tagVersionTtlMs', 1);
@@ -273,11 +280,11 @@ export class CacheManager {
   }
 
   /** Reads and opens one entry, without judging its metadata; a failed read is a miss. */
-  private async readOpened<T>(key: string): Promise<Opened<T>> {
+  private async readOpened<T>(key: string, from: CacheBackend = this.backend): Promise<Opened<T>> {
     checkString(key, 'key');
     let entry: StoredEntry | undefined;
     try {
-      entry = await this.backend.get(this.namespaceName, key);
+      entry = await from.get(this.namespaceName, key);
     } catch (err) {
       this.readFailed(err);
       entry = undefined;
@@ -374,7 +381,7 @@ export class CacheManager {
     const policy = wrapPolicy(options);
     const read = await this.readForWrap<T>(key, policy);
     if (read.kind === 'hit') {
-      if (refreshDue(policy, read.freshUntil, this.clock())) this.refreshAhead(key, fn, policy);
+      if (refreshDue(policy, read.freshUntil, this.clock())) this.refreshAhead(key, fn, policy, read.freshUntil!);
       return read.value;
     }
     const load = this.shared.flights.run(flightIdOf(this.namespaceName, key), () => this.load(key, fn, policy)) as Promise<T>;
@@ -409,20 +416,32 @@ export class CacheManager {
   /**
    * Starts one background load for a hit close to its expiry. One per key in this process (its
    * own single-flight id, so a refresh never answers a miss); across instances the lease decides,
-   * and an instance that does not get it leaves the refresh to the holder.
+   * and an instance that does not get it leaves the refresh to the holder: it does not ask
+   * again for the copy it hit (`freshUntil`), whose local copy may lag the refreshed one.
    */
-  private refreshAhead<T>(key: string, fn: () => T | Promise<T>, policy: WrapPolicy<T>): void {
+  private refreshAhead<T>(key: string, fn: () => T | Promise<T>, policy: WrapPolicy<T>, freshUntil: number): void {
     const id = `refresh\u0000${flightIdOf(this.namespaceName, key)}`;
     if (this.shared.flights.has(id)) return;
+    const skips = this.shared.refreshSkips;
+    const skipUntil = skips.get(id);
+    if (skipUntil !== undefined) {
+      if (this.clock() < skipUntil) return;
+      skips.delete(id);
+    }
+    const leftToOthers = () => {
+      if (skips.size >= MAX_REFRESH_SKIPS) skips.delete(skips.keys().next().value!);
+      skips.set(id, freshUntil);
+    };
     const refresh = this.shared.flights.run(id, async () => {
       const lease = policy.useLease ? this.lease : undefined;
       const held = lease ? await lease.acquire({ namespace: this.namespaceName, key }) : undefined;
-      if (held !== undefined && !held.acquired) return;
+      if (held !== undefined && !held.acquired) return leftToOthers();
       try {
-        // Another instance may have refreshed it since our hit (it held the lease before us).
+        // Another instance may have refreshed it since our hit (it held the lease before us): ask
+        // the shared tier, since a local tier may still hold the copy we hit.
         if (held !== undefined) {
-          const now = await this.readForWrap<T>(key, policy);
-          if (now.kind === 'hit' && !refreshDue(policy, now.freshUntil, this.clock())) return;
+          const now = await this.readForWrap<T>(key, policy, sharedTierOf(this.backend));
+          if (now.kind === 'hit' && !refreshDue(policy, now.freshUntil, this.clock())) return leftToOthers();
         }
         this.shared.counters.refreshes += 1;
         await this.compute(key, fn, policy);
@@ -457,8 +476,8 @@ export class CacheManager {
    * Reads `key` for wrap: a fresh hit (negatively cached absences included), a value past its
    * logical expiry still within this call's grace, or a miss. Counts hits and misses as `get` does.
    */
-  private async readForWrap<T>(key: string, policy: WrapPolicy<T>): Promise<WrapRead<T>> {
-    const opened = await this.readOpened<T>(key);
+  private async readForWrap<T>(key: string, policy: WrapPolicy<T>, from: CacheBackend = this.backend): Promise<WrapRead<T>> {
+    const opened = await this.readOpened<T>(key, from);
     const counters = this.shared.counters;
     if (!opened.found) {
       counters.misses += 1;
@@ -469,7 +488,10 @@ export class CacheManager {
       counters.hits += 1;
       return { kind: 'hit', value: opened.value as T, freshUntil: opened.expiresAt };
     }
-    if (meta.tags !== undefined && !(await this.tagsCurrent(key, meta.tags))) {
+    const check = meta.tags === undefined ? 'current' : await this.checkTags(meta.tags);
+    if (check !== 'current') {
+      const newer = check === 'invalidated' ? this.afterInvalidation(key, from !== this.backend, (shared) => this.readForWrap<T>(key, policy, shared)) : undefined;
+      if (newer !== undefined) return newer;
       counters.misses += 1;
       return { kind: 'miss' };
     }
@@ -633,7 +655,7 @@ export class CacheManager {
    * its logical expiry (kept only for wrap's grace), a cached absence, or written under a tag
    * since invalidated, it is a miss. Synchronous unless tag versions must be read.
    */
-  private judge<T>(key: string, opened: Opened<T>): Lookup<T> | Promise<Lookup<T>> {
+  private judge<T>(key: string, opened: Opened<T>, fromShared = false): Lookup<T> | Promise<Lookup<T>> {
     const counters = this.shared.counters;
     if (!opened.found) {
       counters.misses += 1;
@@ -650,40 +672,53 @@ export class CacheManager {
       return MISS;
     }
     const found: Lookup<T> = { found: true, value: opened.value, expiresAt };
-    const current = meta.tags === undefined ? true : this.tagsCurrent(key, meta.tags);
-    const settle = (ok: boolean): Lookup<T> => {
-      if (ok) counters.hits += 1;
-      else counters.misses += 1;
-      return ok ? found : MISS;
+    const settle = (check: TagCheck): Lookup<T> | Promise<Lookup<T>> => {
+      if (check === 'current') {
+        counters.hits += 1;
+        return found;
+      }
+      if (check === 'invalidated') {
+        const newer = this.afterInvalidation(key, fromShared, async (shared) => this.judge(key, await this.readOpened<T>(key, shared), true));
+        if (newer !== undefined) return newer;
+      }
+      counters.misses += 1;
+      return MISS;
     };
-    return current instanceof Promise ? current.then(settle) : settle(current);
+    if (meta.tags === undefined) return settle('current');
+    const check = this.checkTags(meta.tags);
+    return check instanceof Promise ? check.then(settle) : settle(check);
   }
 
   /**
-   * Whether an entry's recorded tag versions are all current. An invalidated entry is counted
-   * and deleted (best effort); tag versions that cannot be read make it a miss too (fail closed).
+   * An entry was found invalidated by a tag. When it came from a composite backend, the copy may
+   * be a local tier's while the shared tier already holds a newer value (written by another
+   * instance since): `reread` reads and judges the shared tier's. Otherwise every copy is stale and
+   * is deleted (best effort: a failure leaves it to expire, it reads as a miss meanwhile).
+   * Returns undefined when the caller should report a miss.
    */
-  private tagsCurrent(key: string, recorded: readonly (readonly [string, string])[]): boolean | Promise<boolean> {
-    const invalidated = (): false => {
-      this.shared.counters.tagInvalidated += 1;
-      // Dropped lazily; a failure leaves it for its expiry, it reads as a miss meanwhile.
-      this.backend.delete(this.namespaceName, key).catch(() => undefined);
-      return false;
-    };
+  private afterInvalidation<R>(key: string, fromShared: boolean, reread: (shared: CacheBackend) => Promise<R>): Promise<R> | undefined {
+    this.shared.counters.tagInvalidated += 1;
+    const shared = sharedTierOf(this.backend);
+    if (!fromShared && shared !== this.backend) return reread(shared);
+    this.backend.delete(this.namespaceName, key).catch(() => undefined);
+    return undefined;
+  }
+
+  /** Whether recorded tag versions are current; versions that cannot be read are `unreadable` (a miss: fail closed). */
+  private checkTags(recorded: readonly (readonly [string, string])[]): TagCheck | Promise<TagCheck> {
     let current: boolean | Promise<boolean>;
     try {
       current = this.tagVersions().isCurrent(this.namespaceName, recorded);
     } catch (err) {
       current = Promise.reject(err);
     }
-    if (current === true) return true;
-    if (current === false) return invalidated();
+    if (typeof current === 'boolean') return current ? 'current' : 'invalidated';
     return current.then(
-      (ok) => ok || invalidated(),
-      (err: unknown) => {
+      (ok): TagCheck => (ok ? 'current' : 'invalidated'),
+      (err: unknown): TagCheck => {
         this.shared.counters.errors += 1;
         this.logOnce(`tags:${describeError(err)}`, { error: describeError(err) }, 'tag versions could not be read; tagged entries read as misses');
-        return false;
+        return 'unreadable';
       },
     );
   }

@@ -196,6 +196,9 @@ describe('tags across instances and tiers', () => {
     clock.advance(1_000);
     expect(await a.get('k')).toBeUndefined();
     expect(await a.get('plain')).toBe('p');
+    // b stores a newer value; a's memory tier still holds the invalidated copy, so a reads the file tier's.
+    await b.set('k', 'v2', { tags: ['t'] });
+    expect(await a.get('k')).toBe('v2');
     // The tag items are in the shared file tier, not only in memory.
     expect(await file(clock).get(TAG_NAMESPACE, 'default\nt')).toBeDefined();
   });
