@@ -203,3 +203,37 @@ describe('tags across instances and tiers', () => {
     expect(await file(clock).get(TAG_NAMESPACE, 'default\nt')).toBeDefined();
   });
 });
+
+describe('tags through createCache', () => {
+  test('tags.versionCacheMs from the configuration sets how long another instance trusts a tag version', async () => {
+    const { createCache } = await import('../../client/createCache');
+    const dir = fs.mkdtempSync(join(tmpdir(), 'cachevault-tags-config-'));
+    const clock = new ManualClock();
+    const open = () =>
+      createCache({
+        cwd: dir,
+        env: {},
+        clock: clock.read,
+        backend: 'file',
+        file: { dir: join(dir, 'cache') },
+        encryption: { enabled: false },
+        audit: { enabled: false },
+        tags: { versionCacheMs: 5_000 },
+      });
+    const a = await open();
+    const b = await open();
+    try {
+      await a.set('k', 'v', { tags: ['t'] });
+      await a.set('k2', 'v2', { tags: ['t'] });
+      expect(await b.get('k')).toBe('v');
+      await a.invalidateTags(['t']);
+      clock.advance(4_999);
+      expect(await b.get('k2')).toBe('v2');
+      clock.advance(1);
+      expect(await b.get('k2')).toBeUndefined();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
