@@ -274,8 +274,17 @@ export class CacheManager {
 
   /** Reads and decodes one entry (a failed read counts and reads as a miss); `pick` shapes the result. */
   private async readOne<T, R>(key: string, pick: (found: Lookup<T>) => R): Promise<R> {
-    const opened = await this.readOpened<T>(key);
-    const judged = this.judge(key, opened);
+    // readOpened inlined: this is the one async frame of a memory hit.
+    checkString(key, 'key');
+    let entry: StoredEntry | undefined;
+    try {
+      entry = await this.backend.get(this.namespaceName, key);
+    } catch (err) {
+      this.readFailed(err);
+      entry = undefined;
+    }
+    const decoded = this.decode<T>(entry, key);
+    const judged = this.judge(key, decoded instanceof Promise ? await decoded : decoded);
     return pick(judged instanceof Promise ? await judged : judged);
   }
 
