@@ -31,6 +31,12 @@ const MAX_TAGS = 64;
 const MAX_TAG_LENGTH = 256;
 /** Tag versions remembered in memory; past this the oldest are forgotten (and read again when needed). */
 const MAX_CACHED_TAGS = 10_000;
+/**
+ * After the store fails to answer, tagged reads fail fast (as misses) for this long instead of
+ * each waiting for the store's own timeouts: the tag store is read directly, not through a
+ * hybrid's circuit breakers.
+ */
+const RETRY_AFTER_FAILURE_MS = 1_000;
 
 interface CachedVersion {
   readonly token: string | undefined;
@@ -53,6 +59,7 @@ interface CachedVersion {
  */
 export class TagVersions {
   private readonly cache = new Map<string, CachedVersion>();
+  private failure: { readonly until: number; readonly error: unknown } | undefined;
 
   constructor(private readonly options: TagVersionsOptions) {}
 
@@ -118,7 +125,17 @@ export class TagVersions {
       out.push(cached?.token);
     }
     if (fetch.length === 0) return out;
-    const found = await this.options.store.getMany<unknown>(fetch.map((i) => tagItemKey(namespace, tags[i]!)));
+    if (this.failure !== undefined) {
+      if (now < this.failure.until && now >= this.failure.until - RETRY_AFTER_FAILURE_MS) throw this.failure.error;
+      this.failure = undefined;
+    }
+    let found: unknown[];
+    try {
+      found = await this.options.store.getMany<unknown>(fetch.map((i) => tagItemKey(namespace, tags[i]!)));
+    } catch (err) {
+      this.failure = { until: now + RETRY_AFTER_FAILURE_MS, error: err };
+      throw err;
+    }
     for (const [j, i] of fetch.entries()) {
       const value = found[j];
       const token = typeof value === 'string' ? value : undefined;
