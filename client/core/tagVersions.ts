@@ -41,6 +41,8 @@ const RETRY_AFTER_FAILURE_MS = 1_000;
 interface CachedVersion {
   readonly token: string | undefined;
   readonly at: number;
+  /** Local order of the knowledge: a read started before a local write must not overwrite what it wrote. */
+  readonly seq: number;
 }
 
 /**
@@ -59,6 +61,9 @@ interface CachedVersion {
  */
 export class TagVersions {
   private readonly cache = new Map<string, CachedVersion>();
+  /** Store reads in flight, by tag: concurrent reads of one tag share one request. */
+  private readonly pending = new Map<string, Promise<string | undefined>>();
+  private seq = 0;
   private failure: { readonly until: number; readonly error: unknown } | undefined;
 
   constructor(private readonly options: TagVersionsOptions) {}
@@ -81,7 +86,8 @@ export class TagVersions {
     });
     if (created.length > 0) {
       await this.options.store.setMany(created);
-      for (let i = 0; i < unique.length; i++) this.remember(namespace, unique[i]!, out[i]![1], now);
+      const seq = ++this.seq;
+      for (let i = 0; i < unique.length; i++) this.remember(namespace, unique[i]!, out[i]![1], now, seq);
     }
     return out;
   }
@@ -92,10 +98,15 @@ export class TagVersions {
     if (unique.length === 0) return;
     const now = this.options.clock();
     const items = unique.map((tag) => ({ key: tagItemKey(namespace, tag), value: newToken(), expiresAt: now + this.options.itemTtlMs }));
-    // Forget first: a read racing the write must go to the store, not to the old cached token.
-    for (const tag of unique) this.cache.delete(cacheKey(namespace, tag));
+    // Forget first: a read racing the write must go to the store, not to the old cached token,
+    // nor join a store read that started before.
+    for (const tag of unique) {
+      this.cache.delete(cacheKey(namespace, tag));
+      this.pending.delete(cacheKey(namespace, tag));
+    }
     await this.options.store.setMany(items);
-    for (const [i, tag] of unique.entries()) this.remember(namespace, tag, items[i]!.value, now);
+    const seq = ++this.seq;
+    for (const [i, tag] of unique.entries()) this.remember(namespace, tag, items[i]!.value, now, seq);
   }
 
   /**
@@ -114,35 +125,49 @@ export class TagVersions {
     return this.current(namespace, recorded.map(([tag]) => tag)).then((tokens) => recorded.every(([, token], i) => tokens[i] === token));
   }
 
-  /** Current tokens of `tags` (`undefined`: the tag has none), reading the uncached ones in one batch. */
+  /**
+   * Current tokens of `tags` (`undefined`: the tag has none), reading the uncached ones in one
+   * batch; a tag another call is already reading joins that read.
+   */
   private async current(namespace: string, tags: readonly string[]): Promise<(string | undefined)[]> {
     const now = this.options.clock();
-    const out: (string | undefined)[] = [];
+    const out: (string | undefined | Promise<string | undefined>)[] = [];
     const fetch: number[] = [];
     for (const [i, tag] of tags.entries()) {
       const cached = this.fresh(namespace, tag, now);
-      if (cached === undefined) fetch.push(i);
-      out.push(cached?.token);
+      const joined = cached === undefined ? this.pending.get(cacheKey(namespace, tag)) : undefined;
+      if (cached === undefined && joined === undefined) fetch.push(i);
+      out.push(joined ?? cached?.token);
     }
-    if (fetch.length === 0) return out;
-    if (this.failure !== undefined) {
-      if (now < this.failure.until && now >= this.failure.until - RETRY_AFTER_FAILURE_MS) throw this.failure.error;
-      this.failure = undefined;
+    if (fetch.length > 0) {
+      if (this.failure !== undefined) {
+        if (now < this.failure.until && now >= this.failure.until - RETRY_AFTER_FAILURE_MS) throw this.failure.error;
+        this.failure = undefined;
+      }
+      const seq = ++this.seq;
+      const batch = this.options.store.getMany<unknown>(fetch.map((i) => tagItemKey(namespace, tags[i]!))).then(
+        (found) => found.map((value) => (typeof value === 'string' ? value : undefined)),
+        (err: unknown) => {
+          this.failure = { until: now + RETRY_AFTER_FAILURE_MS, error: err };
+          throw err;
+        },
+      );
+      for (const [j, i] of fetch.entries()) {
+        const key = cacheKey(namespace, tags[i]!);
+        const one = batch.then((tokens) => {
+          if (this.pending.get(key) === one) this.pending.delete(key);
+          this.remember(namespace, tags[i]!, tokens[j], now, seq);
+          return tokens[j];
+        });
+        // Settled here too, so a failed read no one else joined is not an unhandled rejection.
+        one.catch(() => {
+          if (this.pending.get(key) === one) this.pending.delete(key);
+        });
+        this.pending.set(key, one);
+        out[i] = one;
+      }
     }
-    let found: unknown[];
-    try {
-      found = await this.options.store.getMany<unknown>(fetch.map((i) => tagItemKey(namespace, tags[i]!)));
-    } catch (err) {
-      this.failure = { until: now + RETRY_AFTER_FAILURE_MS, error: err };
-      throw err;
-    }
-    for (const [j, i] of fetch.entries()) {
-      const value = found[j];
-      const token = typeof value === 'string' ? value : undefined;
-      out[i] = token;
-      this.remember(namespace, tags[i]!, token, now);
-    }
-    return out;
+    return Promise.all(out);
   }
 
   private fresh(namespace: string, tag: string, now: number): CachedVersion | undefined {
@@ -152,11 +177,13 @@ export class TagVersions {
     return now - cached.at < this.options.cacheMs && now >= cached.at ? cached : undefined;
   }
 
-  private remember(namespace: string, tag: string, token: string | undefined, now: number): void {
+  private remember(namespace: string, tag: string, token: string | undefined, now: number, seq: number): void {
     const key = cacheKey(namespace, tag);
+    const known = this.cache.get(key);
+    if (known !== undefined && known.seq > seq) return;
     this.cache.delete(key);
     if (this.cache.size >= MAX_CACHED_TAGS) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(key, { token, at: now });
+    this.cache.set(key, { token, at: now, seq });
   }
 }
 

@@ -116,11 +116,36 @@ describe('tags on one instance', () => {
     for (let i = 0; i < 50; i++) await cache.getMany(['a', 'b']);
     expect([backend.tagReads, backend.tagWrites]).toEqual([1, 1]);
     clock.advance(1_000);
-    await cache.get('a');
-    await cache.get('b');
+    // Concurrent reads of entries sharing a tag share one store read.
+    await Promise.all([cache.getMany(['a', 'b']), cache.get('a'), cache.get('b'), cache.wrap('c', async () => 3, { tags: ['t'] })]);
     expect(backend.tagReads).toBe(2);
     await cache.invalidateTags(['t']);
     expect([backend.tagReads, backend.tagWrites]).toEqual([2, 2]);
+    expect(await cache.getMany(['a', 'b', 'c'])).toEqual([undefined, undefined, undefined]);
+    expect(backend.tagReads).toBe(2); // the invalidating instance knows the new version
+  });
+
+  test('a tag read that started before a local invalidation does not put the old version back in the cache', async () => {
+    const { cache, backend, clock } = setup({ tagVersionCacheMs: 10_000 });
+    await cache.set('k', 'v', { tags: ['t'] });
+    clock.advance(10_000);
+    // The read of t's version is slow: it answers with the old token after the invalidation landed.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const getMany = backend.getMany.bind(backend);
+    const old = await getMany(TAG_NAMESPACE, ['default\nt']);
+    backend.getMany = async (namespace, keys) => {
+      if (namespace !== TAG_NAMESPACE) return getMany(namespace, keys);
+      await gate;
+      return old;
+    };
+    const racing = cache.get('k');
+    await new Promise(setImmediate);
+    await cache.invalidateTags(['t']);
+    release();
+    await racing; // either answer is fine for a read concurrent with the invalidation
+    backend.getMany = getMany;
+    expect(await cache.get('k')).toBeUndefined();
   });
 
   test('tag versions that cannot be read make tagged entries misses, not stale hits, and are retried after a second', async () => {
