@@ -6,6 +6,7 @@ import { checkWellFormed } from '../crypto/envelope';
 import { silentLogger } from '../logger';
 import type { BackendStats, Clock, EntryIdentity, HealthReport, Logger, StoredEntry, TierFailure, WriteResult } from '../types';
 import { frameEntry, unframeEntry, type EntryMeta } from './entryMeta';
+import { LoaderTimeoutError } from './errors';
 import { msgpackSerializer, type Serializer } from './serializer';
 import { SingleFlight } from './singleFlight';
 import { TAG_NAMESPACE, TagVersions } from './tagVersions';
@@ -395,7 +396,13 @@ export class CacheManager {
     }
     const load = this.shared.flights.run(flightIdOf(this.namespaceName, key), () => this.load(key, fn, policy)) as Promise<T>;
     const stale = read.kind === 'stale' ? { value: read.value } : undefined;
-    return awaitLoad(load, stale, policy, (reason, err) => this.servedStale(load, reason, err));
+    try {
+      return await awaitLoad(load, stale, policy, (reason, err) => this.servedStale(load, reason, err));
+    } catch (err) {
+      // The loader keeps running past hardTimeoutMs; its value is still cached when it lands.
+      if (err instanceof LoaderTimeoutError) this.inBackground(load, 'a wrap loader that outlived hardTimeoutMs failed');
+      throw err;
+    }
   }
 
   /** The load behind a wrap miss: the lease dance (when there is a lease), then compute and store. */

@@ -300,7 +300,7 @@ describe('wrap: grace and timeouts', () => {
     await jest.advanceTimersByTimeAsync(500);
     await failed;
     gate.resolve();
-    await jest.advanceTimersByTimeAsync(0);
+    await cache.whenIdle();
     expect(await cache.get('k')).toBe('late');
   });
 
