@@ -61,6 +61,8 @@ interface CachedVersion {
  */
 export class TagVersions {
   private readonly cache = new Map<string, CachedVersion>();
+  /** First versions being written, by tag: concurrent first uses of one tag share one token. */
+  private readonly creating = new Map<string, Promise<string>>();
   /** Store reads in flight, by tag: concurrent reads of one tag share one request. */
   private readonly pending = new Map<string, Promise<string | undefined>>();
   private seq = 0;
@@ -72,24 +74,40 @@ export class TagVersions {
   async forWrite(namespace: string, tags: readonly string[], entryExpiresAt: number | null): Promise<[string, string][]> {
     const unique = checkTags(tags, 'tags');
     const tokens = await this.current(namespace, unique);
-    const created: { key: string; value: string; expiresAt: number | null }[] = [];
     const now = this.options.clock();
     // A new version item lives at least as long as the entry, so the entry is not lost early.
     const itemExpiry = entryExpiresAt === null ? null : Math.max(entryExpiresAt, now + this.options.itemTtlMs);
-    const out = unique.map((tag, i): [string, string] => {
-      let token = tokens[i];
-      if (token === undefined) {
-        token = newToken();
-        created.push({ key: tagItemKey(namespace, tag), value: token, expiresAt: itemExpiry });
+    const out: (string | Promise<string>)[] = [];
+    const created: { key: string; value: string; expiresAt: number | null }[] = [];
+    const createdAt: number[] = [];
+    for (const [i, tag] of unique.entries()) {
+      const token = tokens[i];
+      // Concurrent first uses of a tag in this process share one token (instead of each writing its own).
+      const joined = token === undefined ? this.creating.get(cacheKey(namespace, tag)) : undefined;
+      if (token === undefined && joined === undefined) {
+        created.push({ key: tagItemKey(namespace, tag), value: newToken(), expiresAt: itemExpiry });
+        createdAt.push(i);
       }
-      return [tag, token];
-    });
-    if (created.length > 0) {
-      await this.options.store.setMany(created);
-      const seq = ++this.seq;
-      for (let i = 0; i < unique.length; i++) this.remember(namespace, unique[i]!, out[i]![1], now, seq);
+      out.push(token ?? joined ?? created[created.length - 1]!.value);
     }
-    return out;
+    if (created.length > 0) {
+      const written = this.options.store.setMany(created).then(() => {
+        const seq = ++this.seq;
+        for (const [j, i] of createdAt.entries()) this.remember(namespace, unique[i]!, created[j]!.value, now, seq);
+      });
+      for (const [j, i] of createdAt.entries()) {
+        const key = cacheKey(namespace, unique[i]!);
+        const one = written.then(() => created[j]!.value);
+        const settled = () => {
+          if (this.creating.get(key) === one) this.creating.delete(key);
+        };
+        one.then(settled, settled);
+        this.creating.set(key, one);
+        out[i] = one;
+      }
+    }
+    const resolved = await Promise.all(out);
+    return unique.map((tag, i): [string, string] => [tag, resolved[i]!]);
   }
 
   /** Gives `tags` new versions: entries written under them before now read as misses. */

@@ -98,6 +98,14 @@ describe('tags on one instance', () => {
     expect(await cache.get('k')).toBeUndefined();
   });
 
+  test('concurrent first uses of a new tag share one version: every entry written stays a hit', async () => {
+    const { cache, backend } = setup();
+    const keys = Array.from({ length: 10 }, (_, i) => `k${i}`);
+    await Promise.all(keys.map((key) => cache.set(key, key, { tags: ['fresh-tag'] })));
+    expect(await cache.getMany(keys)).toEqual(keys);
+    expect(backend.tagWrites).toBe(1);
+  });
+
   test('a tag is scoped to its namespace', async () => {
     const { cache } = setup();
     const other = cache.namespace('other');
