@@ -349,10 +349,17 @@ export class CacheManager {
     return Promise.all(entries.map(async (entry, i) => (await this.judge(keys[i]!, await this.decode<T>(entry, keys[i]!))).value));
   }
 
-  async setMany<T>(items: readonly ({ readonly key: string; readonly value: T } & ExpiryOptions)[]): Promise<WriteResult> {
+  async setMany<T>(items: readonly ({ readonly key: string; readonly value: T } & SetOptions)[]): Promise<WriteResult> {
     if (!Array.isArray(items)) throw new TypeError(`cache.setMany(items) takes an array of { key, value, ttlMs? }, got ${describeArg(items)}.`);
     for (const item of items) checkOptions(item, 'setMany(items): each item', SET_MANY_ITEM);
-    const entries = await Promise.all(items.map((item) => this.encode(item.key, item.value, this.expiryOf(item), undefined)));
+    const entries = await Promise.all(
+      items.map(async (item) => {
+        const expiresAt = this.expiryOf(item);
+        // Items sharing tags share their reads of the tag versions (TagVersions batches them).
+        const meta = item.tags === undefined ? undefined : { tags: await this.tagVersions().forWrite(this.namespaceName, item.tags, expiresAt) };
+        return this.encode(item.key, item.value, expiresAt, meta);
+      }),
+    );
     const result = await this.write(() => this.backend.setMany(entries));
     this.shared.counters.sets += entries.length;
     for (const entry of entries) this.shared.counters.bytesWritten += entry.value.byteLength;
@@ -843,7 +850,7 @@ function wholeLookup<T>(found: Lookup<T>): Lookup<T> {
 
 const EXPIRY_OPTIONS = ['ttlMs', 'expiresAt'] as const;
 const SET_OPTIONS = [...EXPIRY_OPTIONS, 'tags'] as const;
-const SET_MANY_ITEM = ['key', 'value', ...EXPIRY_OPTIONS] as const;
+const SET_MANY_ITEM = ['key', 'value', ...SET_OPTIONS] as const;
 
 /**
  * Option objects are checked at run time too: JavaScript callers (and `as any`) can pass a bare

@@ -106,6 +106,19 @@ describe('tags on one instance', () => {
     expect(backend.tagWrites).toBe(1);
   });
 
+  test('setMany records each item’s tags', async () => {
+    const { cache, backend } = setup();
+    await cache.setMany([
+      { key: 'a', value: 1, tags: ['t'] },
+      { key: 'b', value: 2, tags: ['t', 'u'] },
+      { key: 'c', value: 3 },
+    ]);
+    // a reads t; b joins that read for t and reads u: one store read per tag at most.
+    expect(backend.tagReads).toBe(2);
+    await cache.invalidateTags(['u']);
+    expect(await cache.getMany(['a', 'b', 'c'])).toEqual([1, undefined, 3]);
+  });
+
   test('a tag is scoped to its namespace', async () => {
     const { cache } = setup();
     const other = cache.namespace('other');
