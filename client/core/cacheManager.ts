@@ -501,30 +501,29 @@ export class CacheManager {
    */
   private async readForWrap<T>(key: string, policy: WrapPolicy<T>, from: CacheBackend = this.backend): Promise<WrapRead<T>> {
     const opened = await this.readOpened<T>(key, from);
-    const counters = this.shared.counters;
     if (!opened.found) {
-      counters.misses += 1;
+      this.countMiss();
       return { kind: 'miss' };
     }
     const meta = opened.meta;
     if (meta === undefined) {
-      counters.hits += 1;
+      this.countHit();
       return { kind: 'hit', value: opened.value as T, freshUntil: opened.expiresAt };
     }
     const check = meta.tags === undefined ? 'current' : await this.checkTags(meta.tags);
     if (check !== 'current') {
       const newer = check === 'invalidated' ? this.afterInvalidation(key, from !== this.backend, (shared) => this.readForWrap<T>(key, policy, shared)) : undefined;
       if (newer !== undefined) return newer;
-      counters.misses += 1;
+      this.countMiss();
       return { kind: 'miss' };
     }
     const freshUntil = meta.freshUntil !== undefined ? meta.freshUntil : opened.expiresAt;
     const now = this.clock();
     if (freshUntil === null || freshUntil > now) {
-      counters.hits += 1;
+      this.countHit();
       return { kind: 'hit', value: opened.value as T, freshUntil };
     }
-    counters.misses += 1;
+    this.countMiss();
     return !meta.negative && withinGrace(policy, freshUntil, now) ? { kind: 'stale', value: opened.value as T } : { kind: 'miss' };
   }
 
@@ -679,32 +678,31 @@ export class CacheManager {
    * since invalidated, it is a miss. Synchronous unless tag versions must be read.
    */
   private judge<T>(key: string, opened: Opened<T>, fromShared = false): Lookup<T> | Promise<Lookup<T>> {
-    const counters = this.shared.counters;
     if (!opened.found) {
-      counters.misses += 1;
+      this.countMiss();
       return MISS;
     }
     const meta = opened.meta;
     if (meta === undefined) {
-      counters.hits += 1;
+      this.countHit();
       return opened;
     }
     const expiresAt = meta.freshUntil !== undefined ? meta.freshUntil : opened.expiresAt;
     if (meta.negative === true || (expiresAt !== null && expiresAt <= this.clock())) {
-      counters.misses += 1;
+      this.countMiss();
       return MISS;
     }
     const found: Lookup<T> = { found: true, value: opened.value, expiresAt };
     const settle = (check: TagCheck): Lookup<T> | Promise<Lookup<T>> => {
       if (check === 'current') {
-        counters.hits += 1;
+        this.countHit();
         return found;
       }
       if (check === 'invalidated') {
         const newer = this.afterInvalidation(key, fromShared, async (shared) => this.judge(key, await this.readOpened<T>(key, shared), true));
         if (newer !== undefined) return newer;
       }
-      counters.misses += 1;
+      this.countMiss();
       return MISS;
     };
     if (meta.tags === undefined) return settle('current');
@@ -784,6 +782,15 @@ export class CacheManager {
       this.shared.counters.errors += 1;
       throw err;
     }
+  }
+
+  /** Every hit and miss of `get`, `lookup`, `getMany` and `wrap` is counted here (and only here). */
+  private countHit(): void {
+    this.shared.counters.hits += 1;
+  }
+
+  private countMiss(): void {
+    this.shared.counters.misses += 1;
   }
 
   private readFailed(err: unknown): void {
