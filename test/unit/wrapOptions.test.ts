@@ -70,6 +70,16 @@ describe('wrap: ttlMs computed from the value', () => {
     expect(await cache.get('long')).toEqual({ ttl: 60_000 });
   });
 
+  test('the ttlMs function and shouldCache get the loader’s value type, written inline', async () => {
+    const { cache, clock } = setup();
+    const got = await cache.wrap('typed', async () => ({ rows: 3, final: true }), {
+      ttlMs: (report) => (report.final ? 60_000 : 1_000),
+      shouldCache: (report) => report.rows > 0,
+    });
+    expect(got.rows).toBe(3);
+    expect((await cache.lookup('typed')).expiresAt).toBe(clock.now + 60_000);
+  });
+
   test('a ttlMs function returning null caches the value without expiry', async () => {
     const { cache } = setup();
     await cache.wrap('forever', async () => 'v', { ttlMs: () => null });
