@@ -116,8 +116,9 @@ interface SharedState {
   readonly loggedReasons: Set<string>;
   /** Entries already verified and decoded, by object identity (see VERIFIED_REUSE_MS). */
   readonly verified: VerifiedEntries;
-  /** Tag versions, created on first use of tags. */
+  /** Tag versions, created on first use of tags, and the manager of their items. */
   tags: TagVersions | undefined;
+  tagItems?: CacheManager;
   /** Loads running after their callers were answered (refresh-ahead, loads past a soft timeout). */
   readonly background: Set<Promise<unknown>>;
   /** Refreshes left to another instance (lease held elsewhere), by flight id: until when not to ask again. */
@@ -534,7 +535,16 @@ export class CacheManager {
   }
 
   stats(): CacheStats {
-    return { ...this.shared.counters, backend: this.backend.stats() };
+    const counters = this.shared.counters;
+    const tagItems = this.shared.tagItems?.stats();
+    if (tagItems === undefined) return { ...counters, backend: this.backend.stats() };
+    // Tag items that fail their seal or need an unavailable key are this cache's integrity problems too.
+    return {
+      ...counters,
+      decryptFailures: counters.decryptFailures + tagItems.decryptFailures,
+      keyUnavailable: counters.keyUnavailable + tagItems.keyUnavailable,
+      backend: this.backend.stats(),
+    };
   }
 
   healthCheck(): Promise<HealthReport> {
@@ -761,6 +771,7 @@ export class CacheManager {
       clock: this.clock,
       logger: this.logger,
     });
+    this.shared.tagItems = items;
     this.shared.tags = new TagVersions({
       store: items,
       clock: this.clock,

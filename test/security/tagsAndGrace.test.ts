@@ -64,6 +64,7 @@ describe('replayed and moved entries', () => {
       // The moved item fails its seal (bound to its own tag's key), so tag t reads as having no version.
       expect(await v.cache.get('k')).toBeUndefined();
       expect(v.cache.stats().tagInvalidated).toBe(1);
+      expect(v.cache.stats().decryptFailures).toBe(1);
       expect(await v.cache.get('other')).toBe('o');
     });
   });
