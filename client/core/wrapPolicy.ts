@@ -169,7 +169,6 @@ export function awaitLoad<T>(
           reject(new LoaderTimeoutError(limit));
         }
       }, limit);
-      timer.unref?.();
     }
     load.then(
       (value) => {
