@@ -201,6 +201,8 @@ const DEFAULT_TTL_MS = 3_600_000;
 const DEFAULT_TAG_VERSION_CACHE_MS = 1_000;
 const DEFAULT_TAG_VERSION_TTL_MS = 30 * 86_400_000;
 const MAX_REFRESH_SKIPS = 10_000;
+/** After a failed refresh-ahead, hits of that key start no refresh for this long. */
+const REFRESH_RETRY_MS = 1_000;
 
 /**
  * The API apps use. Values go serialize -> transforms -> seal on the way down and back up on the
@@ -452,10 +454,11 @@ export class CacheManager {
       if (this.clock() < skipUntil) return;
       skips.delete(id);
     }
-    const leftToOthers = () => {
+    const skipUntilTime = (until: number) => {
       if (skips.size >= MAX_REFRESH_SKIPS) skips.delete(skips.keys().next().value!);
-      skips.set(id, freshUntil);
+      skips.set(id, until);
     };
+    const leftToOthers = () => skipUntilTime(freshUntil);
     const refresh = this.shared.flights.run(id, async () => {
       const lease = policy.useLease ? this.lease : undefined;
       const held = lease ? await lease.acquire({ namespace: this.namespaceName, key }) : undefined;
@@ -468,7 +471,13 @@ export class CacheManager {
           if (now.kind === 'hit' && !refreshDue(policy, now.freshUntil, this.clock())) return leftToOthers();
         }
         this.shared.counters.refreshes += 1;
-        await this.compute(key, fn, policy);
+        try {
+          await this.compute(key, fn, policy);
+        } catch (err) {
+          // A failing loader is retried after a pause, not on every hit of the window.
+          skipUntilTime(this.clock() + REFRESH_RETRY_MS);
+          throw err;
+        }
       } finally {
         await held?.release();
       }

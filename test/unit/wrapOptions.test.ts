@@ -206,17 +206,28 @@ describe('wrap: refresh-ahead', () => {
     expect(b.stats().refreshes).toBe(0);
   });
 
-  test('a failed refresh keeps serving the cached value and is counted', async () => {
+  test('a failed refresh keeps serving the cached value, is counted, and is retried after a second, not on every hit', async () => {
     const { cache, clock } = setup();
     const { state, fn } = loader('v1');
     const options = { ttlMs: 10_000, refreshAheadMs: 2_000 };
     await cache.wrap('k', fn, options);
-    clock.advance(9_000);
+    clock.advance(8_500);
     state.next = new Error('origin down');
     expect(await cache.wrap('k', fn, options)).toBe('v1');
     await cache.whenIdle();
     expect(await cache.get('k')).toBe('v1');
     expect(cache.stats().errors).toBe(1);
+    // Hits in the next second start no refresh of a failing loader; after it, one more try.
+    for (let i = 0; i < 5; i++) expect(await cache.wrap('k', fn, options)).toBe('v1');
+    await cache.whenIdle();
+    expect(state.calls).toBe(2);
+    clock.advance(1_000);
+    state.next = 'v2';
+    await cache.wrap('k', fn, options);
+    await cache.whenIdle();
+    expect(state.calls).toBe(3);
+    expect(cache.stats().refreshes).toBe(2);
+    expect(await cache.get('k')).toBe('v2');
   });
 });
 
