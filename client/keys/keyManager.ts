@@ -35,6 +35,7 @@ import {
 } from './keyManifest';
 import { isLocalRootKeyProvider, isRewrappableKeyProvider, type LocalRootKeyProvider, type DataKey, type DataKeySource, type KeyContext, type KeyProvider, type KeyProviderName } from './keyProvider';
 import { KeyProviderChain, isLocalProvider, type ProviderHealth } from './keyProviderChain';
+import { KEY_PROVIDERS, isRemoteProvider } from './providerRegistry';
 import { LocalManifestSealer, sealManifest, verifyManifestSeal, type ManifestSealer } from './manifestSeal';
 import type { ManifestStore } from './manifestStore';
 import type { RevisionPin, RevisionPinStore } from './revisionPin';
@@ -331,8 +332,9 @@ export class KeyManager implements DataKeySource {
     this.assertOpen();
     const local = this.options.providers.find(isLocalRootKeyProvider);
     if (!local) {
+      const candidates = KEY_PROVIDERS.filter((p) => p.localRootKey).map((p) => p.name);
       throw new NoKeyProviderError(`Could not derive the root subkey "${label}"`, [
-        { provider: 'keyring', reason: 'no local root-key provider (keyring or env) is configured', hint: 'add "keyring" or "env" to keys.providers' },
+        { provider: candidates[0]!, reason: `no local root-key provider (${candidates.join(' or ')}) is configured`, hint: `add ${candidates.map((n) => `"${n}"`).join(' or ')} to keys.providers` },
       ]);
     }
     // Read-only opens (status, audit verify) must not create a keyring root key as a side effect.
@@ -381,7 +383,7 @@ export class KeyManager implements DataKeySource {
       const unchanged: string[] = [];
       const versions: KeyVersionRecord[] = [];
       for (const version of fresh.versions) {
-        const old = version.wrapped.find((w) => w.provider === 'kms');
+        const old = version.wrapped.find((w) => w.provider === kms.name);
         if (version.state === KeyState.retired || !old || old.wrappingKeyRef === target) {
           versions.push(version);
           unchanged.push(version.id);
@@ -546,7 +548,7 @@ export class KeyManager implements DataKeySource {
           });
         }
         const wrapped = await this.chain.wrapAll(material, this.context(version.id));
-        restored.push({ ...version, wrapped, localOnly: !wrapped.some((w) => w.provider === 'kms'), check: version.check ?? keyCheckValue(material) });
+        restored.push({ ...version, wrapped, localOnly: !wrapped.some((w) => isRemoteProvider(w.provider)), check: version.check ?? keyCheckValue(material) });
       }
       // As in addVersion: a shared manifest must not lose its KMS wrappings to a local-only copy.
       const localOnly = restored.filter((v) => v.state !== KeyState.retired && v.localOnly).map((v) => v.id);
