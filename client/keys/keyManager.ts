@@ -35,7 +35,8 @@ import {
 import { isLocalRootKeyProvider, isRewrappableKeyProvider, type LocalRootKeyProvider, type DataKey, type DataKeySource, type KeyContext, type KeyProvider, type KeyProviderName } from './keyProvider';
 import { KeyProviderChain, isLocalProvider, type ProviderHealth } from './keyProviderChain';
 import { KEY_PROVIDERS } from './providerRegistry';
-import { LocalManifestSealer, sealManifest, verifyManifestSeal, type ManifestSealer } from './manifestSeal';
+import { checkLoadedManifest } from './manifestCheck';
+import { LocalManifestSealer, sealManifest, type ManifestSealer } from './manifestSeal';
 import { ProcessLocalKeys } from './processLocalKeys';
 import type { ManifestStore } from './manifestStore';
 import type { RevisionPin, RevisionPinStore } from './revisionPin';
@@ -840,65 +841,24 @@ export class KeyManager implements DataKeySource {
     if (!this.options.readOnly) await this.options.revisionPins?.save(this.store.description, this.pin);
   }
 
+  /** Reads the manifest from its store and takes it only when it passes `checkLoadedManifest`. */
   private reload(): Promise<KeyManifest> {
     return this.reloads.run('manifest', async () => {
       this.counters.manifestReloads += 1;
       await this.loadPin();
-      const loaded = await this.store.load();
-      const where = this.store.description;
-      if (!loaded) {
-        // A missing or blank manifest where keys existed is lost or replaced keys, not a first run.
-        if (this.pin.revision > 0 || this.manifest.versions.length > 0) {
-          throw new ManifestIntegrityError(ManifestIntegrityFailure.missing, `The key manifest at ${where} is missing or blank, but this client has seen it at revision ${Math.max(this.pin.revision, this.manifest.revision)}.`, {
-            hint: 'Nothing was changed and no new key was made. Restore the manifest from a key backup (`cachevault keys restore FILE`) or from the store\'s history; if every key is truly lost, remove the revision pin and the cache together and start over.',
-            context: { where },
-          });
-        }
-        this.manifest = emptyManifest(this.options.app, this.options.environment);
-        this.manifestLoadedAt = this.clock();
-        return this.manifest;
-      }
-      if (loaded.app !== this.options.app || loaded.environment !== this.options.environment) {
-        throw new ManifestError(
-          `The key manifest at ${where} belongs to app "${loaded.app}", environment "${loaded.environment}", not "${this.options.app}"/"${this.options.environment}".`,
-          { hint: 'Point keys.manifest at this deployment\'s manifest, or fix keys.app / keys.environment.' },
-        );
-      }
-      const seen = this.pin.revision > 0 || this.manifest.versions.length > 0;
-      const blank = () =>
-        new ManifestIntegrityError(ManifestIntegrityFailure.missing, `The key manifest at ${where} was blanked (no key versions, no MAC), but this client has seen keys in it.`, {
-          hint: 'Nothing was changed and no new key was made. Restore the manifest from a key backup (`cachevault keys restore FILE`).',
-          context: { where },
-        });
-      const downgraded = () =>
-        new ManifestIntegrityError(ManifestIntegrityFailure.unsealed, `The key manifest at ${where} carries no MAC, but this client has seen it sealed: it was downgraded.`, {
-          hint: 'Nothing was changed. Restore the manifest from a key backup.',
-          context: { where },
-        });
-      let unsealed: ManifestIntegrityError | undefined;
-      if (loaded.mac === undefined && loaded.versions.length === 0 && loaded.auditHead === undefined) {
-        if (seen) throw blank();
-      } else if (this.options.sealer && loaded.mac !== undefined) {
-        await verifyManifestSeal(loaded, this.options.sealer, where);
-      } else if (loaded.mac === undefined && this.pin.sealed) {
-        throw downgraded();
-      } else if (this.options.sealer) {
-        // A legacy manifest: usable only after an explicit seal (`keys seal-manifest`) or rotate.
-        unsealed = new ManifestIntegrityError(ManifestIntegrityFailure.unsealed, `The key manifest at ${where} carries no MAC, so nothing proves this deployment wrote it.`, {
-          hint: 'If it was written before cachevault 0.2 and you trust it, seal it once with `cachevault keys seal-manifest` (or run `cachevault encryption rotate`); until then no key from it is used. If it was sealed before, it was replaced: restore it from a key backup.',
-          context: { where },
-        });
-      }
-      if (loaded.revision < this.pin.revision) {
-        throw new ManifestIntegrityError(ManifestIntegrityFailure.rollback, `The key manifest at ${where} is at revision ${loaded.revision}, but this client has seen revision ${this.pin.revision}: it was rolled back.`, {
-          hint: 'Nothing was changed and no key from it was used. Restore the newest manifest (a key backup, or the store\'s history) and find out who could write it.',
-          context: { where, revision: loaded.revision, seen: this.pin.revision },
-        });
-      }
-      this.manifest = loaded;
+      const { manifest, unsealed } = await checkLoadedManifest(await this.store.load(), {
+        where: this.store.description,
+        app: this.options.app,
+        environment: this.options.environment,
+        pin: this.pin,
+        memoryRevision: this.manifest.revision,
+        seenKeys: this.pin.revision > 0 || this.manifest.versions.length > 0,
+        sealer: this.options.sealer,
+      });
+      this.manifest = manifest ?? emptyManifest(this.options.app, this.options.environment);
       this.unsealed = unsealed;
       this.manifestLoadedAt = this.clock();
-      if (!unsealed) await this.advancePin(loaded);
+      if (manifest && !unsealed) await this.advancePin(manifest);
       return this.manifest;
     });
   }
