@@ -53,8 +53,6 @@ export interface KeyProviderDefinition<Name extends string = string, ConfigKey e
   readonly localRootKey: boolean;
   /** The generic fix when it fails and its own error has no more specific hint. */
   readonly fix: string;
-  /** The optional package it loads when created, if any (see optionalDependency.ts). */
-  readonly optionalPackage?: OptionalPackage;
   /**
    * Whether the default chain (no `keys.providers` configured) includes it, judged from the raw,
    * unparsed section and the environment before the config is parsed.

@@ -45,7 +45,6 @@ const kms: KeyProviderDefinition<'kms', 'kms', typeof kmsConfig> = {
   remote: true,
   localRootKey: false,
   fix: 'configure keys.kms.keyId and AWS credentials (AWS_PROFILE, AWS_REGION or an instance/task role) with kms:GenerateDataKey and kms:Decrypt on the key',
-  optionalPackage: '@aws-sdk/client-kms',
   inDefaultChain: ({ section }) => typeof section.keyId === 'string' && section.keyId !== '',
   probeBeforeDefault: false,
   create({ config, app, environment }, deps) {
@@ -79,7 +78,6 @@ const keyring: KeyProviderDefinition<'keyring', 'keyring', typeof keyringConfig>
   remote: false,
   localRootKey: true,
   fix: 'install a Secret Service keyring (apt-get install gnome-keyring dbus) and run inside a desktop session or under dbus-run-session with the keyring unlocked',
-  optionalPackage: '@napi-rs/keyring',
   // No keyring daemon exists on Lambda; elsewhere only where the module is installed.
   inDefaultChain: ({ env, installed }) => !env.AWS_LAMBDA_FUNCTION_NAME && installed('@napi-rs/keyring'),
   probeBeforeDefault: true,
@@ -150,13 +148,12 @@ export type KeyProviderKeysConfig = { readonly [E in Entry as E['configKey']]: z
 
 const byName: ReadonlyMap<string, KeyProviderDefinition> = new Map(KEY_PROVIDERS.map((p) => [p.name, p as KeyProviderDefinition]));
 
-export function isKeyProviderName(name: string): name is KeyProviderName {
-  return byName.has(name);
-}
-
 /** The registry entry for a provider name. */
 export function keyProviderDefinition(name: KeyProviderName): KeyProviderDefinition {
-  return byName.get(name)!;
+  const definition = byName.get(name);
+  // Names are checked where they enter (config, manifest schemas); this guards a cast gone wrong.
+  if (!definition) throw new ConfigError(`Unknown key provider "${String(name)}".`, [{ path: 'keys.providers', value: JSON.stringify(name), expected: KEY_PROVIDER_NAMES.join(', ') }]);
+  return definition;
 }
 
 /** Whether wrappings by this provider are readable on every machine of the deployment (see `remote`). */
