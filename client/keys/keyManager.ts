@@ -599,35 +599,45 @@ export class KeyManager implements DataKeySource {
   }
 
   private async loadActive(): Promise<DataKey> {
-    if (this.clock() - this.manifestLoadedAt >= (this.options.manifestMaxAgeMs ?? 300_000)) {
-      try {
-        await this.reload();
-      } catch (error) {
-        // A store outage must not stop a client that already has a manifest: keep using it. A
-        // manifest that fails its integrity checks is not an outage: that is refused.
-        if (this.manifest.versions.length === 0 || error instanceof ManifestIntegrityError || error instanceof RootKeyMismatchError) throw error;
-        this.manifestLoadedAt = this.clock();
-        this.logger.warn({ manifest: this.store.description, error: (error as Error).message }, 'could not refresh the key manifest; using the copy in memory');
-      }
-    }
+    await this.refreshIfStale();
     const fallbackId = this.localKeys.activeId;
-    if (fallbackId === undefined) {
-      const version = activeVersion(this.manifest);
-      if (!version) {
-        if (this.options.readOnly) {
-          throw new KeyStateError(`The key manifest ${this.store.description} has no active key version yet.`, { hint: 'The first write creates one; read-only commands never do.' });
-        }
-        return this.exclusive(() => this.addVersion('initial'));
-      }
-      try {
-        return this.remember(version.id, await this.unwrap(version));
-      } catch (error) {
-        if (!(error instanceof NoKeyProviderError)) throw error;
-        this.assertFallbackAllowed(error);
-        return this.fallbackActive(error);
-      }
+    return fallbackId === undefined ? this.activeFromManifest() : this.activeWhileOnFallback(fallbackId);
+  }
+
+  /** Reloads a manifest older than `manifestMaxAgeMs`, so a rotation done elsewhere is picked up. */
+  private async refreshIfStale(): Promise<void> {
+    if (this.clock() - this.manifestLoadedAt < (this.options.manifestMaxAgeMs ?? 300_000)) return;
+    try {
+      await this.reload();
+    } catch (error) {
+      // A store outage must not stop a client that already has a manifest: keep using it. A
+      // manifest that fails its integrity checks is not an outage: that is refused.
+      if (this.manifest.versions.length === 0 || error instanceof ManifestIntegrityError || error instanceof RootKeyMismatchError) throw error;
+      this.manifestLoadedAt = this.clock();
+      this.logger.warn({ manifest: this.store.description, error: (error as Error).message }, 'could not refresh the key manifest; using the copy in memory');
     }
-    // Running on a process-local key: go back to the shared one as soon as it unwraps again.
+  }
+
+  /** The manifest's active key; the first version when there is none; a fallback when it cannot be unwrapped. */
+  private async activeFromManifest(): Promise<DataKey> {
+    const version = activeVersion(this.manifest);
+    if (!version) {
+      if (this.options.readOnly) {
+        throw new KeyStateError(`The key manifest ${this.store.description} has no active key version yet.`, { hint: 'The first write creates one; read-only commands never do.' });
+      }
+      return this.exclusive(() => this.addVersion('initial'));
+    }
+    try {
+      return this.remember(version.id, await this.unwrap(version));
+    } catch (error) {
+      if (!(error instanceof NoKeyProviderError)) throw error;
+      this.assertFallbackAllowed(error);
+      return this.fallbackActive(error);
+    }
+  }
+
+  /** Running on a process-local key: back to the shared one as soon as it unwraps again. */
+  private async activeWhileOnFallback(fallbackId: string): Promise<DataKey> {
     const shared = activeVersion(this.manifest);
     if (shared) {
       try {
