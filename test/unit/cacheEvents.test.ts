@@ -79,6 +79,13 @@ describe('cache events on a single backend', () => {
     ]);
   });
 
+  it('wrap reports its read as a miss, then the set, then a hit on the next call', async () => {
+    const seen = record(cache, ['hit', 'miss', 'set']);
+    expect(await cache.wrap('w', () => 'computed')).toBe('computed');
+    expect(await cache.wrap('w', () => 'again')).toBe('computed');
+    expect(seen.map((e) => e.type)).toEqual(['miss', 'set', 'hit']);
+  });
+
   it('set, setMany, delete, deleteMany and clear each report what they did', async () => {
     const seen = record(cache, ['set', 'delete', 'clear']);
     await cache.set('a', 'x', { ttlMs: 1_000 });
