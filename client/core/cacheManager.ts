@@ -339,7 +339,7 @@ export class CacheManager {
     checkString(key, 'key');
     let entry: StoredEntry | undefined;
     try {
-      entry = await (this.readEvents.observesReads ? this.observedGet(key, from) : from.get(this.namespaceName, key));
+      entry = await (this.readEvents.wants.operation ? this.observedGet(key, from) : from.get(this.namespaceName, key));
     } catch (err) {
       this.readFailed(err);
       entry = undefined;
@@ -880,7 +880,8 @@ export class CacheManager {
     checkString(key, 'key');
     let entry: StoredEntry | undefined;
     try {
-      entry = await this.observedGet(key, this.backend);
+      // No extra promise layer unless calls are timed.
+      entry = await (this.readEvents.wants.operation ? this.observedGet(key, this.backend) : this.backend.get(this.namespaceName, key));
     } catch (err) {
       this.readFailed(err);
       entry = undefined;
