@@ -202,6 +202,10 @@ describe('examples/cdk-app, with the packed package installed', () => {
       'cachevault-migrate',
       'cachevault-rotate-keys',
     ]);
+    for (const [, r] of ops) {
+      // What NodejsFunction makes of the sources in a checkout (test/unit/cdk/operationsStack.test.ts checks the same there).
+      expect(r.Properties).toMatchObject({ Runtime: 'nodejs24.x', Handler: 'index.handler', Architectures: ['arm64'], LoggingConfig: { LogFormat: 'JSON' } });
+    }
     const staged = ops.map(([, r]) => {
       const name = String((r.Properties.Environment as { Variables: Record<string, string> }).Variables.POWERTOOLS_SERVICE_NAME).replace('cachevault-', '');
       const asset = join(cdkOut, r.Metadata!['aws:asset:path']);
@@ -216,6 +220,15 @@ describe('examples/cdk-app, with the packed package installed', () => {
       POWERTOOLS_LOG_LEVEL: 'SILENT',
     });
     expect(JSON.parse(loaded)).toEqual(['function', 'function', 'function']);
+  });
+
+  it('gives import and require of cachevault/cdk the same construct classes', () => {
+    const out = run(process.execPath, [
+      '--input-type=module',
+      '-e',
+      "import { createRequire } from 'node:module'; const esm = await import('cachevault/cdk'); const cjs = createRequire(process.cwd() + '/')('cachevault/cdk'); console.log(JSON.stringify([typeof esm.CacheVaultData, esm.CacheVaultData === cjs.CacheVaultData, esm.CacheVaultOperations === cjs.CacheVaultOperations]));",
+    ]);
+    expect(JSON.parse(out)).toEqual(['function', true, true]);
   });
 
   it('type-checks against the types the package ships (tsc, nodenext)', () => {
