@@ -54,10 +54,9 @@ export interface CacheFunctionProps {
 }
 
 /**
- * One cachevault operations Lambda: arm64, bundled by the local esbuild (no Docker; at synth from
- * a checkout, at `npm run build` for the package),
- * its own log group with a retention, a role that can only write to that log group until the
- * owner grants more, and its error and throttle alarms.
+ * One cachevault operations Lambda: arm64, bundled by the local esbuild (no Docker: at synth in a
+ * checkout, at `npm run build` for the package), its own log group with a retention, a role that
+ * can only write to that log group until the owner grants more, and its error and throttle alarms.
  */
 export class CacheFunction extends Construct {
   public readonly fn: lambda.Function;
