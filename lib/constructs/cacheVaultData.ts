@@ -1,4 +1,4 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Token } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -13,7 +13,11 @@ import { clientEnvironmentVariables } from './clientEnvironment';
 import { KeyManifestSecret } from './keyManifestSecret';
 
 export interface CacheVaultDataProps {
-  /** Application name: the KMS encryption context's `app`, the key-manifest secret's name, key aliases. */
+  /**
+   * Application name: the KMS encryption context's `app`, the key-manifest secret's name
+   * (`cachevault/<app>/<envName>/key-manifest`), key aliases. Letters, digits, `_` and `-`.
+   * One CacheVaultData per app and environment in an account and region: the names would collide.
+   */
   readonly app: string;
   /** Environment name: the encryption context's `env`; roles of one environment cannot unwrap another's data keys. */
   readonly envName: string;
@@ -61,6 +65,15 @@ export class CacheVaultData extends Construct implements CacheResources {
 
   constructor(scope: Construct, id: string, props: CacheVaultDataProps) {
     super(scope, id);
+    for (const [name, value] of [['app', props.app], ['envName', props.envName]] as const) {
+      // The client's keys.app / keys.environment allow [A-Za-z0-9_.-] (client/config/schema.ts),
+      // KMS alias names [A-Za-z0-9/_-]: a name both accept, or the deploy or every client fails.
+      if (!Token.isUnresolved(value) && !/^[A-Za-z0-9_-]{1,64}$/.test(value)) {
+        throw new Error(
+          `CacheVaultData ${name} "${value}" must be 1-64 letters, digits, "_" or "-": it becomes the client's encryption context and part of the KMS alias and secret names.`,
+        );
+      }
+    }
     this.app = props.app;
     this.envName = props.envName;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;

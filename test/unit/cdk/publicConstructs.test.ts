@@ -38,6 +38,14 @@ describe('CacheVaultData', () => {
     for (const key of Object.values(template.findResources('AWS::KMS::Key'))) expect(key.DeletionPolicy).toBe('Retain');
   });
 
+  it.each([
+    ['app', { app: 'my app', envName: 'dev' }],
+    ['envName', { app: 'shop', envName: 'prod.eu' }],
+  ])('refuses an %s the client or a KMS alias would not take, before anything deploys', (name, props) => {
+    const stack = new Stack(app(), 'S');
+    expect(() => new CacheVaultData(stack, 'Cache', props)).toThrow(new RegExp(`CacheVaultData ${name} ".*" must be 1-64 letters, digits`));
+  });
+
   it('grantReadWrite adds the write actions grantRead leaves out, and neither adds a way to create data keys or MAC a manifest', () => {
     const stack = new Stack(app(), 'S');
     const cache = new CacheVaultData(stack, 'Cache', { app: 'shop', envName: 'dev', removalPolicy: RemovalPolicy.DESTROY });
