@@ -28,6 +28,6 @@ export {
   type HttpRequestKeyOptions,
   type HttpResponseLike,
 } from '../integrations/middy/httpResponses';
-export type { LambdaContextLike, MiddyMiddleware, MiddyRequest } from '../integrations/middy/types';
+export type { LambdaContext, LambdaContextLike, MiddyMiddleware, MiddyRequest } from '../integrations/middy/types';
 export { powertoolsLogger, type PowertoolsLoggerLike } from './powertools';
 export { CacheStatsMetrics, type CacheStatsMetricsOptions, type PowertoolsMetricsLike } from '../integrations/powertoolsMetrics';

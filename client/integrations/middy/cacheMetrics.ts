@@ -1,7 +1,7 @@
 import type { CacheManager } from '../../core/cacheManager';
 import { CacheStatsMetrics, type PowertoolsMetricsLike } from '../powertoolsMetrics';
 import { LambdaCache } from './lambdaCache';
-import type { MiddyMiddleware } from './types';
+import type { LambdaContext, MiddyMiddleware } from './types';
 
 /**
  * Where `cacheMetrics` leaves its publish function for the invocation, so that a middleware that
@@ -25,7 +25,7 @@ export interface CacheMetricsOptions {
  * `CacheSets`, `CacheErrors`, `CacheDecryptFailures`, ... (see {@link CacheStatsMetrics}).
  * `use()` it after Powertools' `logMetrics`, so that its `after` runs before the flush.
  */
-export function cacheMetrics(options: CacheMetricsOptions): MiddyMiddleware {
+export function cacheMetrics(options: CacheMetricsOptions): MiddyMiddleware<unknown, unknown, LambdaContext> {
   const publisher = new CacheStatsMetrics(options.metrics, { prefix: options.prefix });
   const published = new WeakSet<object>();
   const publish = async (request: object): Promise<void> => {

@@ -7,7 +7,7 @@ import type { Logger } from '../../types';
 import { CACHE_METRICS_CLEANUP_KEY } from './cacheMetrics';
 import { isCacheableResponse } from './httpResponses';
 import { LambdaCache } from './lambdaCache';
-import type { LambdaContextLike, MiddyMiddleware, MiddyRequest } from './types';
+import type { LambdaContext, LambdaContextLike, MiddyMiddleware, MiddyRequest } from './types';
 
 interface CacheResponseBase<TEvent, TResult, TContext> {
   /** The cache, or the environment's {@link LambdaCache} (opened on the first invocation). */
@@ -132,7 +132,7 @@ const ABANDON_CHECK_MS = 50;
  * Every hit is a copy: a middleware or handler that changes `request.response` changes nothing
  * stored and nothing another invocation gets.
  */
-export function cacheResponse<TEvent = unknown, TResult = unknown, TContext extends LambdaContextLike = LambdaContextLike>(
+export function cacheResponse<TEvent = unknown, TResult = unknown, TContext extends LambdaContextLike = LambdaContext>(
   options: CacheResponseOptions<TEvent, TResult, TContext>,
 ): MiddyMiddleware<TEvent, TResult, TContext> {
   checkOptions(options);

@@ -2,7 +2,7 @@ import { createCache, type Cache, type CreateCacheOptions } from '../../createCa
 import { describeError } from '../../describeError';
 import { createLogger } from '../../logger';
 import type { Logger } from '../../types';
-import type { MiddyMiddleware } from './types';
+import type { LambdaContext, MiddyMiddleware } from './types';
 
 /** What a {@link LambdaCache} can hold: anything with an async `close()` (a `Cache`, a view of one). */
 export interface Closable {
@@ -149,12 +149,12 @@ export interface CacheLifecycleOptions<K extends string> {
 export function cacheLifecycle<C extends Closable = Cache, K extends string = 'cache'>(
   cache: LambdaCache<C>,
   options?: CacheLifecycleOptions<K>,
-): MiddyMiddleware<unknown, unknown, { [P in K]: C }>;
-export function cacheLifecycle<K extends string = 'cache'>(cache?: CreateCacheOptions, options?: CacheLifecycleOptions<K>): MiddyMiddleware<unknown, unknown, { [P in K]: Cache }>;
+): MiddyMiddleware<unknown, unknown, LambdaContext & { [P in K]: C }>;
+export function cacheLifecycle<K extends string = 'cache'>(cache?: CreateCacheOptions, options?: CacheLifecycleOptions<K>): MiddyMiddleware<unknown, unknown, LambdaContext & { [P in K]: Cache }>;
 export function cacheLifecycle(
   source: LambdaCache<Closable> | CreateCacheOptions = {},
   options: CacheLifecycleOptions<string> = {},
-): MiddyMiddleware<unknown, unknown, Record<string, Closable>> {
+): MiddyMiddleware<unknown, unknown, LambdaContext & Record<string, unknown>> {
   const handle = source instanceof LambdaCache ? source : openCache(source);
   const contextKey = options.contextKey ?? 'cache';
   return {

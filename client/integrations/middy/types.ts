@@ -28,3 +28,23 @@ export interface LambdaContextLike {
   /** Lambda's; absent in tests and local runs. */
   getRemainingTimeInMillis?: () => number;
 }
+
+/**
+ * The Lambda context as `@types/aws-lambda` declares it (`Context`), written out so these types
+ * need no `aws-lambda` package. middy's `use()` infers a middleware's context only when it has all
+ * of these members.
+ */
+export interface LambdaContext extends LambdaContextLike {
+  callbackWaitsForEmptyEventLoop: boolean;
+  functionName: string;
+  functionVersion: string;
+  invokedFunctionArn: string;
+  memoryLimitInMB: string;
+  awsRequestId: string;
+  logGroupName: string;
+  logStreamName: string;
+  getRemainingTimeInMillis(): number;
+  done(error?: Error, result?: unknown): void;
+  fail(error: Error | string): void;
+  succeed(messageOrObject: unknown): void;
+}
