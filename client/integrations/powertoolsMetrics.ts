@@ -40,7 +40,7 @@ export interface CacheStatsMetricsOptions {
  * (the `cacheMetrics` middleware of `cachevault/middy` does); the hit ratio is then
  * `CacheHits / (CacheHits + CacheMisses)` in CloudWatch metric math.
  *
- * A cache that was reopened (its counters started again) is published from its new zero.
+ * Growth is tracked per cache object: a cache opened again (a new object) starts from its own zero.
  */
 export class CacheStatsMetrics {
   private readonly metrics: PowertoolsMetricsLike;
@@ -60,10 +60,8 @@ export class CacheStatsMetrics {
     for (const [field, name] of COUNTERS) now[name] = stats[field];
     for (const [field, name] of BACKEND_COUNTERS) now[name] = stats.backend[field];
     const before = this.last.get(cache);
-    // Counters only grow; one that went down belongs to a cache that started again.
-    const restarted = before !== undefined && Object.keys(now).some((name) => now[name]! < before[name]!);
     for (const [, name, unit] of [...COUNTERS, ...BACKEND_COUNTERS]) {
-      const delta = before === undefined || restarted ? now[name]! : now[name]! - before[name]!;
+      const delta = before === undefined ? now[name]! : now[name]! - before[name]!;
       this.metrics.addMetric(`${this.prefix}${name}`, unit, delta);
     }
     this.last.set(cache, now);
