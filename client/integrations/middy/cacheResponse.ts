@@ -177,7 +177,7 @@ export function cacheResponse<TEvent = unknown, TResult = unknown, TContext exte
       if (expiry) {
         await state.cache.set(state.key, request.response, expiry);
         // Followers get their own copy of what was stored, whatever later middlewares do to this one.
-        if (state.role === 'leader') stored = { value: structuredClone(request.response) };
+        if (state.role === 'leader') stored = copyOf(request.response);
       }
     } catch (error) {
       logger.warn({ error: describeError(error) }, 'cacheResponse could not store the response; it is served uncached');
@@ -248,11 +248,12 @@ export function cacheResponse<TEvent = unknown, TResult = unknown, TContext exte
       if ('failed' in outcome && !(outcome.failed instanceof LeaderSettled)) {
         logger.warn({ error: describeError(outcome.failed) }, 'cacheResponse could not read the cache; this invocation is served uncached');
       }
-      if (found === undefined || found.value === undefined) {
+      const copy = found === undefined || found.value === undefined ? undefined : copyOf(found.value);
+      if (copy === undefined) {
         states.set(request, { role: 'solo', cache, key: storedKey });
         return undefined;
       }
-      request.response = structuredClone(found.value) as TResult;
+      request.response = copy.value as TResult;
       await runEarlyReturnCleanup(request);
       return request.response;
     },
@@ -264,6 +265,18 @@ export function cacheResponse<TEvent = unknown, TResult = unknown, TContext exte
       if (state.role === 'leader') state.slot.settle(undefined);
     },
   };
+}
+
+/**
+ * A copy no one else holds, or undefined for a value that cannot be copied (then the invocation
+ * computes its own). Stored values always can be: the serializer takes structured-clone types.
+ */
+function copyOf(value: unknown): { readonly value: unknown } | undefined {
+  try {
+    return { value: structuredClone(value) };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
