@@ -50,7 +50,7 @@ export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredRe
   .handler(async (event, context) => {
     handlerRuns.count += 1;
     if (event.requestContext.http.method === 'POST') {
-      // A write: bypassed by the key (GET and HEAD only); drop what the cache holds for it if needed.
+      // A write: httpRequestKey gives POST no key, so it bypasses the cache and is never stored.
       return { statusCode: 202, body: JSON.stringify({ accepted: true }) };
     }
     const id = event.pathParameters?.id ?? 'unknown';
