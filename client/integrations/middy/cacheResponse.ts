@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { CacheBackend } from '../../backends/cacheBackend';
 import type { CacheManager, ExpiryOptions } from '../../core/cacheManager';
 import { describeError } from '../../describeError';
 import { createLogger } from '../../logger';
@@ -81,23 +80,27 @@ class LeaderSlot {
   private reject!: (reason: LeaderSettled) => void;
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly request: object;
-  private readonly onSettle: () => void;
 
-  constructor(request: object, deadlineMs: number | undefined, onSettle: () => void) {
+  constructor(request: object, deadlineMs: number | undefined) {
     this.request = request;
-    this.onSettle = onSettle;
     this.promise = new Promise<never>((_, reject) => {
       this.reject = reject;
     });
     // The leader's invocation cannot outlive its own deadline; nothing will settle the slot after it.
     if (deadlineMs !== undefined && Number.isFinite(deadlineMs)) this.timer = setTimeout(() => this.settle(undefined), Math.max(0, deadlineMs)).unref();
+    liveLeaders.add(this);
+    abandonSweep ??= setInterval(releaseAbandoned, ABANDON_CHECK_MS).unref();
   }
 
   settle(stored: { readonly value: unknown } | undefined): void {
     if (this.settled) return;
     this.settled = true;
     if (this.timer) clearTimeout(this.timer);
-    this.onSettle();
+    liveLeaders.delete(this);
+    if (liveLeaders.size === 0 && abandonSweep) {
+      clearInterval(abandonSweep);
+      abandonSweep = undefined;
+    }
     this.reject(new LeaderSettled(stored));
   }
 
@@ -116,10 +119,19 @@ type InvocationState =
   /** This invocation computes on its own (its leader stored nothing, or the cache failed) and stores if it can. */
   | { readonly role: 'solo'; readonly cache: CacheManager; readonly key: string };
 
-/** Leaders by cache storage and flight id, so a follower can see that its leader was abandoned. */
-const leadersByBackend = new WeakMap<CacheBackend, Map<string, LeaderSlot>>();
-/** How often a waiting invocation checks that its leader still runs. */
+/**
+ * The slots of invocations computing right now, in this process (a handful at most), and the
+ * sweep that releases the abandoned ones while any exists. Invocations that wait on a slot are
+ * thus freed within ABANDON_CHECK_MS, and the next invocation to arrive frees them at once;
+ * a hit pays for neither.
+ */
+const liveLeaders = new Set<LeaderSlot>();
+let abandonSweep: NodeJS.Timeout | undefined;
 const ABANDON_CHECK_MS = 50;
+
+function releaseAbandoned(): void {
+  for (const slot of liveLeaders) if (slot.abandoned) slot.settle(undefined);
+}
 
 /**
  * A middy middleware that caches a handler's responses. On a hit, `before` answers early (the
@@ -200,17 +212,6 @@ export function cacheResponse<TEvent = unknown, TResult = unknown, TContext exte
         return undefined;
       }
       const storedKey = hashKeys ? hashKey(key) : key;
-      let leaders = leadersByBackend.get(cache.backend);
-      if (!leaders) {
-        leaders = new Map();
-        leadersByBackend.set(cache.backend, leaders);
-      }
-      // The id the cache's wrap gives its own flight for this key.
-      const flightId = `${cache.namespaceName}\u0000${storedKey}`;
-      const releaseAbandoned = () => {
-        const leader = leaders.get(flightId);
-        if (leader?.abandoned) leader.settle(undefined);
-      };
       releaseAbandoned();
 
       let slot: LeaderSlot | undefined;
@@ -221,23 +222,17 @@ export function cacheResponse<TEvent = unknown, TResult = unknown, TContext exte
       const flight = cache.wrap(
         storedKey,
         () => {
-          const mine: LeaderSlot = new LeaderSlot(request, request.context.getRemainingTimeInMillis?.(), () => {
-            if (leaders.get(flightId) === mine) leaders.delete(flightId);
-          });
+          const mine = new LeaderSlot(request, request.context.getRemainingTimeInMillis?.());
           slot = mine;
-          leaders.set(flightId, mine);
           becameLeader();
           return mine.promise;
         },
         { useLease },
       );
-      const watch = setInterval(releaseAbandoned, ABANDON_CHECK_MS).unref();
-      let outcome: 'leader' | { readonly hit: unknown } | { readonly failed: unknown };
-      try {
-        outcome = await Promise.race([leading, flight.then((hit) => ({ hit }), (failed: unknown) => ({ failed }))]);
-      } finally {
-        clearInterval(watch);
-      }
+      const outcome: 'leader' | { readonly hit: unknown } | { readonly failed: unknown } = await Promise.race([
+        leading,
+        flight.then((hit) => ({ hit }), (failed: unknown) => ({ failed })),
+      ]);
 
       if (outcome === 'leader') {
         flight.catch(() => undefined); // it ends with this invocation's own LeaderSettled

@@ -81,15 +81,19 @@ interface HttpRequestParts {
   readonly headers: Record<string, string[]>;
 }
 
-/** Method, path, query and headers of an API Gateway v1/v2 or ALB event; `undefined` for any other event. */
-function httpRequestParts(event: unknown): HttpRequestParts | undefined {
+/**
+ * Method, path, query and the `wanted` headers (lower case) of an API Gateway v1/v2 or ALB event;
+ * `undefined` for any other event.
+ */
+function httpRequestParts(event: unknown, wanted: ReadonlySet<string>): HttpRequestParts | undefined {
   if (typeof event !== 'object' || event === null) return undefined;
   const e = event as Record<string, unknown>;
   const requestContext = (e.requestContext ?? {}) as Record<string, unknown>;
   const headers: Record<string, string[]> = {};
   const addHeaders = (source: unknown, multi: boolean) => {
+    if (wanted.size === 0) return;
     for (const [k, v] of Object.entries((source ?? {}) as Record<string, unknown>)) {
-      if (v === undefined || v === null) continue;
+      if (v === undefined || v === null || !wanted.has(k.toLowerCase())) continue;
       const values = multi && Array.isArray(v) ? v.map(String) : [String(v)];
       (headers[k.toLowerCase()] ??= []).push(...values);
     }
@@ -139,8 +143,9 @@ export interface HttpRequestKeyOptions {
 export function httpRequestKey(options: HttpRequestKeyOptions = {}): (event: unknown) => string | undefined {
   const methods = new Set((options.methods ?? ['GET', 'HEAD']).map((m) => m.toUpperCase()));
   const varyBy = (options.headers ?? []).map((h) => h.toLowerCase());
+  const wanted = new Set(varyBy);
   return (event) => {
-    const parts = httpRequestParts(event);
+    const parts = httpRequestParts(event, wanted);
     if (!parts || !methods.has(parts.method)) return undefined;
     const query = [...parts.query].sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
     return JSON.stringify([parts.method, parts.path, query, varyBy.map((h) => parts.headers[h] ?? null)]);
