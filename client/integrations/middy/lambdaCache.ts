@@ -1,6 +1,6 @@
 import { createCache, type Cache, type CreateCacheOptions } from '../../createCache';
 import { describeError } from '../../describeError';
-import { createLogger } from '../../logger';
+import { createLogger, toLogger } from '../../logger';
 import type { Logger } from '../../types';
 import type { LambdaContext, MiddyMiddleware } from './types';
 
@@ -38,7 +38,10 @@ export interface OpenCacheOptions {
   readonly closeOnShutdown?: boolean;
   /** @default process */
   readonly shutdownSource?: ShutdownSource;
-  /** Where a failed eager open or a failed close at shutdown is reported. @default warnings as JSON lines on stderr */
+  /**
+   * Where a failed eager open or a failed close at shutdown is reported. @default the `logger` of
+   * the createCache options when `openCache` was given one, else warnings as JSON lines on stderr
+   */
   readonly logger?: Logger;
 }
 
@@ -131,8 +134,9 @@ export class LambdaCache<C extends Closable = Cache> {
 export function openCache(options?: CreateCacheOptions, lifecycle?: OpenCacheOptions): LambdaCache<Cache>;
 export function openCache<C extends Closable>(open: () => Promise<C>, lifecycle?: OpenCacheOptions): LambdaCache<C>;
 export function openCache(source: CreateCacheOptions | (() => Promise<Closable>) = {}, lifecycle: OpenCacheOptions = {}): LambdaCache<Closable> {
-  const open = typeof source === 'function' ? source : () => createCache(source);
-  return new LambdaCache(open, lifecycle);
+  if (typeof source === 'function') return new LambdaCache(source, lifecycle);
+  const logger = lifecycle.logger ?? (source.logger ? toLogger(source.logger, { messageFirst: source.messageFirstLogger }) : undefined);
+  return new LambdaCache(() => createCache(source), { ...lifecycle, logger });
 }
 
 export interface CacheLifecycleOptions<K extends string> {

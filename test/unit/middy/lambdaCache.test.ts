@@ -102,6 +102,17 @@ describe('cacheLifecycle', () => {
   });
 });
 
+describe('openCache logging', () => {
+  test('without a logger of its own, openCache reports to the logger given to createCache', async () => {
+    const warn = jest.fn();
+    const appLogger = { debug: jest.fn(), info: jest.fn(), warn, error: jest.fn() };
+    // No key anywhere: createCache refuses, during init.
+    const vault = openCache({ ...cacheOptions(), keyProviderDeps: { env: {} }, logger: appLogger }, { eager: true, shutdownSource: new FakeProcess() });
+    await expect(vault.get()).rejects.toThrow();
+    expect(warn).toHaveBeenCalledWith(expect.objectContaining({ error: expect.any(String) }), 'the cache could not be opened at init; the first invocation tries again');
+  });
+});
+
 describe('LambdaCache shutdown', () => {
   test('SIGTERM closes the cache once, then raises the signal again so the process still stops', async () => {
     const source = new FakeProcess();
