@@ -105,9 +105,9 @@ export class LambdaCache<C extends Closable = Cache> {
    * (with nothing opened since) do nothing. A `get()` after `close()` opens a new cache.
    */
   close(): Promise<void> {
-    if (this.closing) return this.closing;
     const opening = this.opening;
-    if (!opening) return Promise.resolve();
+    // Nothing opened since the last close: join it, if it still runs.
+    if (!opening) return this.closing ?? Promise.resolve();
     this.opening = undefined;
     this.opened = undefined;
     this.shutdown.delete(this.closeAtShutdown);

@@ -194,6 +194,23 @@ describe('LambdaCache shutdown', () => {
     expect(source.kills).toEqual(['SIGTERM']);
   });
 
+  test('a cache opened while the previous one is still closing is closed by the next close()', async () => {
+    let releaseFirst!: () => void;
+    const first = fakeCache(new Promise<void>((r) => {
+      releaseFirst = r;
+    }));
+    const second = fakeCache();
+    const caches = [first, second];
+    const vault = openCache(async () => caches.shift()!, { shutdownSource: new FakeProcess() });
+    await vault.get();
+    const closingFirst = vault.close();
+    expect(await vault.get()).toBe(second);
+    const closingSecond = vault.close();
+    releaseFirst();
+    await Promise.all([closingFirst, closingSecond]);
+    expect([first.closed, second.closed]).toEqual([1, 1]);
+  });
+
   test('closeOnShutdown: false installs no listener', async () => {
     const source = new FakeProcess();
     const vault = openCache(async () => fakeCache(), { shutdownSource: source, closeOnShutdown: false });
