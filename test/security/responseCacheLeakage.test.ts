@@ -56,6 +56,19 @@ describe('response cache leakage (cachevault/middy)', () => {
     expect(runs).toEqual(['alice', 'bob']);
   });
 
+  it("a caller with other credentials is not served the first caller's authenticated response", async () => {
+    const runs: string[] = [];
+    const fn = middy(async (event: { headers?: Record<string, string | undefined> }) => {
+      const who = (event.headers?.authorization ?? '').replace('Bearer ', '');
+      runs.push(who);
+      return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ account: who, balance: who.length * 100 }) };
+    }).use(cacheResponse({ cache: vault, key: httpRequestKey(), ttlMs: 60_000, logger: silentLogger }));
+    const withToken = (token: string) => apiGatewayV2Event({ path: '/account', headers: { authorization: `Bearer ${token}` } });
+    await fn(withToken('alice'), context);
+    expect(JSON.parse((await fn(withToken('bob'), context)).body).account).toBe('bob');
+    expect(runs).toEqual(['alice', 'bob']);
+  });
+
   it("a Cache-Control: private page is not served to the next caller", async () => {
     const { fn, runs } = handlerFor((caller) => ({ statusCode: 200, headers: { 'Cache-Control': 'private, max-age=600' }, body: `${caller}'s statement` }));
     await fn(as('alice'), context);

@@ -132,21 +132,32 @@ export interface HttpRequestKeyOptions {
   readonly headers?: readonly string[];
   /** Methods whose responses may be cached. @default ['GET', 'HEAD'] */
   readonly methods?: readonly string[];
+  /**
+   * What to do with a request that carries an `Authorization` header, when `authorization` is not
+   * among `headers` (naming it there caches per credential). `'bypass'` gives it no key, as a
+   * shared HTTP cache must not answer it from another caller's response (RFC 9111, 3.5);
+   * `'shared'` declares the response the same for every caller (the header only gates access).
+   * @default 'bypass'
+   */
+  readonly authorized?: 'bypass' | 'shared';
 }
 
 /**
  * A `key` for HTTP events (API Gateway REST and HTTP API, ALB): method, path, the query
  * parameters sorted, and the values of the named headers, in an unambiguous encoding. It answers
- * `undefined` (no caching) for other methods than GET and HEAD and for events that are not HTTP.
- * Everything the response depends on must be in the key: add the headers it varies by.
+ * `undefined` (no caching) for other methods than GET and HEAD, for requests with an
+ * `Authorization` header (see `authorized`) and for events that are not HTTP. Everything the
+ * response depends on must be in the key: add the headers it varies by.
  */
 export function httpRequestKey(options: HttpRequestKeyOptions = {}): (event: unknown) => string | undefined {
   const methods = new Set((options.methods ?? ['GET', 'HEAD']).map((m) => m.toUpperCase()));
   const varyBy = (options.headers ?? []).map((h) => h.toLowerCase());
-  const wanted = new Set(varyBy);
+  const bypassAuthorized = (options.authorized ?? 'bypass') === 'bypass' && !varyBy.includes('authorization');
+  const wanted = new Set(bypassAuthorized ? [...varyBy, 'authorization'] : varyBy);
   return (event) => {
     const parts = httpRequestParts(event, wanted);
     if (!parts || !methods.has(parts.method)) return undefined;
+    if (bypassAuthorized && parts.headers.authorization !== undefined) return undefined;
     const query = [...parts.query].sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
     return JSON.stringify([parts.method, parts.path, query, varyBy.map((h) => parts.headers[h] ?? null)]);
   };

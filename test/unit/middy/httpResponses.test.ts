@@ -29,6 +29,22 @@ describe('httpRequestKey', () => {
     expect(byLanguage(apiGatewayV2Event({ headers: { 'accept-language': 'en', 'user-agent': 'curl' } }))).toBe(en);
   });
 
+  test.each([
+    ['API Gateway REST (v1)', apiGatewayV1Event],
+    ['API Gateway HTTP API (v2)', apiGatewayV2Event],
+    ['ALB', albEvent],
+  ])('for %s: a request with Authorization has no key by default, one per credential when the header is named, a shared one when declared shared', (_name, make) => {
+    const alice = make({ headers: { Authorization: 'Bearer alice' } });
+    const bob = make({ headers: { Authorization: 'Bearer bob' } });
+    expect(key(alice)).toBeUndefined();
+    const perCredential = httpRequestKey({ headers: ['authorization'] });
+    expect(perCredential(alice)).toBeDefined();
+    expect(perCredential(alice)).not.toBe(perCredential(bob));
+    const shared = httpRequestKey({ authorized: 'shared' });
+    expect(shared(alice)).toBe(shared(bob));
+    expect(shared(alice)).toBe(key(make({})));
+  });
+
   test('a non-HTTP event has no HTTP key', () => {
     expect(key(plainEvent())).toBeUndefined();
     expect(key(undefined)).toBeUndefined();
