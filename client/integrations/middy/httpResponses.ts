@@ -42,7 +42,8 @@ function cacheControl(response: HttpResponseLike): string[] {
  * - its status is 2xx (an error page or redirect is not kept);
  * - it sets no cookie (`Set-Cookie`, or v2's `cookies`): a response that sets one belongs to one
  *   client, and a shared cache would hand that client's cookie to the next;
- * - `Cache-Control` has neither `no-store` nor `private` (the response's own "do not share");
+ * - `Cache-Control` has neither `no-store` nor `private` (the response's own "do not share"),
+ *   and it has no `Vary: *` (it varies by something no key can hold);
  * - the body is a string or absent (a stream cannot be stored, and a proxy integration's body is
  *   a string anyway).
  */
@@ -53,6 +54,7 @@ export function isCacheableResponse(response: unknown): boolean {
   if (responseHeader(response, 'set-cookie').length > 0 || (response.cookies?.length ?? 0) > 0) return false;
   const directives = cacheControl(response);
   if (directives.includes('no-store') || directives.includes('private')) return false;
+  if (responseHeader(response, 'vary').some((v) => v.split(',').some((f) => f.trim() === '*'))) return false;
   return response.body === undefined || typeof response.body === 'string';
 }
 

@@ -66,6 +66,8 @@ describe('isCacheableResponse and ttlFromCacheControl', () => {
     [{ statusCode: 200, multiValueHeaders: { 'Set-Cookie': ['a=1'] }, body: '' }, false],
     [{ statusCode: 200, headers: { 'Cache-Control': 'no-store' }, body: '' }, false],
     [{ statusCode: 200, headers: { 'cache-control': 'max-age=5, Private' }, body: '' }, false],
+    [{ statusCode: 200, headers: { Vary: 'Accept-Encoding, *' }, body: '' }, false],
+    [{ statusCode: 200, headers: { Vary: 'Accept-Language' }, body: '' }, true],
     [{ statusCode: 200, body: { pipe: () => undefined } }, false],
   ])('%j is cacheable: %s', (response, expected) => {
     expect(isCacheableResponse(response)).toBe(expected);
