@@ -19,7 +19,7 @@ interface CacheResponseBase<TEvent, TResult, TContext> {
   readonly key: (event: TEvent, context: TContext) => string | undefined;
   /**
    * Whether a response may be stored. @default isCacheableResponse: any defined result; for
-   * HTTP-shaped ones only 2xx without Set-Cookie, `no-store` or `private`
+   * HTTP-shaped ones only 2xx without cookies, `Cache-Control: no-store | private` or `Vary: *`
    */
   readonly shouldCache?: (response: TResult, request: MiddyRequest<TEvent, TResult, TContext>) => boolean;
   /** Store responses under this namespace of the cache. @default the cache's own namespace */
@@ -105,8 +105,9 @@ class LeaderSlot {
   }
 
   /**
-   * A later `before` middleware answered early (middy's early return): the handler and the
-   * `after` stack will not run, so this slot would never be settled.
+   * Another middleware answered early (middy's early return: a later `before`, or an `after` or
+   * `onError` that ran before this one's and returned a value): middy skips the rest, this
+   * middleware's `after` or `onError` included, so nothing else would settle the slot.
    */
   get abandoned(): boolean {
     return !this.settled && Object.hasOwn(this.request, 'earlyResponse');
