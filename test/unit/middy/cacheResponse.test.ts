@@ -262,6 +262,18 @@ describe('cacheResponse single-flight', () => {
     expect(handler).toHaveBeenCalledTimes(2);
   });
 
+  test("an inner middleware's `after` that answers early (so this one's `after` is skipped) does not leave the slot taken", async () => {
+    const handler = jest.fn(async () => productResponse(1));
+    const fn = middy(handler)
+      .use(cacheResponse({ cache, key: httpRequestKey(), logger: silentLogger }))
+      // Its `after` runs before cacheResponse's and returns a value: middy skips the rest of the stack.
+      .use({ after: async (request) => ({ ...(request.response as APIGatewayProxyResult), headers: { 'x-inner': 'yes' } }) });
+    expect((await fn(event, context)).headers).toEqual({ 'x-inner': 'yes' });
+    expect(cache.stats().sets).toBe(0);
+    await fn(event, context); // not stuck behind the first invocation's slot
+    expect(handler).toHaveBeenCalledTimes(2);
+  });
+
   test('a leader that outlives its own Lambda deadline releases the slot', async () => {
     jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
     try {
