@@ -18,6 +18,9 @@ const COUNTERS = [
   ['decryptFailures', 'DecryptFailures', 'Count'],
   ['keyUnavailable', 'KeyUnavailable', 'Count'],
   ['degradedWrites', 'DegradedWrites', 'Count'],
+  ['tagInvalidated', 'TagInvalidated', 'Count'],
+  ['staleServed', 'StaleServed', 'Count'],
+  ['refreshes', 'Refreshes', 'Count'],
   ['bytesRead', 'BytesRead', 'Bytes'],
   ['bytesWritten', 'BytesWritten', 'Bytes'],
 ] as const satisfies readonly (readonly [keyof Omit<CacheStats, 'backend'>, string, string])[];
