@@ -39,8 +39,8 @@ export const fileBackendDefinition: BackendDefinition<'file', ReturnType<typeof 
       return { dir: isAbsolute(location) ? location : resolve(cwd, location) };
     },
     identity: (section, cwd) => ({ location: resolve(cwd, section.dir), parameters: [] }),
-    localPath: (section) => section.dir,
   },
+  localPath: (section) => section.dir,
   async create({ section, deps }) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { FileBackend } = require('../fileBackend') as typeof import('../fileBackend');

@@ -11,6 +11,7 @@
  * This module loads no backend, SDK or zod: the definitions are plain objects whose `create`
  * requires what it starts.
  */
+import { resolve } from 'node:path';
 import { dynamodbBackendDefinition } from './dynamodb';
 import { fileBackendDefinition } from './file';
 import { hybridBackendDefinition } from './hybrid';
@@ -32,6 +33,16 @@ export interface BackendRegistry<Definitions extends readonly AnyBackendDefiniti
   definition(type: string): AnyBackendDefinition;
   /** The storage tiers a configuration uses: a composite's tiers, or the backend itself. */
   configuredTiers(config: ConfigWithBackend): string[];
+  /**
+   * Whether a configuration uses the backend `type`, alone or as a tier. For code that works
+   * with that one backend's own features (the file tier's prune, the DynamoDB table's status):
+   * asking by a typed name here is not a dispatch a new backend would have to join.
+   */
+  uses(config: ConfigWithBackend, type: Definitions[number]['type']): boolean;
+  /** Whether `type` is a composite of tiers (the hybrid) rather than a store. */
+  isComposite(type: string): boolean;
+  /** The local directories (resolved against `cwd`) of the tiers a configuration uses. */
+  localPaths(config: ConfigWithBackend, cwd: string): string[];
   /** Whether a configuration stores entries where other machines see them. */
   usesSharedTier(config: ConfigWithBackend): boolean;
 }
@@ -73,6 +84,13 @@ export function createBackendRegistry<const Storage extends readonly AnyBackendD
     get: (type) => byName.get(type),
     definition,
     configuredTiers,
+    uses: (config, type) => configuredTiers(config).includes(type),
+    isComposite: (type) => definition(type).tiersOf !== undefined,
+    localPaths: (config, cwd) =>
+      configuredTiers(config).flatMap((t) => {
+        const path = definition(t).localPath?.((config as unknown as Record<string, unknown>)[t]);
+        return path === undefined ? [] : [resolve(cwd, path)];
+      }),
     usesSharedTier: (config) => configuredTiers(config).some((t) => definition(t).capabilities.shared),
   };
   return registry as RegistryOver<Storage>;

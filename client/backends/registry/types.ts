@@ -96,8 +96,6 @@ export interface BackendSpecDefinition<Section> {
   readonly urlParameters?: readonly string[];
   /** Why a validated section must still be refused (an endpoint carrying credentials). */
   refuse?(section: Section): string | undefined;
-  /** A local path the spec points at, which opening the backend would create if absent. */
-  localPath?(section: Section): string | undefined;
 }
 
 /**
@@ -117,6 +115,11 @@ export interface BackendDefinition<Type extends string = string, Section extends
    * stores where (is anything shared? what must be backed up?) asks these, not the composite.
    */
   tiersOf?(section: z.output<Section>): readonly string[];
+  /**
+   * The local directory the backend keeps its data in, which opening it creates when absent.
+   * Read-only commands check it exists before opening the cache, so they never create one.
+   */
+  localPath?(section: z.output<Section>): string;
   /** Present when a migration spec may name this backend. */
   readonly spec?: BackendSpecDefinition<z.output<Section>>;
   /** Starts the backend. Heavy modules (SQLite, the AWS SDK) are `require()`d here, not at the top. */
