@@ -31,7 +31,9 @@ export type TierName = AdvancedCacheConfig['hybrid']['tiers'][number];
  * The `config[type]` sections of a registry's backends, each defaulted to its own defaults; in
  * registry order. Exported for tests that build a registry with an extra backend type.
  */
-export function backendSections<R extends { readonly definitions: readonly { readonly type: string; configSection(zod: typeof z): z.ZodObject }[] }>(
+type RegistryLike = { readonly definitions: readonly { readonly type: string; configSection(zod: typeof z): z.ZodObject }[] };
+
+export function backendSections<R extends RegistryLike>(
   registry: R,
 ): { [D in R['definitions'][number] as D['type']]: z.ZodDefault<ReturnType<D['configSection']>> } {
   const shape: Record<string, z.ZodType> = {};
@@ -161,6 +163,20 @@ export const AdvancedCacheConfig = z.strictObject({
 export type AdvancedCacheConfig = z.infer<typeof AdvancedCacheConfig>;
 /** What a user may write: every field optional, nested. */
 export type CacheConfigInput = z.input<typeof AdvancedCacheConfig>;
+
+/**
+ * The configuration schema for another registry (a test's, with an extra backend type): the
+ * same as {@link AdvancedCacheConfig} with that registry's `backend`, `fallback` and sections.
+ * `AdvancedCacheConfig` itself is this over the built-in registry.
+ */
+export function configSchemaFor<R extends RegistryLike & { readonly names: readonly [string, ...string[]] }>(registry: R) {
+  const type = z.enum(registry.names as R['names']);
+  return AdvancedCacheConfig.extend({
+    backend: type.default('hybrid' as R['names'][number]),
+    fallback: type.optional(),
+    ...backendSections(registry),
+  });
+}
 
 /** Fields whose values are secret-bearing and always redacted in output (config/redact.ts). */
 export { SECRET_FIELDS } from './redact';

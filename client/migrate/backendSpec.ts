@@ -94,8 +94,9 @@ function parseParams(spec: string, type: string, allowed: Readonly<Record<string
  */
 export function describeSpec(spec: string | BackendSpec, options: ParseSpecOptions = {}): string {
   const parsed = typeof spec === 'string' ? parseBackendSpec(spec, options) : spec;
-  const config = AdvancedCacheConfig.parse(parsed.config);
-  const described = formatSpec(parsed.type, config, options.cwd ?? process.cwd(), redactSpec, options.registry);
+  const checked = (options.schema ?? AdvancedCacheConfig).safeParse(parsed.config);
+  if (!checked.success) throw new BackendSpecError(parsed.type, checked.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
+  const described = formatSpec(parsed.type, checked.data as object, options.cwd ?? process.cwd(), redactSpec, options.registry);
   if (described === undefined) throw new BackendSpecError(parsed.type, `no spec names a ${parsed.type} backend`);
   return described;
 }
