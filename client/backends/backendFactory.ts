@@ -6,6 +6,7 @@ import { describeError } from '../describeError';
 import type { CacheBackend } from './cacheBackend';
 import { BackendStartError } from './hybrid/errors';
 import { backendRegistry, type BackendFactoryDeps, type BackendRegistry } from './registry';
+import { sectionOf } from './registry/configSection';
 
 /** The DynamoDBBackend options the config's `dynamodb` section asks for (also used by the CLI's maintenance commands). */
 export { dynamoBackendOptions } from './registry/dynamodb';
@@ -44,8 +45,7 @@ export interface CreatedBackend {
 export async function createBackend(config: AdvancedCacheConfig, deps: BackendFactoryDeps = {}, registry: BackendRegistry = backendRegistry): Promise<CreatedBackend> {
   const logger = deps.logger ?? silentLogger;
   const build = async (type: BackendType): Promise<CreatedBackend> => {
-    const section = (config as unknown as Record<string, unknown>)[type];
-    const started = await registry.definition(type).create({ section, config, deps, role: 'backend' });
+    const started = await registry.definition(type).create({ section: sectionOf(config, type), config, deps, role: 'backend' });
     return { ...started, name: type };
   };
   try {

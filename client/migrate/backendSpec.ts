@@ -1,5 +1,6 @@
 import { AdvancedCacheConfig, type BackendType, type CacheConfigInput } from '../config/schema';
 import { backendRegistry, type BackendRegistry } from '../backends/registry';
+import { sectionOf } from '../backends/registry/configSection';
 import type { SpecParameterKind } from '../backends/registry/types';
 import { BackendSpecError, redactSpec } from './errors';
 
@@ -63,7 +64,7 @@ export function parseBackendSpec(spec: string, options: ParseSpecOptions = {}): 
     const problems = checked.error.issues.map((issue) => `${issue.path.slice(1).join('.') || issue.path.join('.')}: ${issue.message}`);
     throw new BackendSpecError(spec, problems.join('; '));
   }
-  const refusal = form.refuse?.((checked.data as Record<string, unknown>)[type]);
+  const refusal = form.refuse?.(sectionOf(checked.data as object, type));
   if (refusal !== undefined) throw new BackendSpecError(spec, refusal);
   return { type: type as BackendType, config };
 }
@@ -109,7 +110,7 @@ export function describeSpec(spec: string | BackendSpec, options: ParseSpecOptio
 export function formatSpec(type: string, config: object, cwd: string, redactUrl: (url: string) => string, registry: BackendRegistry = backendRegistry): string | undefined {
   const form = registry.get(type)?.spec;
   if (form === undefined) return undefined;
-  const { location, parameters } = form.identity((config as Record<string, unknown>)[type], cwd);
+  const { location, parameters } = form.identity(sectionOf(config, type), cwd);
   const query = new URLSearchParams(parameters.map(([name, value]): [string, string] => [name, form.urlParameters?.includes(name) ? redactUrl(value) : value])).toString();
   return query === '' ? `${type}:${location}` : `${type}:${location}?${query}`;
 }

@@ -1,5 +1,6 @@
 import type { HybridTierSpec } from '../hybridBackend';
 import type { DynamoDBLease } from '../../dynamodb/dynamodbLease';
+import { sectionOf } from './configSection';
 import type { AnyBackendDefinition, BackendDefinition, ZodApi } from './types';
 
 /** The `hybrid` section, over the registered types that can be tiers. */
@@ -62,7 +63,7 @@ export function hybridBackendDefinition<const Definitions extends readonly AnyBa
       try {
         for (const name of h.tiers) {
           const definition = byName.get(name)!;
-          const started = await definition.create({ section: (config as unknown as Record<string, unknown>)[name], config, deps, role: 'tier' });
+          const started = await definition.create({ section: sectionOf(config, name), config, deps, role: 'tier' });
           built.push({ name, backend: started.backend });
           lease = started.lease ?? lease;
           warnings.push(...started.warnings);

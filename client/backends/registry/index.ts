@@ -12,6 +12,7 @@
  * requires what it starts.
  */
 import { resolve } from 'node:path';
+import { sectionOf } from './configSection';
 import { dynamodbBackendDefinition } from './dynamodb';
 import { fileBackendDefinition } from './file';
 import { hybridBackendDefinition } from './hybrid';
@@ -74,7 +75,7 @@ export function createBackendRegistry<const Storage extends readonly AnyBackendD
   };
   const configuredTiers = (config: ConfigWithBackend): string[] => {
     const d = definition(config.backend);
-    return d.tiersOf ? [...d.tiersOf((config as unknown as Record<string, unknown>)[d.type])] : [d.type];
+    return d.tiersOf ? [...d.tiersOf(sectionOf(config, d.type))] : [d.type];
   };
   const registry: BackendRegistry = {
     definitions,
@@ -88,7 +89,7 @@ export function createBackendRegistry<const Storage extends readonly AnyBackendD
     isComposite: (type) => definition(type).tiersOf !== undefined,
     localPaths: (config, cwd) =>
       configuredTiers(config).flatMap((t) => {
-        const path = definition(t).localPath?.((config as unknown as Record<string, unknown>)[t]);
+        const path = definition(t).localPath?.(sectionOf(config, t));
         return path === undefined ? [] : [resolve(cwd, path)];
       }),
     usesSharedTier: (config) => configuredTiers(config).some((t) => definition(t).capabilities.shared),
