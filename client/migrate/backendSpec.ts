@@ -43,7 +43,8 @@ export function parseBackendSpec(spec: string, options: ParseSpecOptions = {}): 
   const definition = registry.get(type);
   const form = definition?.spec;
   if (definition === undefined || form === undefined) {
-    const tiers = definition?.tiersOf ? `; a ${type} cache is migrated tier by tier (name one of its tiers: ${known.join(', ')})` : '';
+    const persistent = known.filter((t) => registry.definition(t).capabilities.persistent);
+    const tiers = definition?.tiersOf ? `; a ${type} cache is migrated tier by tier (name the ${orList(persistent)} tier)` : '';
     throw new BackendSpecError(spec, `unknown backend type ${JSON.stringify(type)}; expected ${orList(known)}${tiers}`);
   }
   const rest = spec.slice(colon + 1);
