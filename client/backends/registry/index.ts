@@ -102,10 +102,16 @@ export type RegistryOver<Storage extends readonly AnyBackendDefinition[]> = Back
   readonly [...Storage, ReturnType<typeof hybridBackendDefinition<Storage>>]
 >;
 
-/** The built-in backend types. */
-export const backendRegistry = createBackendRegistry([memoryBackendDefinition, fileBackendDefinition, dynamodbBackendDefinition], {
-  defaultHybridTiers: ['memory', 'file'],
-});
+/** The built-in backend types, one line each, in config order. */
+export const backendRegistry = createBackendRegistry(
+  [
+    memoryBackendDefinition,
+    fileBackendDefinition,
+    dynamodbBackendDefinition,
+  ],
+  // `{}` stays on this machine: the shared tier is added by naming it.
+  { defaultHybridTiers: ['memory', 'file'] },
+);
 
 export type { AnyBackendDefinition, BackendDefinition };
 export type {
