@@ -102,6 +102,14 @@ export const CompressionConfig = z.strictObject({
   thresholdBytes: positiveInt.default(1024),
 });
 
+/** Tag invalidation (docs/caching.md): how long tag versions are trusted and kept. */
+export const TagsConfig = z.strictObject({
+  /** How long an instance trusts a tag version it read; bounds how late another instance sees an invalidation. */
+  versionCacheMs: z.number().int().nonnegative().default(1_000),
+  /** Lifetime of a tag's version item. */
+  versionTtlMs: positiveInt.default(2_592_000_000),
+});
+
 export const LoggingConfig = z.strictObject({
   level: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('warn'),
 });
@@ -123,6 +131,7 @@ export const AdvancedCacheConfig = z.strictObject({
   encryption: EncryptionConfig.default(EncryptionConfig.parse({})),
   keys: KeysConfig.default(KeysConfig.parse({})),
   compression: CompressionConfig.default(CompressionConfig.parse({})),
+  tags: TagsConfig.default(TagsConfig.parse({})),
   logging: LoggingConfig.default(LoggingConfig.parse({})),
   audit: AuditConfig.default(AuditConfig.parse({})),
 });
