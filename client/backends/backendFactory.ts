@@ -9,7 +9,7 @@ import { describeError } from '../describeError';
 import type { DynamoDBBackendOptions } from './dynamodbBackend';
 import type { CacheBackend } from './cacheBackend';
 import { BackendStartError } from './hybrid/errors';
-import type { HybridTierSpec } from './hybridBackend';
+import type { HybridCoherenceOptions, HybridTierSpec } from './hybridBackend';
 import { MemoryBackend } from './memoryBackend';
 
 export interface BackendFactoryDeps {
@@ -111,20 +111,53 @@ async function build(type: BackendType, config: AdvancedCacheConfig, deps: Backe
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { HybridBackend } = require('./hybridBackend') as typeof import('./hybridBackend');
       const h = config.hybrid;
-      const backend = new HybridBackend({
-        ...base,
-        tiers: built,
-        localTtlCapMs: h.localTtlCapMs,
-        staleIfErrorMs: h.staleIfErrorMs,
-        tierTimeoutMs: h.tierTimeoutMs,
-        breakerFailureThreshold: h.breakerFailureThreshold,
-        breakerResetMs: h.breakerResetMs,
-        strict: h.strict,
-        isLocalOnly: deps.isLocalOnly,
-      });
+      const coherence = config.hybrid.tiers.includes('dynamodb') ? coherenceOptions(config) : undefined;
+      let backend: InstanceType<typeof HybridBackend>;
+      try {
+        backend = new HybridBackend({
+          ...base,
+          tiers: built,
+          localTtlCapMs: h.localTtlCapMs,
+          staleIfErrorMs: h.staleIfErrorMs,
+          tierTimeoutMs: h.tierTimeoutMs,
+          breakerFailureThreshold: h.breakerFailureThreshold,
+          breakerResetMs: h.breakerResetMs,
+          strict: h.strict,
+          isLocalOnly: deps.isLocalOnly,
+          coherence,
+        });
+      } catch (err) {
+        coherence?.store.close();
+        await Promise.allSettled(built.map((t) => t.backend.close()));
+        lease?.close();
+        throw err;
+      }
       return { backend, name: 'hybrid', lease, warnings };
     }
   }
+}
+
+/**
+ * The invalidation log of `hybrid.coherence`, on its own DynamoDB client: a poll that meets an
+ * outage must fail within a window (one attempt, a short timeout), not wait out the entries'
+ * retries, and it must not queue behind them.
+ */
+function coherenceOptions(config: AdvancedCacheConfig): HybridCoherenceOptions | undefined {
+  const c = config.hybrid.coherence;
+  if (!c.enabled) return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { DynamoInvalidationLog } = require('../dynamodb/invalidationLogTable') as typeof import('../dynamodb/invalidationLogTable');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createDynamoDBClient } = require('../dynamodb/dynamodbClient') as typeof import('../dynamodb/dynamodbClient');
+  const d = config.dynamodb;
+  const client = createDynamoDBClient({
+    region: d.region,
+    endpoint: d.endpoint,
+    requestTimeoutMs: Math.min(d.requestTimeoutMs, Math.max(1_000, 4 * c.windowMs)),
+    maxAttempts: 2,
+  });
+  const store = new DynamoInvalidationLog({ client, closeClient: true, tableName: d.tableName, shards: c.shards, retentionMs: c.retentionMs });
+  return { store, windowMs: c.windowMs, retentionMs: c.retentionMs };
 }
 
 function memoryBackend(config: AdvancedCacheConfig, deps: BackendFactoryDeps): MemoryBackend {

@@ -61,6 +61,22 @@ export const DynamoDBConfig = z.strictObject({
   createTable: z.boolean().default(false),
 });
 
+/**
+ * Coherent local tiers across instances (docs/coherence.md): sets, deletes and clears are
+ * published to an invalidation log in the DynamoDB table, and every instance drops its local
+ * copies of what others changed within about two windows. Only with a DynamoDB tier.
+ */
+export const HybridCoherenceConfig = z.strictObject({
+  /** Publish and apply invalidations across instances (with a DynamoDB tier). */
+  enabled: z.boolean().default(true),
+  /** How often an instance publishes what it changed and reads what others changed. */
+  windowMs: positiveInt.min(20).max(10_000).default(200),
+  /** How long records stay in the log; at least `localTtlCapMs` + 3 windows. */
+  retentionMs: positiveInt.default(300_000),
+  /** Partitions the log is spread over (see docs/coherence.md for the sizing rule). */
+  shards: positiveInt.max(64).default(2),
+});
+
 export const HybridConfig = z.strictObject({
   /**
    * Tiers from fastest to shared. The default is local only: the DynamoDB tier is added by
@@ -83,6 +99,7 @@ export const HybridConfig = z.strictObject({
   lease: z.boolean().default(false),
   /** How long a wrap lease holds before others compute anyway. */
   leaseMs: positiveInt.default(10_000),
+  coherence: HybridCoherenceConfig.default(HybridCoherenceConfig.parse({})),
 });
 
 export const KeyProviderName = z.enum(['kms', 'keyring', 'env']);
