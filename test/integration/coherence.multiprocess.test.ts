@@ -79,7 +79,7 @@ describe('coherent local tiers across processes over one DynamoDB table', () => 
   test('an overwrite on one instance replaces the copy another holds within the bound, where an instance without coherence keeps serving the old value', async () => {
     await a.send({ op: 'set', key: 'greeting', value: 'hello' });
     await holdCopy(b, 'greeting', 'hello');
-    expect(await control.send({ op: 'get', key: 'greeting' })).toBe('hello');
+    await control.send({ op: 'waitFor', key: 'greeting', value: 'hello', timeoutMs: 5_000 });
 
     const acknowledged = await a.send<number>({ op: 'set', key: 'greeting', value: 'bonjour' });
     const seen = await b.send<number>({ op: 'waitFor', key: 'greeting', value: 'bonjour', timeoutMs: 5_000 });
@@ -168,7 +168,7 @@ describe('coherent local tiers when an instance loses DynamoDB', () => {
       await eventually(async () => (await p.stats()).coherenceResets === 1, 5_000);
       // Dropped though nobody changed it: the instance cannot know what it missed.
       expect(await p.send({ op: 'peekFile', key: 'untouched' })).toBe(false);
-      expect(await p.stats()).toMatchObject({ coherence: 'ok' });
+      await eventually(async () => (await p.stats()).coherence === 'ok', 5_000);
       expect(await p.send({ op: 'waitFor', key: 'kept', value: 'v2', timeoutMs: 3_000 })).toEqual(expect.any(Number));
       expect(await p.send({ op: 'get', key: 'untouched' })).toBe('u1');
       await p.close();
