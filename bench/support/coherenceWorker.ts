@@ -34,6 +34,8 @@ export type WorkerCommand =
   | { id: number; op: 'peekFile'; key: string }
   /** Reads `key` every POLL_MS until it reads `value` (null: a miss); answers when (epoch ms) it first did. */
   | { id: number; op: 'waitFor'; key: string; value: string | null; timeoutMs: number }
+  /** `count` sets of keys `<prefix><i>`, one every `intervalMs`; answers how many it made. */
+  | { id: number; op: 'writeLoad'; prefix: string; count: number; intervalMs: number }
   | { id: number; op: 'close' };
 
 export interface WorkerAnswer {
@@ -100,6 +102,15 @@ async function main(): Promise<void> {
           if (now > deadline) throw new Error(`"${cmd.key}" did not read ${String(cmd.value)} within ${cmd.timeoutMs} ms`);
           await new Promise((r) => setTimeout(r, POLL_MS));
         }
+      }
+      case 'writeLoad': {
+        const started = Date.now();
+        for (let i = 0; i < cmd.count; i++) {
+          await vault.cache.set(`${cmd.prefix}${i}`, `load-${i}`);
+          const next = started + (i + 1) * cmd.intervalMs;
+          if (next > Date.now()) await new Promise((r) => setTimeout(r, next - Date.now()));
+        }
+        return cmd.count;
       }
       case 'close':
         await peek.close();

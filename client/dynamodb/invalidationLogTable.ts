@@ -101,8 +101,9 @@ export class DynamoInvalidationLog implements InvalidationLogStore {
         ),
       );
       const items = out.Items ?? [];
-      // Strongly consistent reads cost one unit per 4 KB, rounded up over the page, one at least.
-      readUnits += units(out.ConsumedCapacity) ?? Math.max(1, Math.ceil(items.reduce((n, i) => n + estimateItemBytes(i), 0) / 4096));
+      // Strongly consistent reads cost one unit per 4 KB, rounded up over the page; a read is
+      // billed one unit at least even when it finds nothing (DynamoDB Local reports 0 for that).
+      readUnits += Math.max(1, units(out.ConsumedCapacity) ?? Math.ceil(items.reduce((n, i) => n + estimateItemBytes(i), 0) / 4096));
       for (const item of items) records.push(decodeRecord(item));
       startKey = out.LastEvaluatedKey;
     } while (startKey !== undefined);
