@@ -189,17 +189,24 @@ export class Coherence {
 
   /**
    * Starts polling once per window, and publishing as writes come (timers unref'd: they never
-   * keep a process alive).
+   * keep a process alive; `close()` stops them).
    */
   start(): void {
     if (this.started || this.closed) return;
     this.started = true;
-    this.timer = setInterval(() => {
-      if (this.ticking === undefined) this.ticking = this.poll().finally(() => (this.ticking = undefined));
-    }, this.windowMs);
-    this.timer.unref();
     // The first poll reads back one cap of the log; start it now rather than one window later.
-    this.ticking = this.poll().finally(() => (this.ticking = undefined));
+    this.pollNow();
+  }
+
+  /** Polls, then schedules the next poll one window after this one began (at once if it took longer). */
+  private pollNow(): void {
+    const began = this.clock();
+    this.ticking = this.poll().finally(() => {
+      this.ticking = undefined;
+      if (this.closed) return;
+      this.timer = setTimeout(() => this.pollNow(), Math.max(0, began + this.windowMs - this.clock()));
+      this.timer.unref();
+    });
   }
 
   /**
@@ -505,7 +512,7 @@ export class Coherence {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.publishTimer !== undefined) clearTimeout(this.publishTimer);
     this.timer = undefined;
     this.publishTimer = undefined;
