@@ -41,7 +41,7 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 
 async function run(ctx: BenchContext): Promise<SuiteResult> {
   const instances = ctx.quick ? 4 : 8;
-  const rounds = ctx.quick ? 2 : 6;
+  const rounds = ctx.quick ? 2 : 12;
   const idleMs = ctx.quick ? 2_000 : 5_000;
   const loadMs = ctx.quick ? 3_000 : 6_000;
 
@@ -84,10 +84,14 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
     const idleTo = await units(fleet);
     const idleSeconds = (Date.now() - idleStarted) / 1000;
 
-    ctx.progress(`coherence: ${rounds} rounds of simultaneous overwrites`);
+    ctx.progress(`coherence: ${rounds} rounds of ${Math.ceil(instances / 2)} simultaneous overwrites`);
     const delays: number[] = [];
     const delayStarted = Date.now();
-    for (let round = 0; round < rounds; round++) delays.push(...(await invalidationRound(fleet, round, { timeoutMs: 10_000, settleMs: 1_300 })));
+    const half = Math.ceil(instances / 2);
+    for (let round = 0; round < rounds; round++) {
+      const writers = round % 2 === 0 ? fleet.slice(0, half) : fleet.slice(half);
+      delays.push(...(await invalidationRound(fleet, writers, round, { timeoutMs: 10_000, settleMs: 1_300 })));
+    }
     const delaySeconds = (Date.now() - delayStarted) / 1000;
 
     ctx.progress(`coherence: every instance writing ${WRITES_PER_SECOND} keys/s`);

@@ -97,22 +97,29 @@ export function randomDataKey(): string {
 }
 
 /**
- * One round over a fleet: every instance writes a key of its own, every other instance takes a
+ * One round over a fleet: each of `writers` writes a key of its own, every other instance takes a
  * copy of it; once those copies are settled (`settleMs`: the first copies after an invalidation
- * are re-checked once more, which would shorten the measured delay), every instance overwrites its
- * key at once, and each of the others reads it until it sees the new value. Returns, for every
- * (writer, reader) pair, the delay in ms from the write's acknowledgement on the writer to the
- * first read of the new value on the reader (`fleet.length * (fleet.length - 1)` samples).
+ * are re-checked once more, which would shorten the measured delay), the writers overwrite their
+ * keys at once, and each other instance reads every key until it sees the new value. Returns, for
+ * every (writer, reader) pair, the delay in ms from the write's acknowledgement on the writer to
+ * the reader's first read of the new value.
  */
-export async function invalidationRound(fleet: readonly WorkerProcess[], round: number, options: { timeoutMs: number; settleMs: number }): Promise<number[]> {
+export async function invalidationRound(
+  fleet: readonly WorkerProcess[],
+  writers: readonly WorkerProcess[],
+  round: number,
+  options: { timeoutMs: number; settleMs: number },
+): Promise<number[]> {
   const key = (w: WorkerProcess) => `round-${round}-${w.name}`;
-  await Promise.all(fleet.map((w) => w.send({ op: 'set', key: key(w), value: 'before' })));
-  await Promise.all(fleet.flatMap((r) => fleet.filter((w) => w !== r).map((w) => r.send({ op: 'waitFor', key: key(w), value: 'before', timeoutMs: options.timeoutMs }))));
+  const pairs = writers.flatMap((w) => fleet.filter((r) => r !== w).map((r) => ({ writer: w, reader: r })));
+  await Promise.all(writers.map((w) => w.send({ op: 'set', key: key(w), value: 'before' })));
+  await Promise.all(pairs.map(({ writer, reader }) => reader.send({ op: 'waitFor', key: key(writer), value: 'before', timeoutMs: options.timeoutMs })));
   await new Promise((r) => setTimeout(r, options.settleMs));
-  const waits = fleet.flatMap((r) =>
-    fleet.filter((w) => w !== r).map(async (w) => ({ writer: w, seen: await r.send<number>({ op: 'waitFor', key: key(w), value: 'after', timeoutMs: options.timeoutMs }) })),
-  );
-  const acknowledged = new Map(await Promise.all(fleet.map(async (w) => [w, await w.send<number>({ op: 'set', key: key(w), value: 'after' })] as const)));
+  const waits = pairs.map(async ({ writer, reader }) => ({
+    writer,
+    seen: await reader.send<number>({ op: 'waitFor', key: key(writer), value: 'after', timeoutMs: options.timeoutMs }),
+  }));
+  const acknowledged = new Map(await Promise.all(writers.map(async (w) => [w, await w.send<number>({ op: 'set', key: key(w), value: 'after' })] as const)));
   return (await Promise.all(waits)).map(({ writer, seen }) => Math.max(0, seen - acknowledged.get(writer)!));
 }
 

@@ -14,7 +14,7 @@ import { nonNegativeOption, positiveOption } from './backendOptions';
 import { BaseBackend, type BaseBackendOptions } from './baseBackend';
 import type { CacheBackend, HealthCheckOptions } from './cacheBackend';
 import type { BreakerState } from './hybrid/circuitBreaker';
-import { Coherence, type CoherenceOptions, type LocalInvalidation } from './hybrid/coherence';
+import { Coherence, forgetsCachedNamespaces, type CoherenceOptions, type LocalInvalidation } from './hybrid/coherence';
 import { TierUnavailableError } from './hybrid/errors';
 import { FreshnessIndex } from './hybrid/freshnessIndex';
 import { MutationLog } from './hybrid/mutationLog';
@@ -708,6 +708,10 @@ export class HybridBackend extends BaseBackend {
    */
   private async invalidateLocally({ keys, clears }: LocalInvalidation): Promise<void> {
     const local = this.tiers.filter((t) => t.cachesShared);
+    // A shared tier's cached namespace generation would serve the cleared entries for a while more.
+    for (const tier of this.tiers) {
+      if (tier.shared && forgetsCachedNamespaces(tier.backend)) for (const namespace of clears) tier.backend.forgetCachedNamespace(namespace);
+    }
     const doomed = new Map<string, string[]>();
     for (const [namespace, list] of keys) {
       const drop = list.filter((key) => this.replay.pendingKind(namespace, key) !== 'set');

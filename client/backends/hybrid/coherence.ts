@@ -27,9 +27,10 @@ import { MAX_HASHES_PER_RECORD, keyHash, type InvalidationLogStore, type Invalid
  * **The bound.** A change reaches every other instance within window (batching, none when quiet)
  * + PutItem + window (polling) + Query: at most 2 x 200 ms + two round trips, 1 s at p99 (measured by
  * `npm run bench -- coherence` and test/integration/coherence.multiprocess.test.ts). The
- * first re-read after an invalidation may come from a DynamoDB replica or a cached namespace
- * generation that is up to a second old, so for `settleMs` after applying an invalidation a
- * copy is fresh only until the settle window ends, then checked once more.
+ * first re-read after an invalidation may come from a DynamoDB replica that has not seen the
+ * write yet, so for `settleMs` after applying an invalidation a copy is fresh only until the
+ * settle window ends, then checked once more. (A cleared namespace also drops the DynamoDB
+ * tier's cached generation.)
  *
  * **Clocks.** Records are ordered by their writers' clocks. A poll reads back `lookbackMs` (one
  * window) before its last poll, so records published up to that much late (slow PutItem, clock
@@ -78,6 +79,15 @@ export interface LocalInvalidation {
 }
 
 export type CoherenceState = 'starting' | 'ok' | 'degraded';
+
+/** A shared tier that caches namespace generations (DynamoDBBackend) and can be told to drop one. */
+export interface ForgetsCachedNamespaces {
+  forgetCachedNamespace(namespace: string | undefined): void;
+}
+
+export function forgetsCachedNamespaces(backend: object): backend is ForgetsCachedNamespaces {
+  return typeof (backend as Partial<ForgetsCachedNamespaces>).forgetCachedNamespace === 'function';
+}
 
 const SEP = '\u0000';
 
