@@ -90,6 +90,11 @@ export function forgetsCachedNamespaces(backend: object): backend is ForgetsCach
 }
 
 const SEP = '\u0000';
+/**
+ * Records stamped further ahead than this are ignored: no honest clock is that far off, and a
+ * sort key from the future (or no time at all) would come back on every poll until its TTL.
+ */
+const FUTURE_SLACK_MS = 60_000;
 
 export class Coherence {
   /** Random per process, so a restarted instance is a new writer and reads its old records as foreign. */
@@ -155,6 +160,7 @@ export class Coherence {
     localDeletes: 0,
     resets: 0,
     unreadable: 0,
+    ignored: 0,
     readUnits: 0,
     writeUnits: 0,
   };
@@ -361,7 +367,15 @@ export class Coherence {
     }
     if (this.closed) return;
     for (const r of results) this.counters.readUnits += r.readUnits;
-    const fresh = results.flatMap((r) => r.records).filter((rec) => rec.instanceId !== this.instanceId && !this.seen.has(rec.id));
+    const fresh = results
+      .flatMap((r) => r.records)
+      .filter((rec) => {
+        if (rec.at < from || rec.at > started + FUTURE_SLACK_MS) {
+          this.counters.ignored += 1;
+          return false;
+        }
+        return rec.instanceId !== this.instanceId && !this.seen.has(rec.id);
+      });
     for (const rec of fresh) this.seen.set(rec.id, rec.at);
     for (const [id, at] of this.seen) if (at < from) this.seen.delete(id);
     if (reset) {
@@ -495,6 +509,7 @@ export class Coherence {
       coherenceLocalDeletes: c.localDeletes,
       coherenceResets: c.resets,
       coherenceUnreadable: c.unreadable,
+      coherenceIgnored: c.ignored,
       coherenceReadUnits: round(c.readUnits),
       coherenceWriteUnits: round(c.writeUnits),
     };
