@@ -26,6 +26,11 @@ export interface BackendFactoryDeps {
    * suggest configuring a fallback, which would silently read or write somewhere else.
    */
   readonly exactBackend?: boolean;
+  /**
+   * The caller changes nothing (read-only commands): no coherence, whose applying of other
+   * instances' invalidations would delete local copies.
+   */
+  readonly readOnly?: boolean;
 }
 
 export interface CreatedBackend {
@@ -111,7 +116,7 @@ async function build(type: BackendType, config: AdvancedCacheConfig, deps: Backe
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { HybridBackend } = require('./hybridBackend') as typeof import('./hybridBackend');
       const h = config.hybrid;
-      const coherence = config.hybrid.tiers.includes('dynamodb') ? coherenceOptions(config) : undefined;
+      const coherence = config.hybrid.tiers.includes('dynamodb') && !deps.readOnly ? coherenceOptions(config) : undefined;
       let backend: InstanceType<typeof HybridBackend>;
       try {
         backend = new HybridBackend({
@@ -139,8 +144,8 @@ async function build(type: BackendType, config: AdvancedCacheConfig, deps: Backe
 
 /**
  * The invalidation log of `hybrid.coherence`, on its own DynamoDB client: a poll that meets an
- * outage must fail within a window (one attempt, a short timeout), not wait out the entries'
- * retries, and it must not queue behind them.
+ * outage must fail within a few windows (two attempts, a short timeout), not wait out the
+ * entries' retries, and it must not queue behind them.
  */
 function coherenceOptions(config: AdvancedCacheConfig): HybridCoherenceOptions | undefined {
   const c = config.hybrid.coherence;
