@@ -711,6 +711,14 @@ export class HybridBackend extends BaseBackend {
   // ---- coherence: what other instances changed ----------------------------------------------
 
   /**
+   * With coherence: publishes this instance's changes and applies the other instances' now,
+   * instead of at the next window (before a handoff, or in tests). Nothing to do without it.
+   */
+  async syncCoherence(): Promise<void> {
+    await this.coherence?.sync();
+  }
+
+  /**
    * Removes from the local tiers what another instance deleted, overwrote or cleared. A key with
    * a write of ours the shared tier has not seen yet keeps its copy: ours is the newer one.
    */

@@ -1,4 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
 import { describeError } from '../../describeError';
 import { InvalidArgumentError } from '../../errors';
@@ -216,11 +217,12 @@ export class Coherence {
 
   /** Polls, then schedules the next poll one window after this one began (at once if it took longer). */
   private pollNow(): void {
-    const began = this.clock();
+    // Timers run on real time, whatever clock the cache was given.
+    const began = performance.now();
     this.ticking = this.poll().finally(() => {
       this.ticking = undefined;
       if (this.closed) return;
-      this.timer = setTimeout(() => this.pollNow(), Math.max(0, began + this.windowMs - this.clock()));
+      this.timer = setTimeout(() => this.pollNow(), Math.max(0, began + this.windowMs - performance.now()));
       this.timer.unref();
     });
   }
@@ -232,7 +234,7 @@ export class Coherence {
    */
   private schedulePublish(): void {
     if (!this.started || this.closed || this.publishTimer !== undefined || this.publishing !== undefined) return;
-    const wait = Math.max(0, this.lastPublishAt + this.windowMs - this.clock());
+    const wait = Math.max(0, this.lastPublishAt + this.windowMs - performance.now());
     this.publishTimer = setTimeout(() => {
       this.publishTimer = undefined;
       this.publishing = this.publish().finally(() => {
@@ -296,6 +298,17 @@ export class Coherence {
 
   // ---- the loop -----------------------------------------------------------------------------
 
+  /**
+   * Publishes what is buffered and applies what others published, now, after any poll or
+   * publish under way (HybridBackend.syncCoherence).
+   */
+  async sync(): Promise<void> {
+    await Promise.all([this.ticking, this.publishing]);
+    if (this.publishTimer !== undefined) clearTimeout(this.publishTimer);
+    this.publishTimer = undefined;
+    await this.tick();
+  }
+
   /** One window by hand (tests that do not `start()`): publish what was buffered, then poll every shard. */
   async tick(): Promise<void> {
     await this.publish();
@@ -304,7 +317,7 @@ export class Coherence {
 
   private async publish(): Promise<void> {
     if (!this.hasBuffered()) return;
-    this.lastPublishAt = this.clock();
+    this.lastPublishAt = performance.now();
     const hashes = [...this.bufferedHashes];
     const clears = [...this.bufferedClears];
     const clearAll = this.bufferedClearAll;
