@@ -47,7 +47,7 @@ export interface WorkerAnswer {
 
 const NAMESPACE = 'default';
 /** How often `waitFor` reads: a measured delay is late by at most this much. */
-export const POLL_MS = 20;
+export const POLL_MS = 40;
 
 async function open(spec: WorkerSpec): Promise<CacheVault> {
   return createCache({
