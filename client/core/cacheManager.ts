@@ -1,4 +1,4 @@
-import { EnvelopeFormatError, IntegrityError, InvalidArgumentError, KeyUnavailableError } from '../errors';
+import { EnvelopeFormatError, ForeignManifestError, IntegrityError, InvalidArgumentError, KeyUnavailableError } from '../errors';
 import type { CacheBackend } from '../backends/cacheBackend';
 import { describeError } from '../describeError';
 import type { EncryptionProvider } from '../crypto/encryptionProvider';
@@ -62,8 +62,13 @@ export interface CacheStats {
   errors: number;
   /** Entries that failed authentication or their checksum: tampered, corrupt or moved. */
   decryptFailures: number;
-  /** Entries sealed under a key version this client does not have. */
+  /** Entries sealed under a key version this client does not have (not counting `foreignManifest`). */
   keyUnavailable: number;
+  /**
+   * Entries sealed by another deployment whose key manifest shares this store (their key id
+   * names another manifest, `k1:<manifest id>`): misses by design, not integrity failures.
+   */
+  foreignManifest: number;
   /** Writes that reached only some tiers (a shared tier down). */
   degradedWrites: number;
   bytesRead: number;
@@ -189,7 +194,7 @@ export class CacheManager {
     this.shared = shared ?? {
       counters: {
         hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, decryptFailures: 0,
-        keyUnavailable: 0, degradedWrites: 0, bytesRead: 0, bytesWritten: 0,
+        keyUnavailable: 0, foreignManifest: 0, degradedWrites: 0, bytesRead: 0, bytesWritten: 0,
       },
       flights: new SingleFlight<unknown>(),
       loggedReasons: new Set<string>(),
@@ -410,7 +415,10 @@ export class CacheManager {
       return { found: true, value, expiresAt: entry.expiresAt };
     } catch (err) {
       counters.misses += 1;
-      if (err instanceof KeyUnavailableError) {
+      if (err instanceof ForeignManifestError) {
+        counters.foreignManifest += 1;
+        this.logOnce(`foreign:${err.manifestId}`, { keyId: err.keyId, manifestId: err.manifestId }, "entry sealed by another deployment's key manifest treated as a miss");
+      } else if (err instanceof KeyUnavailableError) {
         counters.keyUnavailable += 1;
         this.logOnce(`key:${err.keyId ?? '?'}`, { keyId: err.keyId, reason: err.message }, 'entry sealed under an unavailable key treated as a miss');
       } else if (err instanceof IntegrityError || err instanceof EnvelopeFormatError) {

@@ -9,6 +9,7 @@ import { AuditEvent } from '../../audit/auditLog';
 import { NoEncryption } from '../../crypto/noEncryption';
 import { ExitCode } from '../../errors';
 import { entriesByKeyId } from '../../keys/entriesByKeyId';
+import { sealedUnderOlderVersion } from '../../keys/keyIds';
 import { retireDrainedVersions } from '../../keys/retireKeyVersion';
 import { rotateOrResume, rotationSweepDescription } from '../../keys/rotationResume';
 import { reencryptInPlace, type ReencryptReport } from '../../migrate/reencrypt';
@@ -319,7 +320,7 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
       const { previous, current, resumed } = await rotateOrResume(keys, sweepStateDir(vault.config, ctx.io.cwd, 'rotate'));
       let report: ReencryptReport | undefined;
       if (opts.sweep !== false) {
-        report = await sweep(ctx, vault, 'rotate', vault.encryption, vault.encryption, (e) => e.keyId !== 'none' && e.keyId !== current, rotationSweepDescription(current), resumed);
+        report = await sweep(ctx, vault, 'rotate', vault.encryption, vault.encryption, (e) => sealedUnderOlderVersion(e.keyId, keys.acceptedManifestIds, current), rotationSweepDescription(current), resumed);
       }
       const retired: string[] = [];
       if (opts.retire) {
