@@ -312,14 +312,14 @@ export class KeyManager implements DataKeySource {
   async rotate(): Promise<{ previous: string | undefined; current: string }> {
     this.assertWritable();
     let previous: string | undefined;
-    await this.flights.run('rotate', () =>
+    const key = await this.flights.run('rotate', () =>
       this.exclusive(() =>
         this.addVersion('rotate', (id) => {
           previous = id;
         }),
       ),
     );
-    return { previous, current: activeVersion(this.manifest)!.id };
+    return { previous, current: key.id };
   }
 
   /**
@@ -865,8 +865,8 @@ export class KeyManager implements DataKeySource {
   /** Caches `material` under the id entries carry for version `id` (entryKeyId). */
   private remember(id: string, material: Buffer): DataKey {
     const keyId = this.entryKeyId(id);
-    this.cache.put(keyId, material);
-    return this.cache.use(keyId) ?? { id: keyId, material };
+    this.cache.put(keyId, material, id);
+    return this.cache.use(keyId) ?? (keyId === id ? { id, material } : { id, entryKeyId: keyId, material });
   }
 
   private async freshManifest(): Promise<KeyManifest> {
