@@ -284,6 +284,8 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
       transforms: config.compression.enabled ? [compressionTransform({ thresholdBytes: config.compression.thresholdBytes })] : [],
       lease,
       strict: config.hybrid.strict,
+      tagVersionCacheMs: config.tags.versionCacheMs,
+      tagVersionTtlMs: config.tags.versionTtlMs,
       clock: runtime.clock,
       logger,
     },

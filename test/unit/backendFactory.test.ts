@@ -114,4 +114,15 @@ describe('createBackend', () => {
     const out = execFileSync(join(process.cwd(), 'node_modules/.bin/tsx'), ['-e', script], { cwd: process.cwd(), encoding: 'utf8' });
     expect(JSON.parse(out.trim())).toEqual({ lru: true, aws: false, sqlite: false });
   });
+
+  test('importing the factory and its backend registry loads no backend class, SDK, SQLite or zod', () => {
+    const script = [
+      "require('./client/backends/backendFactory');",
+      'const loaded = Object.keys(require.cache);',
+      "const has = (part) => loaded.some((p) => p.includes(part));",
+      "console.log(JSON.stringify({ registry: has('backends/registry/index'), zod: has('/zod/'), aws: has('@aws-sdk'), sqlite: has('better-sqlite3'), lru: has('lru-cache'), classes: ['memoryBackend', 'fileBackend', 'dynamodbBackend', 'hybridBackend'].filter(has) }));",
+    ].join('\n');
+    const out = execFileSync(join(process.cwd(), 'node_modules/.bin/tsx'), ['-e', script], { cwd: process.cwd(), encoding: 'utf8' });
+    expect(JSON.parse(out.trim())).toEqual({ registry: true, zod: false, aws: false, sqlite: false, lru: false, classes: [] });
+  });
 });
