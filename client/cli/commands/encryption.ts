@@ -309,7 +309,7 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
       await confirmDestructive(ctx, `Store every entry of namespace "${vault.config.namespace}" unencrypted`, opts.yes);
       const recorder = new ConfigRecorder(ctx);
       const backup = opts.backup === false ? null : await backupBeforeRewrite(ctx, vault, 'disable');
-      const report = await sweep(ctx, vault, 'disable', vault.encryption, new NoEncryption(), (e) => e.keyId !== 'none', 'disable encryption');
+      const report = await sweep(ctx, vault, 'disable', vault.encryption, new NoEncryption(), (e) => e.keyId !== 'none' && vault.keys?.ownerOf(e.keyId).kind !== 'foreign', 'disable encryption');
       recorder.set('encryption.enabled', false);
       vault.audit?.append(AuditEvent.encryptionDisabled, { rewritten: report.counts.rewritten, failed: report.counts.failed });
       const rollback = recorder.rollbackCommands();
