@@ -41,6 +41,24 @@ export const dynamodbBackendDefinition: BackendDefinition<'dynamodb', ReturnType
   // DynamoDB Local takes ~3,300 items/s through BatchWriteItem; AWS is faster but throttles by
   // provisioned capacity.
   estimatedEntriesPerSecond: 2_000,
+  /**
+   * The invalidation log lives in the same table, on its own client: a poll that meets an outage
+   * must fail within a few windows (two attempts, a short timeout), not wait out the entries'
+   * retries, and it must not queue behind them.
+   */
+  invalidationLog(d, coherence) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { DynamoInvalidationLog } = require('../../dynamodb/invalidationLogTable') as typeof import('../../dynamodb/invalidationLogTable');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createDynamoDBClient } = require('../../dynamodb/dynamodbClient') as typeof import('../../dynamodb/dynamodbClient');
+    const client = createDynamoDBClient({
+      region: d.region,
+      endpoint: d.endpoint,
+      requestTimeoutMs: Math.min(d.requestTimeoutMs, Math.max(1_000, 4 * coherence.windowMs)),
+      maxAttempts: 2,
+    });
+    return new DynamoInvalidationLog({ client, closeClient: true, tableName: d.tableName, shards: coherence.shards, retentionMs: coherence.retentionMs });
+  },
   spec: {
     examples: ['dynamodb:my-cache-table', 'dynamodb:TABLE?region=us-east-1&endpoint=http://127.0.0.1:8000'],
     parameters: {

@@ -28,6 +28,24 @@ function hybridConfig<Tier extends string>(z: ZodApi, tierNames: readonly [Tier,
     lease: z.boolean().default(false),
     /** How long a wrap lease holds before others compute anyway. */
     leaseMs: positiveInt.default(10_000),
+    /**
+     * Coherent local tiers across instances (docs/coherence.md): sets, deletes and clears are
+     * published to an invalidation log in the shared tier, and every instance drops its local
+     * copies of what others changed within about two windows. Only with a shared tier that can
+     * carry the log (DynamoDB).
+     */
+    coherence: z
+      .strictObject({
+        /** Publish and apply invalidations across instances (with a DynamoDB tier). */
+        enabled: z.boolean().default(true),
+        /** How often an instance publishes what it changed and reads what others changed. */
+        windowMs: positiveInt.min(20).max(10_000).default(200),
+        /** How long records stay in the log; at least `localTtlCapMs` + 3 windows. */
+        retentionMs: positiveInt.default(300_000),
+        /** Partitions the log is spread over (see docs/coherence.md for the sizing rule). */
+        shards: positiveInt.max(64).default(2),
+      })
+      .default({ enabled: true, windowMs: 200, retentionMs: 300_000, shards: 2 }),
   });
 }
 
@@ -75,19 +93,31 @@ export function hybridBackendDefinition<const Definitions extends readonly AnyBa
       }
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { HybridBackend } = require('../hybridBackend') as typeof import('../hybridBackend');
-      const backend = new HybridBackend({
-        clock: deps.clock,
-        logger: deps.logger,
-        tiers: built,
-        localTtlCapMs: h.localTtlCapMs,
-        staleIfErrorMs: h.staleIfErrorMs,
-        tierTimeoutMs: h.tierTimeoutMs,
-        breakerFailureThreshold: h.breakerFailureThreshold,
-        breakerResetMs: h.breakerResetMs,
-        strict: h.strict,
-        isLocalOnly: deps.isLocalOnly,
-      });
-      return { backend, lease, warnings };
+      // The first tier that can carry the invalidation log carries it; a read-only open applies
+      // no invalidations, since applying them deletes local copies.
+      const logTier = h.coherence.enabled && !deps.readOnly ? h.tiers.map((name) => byName.get(name)!).find((d) => d.invalidationLog !== undefined) : undefined;
+      const coherence = logTier === undefined ? undefined : { store: logTier.invalidationLog!(sectionOf(config, logTier.type), h.coherence), windowMs: h.coherence.windowMs, retentionMs: h.coherence.retentionMs };
+      try {
+        const backend = new HybridBackend({
+          clock: deps.clock,
+          logger: deps.logger,
+          tiers: built,
+          localTtlCapMs: h.localTtlCapMs,
+          staleIfErrorMs: h.staleIfErrorMs,
+          tierTimeoutMs: h.tierTimeoutMs,
+          breakerFailureThreshold: h.breakerFailureThreshold,
+          breakerResetMs: h.breakerResetMs,
+          strict: h.strict,
+          isLocalOnly: deps.isLocalOnly,
+          coherence,
+        });
+        return { backend, lease, warnings };
+      } catch (err) {
+        coherence?.store.close();
+        await Promise.allSettled(built.map((t) => t.backend.close()));
+        lease?.close();
+        throw err;
+      }
     },
   };
 }

@@ -14,6 +14,14 @@ import type { AdvancedCacheConfig } from '../../config/schema';
 import type { DynamoDBLease } from '../../dynamodb/dynamodbLease';
 import type { Clock, Logger, StoredEntry } from '../../types';
 import type { CacheBackend } from '../cacheBackend';
+import type { InvalidationLogStore } from '../hybrid/invalidationLog';
+
+/** The `hybrid.coherence` settings a log store is built for. */
+export interface CoherenceSettings {
+  readonly windowMs: number;
+  readonly retentionMs: number;
+  readonly shards: number;
+}
 
 /** The zod API a definition builds its config section with (`import { z } from 'zod'`). */
 export type ZodApi = typeof z;
@@ -35,6 +43,11 @@ export interface BackendFactoryDeps {
    * suggest configuring a fallback, which would silently read or write somewhere else.
    */
   readonly exactBackend?: boolean;
+  /**
+   * The caller changes nothing (read-only commands): no coherence, whose applying of other
+   * instances' invalidations would delete local copies.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** What a definition's `create` returns; the factory adds the type name. */
@@ -122,6 +135,11 @@ export interface BackendDefinition<Type extends string = string, Section extends
   localPath?(section: z.output<Section>): string;
   /** Present when a migration spec may name this backend. */
   readonly spec?: BackendSpecDefinition<z.output<Section>>;
+  /**
+   * A shared backend that can also carry the hybrid's invalidation log (docs/coherence.md):
+   * builds the log's store over this backend's own section, for `hybrid.coherence`.
+   */
+  invalidationLog?(section: z.output<Section>, coherence: CoherenceSettings): InvalidationLogStore;
   /** Starts the backend. Heavy modules (SQLite, the AWS SDK) are `require()`d here, not at the top. */
   create(context: BackendCreateContext<z.output<Section>>): Promise<StartedBackend>;
 }
