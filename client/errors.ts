@@ -118,6 +118,26 @@ export class KeyUnavailableError extends CacheVaultError {
   }
 }
 
+/**
+ * The entry was sealed by another deployment whose key manifest shares this store (its key id
+ * names another manifest: `k1:<manifest id>`). No key of this client can open it, so it is a
+ * miss, counted as `foreignManifest`, never an integrity failure, and it costs no manifest reload.
+ */
+export class ForeignManifestError extends KeyUnavailableError {
+  override readonly code: string = 'FOREIGN_MANIFEST';
+  /** The manifest id the entry names. */
+  readonly manifestId: string;
+  constructor(keyId: string, manifestId: string, ownManifestId: string | undefined, options: CacheVaultErrorOptions = {}) {
+    super(`Entry sealed under key ${keyId}, a key of another key manifest (${manifestId}; this client's is ${ownManifestId ?? 'not created yet'}).`, keyId, {
+      hint: 'Another deployment (another environment key or manifest) shares this table or cache directory; its entries read as misses here. Give each deployment its own table, cache directory or namespaces if the misses matter.',
+      ...options,
+      context: { ...options.context, manifestId, ownManifestId },
+    });
+    this.name = 'ForeignManifestError';
+    this.manifestId = manifestId;
+  }
+}
+
 /** Exit codes shared by the CLI and documented in docs/cli.md. */
 export const ExitCode = {
   ok: 0,

@@ -1,4 +1,4 @@
-import { EnvelopeFormatError, IntegrityError, InvalidArgumentError, KeyUnavailableError } from '../errors';
+import { EnvelopeFormatError, ForeignManifestError, IntegrityError, InvalidArgumentError, KeyUnavailableError } from '../errors';
 import type { CacheBackend } from '../backends/cacheBackend';
 import { describeError } from '../describeError';
 import type { EncryptionProvider } from '../crypto/encryptionProvider';
@@ -87,8 +87,13 @@ export interface CacheStats {
   errors: number;
   /** Entries that failed authentication or their checksum: tampered, corrupt or moved. */
   decryptFailures: number;
-  /** Entries sealed under a key version this client does not have. */
+  /** Entries sealed under a key version this client does not have (not counting `foreignManifest`). */
   keyUnavailable: number;
+  /**
+   * Entries sealed by another deployment whose key manifest shares this store (their key id
+   * names another manifest, `k1:<manifest id>`): misses by design, not integrity failures.
+   */
+  foreignManifest: number;
   /** Writes that reached only some tiers (a shared tier down). */
   degradedWrites: number;
   /** Reads that found an entry invalidated by `invalidateTags` (counted as misses too). */
@@ -253,7 +258,7 @@ export class CacheManager {
     this.shared = shared ?? {
       counters: {
         hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, decryptFailures: 0,
-        keyUnavailable: 0, degradedWrites: 0, tagInvalidated: 0, staleServed: 0, refreshes: 0, bytesRead: 0, bytesWritten: 0,
+        keyUnavailable: 0, foreignManifest: 0, degradedWrites: 0, tagInvalidated: 0, staleServed: 0, refreshes: 0, bytesRead: 0, bytesWritten: 0,
       },
       flights: new SingleFlight<unknown>(),
       loggedReasons: new Set<string>(),
@@ -602,6 +607,7 @@ export class CacheManager {
       ...counters,
       decryptFailures: counters.decryptFailures + tagItems.decryptFailures,
       keyUnavailable: counters.keyUnavailable + tagItems.keyUnavailable,
+      foreignManifest: counters.foreignManifest + tagItems.foreignManifest,
       backend: this.backend.stats(),
     };
   }
@@ -727,7 +733,10 @@ export class CacheManager {
       return meta === undefined ? { found: true, value, expiresAt: entry.expiresAt } : { found: true, value, expiresAt: entry.expiresAt, meta };
     } catch (err) {
       const events = this.shared.events;
-      if (err instanceof KeyUnavailableError) {
+      if (err instanceof ForeignManifestError) {
+        counters.foreignManifest += 1;
+        this.logOnce(`foreign:${err.manifestId}`, { keyId: err.keyId, manifestId: err.manifestId }, "entry sealed by another deployment's key manifest treated as a miss");
+      } else if (err instanceof KeyUnavailableError) {
         counters.keyUnavailable += 1;
         if (events.wants.keyUnavailable) events.emit('keyUnavailable', { type: 'keyUnavailable', namespace: this.namespaceName, key, keyId: err.keyId });
         this.logOnce(`key:${err.keyId ?? '?'}`, { keyId: err.keyId, reason: err.message }, 'entry sealed under an unavailable key treated as a miss');

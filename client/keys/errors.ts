@@ -125,7 +125,7 @@ export class KeyVersionInUseError extends CacheVaultError {
   readonly entries: number;
   constructor(keyId: string, entries: number, backend: string) {
     super(`Key version ${keyId} still seals ${entries} live ${entries === 1 ? 'entry' : 'entries'} in ${backend}; retiring it now would make ${entries === 1 ? 'it' : 'them'} unreadable.`, {
-      hint: `Re-encrypt them first with \`cachevault encryption rotate\` (in code: reencryptInPlace with shouldRewrite: (e) => e.keyId === '${keyId}'), then run \`cachevault keys retire ${keyId}\` again.`,
+      hint: `Re-encrypt them first with \`cachevault encryption rotate\` (in code: reencryptInPlace with shouldRewrite: (e) => keys.isSealedUnder(e.keyId, '${keyId}'), as entries carry it as ${keyId}:<manifest id>), then run \`cachevault keys retire ${keyId}\` again.`,
       context: { keyId, entries, backend },
     });
     this.name = 'KeyVersionInUseError';

@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { AuditEvent, type AuditSink } from '../audit/auditLog';
 import { SingleFlight } from '../core/singleFlight';
-import { KeyUnavailableError } from '../errors';
+import { ForeignManifestError, KeyUnavailableError } from '../errors';
 import { silentLogger } from '../logger';
 import { NO_EVENTS, combineSinks, type CacheEventSink, type CacheEventSource } from '../events/cacheEvents';
 import type { Clock, Logger } from '../types';
@@ -18,6 +18,7 @@ import {
   isOutageFailure,
 } from './errors';
 import { keyCheckValue, verifyKeyCheck } from './keyCheck';
+import { acceptedManifestIds, keyIdOwner, manifestId, qualifyKeyId, type KeyIdOwner } from './keyIds';
 import { exportKeyBackup, importKeyBackup, type KeyBackupHost, type OpenBackupOptions, type SealBackupOptions } from './keyBackup';
 import {
   KeyState,
@@ -113,6 +114,8 @@ export interface KeyManagerStatus {
   readonly app: string;
   readonly environment: string;
   readonly manifest: string;
+  /** The manifest's id, which qualifies the key ids entries carry (`k1:<manifestId>`); see keyIds.ts. */
+  readonly manifestId: string | undefined;
   readonly activeKeyId: string | undefined;
   readonly versions: readonly KeyVersionStatus[];
   readonly providers: readonly ProviderHealth[];
@@ -154,8 +157,14 @@ export class KeyManager implements DataKeySource, CacheEventSource {
   /** Process-local fallback keys (shared store, KMS down): not in the manifest, never shared. */
   private readonly localKeys: ProcessLocalKeys;
   private current: KeyManifest;
-  /** The manifest's active version id, kept beside it so the hot path does not search. */
+  /**
+   * The manifest's active key id as entries carry it (`k2:<manifest id>`), kept beside it so
+   * the hot path does not search.
+   */
   private activeId: string | undefined;
+  /** The manifest's id (see keyIds.ts), and every id its entries may carry. */
+  private ownManifestId: string | undefined;
+  private acceptedIds: readonly string[] = [];
   private manifestLoadedAt = Number.NEGATIVE_INFINITY;
   private closed = false;
   private counters = { providerCalls: 0, cacheHits: 0, manifestReloads: 0 };
@@ -190,8 +199,44 @@ export class KeyManager implements DataKeySource, CacheEventSource {
   }
 
   private set manifest(manifest: KeyManifest) {
+    const previousId = this.ownManifestId;
     this.current = manifest;
-    this.activeId = activeVersion(manifest)?.id;
+    this.ownManifestId = manifestId(manifest);
+    this.acceptedIds = acceptedManifestIds(manifest);
+    // Another manifest took this one's place (a backup of another deployment restored): the
+    // cached keys were the old manifest's and must not open anything now.
+    if (previousId !== undefined && previousId !== this.ownManifestId) this.cache.clear();
+    const active = activeVersion(manifest)?.id;
+    this.activeId = active === undefined ? undefined : this.entryKeyId(active);
+  }
+
+  /**
+   * The id entries sealed under manifest version `versionId` carry (`k1:<manifest id>`), which
+   * is also the key's id in the plaintext cache; process-local ids are their own.
+   */
+  entryKeyId(versionId: string): string {
+    return this.ownManifestId !== undefined && isVersionId(versionId) ? qualifyKeyId(versionId, this.ownManifestId) : versionId;
+  }
+
+  /** The manifest's id (see keyIds.ts); `undefined` before its first version. */
+  get manifestId(): string | undefined {
+    return this.ownManifestId;
+  }
+
+  /** Every manifest id this manifest's entries may carry (its id, and a legacy alias). */
+  get acceptedManifestIds(): readonly string[] {
+    return this.acceptedIds;
+  }
+
+  /** Whether an entry's key id (`k1:<this manifest's id>`, or a plain `k1` written before ids were qualified) is this manifest's version `versionId`. */
+  isSealedUnder(keyId: string, versionId: string): boolean {
+    const owner = this.ownerOf(keyId);
+    return owner.kind === 'own' && owner.versionId === versionId;
+  }
+
+  /** Whose key an entry's key id names: a version of this manifest, another manifest's, or neither. */
+  ownerOf(keyId: string): KeyIdOwner {
+    return keyIdOwner(keyId, this.acceptedIds);
   }
 
   /**
@@ -232,12 +277,25 @@ export class KeyManager implements DataKeySource, CacheEventSource {
     if (this.closed) return Promise.reject(closedError());
     const refused = this.blocked ?? this.unsealed;
     if (refused) return Promise.reject(refused);
-    const key = this.cache.use(id);
-    if (key) {
+    const hit = this.cache.use(id);
+    if (hit) {
       this.counters.cacheHits += 1;
-      return Promise.resolve(key);
+      return Promise.resolve(hit);
     }
-    return this.flights.run(`id:${id}`, () => this.loadById(id));
+    const owner = this.ownerOf(id);
+    // Another manifest's entry is recognised from its id alone: no reload, no unwrap attempt.
+    // Before this manifest has a version, its id is unknown: the lookup below reloads first.
+    if (owner.kind === 'foreign' && this.ownManifestId !== undefined) return Promise.reject(new ForeignManifestError(id, owner.manifestId, this.ownManifestId));
+    // A plain `k1` (written before ids were qualified) is this manifest's `k1`.
+    const cacheId = owner.kind === 'own' ? this.entryKeyId(owner.versionId) : id;
+    if (cacheId !== id) {
+      const key = this.cache.use(cacheId);
+      if (key) {
+        this.counters.cacheHits += 1;
+        return Promise.resolve(key);
+      }
+    }
+    return this.flights.run(`id:${cacheId}`, () => this.loadById(id));
   }
 
   /** Reports key rotations, provider calls and provider fallbacks to `sink` too (a cache attaches its own). */
@@ -253,7 +311,8 @@ export class KeyManager implements DataKeySource, CacheEventSource {
 
   /** Whether entries sealed under `keyId` must stay off shared tiers (no KMS wrapping). */
   isLocalOnly(keyId: string): boolean {
-    const version = this.localKeys.get(keyId) ?? findVersion(this.manifest, keyId);
+    const owner = this.ownerOf(keyId);
+    const version = this.localKeys.get(keyId) ?? (owner.kind === 'own' ? findVersion(this.manifest, owner.versionId) : undefined);
     return version?.localOnly ?? false;
   }
 
@@ -282,7 +341,7 @@ export class KeyManager implements DataKeySource, CacheEventSource {
       const next = withRetired(await this.sealedFreshManifest(), keyId, new Date(this.clock()).toISOString());
       await this.saveManifest(next);
     });
-    this.cache.drop(keyId);
+    this.cache.drop(this.entryKeyId(keyId));
     this.audit?.append(AuditEvent.keyRetired, { keyId });
     this.logger.info({ keyId }, `retired key version ${keyId}`);
   }
@@ -493,6 +552,7 @@ export class KeyManager implements DataKeySource, CacheEventSource {
       app: this.options.app,
       environment: this.options.environment,
       manifest: this.store.description,
+      manifestId: this.ownManifestId,
       activeKeyId: this.localKeys.activeId ?? activeVersion(this.manifest)?.id,
       versions,
       providers: this.chain.health(),
@@ -563,7 +623,7 @@ export class KeyManager implements DataKeySource, CacheEventSource {
           return this.manifest;
         }),
       forgetKeys: (ids) => {
-        for (const id of ids) this.cache.drop(id);
+        for (const id of ids) this.cache.drop(this.entryKeyId(id));
       },
     };
   }
@@ -719,12 +779,15 @@ export class KeyManager implements DataKeySource, CacheEventSource {
     return this.remember(id, generated.plaintext);
   }
 
-  private async loadById(id: string): Promise<DataKey> {
-    const local = this.localKeys.get(id);
-    if (local) return this.remember(id, await this.unwrap(local));
-    let version = findVersion(this.manifest, id);
+  /** `keyId` as the entry carries it: a qualified or plain manifest id, or a process-local one. */
+  private async loadById(keyId: string): Promise<DataKey> {
+    const local = this.localKeys.get(keyId);
+    if (local) return this.remember(keyId, await this.unwrap(local));
+    let owner = this.ownerOf(keyId);
     // Ids that cannot be in a manifest (another process's local fallback key, forged bytes) cost no reload.
-    if (!version && isVersionId(id)) {
+    const id = owner.kind === 'other' ? keyId : owner.versionId;
+    let version = owner.kind === 'own' ? findVersion(this.manifest, id) : undefined;
+    if (!version && owner.kind !== 'other') {
       const checkedAt = this.unknownIds.get(id);
       if (checkedAt === undefined || this.clock() - checkedAt >= (this.options.unknownKeyRetryMs ?? 60_000)) {
         // Bounded: entries under many forged ids must not grow memory without limit.
@@ -732,9 +795,11 @@ export class KeyManager implements DataKeySource, CacheEventSource {
         this.unknownIds.delete(id);
         this.unknownIds.set(id, this.clock());
         await this.reload();
-        version = findVersion(this.manifest, id);
+        owner = this.ownerOf(keyId);
+        version = owner.kind === 'own' ? findVersion(this.manifest, id) : undefined;
       }
     }
+    if (owner.kind === 'foreign' && this.ownManifestId !== undefined) throw new ForeignManifestError(keyId, owner.manifestId, this.ownManifestId);
     if (!version) {
       throw new KeyUnavailableError(`Key version ${id} is not in the key manifest (${this.store.description}).`, id, {
         hint: 'The entry was written under a key this deployment does not have (another cache, a lost manifest or a process-local fallback key); it reads as a miss.',
@@ -802,15 +867,17 @@ export class KeyManager implements DataKeySource, CacheEventSource {
         versions.push(version);
         continue;
       }
-      const key = this.cache.use(version.id) ?? this.remember(version.id, await this.unwrap(version));
+      const key = this.cache.use(this.entryKeyId(version.id)) ?? this.remember(version.id, await this.unwrap(version));
       versions.push({ ...version, check: keyCheckValue(key.material) });
     }
     return { ...manifest, versions };
   }
 
+  /** Caches `material` under the id entries carry for version `id` (entryKeyId). */
   private remember(id: string, material: Buffer): DataKey {
-    this.cache.put(id, material);
-    return this.cache.use(id) ?? { id, material };
+    const keyId = this.entryKeyId(id);
+    this.cache.put(keyId, material, id);
+    return this.cache.use(keyId) ?? (keyId === id ? { id, material } : { id, entryKeyId: keyId, material });
   }
 
   private async freshManifest(): Promise<KeyManifest> {

@@ -114,6 +114,8 @@ export function registerStatus(program: Command, runtime: Runtime): void {
           providers: config.keys.providers,
           activeKeyId: keyStatus?.activeKeyId ?? null,
           manifest: keyStatus?.manifest ?? null,
+          /** Qualifies the key ids entries carry (`k1:<manifestId>`); see docs/key-management.md. */
+          manifestId: keyStatus?.manifestId ?? null,
           manifestSealed: keyStatus?.manifestSealed ?? null,
           manifestRevision: keyStatus?.manifestRevision ?? null,
           versions: (keyStatus?.versions ?? []).map((v) => ({ id: v.id, state: v.state, ageDays: v.ageDays, createdAt: v.createdAt, localOnly: v.localOnly, wrappedBy: v.wrappedBy })),
@@ -136,7 +138,7 @@ export function registerStatus(program: Command, runtime: Runtime): void {
             fallback: s.backend.fallback ?? 'none',
             encryption: s.encryption.enabled ? `${s.encryption.algorithm} via ${s.encryption.providers.join(', ')}` : 'disabled',
             'file cache': s.file?.dir,
-            'key manifest': s.encryption.enabled && s.encryption.manifest ? `${s.encryption.manifest} (revision ${s.encryption.manifestRevision}, ${s.encryption.manifestSealed ? 'MAC verified' : 'NOT MACed: see docs/key-management.md'})` : undefined,
+            'key manifest': s.encryption.enabled && s.encryption.manifest ? `${s.encryption.manifest} (${s.encryption.manifestId ? `id ${s.encryption.manifestId}, ` : ''}revision ${s.encryption.manifestRevision}, ${s.encryption.manifestSealed ? 'MAC verified' : 'NOT MACed: see docs/key-management.md'})` : undefined,
             'key versions': s.encryption.enabled ? s.encryption.versions.map((v) => `${v.id} ${v.state} ${v.ageDays} d`).join(', ') || 'none yet (created on first write)' : undefined,
             'fallback taken': s.fallbackReason ?? undefined,
             'dynamodb table': s.dynamodb ? `${s.dynamodb.tableName} (${s.dynamodb.endpoint ?? s.dynamodb.region})` : undefined,
