@@ -1,5 +1,5 @@
 import { CacheVaultError, KeyUnavailableError, type CacheVaultErrorOptions } from '../errors';
-import { KEY_PROVIDERS, type KeyProviderName } from './providerRegistry';
+import type { KeyProviderName } from './providerRegistry';
 
 /**
  * Errors of key management. None of them ever carries key material: messages name providers,
@@ -73,8 +73,16 @@ export function isOutageFailure(failure: KeyProviderFailure | undefined): boolea
   return failure !== undefined && !NOT_AN_OUTAGE.has(failure);
 }
 
-/** Generic fixes, used when the provider's own error has no more specific hint (from the registry). */
-export const PROVIDER_FIX: Readonly<Record<KeyProviderName, string>> = Object.fromEntries(KEY_PROVIDERS.map((p) => [p.name, p.fix])) as Record<KeyProviderName, string>;
+/**
+ * The generic fix for a provider, used when its own error has no more specific hint (the
+ * registry entry's `fix`). The registry is required on first use, not imported: the error
+ * classes load with the root entry, and the registry brings the config sections (zod) with it.
+ */
+export function providerFix(name: KeyProviderName): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { keyProviderDefinition } = require('./providerRegistry') as typeof import('./providerRegistry');
+  return keyProviderDefinition(name).fix;
+}
 
 /** No configured provider could supply or unwrap a key. Lists every provider tried. */
 export class NoKeyProviderError extends KeyUnavailableError {
@@ -89,7 +97,7 @@ export class NoKeyProviderError extends KeyUnavailableError {
       hint:
         options.hint ??
         (attempts.length === 0
-          ? `Set keys.providers, e.g. ["kms", "keyring"]; ${PROVIDER_FIX.keyring}.`
+          ? `Set keys.providers, e.g. ["kms", "keyring"]; ${providerFix('keyring')}.`
           : 'Fix one of the providers above; the chain uses the first one that works.'),
     });
     this.name = 'NoKeyProviderError';

@@ -2,7 +2,7 @@ import { AuditEvent, type AuditSink } from '../audit/auditLog';
 import { silentLogger } from '../logger';
 import { NO_EVENTS, combineSinks, type CacheEventSink, type KeyProviderOperation } from '../events/cacheEvents';
 import type { Clock, Logger } from '../types';
-import { KeyProviderError, NoKeyProviderError, PROVIDER_FIX, type ProviderAttempt } from './errors';
+import { KeyProviderError, NoKeyProviderError, providerFix, type ProviderAttempt } from './errors';
 import type { KeyContext, KeyProvider, KeyProviderName, WrappedKey } from './keyProvider';
 import { isRemoteProvider } from './providerRegistry';
 
@@ -186,13 +186,13 @@ export class KeyProviderChain {
   private skip(provider: KeyProvider, attempts: ProviderAttempt[]): boolean {
     if (!this.isDown(provider)) return false;
     const { error } = this.down.get(provider.name)!;
-    attempts.push({ provider: provider.name, reason: `${error.message} (skipped: failed recently)`, hint: error.hint ?? PROVIDER_FIX[provider.name], failure: error.failure });
+    attempts.push({ provider: provider.name, reason: `${error.message} (skipped: failed recently)`, hint: error.hint ?? providerFix(provider.name), failure: error.failure });
     return true;
   }
 
   private onFailure(provider: KeyProvider, index: number, error: unknown, attempts: ProviderAttempt[]): void {
     if (!(error instanceof KeyProviderError)) throw error;
-    attempts.push({ provider: provider.name, reason: error.message, hint: error.hint ?? PROVIDER_FIX[provider.name], failure: error.failure });
+    attempts.push({ provider: provider.name, reason: error.message, hint: error.hint ?? providerFix(provider.name), failure: error.failure });
     if (!error.isOutage) return;
     const already = this.down.get(provider.name);
     this.down.set(provider.name, { since: this.clock(), error });
