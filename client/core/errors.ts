@@ -6,6 +6,7 @@ import { CacheVaultError, type CacheVaultErrorOptions } from '../errors';
  * limit applies and how to raise it.
  */
 export class ValueTooLargeError extends CacheVaultError {
+  override readonly name = 'ValueTooLargeError';
   override readonly code = 'VALUE_TOO_LARGE';
   readonly bytes: number;
   readonly limit: number;
@@ -15,7 +16,6 @@ export class ValueTooLargeError extends CacheVaultError {
       hint: options.hint ?? `Cache smaller values (split them), or raise ${limitName} on every client that reads this cache.`,
       context: { ...options.context, bytes, limit, limitName },
     });
-    this.name = 'ValueTooLargeError';
     this.bytes = bytes;
     this.limit = limit;
   }
