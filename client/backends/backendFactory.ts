@@ -120,6 +120,8 @@ async function build(type: BackendType, config: AdvancedCacheConfig, deps: Backe
         breakerFailureThreshold: h.breakerFailureThreshold,
         breakerResetMs: h.breakerResetMs,
         strict: h.strict,
+        maxPendingReplays: h.maxPendingReplays,
+        durableReplays: h.durableReplays,
         isLocalOnly: deps.isLocalOnly,
       });
       return { backend, name: 'hybrid', lease, warnings };

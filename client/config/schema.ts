@@ -83,6 +83,10 @@ export const HybridConfig = z.strictObject({
   lease: z.boolean().default(false),
   /** How long a wrap lease holds before others compute anyway. */
   leaseMs: positiveInt.default(10_000),
+  /** Writes the shared tier missed, kept (newest per key) for replay; past this the oldest are dropped and counted. */
+  maxPendingReplays: positiveInt.default(10_000),
+  /** Keep the replay queue in the file tier so it survives a restart; `false` keeps it in memory only. */
+  durableReplays: z.boolean().default(true),
 });
 
 export const KeyProviderName = z.enum(['kms', 'keyring', 'env']);
