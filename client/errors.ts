@@ -22,7 +22,7 @@ export interface CacheVaultErrorOptions {
  * test/unit/errorClasses.test.ts checks every declared name against its class.
  */
 export class CacheVaultError extends Error {
-  override readonly name: string = 'CacheVaultError';
+  override name = 'CacheVaultError';
   readonly code: string = 'CACHEVAULT_ERROR';
   readonly hint: string | undefined;
   readonly context: Record<string, string | number | boolean | undefined>;
@@ -36,7 +36,7 @@ export class CacheVaultError extends Error {
 
 /** Invalid configuration; `issues` names every bad field. */
 export class ConfigError extends CacheVaultError {
-  override readonly name = 'ConfigError';
+  override name = 'ConfigError';
   override readonly code = 'CONFIG_INVALID';
   readonly issues: readonly ConfigIssue[];
   constructor(message: string, issues: readonly ConfigIssue[], options: CacheVaultErrorOptions = {}) {
@@ -58,13 +58,13 @@ export interface ConfigIssue {
 
 /** A caller passed something the API cannot take (bad key, bad TTL...). */
 export class InvalidArgumentError extends CacheVaultError {
-  override readonly name = 'InvalidArgumentError';
+  override name = 'InvalidArgumentError';
   override readonly code = 'INVALID_ARGUMENT';
 }
 
 /** A storage tier failed (I/O, network, service error). */
 export class BackendError extends CacheVaultError {
-  override readonly name: string = 'BackendError';
+  override name = 'BackendError';
   override readonly code: string = 'BACKEND_ERROR';
   readonly backend: string;
   constructor(backend: string, message: string, options: CacheVaultErrorOptions = {}) {
@@ -75,7 +75,7 @@ export class BackendError extends CacheVaultError {
 
 /** A backend was used after `close()`. */
 export class BackendClosedError extends BackendError {
-  override readonly name = 'BackendClosedError';
+  override name = 'BackendClosedError';
   override readonly code = 'BACKEND_CLOSED';
   constructor(backend: string) {
     super(backend, `The ${backend} backend is closed.`, {
@@ -86,7 +86,7 @@ export class BackendClosedError extends BackendError {
 
 /** On-disk data was written by a newer cachevault, or in a layout this version cannot read. */
 export class UnsupportedFormatError extends CacheVaultError {
-  override readonly name = 'UnsupportedFormatError';
+  override name = 'UnsupportedFormatError';
   override readonly code = 'UNSUPPORTED_FORMAT';
 }
 
@@ -95,7 +95,7 @@ export class UnsupportedFormatError extends CacheVaultError {
  * which check failed: one error for every failure, so it cannot serve as an oracle.
  */
 export class IntegrityError extends CacheVaultError {
-  override readonly name = 'IntegrityError';
+  override name = 'IntegrityError';
   override readonly code = 'INTEGRITY_FAILED';
   constructor(message = 'Stored entry failed its integrity check.', options: CacheVaultErrorOptions = {}) {
     super(message, options);
@@ -104,13 +104,13 @@ export class IntegrityError extends CacheVaultError {
 
 /** Bytes are not a cachevault envelope this version understands. */
 export class EnvelopeFormatError extends CacheVaultError {
-  override readonly name = 'EnvelopeFormatError';
+  override name = 'EnvelopeFormatError';
   override readonly code = 'ENVELOPE_INVALID';
 }
 
 /** The key version an entry needs is not available to this client. */
 export class KeyUnavailableError extends CacheVaultError {
-  override readonly name: string = 'KeyUnavailableError';
+  override name = 'KeyUnavailableError';
   override readonly code: string = 'KEY_UNAVAILABLE';
   readonly keyId: string | undefined;
   constructor(message: string, keyId?: string, options: CacheVaultErrorOptions = {}) {

@@ -15,7 +15,7 @@ export type OptionalPackage = keyof typeof OPTIONAL_PACKAGES;
 
 /** A configured feature needs a package that is not installed. */
 export class MissingDependencyError extends CacheVaultError {
-  override readonly name = 'MissingDependencyError';
+  override name = 'MissingDependencyError';
   override readonly code = 'DEPENDENCY_MISSING';
   readonly packageName: string;
   constructor(packageName: OptionalPackage, cause?: unknown) {

@@ -2,13 +2,13 @@ import { CacheVaultError, type CacheVaultErrorOptions } from '../client/errors';
 
 /** A Lambda was invoked with an event it cannot act on; nothing was changed. */
 export class InvalidEventError extends CacheVaultError {
-  override readonly name = 'InvalidEventError';
+  override name = 'InvalidEventError';
   override readonly code = 'LAMBDA_INVALID_EVENT';
 }
 
 /** Starting (or continuing) a migrate job through the Lambda API failed. */
 export class JobInvokeError extends CacheVaultError {
-  override readonly name = 'JobInvokeError';
+  override name = 'JobInvokeError';
   override readonly code = 'LAMBDA_JOB_INVOKE_FAILED';
   constructor(functionName: string, options: CacheVaultErrorOptions = {}) {
     super(`Could not start the migrate function ${functionName}.`, {

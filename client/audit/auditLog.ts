@@ -161,7 +161,7 @@ export interface AuditLogOptions {
 }
 
 export class AuditLogError extends CacheVaultError {
-  override readonly name = 'AuditLogError';
+  override name = 'AuditLogError';
   override readonly code = 'AUDIT_LOG_FAILED';
 }
 

@@ -6,7 +6,7 @@ import { CacheVaultError, type CacheVaultErrorOptions } from '../errors';
  * limit applies and how to raise it.
  */
 export class ValueTooLargeError extends CacheVaultError {
-  override readonly name = 'ValueTooLargeError';
+  override name = 'ValueTooLargeError';
   override readonly code = 'VALUE_TOO_LARGE';
   readonly bytes: number;
   readonly limit: number;

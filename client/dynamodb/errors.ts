@@ -2,13 +2,13 @@ import { BackendError, CacheVaultError, type CacheVaultErrorOptions } from '../e
 
 /** The local DynamoDB engine (DynamoDB Local on Java) could not be started or stopped. */
 export class DynamoDbLocalError extends CacheVaultError {
-  override readonly name = 'DynamoDbLocalError';
+  override name = 'DynamoDbLocalError';
   override readonly code = 'DYNAMODB_LOCAL_FAILED';
 }
 
 /** Base of every DynamoDB failure cachevault reports; `tableName` says which table. */
 export class DynamoDBError extends BackendError {
-  override readonly name: string = 'DynamoDBError';
+  override name = 'DynamoDBError';
   override readonly code: string = 'DYNAMODB_ERROR';
   readonly tableName: string;
   constructor(tableName: string, message: string, options: CacheVaultErrorOptions = {}) {
@@ -19,7 +19,7 @@ export class DynamoDBError extends BackendError {
 
 /** The table does not exist (ResourceNotFoundException). */
 export class TableNotFoundError extends DynamoDBError {
-  override readonly name = 'TableNotFoundError';
+  override name = 'TableNotFoundError';
   override readonly code = 'DYNAMODB_TABLE_NOT_FOUND';
   constructor(tableName: string, options: CacheVaultErrorOptions = {}) {
     super(tableName, `DynamoDB table "${tableName}" does not exist (or is not in this region/account).`, {
@@ -33,7 +33,7 @@ export class TableNotFoundError extends DynamoDBError {
 
 /** The caller's IAM identity may not perform `action` on the table. */
 export class DynamoDBAccessDeniedError extends DynamoDBError {
-  override readonly name = 'DynamoDBAccessDeniedError';
+  override name = 'DynamoDBAccessDeniedError';
   override readonly code = 'DYNAMODB_ACCESS_DENIED';
   readonly action: string;
   constructor(tableName: string, action: string, options: CacheVaultErrorOptions = {}) {
@@ -50,7 +50,7 @@ export class DynamoDBAccessDeniedError extends DynamoDBError {
 
 /** Requests were still throttled after the SDK's retries. */
 export class DynamoDBThrottledError extends DynamoDBError {
-  override readonly name = 'DynamoDBThrottledError';
+  override name = 'DynamoDBThrottledError';
   override readonly code = 'DYNAMODB_THROTTLED';
   /** Capacity units this client consumed on the table before giving up (from ReturnConsumedCapacity). */
   readonly consumedCapacity: number;
@@ -73,7 +73,7 @@ export class DynamoDBThrottledError extends DynamoDBError {
 
 /** A batch left items unprocessed past `batchRetryDeadlineMs`; none were silently dropped. */
 export class UnprocessedBatchError extends DynamoDBError {
-  override readonly name = 'UnprocessedBatchError';
+  override name = 'UnprocessedBatchError';
   override readonly code = 'DYNAMODB_UNPROCESSED_ITEMS';
   /** How many items (reads or writes) were still unprocessed when the deadline passed. */
   readonly remaining: number;
@@ -93,7 +93,7 @@ export class UnprocessedBatchError extends DynamoDBError {
 
 /** An existing table does not have the layout cachevault needs. */
 export class TableSchemaMismatchError extends DynamoDBError {
-  override readonly name = 'TableSchemaMismatchError';
+  override name = 'TableSchemaMismatchError';
   override readonly code = 'DYNAMODB_TABLE_MISMATCH';
   readonly problems: readonly string[];
   constructor(tableName: string, problems: readonly string[], options: CacheVaultErrorOptions = {}) {
@@ -107,7 +107,7 @@ export class TableSchemaMismatchError extends DynamoDBError {
 
 /** Nothing answered at the endpoint: connection refused, DNS failure, network unreachable. */
 export class EndpointUnreachableError extends DynamoDBError {
-  override readonly name = 'EndpointUnreachableError';
+  override name = 'EndpointUnreachableError';
   override readonly code = 'ENDPOINT_UNREACHABLE';
   readonly endpoint: string | undefined;
   constructor(tableName: string, endpoint: string | undefined, reason: string, options: CacheVaultErrorOptions = {}) {
@@ -125,7 +125,7 @@ export class EndpointUnreachableError extends DynamoDBError {
 
 /** The endpoint accepted the connection (or the connection attempt hung) but did not answer in time. */
 export class EndpointTimeoutError extends DynamoDBError {
-  override readonly name = 'EndpointTimeoutError';
+  override name = 'EndpointTimeoutError';
   override readonly code = 'ENDPOINT_TIMEOUT';
   constructor(tableName: string, action: string, options: CacheVaultErrorOptions = {}) {
     super(tableName, `A request timed out: dynamodb:${action} on table "${tableName}".`, {
@@ -137,7 +137,7 @@ export class EndpointTimeoutError extends DynamoDBError {
 
 /** The AWS SDK found no credentials, or the ones it found are expired or not valid. */
 export class AwsCredentialsMissingError extends DynamoDBError {
-  override readonly name = 'AwsCredentialsMissingError';
+  override name = 'AwsCredentialsMissingError';
   override readonly code = 'AWS_CREDENTIALS_MISSING';
   constructor(tableName: string, problem: 'missing' | 'expired' | 'invalid', options: CacheVaultErrorOptions = {}) {
     const what = { missing: 'No AWS credentials were found.', expired: 'The AWS credentials have expired.', invalid: 'AWS rejected the credentials (unknown access key or bad signature).' }[problem];
@@ -154,7 +154,7 @@ export class AwsCredentialsMissingError extends DynamoDBError {
 
 /** The SDK could not determine a region (no dynamodb.region, AWS_REGION or profile region). */
 export class AwsRegionMissingError extends DynamoDBError {
-  override readonly name = 'AwsRegionMissingError';
+  override name = 'AwsRegionMissingError';
   override readonly code = 'AWS_REGION_MISSING';
   constructor(tableName: string, options: CacheVaultErrorOptions = {}) {
     super(tableName, `No AWS region is set for DynamoDB table "${tableName}".`, {

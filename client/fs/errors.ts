@@ -6,7 +6,7 @@ import { CacheVaultError, type CacheVaultErrorOptions } from '../errors';
  * message names the path and why; the hint says how to fix it.
  */
 export class UnsafePathError extends CacheVaultError {
-  override readonly name = 'UnsafePathError';
+  override name = 'UnsafePathError';
   override readonly code = 'UNSAFE_PATH';
   readonly path: string;
   constructor(path: string, reason: string, hint: string, options: CacheVaultErrorOptions = {}) {

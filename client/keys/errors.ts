@@ -37,7 +37,7 @@ const NOT_AN_OUTAGE: ReadonlySet<KeyProviderFailure> = new Set([
 
 /** One provider operation failed; `failure` says why, `hint` what to do. */
 export class KeyProviderError extends CacheVaultError {
-  override readonly name = 'KeyProviderError';
+  override name = 'KeyProviderError';
   override readonly code: string = 'KEY_PROVIDER_FAILED';
   readonly provider: KeyProviderName;
   readonly failure: KeyProviderFailure;
@@ -83,7 +83,7 @@ export const PROVIDER_FIX: Readonly<Record<KeyProviderName, string>> = {
 
 /** No configured provider could supply or unwrap a key. Lists every provider tried. */
 export class NoKeyProviderError extends KeyUnavailableError {
-  override readonly name = 'NoKeyProviderError';
+  override name = 'NoKeyProviderError';
   override readonly code = 'NO_KEY_PROVIDER';
   readonly attempts: readonly ProviderAttempt[];
 
@@ -104,13 +104,13 @@ export class NoKeyProviderError extends KeyUnavailableError {
 
 /** The key manifest could not be read, parsed or written. */
 export class ManifestError extends CacheVaultError {
-  override readonly name = 'ManifestError';
+  override name = 'ManifestError';
   override readonly code = 'KEY_MANIFEST_FAILED';
 }
 
 /** An operation does not fit the key version's state (e.g. retiring the active version). */
 export class KeyStateError extends CacheVaultError {
-  override readonly name = 'KeyStateError';
+  override name = 'KeyStateError';
   override readonly code = 'KEY_STATE_INVALID';
 }
 
@@ -119,7 +119,7 @@ export class KeyStateError extends CacheVaultError {
  * unreadable misses. `entries` is how many the scan found.
  */
 export class KeyVersionInUseError extends CacheVaultError {
-  override readonly name = 'KeyVersionInUseError';
+  override name = 'KeyVersionInUseError';
   override readonly code = 'KEY_VERSION_IN_USE';
   readonly keyId: string;
   readonly entries: number;
@@ -135,7 +135,7 @@ export class KeyVersionInUseError extends CacheVaultError {
 
 /** A key backup did not open: wrong passphrase or damaged bytes (indistinguishable by design). */
 export class BackupPassphraseError extends CacheVaultError {
-  override readonly name = 'BackupPassphraseError';
+  override name = 'BackupPassphraseError';
   override readonly code = 'KEY_BACKUP_PASSPHRASE';
   constructor(options: CacheVaultErrorOptions = {}) {
     super('The key backup could not be opened: the passphrase is wrong or the backup is damaged.', {
@@ -147,13 +147,13 @@ export class BackupPassphraseError extends CacheVaultError {
 
 /** Bytes that are not a cachevault key backup, or one from a newer version. */
 export class BackupFormatError extends CacheVaultError {
-  override readonly name = 'BackupFormatError';
+  override name = 'BackupFormatError';
   override readonly code = 'KEY_BACKUP_FORMAT';
 }
 
 /** A Secrets Manager rotation step failed; `step` names which. */
 export class RotationStepError extends CacheVaultError {
-  override readonly name = 'RotationStepError';
+  override name = 'RotationStepError';
   override readonly code = 'KEY_ROTATION_STEP_FAILED';
   readonly step: string;
   constructor(step: string, message: string, options: CacheVaultErrorOptions = {}) {
@@ -167,7 +167,7 @@ export class RotationStepError extends CacheVaultError {
  * where it came from (an environment variable, a keyring entry), never its bytes.
  */
 export class WeakRootKeyError extends CacheVaultError {
-  override readonly name = 'WeakRootKeyError';
+  override name = 'WeakRootKeyError';
   override readonly code = 'ROOT_KEY_WEAK';
   readonly source: string;
   constructor(source: string, why: string) {
@@ -186,7 +186,7 @@ export class WeakRootKeyError extends CacheVaultError {
  * other client uses. A KeyUnavailableError, so a read under it is a counted miss, never a crash.
  */
 export class RootKeyMismatchError extends KeyUnavailableError {
-  override readonly name = 'RootKeyMismatchError';
+  override name = 'RootKeyMismatchError';
   override readonly code = 'ROOT_KEY_MISMATCH';
   constructor(what: string, keyId?: string, options: CacheVaultErrorOptions = {}) {
     super(`${what}: the configured root key is not the one it was made under.`, keyId, {
@@ -218,7 +218,7 @@ export type ManifestIntegrityFailure = (typeof ManifestIntegrityFailure)[keyof t
  * KeyUnavailableError, so reads under it are counted misses.
  */
 export class ManifestIntegrityError extends KeyUnavailableError {
-  override readonly name = 'ManifestIntegrityError';
+  override name = 'ManifestIntegrityError';
   override readonly code: string;
   readonly failure: ManifestIntegrityFailure;
   constructor(failure: ManifestIntegrityFailure, message: string, options: CacheVaultErrorOptions & { keyId?: string } = {}) {
@@ -233,7 +233,7 @@ export class ManifestIntegrityError extends KeyUnavailableError {
  * decrypting under a key the manifest names would let whoever writes the manifest choose the key.
  */
 export class KmsKeyMismatchError extends KeyUnavailableError {
-  override readonly name = 'KmsKeyMismatchError';
+  override name = 'KmsKeyMismatchError';
   override readonly code = 'KMS_KEY_MISMATCH';
   constructor(keyId: string, wrappedUnder: string, configured: string) {
     super(`Data key ${keyId} is wrapped under KMS key ${wrappedUnder}, not the configured key ${configured}.`, keyId, {

@@ -42,7 +42,7 @@ export interface LocalStack {
 
 /** Another `npm start` already runs on this project directory. */
 export class LocalStackRunningError extends CacheVaultError {
-  override readonly name = 'LocalStackRunningError';
+  override name = 'LocalStackRunningError';
   override readonly code = 'LOCAL_STACK_RUNNING';
   constructor(pid: number, configPath: string) {
     super(`The local stack is already running here (process ${pid}).`, {

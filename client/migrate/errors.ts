@@ -2,7 +2,7 @@ import { CacheVaultError, type CacheVaultErrorOptions } from '../errors';
 
 /** A migration or re-encryption sweep could not start, continue or finish. */
 export class MigrationError extends CacheVaultError {
-  override readonly name: string = 'MigrationError';
+  override name = 'MigrationError';
   override readonly code: string = 'MIGRATION_FAILED';
 }
 
@@ -11,7 +11,7 @@ export class MigrationError extends CacheVaultError {
  * encryption or options), so resuming from it would mix two migrations.
  */
 export class PlanMismatchError extends MigrationError {
-  override readonly name = 'PlanMismatchError';
+  override name = 'PlanMismatchError';
   override readonly code = 'MIGRATION_PLAN_MISMATCH';
   constructor(stateDir: string, expected: string, found: string, foundDescription: string) {
     super(`The checkpoint in ${stateDir} was written for a different plan (${foundDescription}); refusing to resume it with this one.`, {
@@ -23,7 +23,7 @@ export class PlanMismatchError extends MigrationError {
 
 /** A previous run in the state directory is unfinished and the caller did not ask to resume it. */
 export class MigrationInProgressError extends MigrationError {
-  override readonly name = 'MigrationInProgressError';
+  override name = 'MigrationInProgressError';
   override readonly code = 'MIGRATION_IN_PROGRESS';
   constructor(stateDir: string) {
     super(`An unfinished run is recorded in ${stateDir}.`, {
@@ -35,7 +35,7 @@ export class MigrationInProgressError extends MigrationError {
 
 /** Another process holds the state directory (a second copy of the same migration, or a rollback during a run). */
 export class MigrationLockedError extends MigrationError {
-  override readonly name = 'MigrationLockedError';
+  override name = 'MigrationLockedError';
   override readonly code = 'MIGRATION_LOCKED';
   constructor(stateDir: string, lockPath: string, pid: number | undefined, host: string | undefined) {
     super(`The state directory ${stateDir} is in use${pid === undefined ? '' : ` by process ${pid} on ${host}`}.`, {
@@ -47,7 +47,7 @@ export class MigrationLockedError extends MigrationError {
 
 /** Checkpoint or journal files are unreadable (not written by this version, or damaged by hand). */
 export class MigrationStateError extends MigrationError {
-  override readonly name = 'MigrationStateError';
+  override name = 'MigrationStateError';
   override readonly code = 'MIGRATION_STATE_INVALID';
   constructor(path: string, reason: string, options: CacheVaultErrorOptions = {}) {
     super(`Migration state file ${path} cannot be used: ${reason}.`, {
@@ -60,7 +60,7 @@ export class MigrationStateError extends MigrationError {
 
 /** The destination did not take a whole batch (for example, a hybrid write that reached only local tiers). */
 export class MigrationWriteError extends MigrationError {
-  override readonly name = 'MigrationWriteError';
+  override name = 'MigrationWriteError';
   override readonly code = 'MIGRATION_WRITE_INCOMPLETE';
   constructor(destination: string, reason: string, options: CacheVaultErrorOptions = {}) {
     super(`The ${destination} destination did not take a whole batch: ${reason}.`, {
@@ -73,7 +73,7 @@ export class MigrationWriteError extends MigrationError {
 
 /** A backend spec (`file:./dir`, `dynamodb:TABLE?region=...`, `memory:`) could not be parsed. */
 export class BackendSpecError extends CacheVaultError {
-  override readonly name = 'BackendSpecError';
+  override name = 'BackendSpecError';
   override readonly code = 'BACKEND_SPEC_INVALID';
   constructor(spec: string, reason: string) {
     super(`Invalid backend spec ${JSON.stringify(redactSpec(spec))}: ${reason}.`, {

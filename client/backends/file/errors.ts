@@ -2,7 +2,7 @@ import { BackendError, type CacheVaultErrorOptions } from '../../errors';
 
 /** Another process held the cache's write lock for longer than `busyTimeoutMs`. */
 export class FileCacheBusyError extends BackendError {
-  override readonly name = 'FileCacheBusyError';
+  override name = 'FileCacheBusyError';
   override readonly code = 'FILE_CACHE_BUSY';
   constructor(dir: string, operation: string, busyTimeoutMs: number, options: CacheVaultErrorOptions = {}) {
     super('file', `The file cache in ${dir} stayed locked by another process for ${busyTimeoutMs} ms (${operation}).`, {
@@ -51,7 +51,7 @@ export function fileBackendError(err: unknown, dir: string, operation: string, f
  * destroy another program's data.
  */
 export class ForeignDatabaseError extends BackendError {
-  override readonly name = 'ForeignDatabaseError';
+  override name = 'ForeignDatabaseError';
   override readonly code = 'FILE_CACHE_FOREIGN_DB';
   readonly path: string;
   constructor(path: string, detail: string, options: CacheVaultErrorOptions = {}) {
@@ -70,7 +70,7 @@ export class ForeignDatabaseError extends BackendError {
  * keep (by running the older version) or to discard, explicitly.
  */
 export class FileCacheSchemaError extends BackendError {
-  override readonly name = 'FileCacheSchemaError';
+  override name = 'FileCacheSchemaError';
   override readonly code = 'FILE_CACHE_SCHEMA_UNMIGRATABLE';
   readonly path: string;
   readonly found: number;

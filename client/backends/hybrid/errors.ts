@@ -8,7 +8,7 @@ export type TierFailureKind = 'error' | 'timeout' | 'breaker-open';
  * `strict: true`; otherwise the hybrid degrades to the tiers that answered and reports it.
  */
 export class TierUnavailableError extends BackendError {
-  override readonly name = 'TierUnavailableError';
+  override name = 'TierUnavailableError';
   override readonly code = 'TIER_UNAVAILABLE';
   readonly tier: string;
   readonly kind: TierFailureKind;
@@ -28,7 +28,7 @@ export class TierUnavailableError extends BackendError {
 
 /** One call to one tier took longer than its timeout; the call itself may still complete. */
 export class TierTimeoutError extends BackendError {
-  override readonly name = 'TierTimeoutError';
+  override name = 'TierTimeoutError';
   override readonly code = 'TIER_TIMEOUT';
   readonly tier: string;
   readonly timeoutMs: number;
@@ -44,7 +44,7 @@ export class TierTimeoutError extends BackendError {
 
 /** No backend could be started from the configuration (and no fallback could either). */
 export class BackendStartError extends BackendError {
-  override readonly name = 'BackendStartError';
+  override name = 'BackendStartError';
   override readonly code = 'BACKEND_START_FAILED';
   constructor(backend: string, message: string, options: CacheVaultErrorOptions = {}) {
     super(backend, message, options);
