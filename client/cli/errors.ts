@@ -16,17 +16,6 @@ export class UsageError extends CacheVaultError {
   }
 }
 
-/** A feature this machine cannot provide (no keyring, no AWS credentials, no Java). Exit 1. */
-export class FeatureUnavailableError extends CacheVaultError {
-  override name = 'FeatureUnavailableError';
-  override readonly code = 'FEATURE_UNAVAILABLE';
-  readonly feature: string;
-  constructor(feature: string, message: string, options: CacheVaultErrorOptions = {}) {
-    super(message, options);
-    this.feature = feature;
-  }
-}
-
 /** The user declined a confirmation prompt (or none could be shown). Exit 1, nothing changed. */
 export class NotConfirmedError extends CacheVaultError {
   override name = 'NotConfirmedError';

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { TableNotFoundError } from '../../client/dynamodb/errors';
 import { CacheVaultError, InvalidArgumentError } from '../../client/errors';
+import { ManifestIntegrityError, ManifestIntegrityFailure } from '../../client/keys/errors';
 
 /**
  * Every error class of the client and the Lambdas, found in the source: a class added later is
@@ -101,6 +102,22 @@ describe('error classes', () => {
       expect({ className: c.className, sharedWith: codes.get(code) }).toEqual({ className: c.className, sharedWith: undefined });
       codes.set(code, c.className);
     }
+  });
+
+  it('documents every code in docs/, where a user who meets it looks it up', () => {
+    const docs = readdirSync(join(ROOT, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => readFileSync(join(ROOT, 'docs', f), 'utf8'))
+      .join('\n');
+    // The base is never thrown as itself; ManifestIntegrityError's code is MANIFEST_ and its failure.
+    const undocumented = CLASSES.filter((c) => c.className !== 'CacheVaultError' && c.className !== 'ManifestIntegrityError')
+      .map((c) => {
+        const ctor = load(c);
+        return new ctor(...argsFor(c.className, ctor)).code;
+      })
+      .filter((code) => !docs.includes(`\`${code}\``));
+    expect(undocumented).toEqual([]);
+    for (const failure of Object.values(ManifestIntegrityFailure)) expect(docs).toContain(`\`${new ManifestIntegrityError(failure, 'm').code}\``);
   });
 
   it('keeps a cause and a caller hint through a subclass constructor', () => {
