@@ -10,6 +10,7 @@ import type { KeyManager } from './keys/keyManager';
 import type { KeyProvider } from './keys/keyProvider';
 import type { ManifestStore } from './keys/manifestStore';
 import { createLogger, toLogger, warnOnce, type LoggerLike } from './logger';
+import { hasLocalRootKey, isRemoteProvider, keyProviderConfigWarnings, keyProviderDefinition } from './keys/providerRegistry';
 import { loadOptional } from './optionalDependency';
 import type { Clock, Logger } from './types';
 
@@ -191,7 +192,7 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
     if (!loaded.sources.has('keys.providers')) {
       // The default chain has the keyring "where reachable": on a server with the module
       // installed but no keyring daemon, it would only be a provider that is always down.
-      const reachable = await Promise.all(keyProviders.map(async (p) => p.name !== 'keyring' || (await p.probe().catch(() => ({ ok: false }))).ok));
+      const reachable = await Promise.all(keyProviders.map(async (p) => !keyProviderDefinition(p.name).probeBeforeDefault || (await p.probe().catch(() => ({ ok: false }))).ok));
       if (reachable.includes(false) && reachable.includes(true)) {
         keyProviders = keyProviders.filter((_, i) => reachable[i]);
         config = { ...config, keys: { ...config.keys, providers: keyProviders.map((p) => p.name) } };
@@ -251,7 +252,7 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
   // other machines cannot read entries sealed under such a key, so they stay off the shared
   // tier. A keyring-only setup (the local default) has no other machines to protect.
   const keyManager = keys;
-  const sharesKeys = config.keys.manifest.store === 'secretsmanager' || config.keys.providers.includes('kms');
+  const sharesKeys = config.keys.manifest.store === 'secretsmanager' || config.keys.providers.some(isRemoteProvider);
   const isLocalOnly = keyManager && sharesKeys ? (entry: { keyId: string }) => keyManager.isLocalOnly(entry.keyId) : undefined;
   const { createBackend } = require('./backends/backendFactory') as typeof import('./backends/backendFactory');
   let created: Awaited<ReturnType<typeof createBackend>>;
@@ -263,10 +264,14 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
     throw err;
   }
   warnings.push(...created.warnings);
-  // The env provider logs its own warning when it is used, which is when it matters; the
+  // A provider that logs its own warning when it is used (env), which is when it matters: the
   // config's version of it stays in `warnings` without being logged a second time.
-  const usedEnv = config.encryption.enabled && config.keys.providers.includes('env');
-  for (const warning of warnings) if (!(usedEnv && warning.startsWith('The env key provider'))) warnOnce(logger, warning);
+  const loggedByProvider = new Set(
+    config.encryption.enabled
+      ? keyProviderConfigWarnings(config.keys, { explicit: loaded.sources.has('keys.providers'), env: load.env ?? process.env }).filter((w) => w.loggedWhenUsed).map((w) => w.message)
+      : [],
+  );
+  for (const warning of warnings) if (!loggedByProvider.has(warning)) warnOnce(logger, warning);
 
   const { compressionTransform } = require('./core/compression') as typeof import('./core/compression');
   const lease = created.lease;
@@ -279,6 +284,8 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
       transforms: config.compression.enabled ? [compressionTransform({ thresholdBytes: config.compression.thresholdBytes })] : [],
       lease,
       strict: config.hybrid.strict,
+      tagVersionCacheMs: config.tags.versionCacheMs,
+      tagVersionTtlMs: config.tags.versionTtlMs,
       clock: runtime.clock,
       logger,
     },
@@ -383,7 +390,7 @@ export function auditLogPath(config: AdvancedCacheConfig): string {
  */
 export function auditParts(keys: KeyManager, config: AdvancedCacheConfig): { keys: AuditKeySource; anchor: AuditAnchor | undefined } {
   const { auditKeysFromKeyManager, manifestAuditAnchor } = require('./audit/auditKeys') as typeof import('./audit/auditKeys');
-  const localRoot = config.keys.providers.some((p) => p === 'keyring' || p === 'env');
+  const localRoot = config.keys.providers.some(hasLocalRootKey);
   return {
     keys: auditKeysFromKeyManager(keys, { localRoot }),
     anchor: config.keys.manifest.store === 'file' ? manifestAuditAnchor(keys) : undefined,

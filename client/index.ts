@@ -21,6 +21,7 @@ export {
   type CacheManagerOptions,
   type CacheStats,
   type ExpiryOptions,
+  type SetOptions,
   type Lookup,
   type WrapOptions,
 } from './core/cacheManager';

@@ -253,6 +253,14 @@ export class HybridBackend extends BaseBackend {
     return this.tiers.map((t) => t.name);
   }
 
+  /**
+   * The last tier, which every instance reads (the shared one, or the most durable local one):
+   * where state that must be the same for all instances, such as tag versions, is kept.
+   */
+  get sharedTier(): CacheBackend {
+    return this.tiers[this.tiers.length - 1]!.backend;
+  }
+
   // ---- reads --------------------------------------------------------------------------------
 
   /** The hot path: a fresh hit in the first tier returns without the bookkeeping of a read-through. */

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors';
 import { defaultKeyProviders } from '../keys/createKeyProviders';
+import { keyProviderConfigWarnings } from '../keys/providerRegistry';
 import { defaultCacheDir, regionFromEnv } from './platformDefaults';
 import { isSecretPath, jsonSyntaxLocation, redactConfigValue, redactText, REDACTED } from './redact';
 import { AdvancedCacheConfig, type CacheConfigInput } from './schema';
@@ -231,8 +232,7 @@ function withEnvironmentDefaults(merged: Record<string, unknown>, env: NodeJS.Pr
   }
   const keys = isPlainObject(out.keys) ? { ...out.keys } : out.keys === undefined ? {} : undefined;
   if (keys && keys.providers === undefined) {
-    const kms = isPlainObject(keys.kms) ? keys.kms : {};
-    out.keys = { ...keys, providers: defaultKeyProviders({ kms: { keyId: typeof kms.keyId === 'string' ? kms.keyId : undefined } }, env) };
+    out.keys = { ...keys, providers: defaultKeyProviders(keys, env) };
   }
   return out;
 }
@@ -243,8 +243,8 @@ function insecureSettings(config: AdvancedCacheConfig, sources: ReadonlyMap<stri
   if (!config.encryption.enabled && shared) {
     out.push('Encryption is disabled on a shared backend (DynamoDB): anyone who can read the table can read cached values.');
   }
-  if (config.encryption.enabled && config.keys.providers.includes('env') && (sources.has('keys.providers') || env[config.keys.envKey.variable])) {
-    out.push(`The env key provider reads a key from ${config.keys.envKey.variable}; environment variables leak more easily than a keyring or KMS.`);
+  if (config.encryption.enabled) {
+    out.push(...keyProviderConfigWarnings(config.keys, { explicit: sources.has('keys.providers'), env }).map((w) => w.message));
   }
   return out;
 }

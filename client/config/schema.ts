@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { looksLikeSecret } from './redact';
+import { KEY_PROVIDER_NAMES, keyProviderConfigShape } from '../keys/providerRegistry';
 
 /**
  * The whole configuration, validated with zod. Every field has a default, so `{}` is a valid
@@ -89,7 +89,8 @@ export const HybridConfig = z.strictObject({
   durableReplays: z.boolean().default(true),
 });
 
-export const KeyProviderName = z.enum(['kms', 'keyring', 'env']);
+/** The key provider names, from the provider registry (client/keys/providerRegistry.ts). */
+export const KeyProviderName = z.enum(KEY_PROVIDER_NAMES);
 export type KeyProviderName = z.infer<typeof KeyProviderName>;
 
 export const KeysConfig = z.strictObject({
@@ -113,41 +114,8 @@ export const KeysConfig = z.strictObject({
       region: z.string().min(1).optional(),
     })
     .default({ store: 'file' }),
-  kms: z
-    .strictObject({
-      /** KMS key id, ARN or alias (`alias/...`). */
-      keyId: z.string().min(1).optional(),
-      /**
-       * An HMAC_256 KMS key that MACs the key manifest (GenerateMac by the rotation role, VerifyMac
-       * by clients). Required to seal a manifest kept in Secrets Manager; see docs/key-management.md.
-       */
-      macKeyId: z.string().min(1).optional(),
-      region: z.string().min(1).optional(),
-      endpoint: z.url().optional(),
-      /** Plaintext data keys are cached at most this long. */
-      cacheMaxAgeMs: positiveInt.default(300_000),
-      /** ... and for at most this many uses. */
-      cacheMaxUses: positiveInt.default(1_000_000),
-    })
-    .default({ cacheMaxAgeMs: 300_000, cacheMaxUses: 1_000_000 }),
-  keyring: z
-    .strictObject({
-      service: z.string().min(1).default('cachevault'),
-      account: z.string().min(1).default('root-key'),
-      /** Linux store: `secret-service` persists; the kernel `keyutils` keyring is lost on reboot. */
-      linuxStore: z.enum(['secret-service', 'keyutils', 'auto']).default('secret-service'),
-    })
-    .default({ service: 'cachevault', account: 'root-key', linuxStore: 'secret-service' }),
-  envKey: z
-    .strictObject({
-      /** Name of the environment variable holding a base64 256-bit key (provider `env`). */
-      variable: z
-        .string()
-        .regex(/^[A-Z_][A-Z0-9_]*$/, 'the NAME of an environment variable (A-Z, 0-9, _), not the key itself')
-        .refine((v) => !looksLikeSecret(v), 'looks like a key, not the name of an environment variable: put the key in the environment and its variable name here')
-        .default('CACHEVAULT_KEY'),
-    })
-    .default({ variable: 'CACHEVAULT_KEY' }),
+  /** Each provider's own section (`kms`, `keyring`, `envKey`): see client/keys/providerRegistry.ts. */
+  ...keyProviderConfigShape,
   /** Also wrap each data key under the local root key, so reads survive a KMS outage. */
   wrapLocally: z.boolean().default(true),
   /** Rotation policy: key versions older than this are flagged by `audit report`. */
@@ -170,6 +138,14 @@ export const EncryptionConfig = z.strictObject({
 export const CompressionConfig = z.strictObject({
   enabled: z.boolean().default(true),
   thresholdBytes: positiveInt.default(1024),
+});
+
+/** Tag invalidation (docs/caching.md): how long tag versions are trusted and kept. */
+export const TagsConfig = z.strictObject({
+  /** How long an instance trusts a tag version it read; bounds how late another instance sees an invalidation. */
+  versionCacheMs: z.number().int().nonnegative().default(1_000),
+  /** Lifetime of a tag's version item. */
+  versionTtlMs: positiveInt.default(2_592_000_000),
 });
 
 export const LoggingConfig = z.strictObject({
@@ -196,6 +172,7 @@ export const AdvancedCacheConfig = z.strictObject({
   encryption: EncryptionConfig.default(EncryptionConfig.parse({})),
   keys: KeysConfig.default(KeysConfig.parse({})),
   compression: CompressionConfig.default(CompressionConfig.parse({})),
+  tags: TagsConfig.default(TagsConfig.parse({})),
   logging: LoggingConfig.default(LoggingConfig.parse({})),
   audit: AuditConfig.default(AuditConfig.parse({})),
 });

@@ -5,10 +5,16 @@ import type { EncryptionProvider } from '../crypto/encryptionProvider';
 import { checkWellFormed } from '../crypto/envelope';
 import { silentLogger } from '../logger';
 import type { BackendStats, Clock, EntryIdentity, HealthReport, Logger, StoredEntry, TierFailure, WriteResult } from '../types';
+import { frameEntry, unframeEntry, type EntryMeta } from './entryMeta';
+import { LoaderTimeoutError } from './errors';
 import { msgpackSerializer, type Serializer } from './serializer';
 import { SingleFlight } from './singleFlight';
+import { TAG_NAMESPACE, TagVersions } from './tagVersions';
 import type { ValueTransform } from './valueTransform';
 import type { StampedeLease } from './stampedeLease';
+import { awaitLoad, refreshDue, ttlFor, withinGrace, WRAP_OPTIONS, wrapPolicy, type StaleReason, type WrapOptions, type WrapPolicy } from './wrapPolicy';
+
+export type { WrapOptions } from './wrapPolicy';
 
 /** Expiry for one write: a relative TTL, an absolute time, or the manager's default. */
 export type ExpiryOptions =
@@ -16,9 +22,10 @@ export type ExpiryOptions =
   | { readonly expiresAt: number | null; readonly ttlMs?: never }
   | { readonly ttlMs?: undefined; readonly expiresAt?: undefined };
 
-export type WrapOptions = ExpiryOptions & {
-  /** Ask the cross-instance lease (if configured) so one machine computes. @default true */
-  readonly useLease?: boolean;
+/** Options of `set`: the expiry, and tags for `invalidateTags`. */
+export type SetOptions = ExpiryOptions & {
+  /** Tags to record with the value; `invalidateTags` of any of them makes the entry a miss. @default none */
+  readonly tags?: readonly string[];
 };
 
 export interface CacheManagerOptions {
@@ -50,6 +57,23 @@ export interface CacheManagerOptions {
   readonly clock?: Clock;
   /** @default a silent logger */
   readonly logger?: Logger;
+  /**
+   * How long a tag version read from storage is trusted before it is read again: an
+   * `invalidateTags` on another instance takes effect here within this window (on this instance,
+   * at once). Shorter means fresher tags and more reads of the tag items. @default 1000
+   */
+  readonly tagVersionCacheMs?: number;
+  /**
+   * Lifetime of a tag's version item; an entry tagged with it that outlives the item reads as a
+   * miss after it (items are written at least as long-lived as the entry that first used them).
+   * @default 2592000000 (30 days)
+   */
+  readonly tagVersionTtlMs?: number;
+  /**
+   * Where tag versions are kept. @default the backend's shared tier (a hybrid's last tier: the
+   * DynamoDB table, or the file tier), else the backend itself
+   */
+  readonly tagBackend?: CacheBackend;
 }
 
 /** Manager-level counters; the backend's own counters are under `backend`. */
@@ -66,6 +90,12 @@ export interface CacheStats {
   keyUnavailable: number;
   /** Writes that reached only some tiers (a shared tier down). */
   degradedWrites: number;
+  /** Reads that found an entry invalidated by `invalidateTags` (counted as misses too). */
+  tagInvalidated: number;
+  /** `wrap` calls that served a value past its expiry (within `graceMs`) because the loader failed or was slow. */
+  staleServed: number;
+  /** Background loads started by `refreshAheadMs`. */
+  refreshes: number;
   bytesRead: number;
   bytesWritten: number;
   backend: BackendStats;
@@ -86,7 +116,28 @@ interface SharedState {
   readonly loggedReasons: Set<string>;
   /** Entries already verified and decoded, by object identity (see VERIFIED_REUSE_MS). */
   readonly verified: VerifiedEntries;
+  /** Tag versions, created on first use of tags, and the manager of their items. */
+  tags: TagVersions | undefined;
+  tagItems?: CacheManager;
+  /** Loads running after their callers were answered (refresh-ahead, loads past a soft timeout). */
+  readonly background: Set<Promise<unknown>>;
+  /** Refreshes left to another instance (lease held elsewhere), by flight id: until when not to ask again. */
+  readonly refreshSkips: Map<string, number>;
 }
+
+/** Whether an entry's recorded tag versions are all current. */
+type TagCheck = 'current' | 'invalidated' | 'unreadable';
+
+/** What `decode` found: a Lookup, plus the entry's metadata when it carries any. */
+type Opened<T> = Lookup<T> & { readonly meta?: EntryMeta };
+
+/** What `wrap` found: a value to serve, a stale one usable within grace, or nothing. */
+type WrapRead<T> =
+  | { readonly kind: 'hit'; readonly value: T; readonly freshUntil: number | null }
+  | { readonly kind: 'stale'; readonly value: T }
+  | { readonly kind: 'miss' };
+
+const MISS: Lookup<never> = Object.freeze({ found: false, value: undefined, expiresAt: null });
 
 /**
  * What a successful decode leaves behind for the next read of the same entry object. Objects
@@ -100,6 +151,7 @@ interface VerifiedEntry {
   readonly primitive: unknown;
   /** The decoded object itself, kept only with `sharedValues`. */
   readonly shared?: { readonly value: unknown };
+  readonly meta: EntryMeta | undefined;
 }
 
 /**
@@ -146,6 +198,11 @@ class VerifiedEntries {
 }
 
 const DEFAULT_TTL_MS = 3_600_000;
+const DEFAULT_TAG_VERSION_CACHE_MS = 1_000;
+const DEFAULT_TAG_VERSION_TTL_MS = 30 * 86_400_000;
+const MAX_REFRESH_SKIPS = 10_000;
+/** After a failed refresh-ahead, hits of that key start no refresh for this long. */
+const REFRESH_RETRY_MS = 1_000;
 
 /**
  * The API apps use. Values go serialize -> transforms -> seal on the way down and back up on the
@@ -189,12 +246,17 @@ export class CacheManager {
     this.shared = shared ?? {
       counters: {
         hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, decryptFailures: 0,
-        keyUnavailable: 0, degradedWrites: 0, bytesRead: 0, bytesWritten: 0,
+        keyUnavailable: 0, degradedWrites: 0, tagInvalidated: 0, staleServed: 0, refreshes: 0, bytesRead: 0, bytesWritten: 0,
       },
       flights: new SingleFlight<unknown>(),
       loggedReasons: new Set<string>(),
       verified: new VerifiedEntries(),
+      tags: undefined,
+      background: new Set<Promise<unknown>>(),
+      refreshSkips: new Map<string, number>(),
     };
+    if (options.tagVersionCacheMs !== undefined) checkDuration(options.tagVersionCacheMs, 'tagVersionCacheMs', 0);
+    if (options.tagVersionTtlMs !== undefined) checkDuration(options.tagVersionTtlMs, 'tagVersionTtlMs', 1);
   }
 
   private readonly options: CacheManagerOptions;
@@ -216,6 +278,7 @@ export class CacheManager {
 
   /** Reads and decodes one entry (a failed read counts and reads as a miss); `pick` shapes the result. */
   private async readOne<T, R>(key: string, pick: (found: Lookup<T>) => R): Promise<R> {
+    // readOpened inlined: this is the one async frame of a memory hit.
     checkString(key, 'key');
     let entry: StoredEntry | undefined;
     try {
@@ -224,17 +287,53 @@ export class CacheManager {
       this.readFailed(err);
       entry = undefined;
     }
-    const found = this.decode<T>(entry, key);
-    return pick(found instanceof Promise ? await found : found);
+    const decoded = this.decode<T>(entry, key);
+    const judged = this.judge(key, decoded instanceof Promise ? await decoded : decoded);
+    return pick(judged instanceof Promise ? await judged : judged);
+  }
+
+  /** Reads and opens one entry, without judging its metadata; a failed read is a miss. */
+  private async readOpened<T>(key: string, from: CacheBackend = this.backend): Promise<Opened<T>> {
+    checkString(key, 'key');
+    let entry: StoredEntry | undefined;
+    try {
+      entry = await from.get(this.namespaceName, key);
+    } catch (err) {
+      this.readFailed(err);
+      entry = undefined;
+    }
+    const opened = this.decode<T>(entry, key);
+    return opened instanceof Promise ? await opened : opened;
   }
 
   async has(key: string): Promise<boolean> {
     return (await this.lookup(key)).found;
   }
 
-  async set<T>(key: string, value: T, options: ExpiryOptions = {}): Promise<WriteResult> {
-    checkOptions(options, 'set(key, value, options)', EXPIRY_OPTIONS);
-    const entry = await this.encode(key, value, this.expiryOf(options));
+  async set<T>(key: string, value: T, options: SetOptions = {}): Promise<WriteResult> {
+    checkOptions(options, 'set(key, value, options)', SET_OPTIONS);
+    const expiresAt = this.expiryOf(options);
+    checkString(key, 'key');
+    const meta = options.tags === undefined ? undefined : { tags: await this.tagVersions().forWrite(this.namespaceName, options.tags, expiresAt) };
+    return this.store(key, value, expiresAt, meta);
+  }
+
+  /**
+   * Invalidates every entry written under any of `tags` in this namespace, on every instance
+   * and tier: such entries read as misses from now on here, and on other instances within
+   * `tagVersionCacheMs`. One write per tag; entries are not touched (they are dropped lazily).
+   */
+  async invalidateTags(tags: readonly string[]): Promise<void> {
+    await this.tagVersions().invalidate(this.namespaceName, tags);
+  }
+
+  /** Resolves when background work (refresh-ahead loads, loads that outlived a soft timeout) has settled. */
+  async whenIdle(): Promise<void> {
+    while (this.shared.background.size > 0) await Promise.allSettled([...this.shared.background]);
+  }
+
+  private async store(key: string, value: unknown, expiresAt: number | null, meta: EntryMeta | undefined): Promise<WriteResult> {
+    const entry = await this.encode(key, value, expiresAt, meta);
     const result = await this.write(() => this.backend.set(entry));
     this.shared.counters.sets += 1;
     this.shared.counters.bytesWritten += entry.value.byteLength;
@@ -250,13 +349,20 @@ export class CacheManager {
       this.readFailed(err);
       entries = keys.map(() => undefined);
     }
-    return Promise.all(entries.map(async (entry, i) => (await this.decode<T>(entry, keys[i]!)).value));
+    return Promise.all(entries.map(async (entry, i) => (await this.judge(keys[i]!, await this.decode<T>(entry, keys[i]!))).value));
   }
 
-  async setMany<T>(items: readonly ({ readonly key: string; readonly value: T } & ExpiryOptions)[]): Promise<WriteResult> {
+  async setMany<T>(items: readonly ({ readonly key: string; readonly value: T } & SetOptions)[]): Promise<WriteResult> {
     if (!Array.isArray(items)) throw new TypeError(`cache.setMany(items) takes an array of { key, value, ttlMs? }, got ${describeArg(items)}.`);
     for (const item of items) checkOptions(item, 'setMany(items): each item', SET_MANY_ITEM);
-    const entries = await Promise.all(items.map((item) => this.encode(item.key, item.value, this.expiryOf(item))));
+    const entries = await Promise.all(
+      items.map(async (item) => {
+        const expiresAt = this.expiryOf(item);
+        // Items sharing tags share their reads of the tag versions (TagVersions batches them).
+        const meta = item.tags === undefined ? undefined : { tags: await this.tagVersions().forWrite(this.namespaceName, item.tags, expiresAt) };
+        return this.encode(item.key, item.value, expiresAt, meta);
+      }),
+    );
     const result = await this.write(() => this.backend.setMany(entries));
     this.shared.counters.sets += entries.length;
     for (const entry of entries) this.shared.counters.bytesWritten += entry.value.byteLength;
@@ -286,39 +392,168 @@ export class CacheManager {
    * Get-or-compute. Concurrent misses on one key in this process call `fn` once; with a
    * `lease` configured, concurrent misses across machines mostly do too (the lease is short and
    * a holder that dies only delays others until it lapses). A failed `fn` is not cached.
+   * Options (see WrapOptions): a TTL computed from the value, `shouldCache`, refresh-ahead,
+   * grace with soft and hard timeouts, negative caching and tags.
    */
-  async wrap<T>(key: string, fn: () => T | Promise<T>, options: WrapOptions = {}): Promise<T> {
+  async wrap<T>(key: string, fn: () => T | Promise<T>, options: WrapOptions<T> = {}): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError(`cache.wrap(key, fn, options): fn must be a function that computes the value, got ${describeArg(fn)}.`);
     checkOptions(options, 'wrap(key, fn, options)', WRAP_OPTIONS);
-    const cached = await this.lookup<T>(key);
-    if (cached.found) return cached.value as T;
-    const flightId = `${this.namespaceName}\u0000${key}`;
-    return this.shared.flights.run(flightId, async () => {
-      const lease = options.useLease === false ? undefined : this.lease;
-      if (!lease) return this.compute(key, fn, options);
-      const ref = { namespace: this.namespaceName, key };
-      const held = await lease.acquire(ref);
-      if (!held.acquired) {
-        const filled = await lease.waitFor(ref, () => this.lookup<T>(key));
-        if (filled?.found) return filled.value as T;
-      } else {
-        // Another machine may have stored the value between our miss and our lease.
-        const late = await this.lookup<T>(key);
-        if (late.found) {
-          await held.release();
-          return late.value as T;
-        }
-      }
-      try {
-        return await this.compute(key, fn, options);
-      } finally {
+    const policy = wrapPolicy(options);
+    const read = await this.readForWrap<T>(key, policy);
+    if (read.kind === 'hit') {
+      if (refreshDue(policy, read.freshUntil, this.clock())) this.refreshAhead(key, fn, policy, read.freshUntil!);
+      return read.value;
+    }
+    const load = this.shared.flights.run(flightIdOf(this.namespaceName, key), () => this.load(key, fn, policy)) as Promise<T>;
+    const stale = read.kind === 'stale' ? { value: read.value } : undefined;
+    try {
+      return await awaitLoad(load, stale, policy, (reason, err) => this.servedStale(load, reason, err));
+    } catch (err) {
+      // The loader keeps running past hardTimeoutMs; its value is still cached when it lands.
+      if (err instanceof LoaderTimeoutError) this.inBackground(load, 'a wrap loader that outlived hardTimeoutMs failed');
+      throw err;
+    }
+  }
+
+  /** The load behind a wrap miss: the lease dance (when there is a lease), then compute and store. */
+  private async load<T>(key: string, fn: () => T | Promise<T>, policy: WrapPolicy<T>): Promise<T> {
+    const lease = policy.useLease ? this.lease : undefined;
+    if (!lease) return this.compute(key, fn, policy);
+    const ref = { namespace: this.namespaceName, key };
+    const held = await lease.acquire(ref);
+    if (!held.acquired) {
+      const filled = await lease.waitFor(ref, () => this.wrapHit<T>(key, policy));
+      if (filled?.found) return filled.value as T;
+    } else {
+      // Another machine may have stored the value between our miss and our lease.
+      const late = await this.wrapHit<T>(key, policy);
+      if (late.found) {
         await held.release();
+        return late.value as T;
       }
-    }) as Promise<T>;
+    }
+    try {
+      return await this.compute(key, fn, policy);
+    } finally {
+      await held.release();
+    }
+  }
+
+  /**
+   * Starts one background load for a hit close to its expiry. One per key in this process (its
+   * own single-flight id, so a refresh never answers a miss); across instances the lease decides,
+   * and an instance that does not get it leaves the refresh to the holder: it does not ask
+   * again for the copy it hit (`freshUntil`), whose local copy may lag the refreshed one.
+   */
+  private refreshAhead<T>(key: string, fn: () => T | Promise<T>, policy: WrapPolicy<T>, freshUntil: number): void {
+    const id = `refresh\u0000${flightIdOf(this.namespaceName, key)}`;
+    if (this.shared.flights.has(id)) return;
+    const skips = this.shared.refreshSkips;
+    const skipUntil = skips.get(id);
+    if (skipUntil !== undefined) {
+      if (this.clock() < skipUntil) return;
+      skips.delete(id);
+    }
+    const skipUntilTime = (until: number) => {
+      if (skips.size >= MAX_REFRESH_SKIPS) skips.delete(skips.keys().next().value!);
+      skips.set(id, until);
+    };
+    const leftToOthers = () => skipUntilTime(freshUntil);
+    const refresh = this.shared.flights.run(id, async () => {
+      const lease = policy.useLease ? this.lease : undefined;
+      const held = lease ? await lease.acquire({ namespace: this.namespaceName, key }) : undefined;
+      if (held !== undefined && !held.acquired) return leftToOthers();
+      try {
+        // Another instance may have refreshed it since our hit (it held the lease before us): ask
+        // the shared tier, since a local tier may still hold the copy we hit.
+        if (held !== undefined) {
+          const now = await this.readForWrap<T>(key, policy, sharedTierOf(this.backend));
+          if (now.kind === 'hit' && !refreshDue(policy, now.freshUntil, this.clock())) return leftToOthers();
+        }
+        this.shared.counters.refreshes += 1;
+        try {
+          await this.compute(key, fn, policy);
+        } catch (err) {
+          // A failing loader is retried after a pause, not on every hit of the window.
+          skipUntilTime(this.clock() + REFRESH_RETRY_MS);
+          throw err;
+        }
+      } finally {
+        await held?.release();
+      }
+    });
+    this.inBackground(refresh, 'refresh-ahead failed; the cached value is served until it expires');
+  }
+
+  /** A stale value was served: count it, and keep the load that was given up on as background work. */
+  private servedStale(load: Promise<unknown>, reason: StaleReason, err: unknown): void {
+    this.shared.counters.staleServed += 1;
+    const fields = err === undefined ? { reason } : { reason, error: describeError(err) };
+    this.logOnce(`stale:${reason}`, fields, 'wrap served a value past its expiry (within graceMs)');
+    if (reason === 'loader-slow') this.inBackground(load, 'a wrap loader that outlived its soft timeout failed');
+  }
+
+  private inBackground(work: Promise<unknown>, failure: string): void {
+    const tracked = work.then(
+      () => undefined,
+      (err: unknown) => {
+        this.shared.counters.errors += 1;
+        this.logOnce(`background:${failure}`, { error: describeError(err) }, failure);
+      },
+    );
+    this.shared.background.add(tracked);
+    void tracked.finally(() => this.shared.background.delete(tracked));
+  }
+
+  /**
+   * Reads `key` for wrap: a fresh hit (negatively cached absences included), a value past its
+   * logical expiry still within this call's grace, or a miss. Counts hits and misses as `get` does.
+   */
+  private async readForWrap<T>(key: string, policy: WrapPolicy<T>, from: CacheBackend = this.backend): Promise<WrapRead<T>> {
+    const opened = await this.readOpened<T>(key, from);
+    if (!opened.found) {
+      this.countMiss();
+      return { kind: 'miss' };
+    }
+    const meta = opened.meta;
+    if (meta === undefined) {
+      this.countHit();
+      return { kind: 'hit', value: opened.value as T, freshUntil: opened.expiresAt };
+    }
+    const check = meta.tags === undefined ? 'current' : await this.checkTags(meta.tags);
+    if (check !== 'current') {
+      const newer = check === 'invalidated' ? this.afterInvalidation(key, from !== this.backend, (shared) => this.readForWrap<T>(key, policy, shared)) : undefined;
+      if (newer !== undefined) return newer;
+      this.countMiss();
+      return { kind: 'miss' };
+    }
+    const freshUntil = meta.freshUntil !== undefined ? meta.freshUntil : opened.expiresAt;
+    const now = this.clock();
+    if (freshUntil === null || freshUntil > now) {
+      this.countHit();
+      return { kind: 'hit', value: opened.value as T, freshUntil };
+    }
+    this.countMiss();
+    return !meta.negative && withinGrace(policy, freshUntil, now) ? { kind: 'stale', value: opened.value as T } : { kind: 'miss' };
+  }
+
+  /** What a lease waiter or late check accepts: a fresh hit only. */
+  private async wrapHit<T>(key: string, policy: WrapPolicy<T>): Promise<{ found: boolean; value: T | undefined }> {
+    const read = await this.readForWrap<T>(key, policy);
+    return read.kind === 'hit' ? { found: true, value: read.value } : { found: false, value: undefined };
   }
 
   stats(): CacheStats {
-    return { ...this.shared.counters, backend: this.backend.stats() };
+    const counters = this.shared.counters;
+    const tagItems = this.shared.tagItems?.stats();
+    if (tagItems === undefined) return { ...counters, backend: this.backend.stats() };
+    // Tag items that fail their seal or need an unavailable key are this cache's integrity problems too.
+    return {
+      ...counters,
+      decryptFailures: counters.decryptFailures + tagItems.decryptFailures,
+      keyUnavailable: counters.keyUnavailable + tagItems.keyUnavailable,
+      backend: this.backend.stats(),
+    };
   }
 
   healthCheck(): Promise<HealthReport> {
@@ -337,10 +572,44 @@ export class CacheManager {
 
   // ---- the data path -----------------------------------------------------------------------
 
-  private async compute<T>(key: string, fn: () => T | Promise<T>, options: ExpiryOptions): Promise<T> {
+  /**
+   * Calls the loader and stores its value under the policy. Tag versions are taken before the
+   * loader runs: an invalidation that lands while it runs then leaves the value a miss, instead
+   * of letting a value computed from old data carry the new versions.
+   */
+  private async compute<T>(key: string, fn: () => T | Promise<T>, policy: WrapPolicy<T>): Promise<T> {
+    let tags: [string, string][] | undefined;
+    let cacheable = true;
+    if (policy.tags !== undefined && policy.tags.length > 0) {
+      try {
+        tags = await this.tagVersions().forWrite(this.namespaceName, policy.tags, this.clock());
+      } catch (err) {
+        // Without the tags' versions the value could not be invalidated: serve it, do not cache it.
+        cacheable = false;
+        this.shared.counters.errors += 1;
+        this.logOnce('wrap-tags-failed', { error: describeError(err) }, 'wrap could not read tag versions; the computed value is not cached');
+      }
+    }
     const value = await fn();
+    if (!cacheable || (policy.shouldCache !== undefined && !policy.shouldCache(value))) return value;
+    let expiresAt: number | null;
+    let meta: { freshUntil?: number | null; negative?: boolean; tags?: [string, string][] } | undefined;
+    if ((value === null || value === undefined) && policy.negativeTtlMs !== undefined) {
+      expiresAt = this.clock() + policy.negativeTtlMs;
+      meta = { negative: true };
+    } else {
+      const ttl = ttlFor(policy, value);
+      const freshUntil = this.expiryOf(ttl !== undefined ? { ttlMs: ttl } : policy.expiresAt !== undefined ? { expiresAt: policy.expiresAt } : {});
+      expiresAt = freshUntil;
+      if (policy.graceMs > 0 && freshUntil !== null) {
+        // Kept in storage past its logical expiry so a later wrap can serve it when the loader fails.
+        expiresAt = freshUntil + policy.graceMs;
+        meta = { freshUntil };
+      }
+    }
+    if (tags !== undefined) meta = { ...meta, tags };
     try {
-      await this.set(key, value, options);
+      await this.store(key, value, expiresAt, meta);
     } catch (err) {
       // The caller asked for a value, and has one; a failed cache write must not take it away.
       this.shared.counters.errors += 1;
@@ -349,10 +618,10 @@ export class CacheManager {
     return value;
   }
 
-  private async encode(key: string, value: unknown, expiresAt: number | null): Promise<StoredEntry> {
+  private async encode(key: string, value: unknown, expiresAt: number | null, meta: EntryMeta | undefined): Promise<StoredEntry> {
     checkString(key, 'key');
     const identity: EntryIdentity = { namespace: this.namespaceName, key, expiresAt };
-    let bytes = this.serializer.serialize(value);
+    let bytes = frameEntry(this.serializer.serialize(value), meta);
     for (const transform of this.transforms) bytes = await transform.encode(bytes, identity);
     const sealed = await this.sealer.seal(bytes, identity);
     return { ...identity, value: sealed.bytes, keyId: sealed.keyId, createdAt: this.clock() };
@@ -362,15 +631,13 @@ export class CacheManager {
    * Synchronous on the hot path (an entry verified moments ago), so a memory hit costs no extra
    * promise. `key` is the key the caller asked for: the entry is verified against it and this
    * manager's namespace, never against the names the stored entry carries, so storage that hands
-   * back another key's (authentic) entry produces a miss, not that key's value.
+   * back another key's (authentic) entry produces a miss, not that key's value. Counts failures
+   * (and the bytes of successes); hits and misses are counted by `judge` or `readForWrap`.
    */
-  private decode<T>(entry: StoredEntry | undefined, key: string): Lookup<T> | Promise<Lookup<T>> {
+  private decode<T>(entry: StoredEntry | undefined, key: string): Opened<T> | Promise<Opened<T>> {
     const counters = this.shared.counters;
     const now = this.clock();
-    if (entry === undefined || (entry.expiresAt !== null && entry.expiresAt <= now)) {
-      counters.misses += 1;
-      return { found: false, value: undefined, expiresAt: null };
-    }
+    if (entry === undefined || (entry.expiresAt !== null && entry.expiresAt <= now)) return MISS;
     // A verified object is reused only for the identity it was verified for.
     const verified = entry.key === key && entry.namespace === this.namespaceName ? this.shared.verified.get(entry, now) : undefined;
     if (verified !== undefined && now - verified.at < VERIFIED_REUSE_MS && verified.serializer === this.serializer) {
@@ -380,9 +647,8 @@ export class CacheManager {
           : verified.plaintext === undefined ? verified.primitive
           : this.serializer.deserialize(verified.plaintext)
         ) as T;
-        counters.hits += 1;
         counters.bytesRead += entry.value.byteLength;
-        return { found: true, value, expiresAt: entry.expiresAt };
+        return verified.meta === undefined ? { found: true, value, expiresAt: entry.expiresAt } : { found: true, value, expiresAt: entry.expiresAt, meta: verified.meta };
       } catch {
         this.shared.verified.delete(entry); // decode it the long way, which counts and logs the failure
       }
@@ -390,26 +656,26 @@ export class CacheManager {
     return this.decodeSealed<T>(entry, key, now);
   }
 
-  private async decodeSealed<T>(entry: StoredEntry, key: string, now: number): Promise<Lookup<T>> {
+  private async decodeSealed<T>(entry: StoredEntry, key: string, now: number): Promise<Opened<T>> {
     const counters = this.shared.counters;
     const identity: EntryIdentity = { namespace: this.namespaceName, key, expiresAt: entry.expiresAt };
     try {
       let bytes = await this.sealer.open(entry.value, identity);
       for (let i = this.transforms.length - 1; i >= 0; i--) bytes = await this.transforms[i]!.decode(bytes, identity);
-      const value = this.serializer.deserialize(bytes) as T;
+      const { meta, payload } = unframeEntry(bytes);
+      const value = this.serializer.deserialize(payload) as T;
       const primitive = value === null || (typeof value !== 'object' && typeof value !== 'function');
       this.shared.verified.set(entry, now, {
         at: now,
         serializer: this.serializer,
-        plaintext: primitive ? undefined : bytes,
+        plaintext: primitive ? undefined : payload,
         primitive: primitive ? value : undefined,
         shared: this.sharedValues && !primitive ? { value } : undefined,
+        meta,
       });
-      counters.hits += 1;
       counters.bytesRead += entry.value.byteLength;
-      return { found: true, value, expiresAt: entry.expiresAt };
+      return meta === undefined ? { found: true, value, expiresAt: entry.expiresAt } : { found: true, value, expiresAt: entry.expiresAt, meta };
     } catch (err) {
-      counters.misses += 1;
       if (err instanceof KeyUnavailableError) {
         counters.keyUnavailable += 1;
         this.logOnce(`key:${err.keyId ?? '?'}`, { keyId: err.keyId, reason: err.message }, 'entry sealed under an unavailable key treated as a miss');
@@ -421,8 +687,107 @@ export class CacheManager {
         counters.decryptFailures += 1;
         this.logOnce('decode', { namespace: entry.namespace, reason: describeError(err) }, 'undecodable entry treated as a miss');
       }
-      return { found: false, value: undefined, expiresAt: null };
+      return MISS;
     }
+  }
+
+  /**
+   * What `get`, `lookup` and `getMany` see of an opened entry, counted as a hit or a miss: past
+   * its logical expiry (kept only for wrap's grace), a cached absence, or written under a tag
+   * since invalidated, it is a miss. Synchronous unless tag versions must be read.
+   */
+  private judge<T>(key: string, opened: Opened<T>, fromShared = false): Lookup<T> | Promise<Lookup<T>> {
+    if (!opened.found) {
+      this.countMiss();
+      return MISS;
+    }
+    const meta = opened.meta;
+    if (meta === undefined) {
+      this.countHit();
+      return opened;
+    }
+    const expiresAt = meta.freshUntil !== undefined ? meta.freshUntil : opened.expiresAt;
+    if (meta.negative === true || (expiresAt !== null && expiresAt <= this.clock())) {
+      this.countMiss();
+      return MISS;
+    }
+    const found: Lookup<T> = { found: true, value: opened.value, expiresAt };
+    const settle = (check: TagCheck): Lookup<T> | Promise<Lookup<T>> => {
+      if (check === 'current') {
+        this.countHit();
+        return found;
+      }
+      if (check === 'invalidated') {
+        const newer = this.afterInvalidation(key, fromShared, async (shared) => this.judge(key, await this.readOpened<T>(key, shared), true));
+        if (newer !== undefined) return newer;
+      }
+      this.countMiss();
+      return MISS;
+    };
+    if (meta.tags === undefined) return settle('current');
+    const check = this.checkTags(meta.tags);
+    return check instanceof Promise ? check.then(settle) : settle(check);
+  }
+
+  /**
+   * An entry was found invalidated by a tag. When it came from a composite backend, the copy may
+   * be a local tier's while the shared tier already holds a newer value (written by another
+   * instance since): `reread` reads and judges the shared tier's. Otherwise every copy is stale and
+   * is deleted (best effort: a failure leaves it to expire, it reads as a miss meanwhile).
+   * Returns undefined when the caller should report a miss.
+   */
+  private afterInvalidation<R>(key: string, fromShared: boolean, reread: (shared: CacheBackend) => Promise<R>): Promise<R> | undefined {
+    this.shared.counters.tagInvalidated += 1;
+    const shared = sharedTierOf(this.backend);
+    if (!fromShared && shared !== this.backend) return reread(shared);
+    this.backend.delete(this.namespaceName, key).catch(() => undefined);
+    return undefined;
+  }
+
+  /** Whether recorded tag versions are current; versions that cannot be read are `unreadable` (a miss: fail closed). */
+  private checkTags(recorded: readonly (readonly [string, string])[]): TagCheck | Promise<TagCheck> {
+    let current: boolean | Promise<boolean>;
+    try {
+      current = this.tagVersions().isCurrent(this.namespaceName, recorded);
+    } catch (err) {
+      current = Promise.reject(err);
+    }
+    if (typeof current === 'boolean') return current ? 'current' : 'invalidated';
+    return current.then(
+      (ok): TagCheck => (ok ? 'current' : 'invalidated'),
+      (err: unknown): TagCheck => {
+        this.shared.counters.errors += 1;
+        this.logOnce(`tags:${describeError(err)}`, { error: describeError(err) }, 'tag versions could not be read; tagged entries read as misses');
+        return 'unreadable';
+      },
+    );
+  }
+
+  /** The tag versions, kept with the backend's shared tier (built on first use of tags). */
+  private tagVersions(): TagVersions {
+    if (this.shared.tags !== undefined) return this.shared.tags;
+    const options = this.options;
+    const tagBackend = options.tagBackend ?? sharedTierOf(this.backend);
+    // Tag items are sealed like entries, in a manager of their own: their reads are not the app's hits and misses.
+    const items = new CacheManager({
+      backend: tagBackend,
+      namespace: TAG_NAMESPACE,
+      encryption: this.sealer,
+      transforms: [],
+      serializer: msgpackSerializer,
+      defaultTtlMs: null,
+      strict: true,
+      clock: this.clock,
+      logger: this.logger,
+    });
+    this.shared.tagItems = items;
+    this.shared.tags = new TagVersions({
+      store: items,
+      clock: this.clock,
+      cacheMs: options.tagVersionCacheMs ?? DEFAULT_TAG_VERSION_CACHE_MS,
+      itemTtlMs: options.tagVersionTtlMs ?? DEFAULT_TAG_VERSION_TTL_MS,
+    });
+    return this.shared.tags;
   }
 
   private async write(fn: () => Promise<WriteResult>): Promise<WriteResult> {
@@ -437,6 +802,15 @@ export class CacheManager {
       this.shared.counters.errors += 1;
       throw err;
     }
+  }
+
+  /** Every hit and miss of `get`, `lookup`, `getMany` and `wrap` is counted here (and only here). */
+  private countHit(): void {
+    this.shared.counters.hits += 1;
+  }
+
+  private countMiss(): void {
+    this.shared.counters.misses += 1;
   }
 
   private readFailed(err: unknown): void {
@@ -472,6 +846,27 @@ export class CacheManager {
   }
 }
 
+function flightIdOf(namespace: string, key: string): string {
+  return `${namespace}\u0000${key}`;
+}
+
+/**
+ * The tier every instance shares, where tag versions must live for an invalidation to reach all
+ * of them: a composite backend names it (`sharedTier`); any other backend is its own.
+ */
+function sharedTierOf(backend: CacheBackend): CacheBackend {
+  const tier = (backend as Partial<{ readonly sharedTier: CacheBackend }>).sharedTier;
+  return tier ?? backend;
+}
+
+function checkDuration(ms: number, field: string, min: 0 | 1): void {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < min) {
+    throw new InvalidArgumentError(`${field} must be a ${min === 0 ? 'non-negative' : 'positive'} number of milliseconds, got ${String(ms)}.`, {
+      hint: 'Durations are in milliseconds: one second is 1000.',
+    });
+  }
+}
+
 function valueOf<T>(found: Lookup<T>): T | undefined {
   return found.value;
 }
@@ -481,8 +876,8 @@ function wholeLookup<T>(found: Lookup<T>): Lookup<T> {
 }
 
 const EXPIRY_OPTIONS = ['ttlMs', 'expiresAt'] as const;
-const WRAP_OPTIONS = [...EXPIRY_OPTIONS, 'useLease'] as const;
-const SET_MANY_ITEM = ['key', 'value', ...EXPIRY_OPTIONS] as const;
+const SET_OPTIONS = [...EXPIRY_OPTIONS, 'tags'] as const;
+const SET_MANY_ITEM = ['key', 'value', ...SET_OPTIONS] as const;
 
 /**
  * Option objects are checked at run time too: JavaScript callers (and `as any`) can pass a bare

@@ -20,3 +20,21 @@ export class ValueTooLargeError extends CacheVaultError {
     this.limit = limit;
   }
 }
+
+/**
+ * `wrap`'s loader did not settle within `hardTimeoutMs` and there was no stale value to serve
+ * instead. The loader keeps running; if it succeeds later its value is still cached.
+ */
+export class LoaderTimeoutError extends CacheVaultError {
+  override readonly code = 'LOADER_TIMEOUT';
+  readonly timeoutMs: number;
+  constructor(timeoutMs: number, options: CacheVaultErrorOptions = {}) {
+    super(`The wrap loader did not settle within hardTimeoutMs (${timeoutMs} ms) and no stale value was available.`, {
+      ...options,
+      hint: options.hint ?? 'Raise hardTimeoutMs, make the loader faster, or set graceMs so a stale value can be served while the loader is slow.',
+      context: { ...options.context, timeoutMs },
+    });
+    this.name = 'LoaderTimeoutError';
+    this.timeoutMs = timeoutMs;
+  }
+}

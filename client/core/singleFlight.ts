@@ -19,6 +19,11 @@ export class SingleFlight<T> {
     return promise;
   }
 
+  /** Whether a call for `id` is in flight. */
+  has(id: string): boolean {
+    return this.inFlight.has(id);
+  }
+
   get size(): number {
     return this.inFlight.size;
   }

@@ -6,7 +6,7 @@ export * from '../errors';
 export { MissingDependencyError } from '../optionalDependency';
 export { FileCacheBusyError, ForeignDatabaseError } from '../backends/file/errors';
 export { UnsafePathError } from '../fs/errors';
-export { ValueTooLargeError } from '../core/errors';
+export { ValueTooLargeError, LoaderTimeoutError } from '../core/errors';
 export { EncryptionClosedError } from '../crypto/errors';
 export {
   KeyProviderError,

@@ -11,6 +11,7 @@ import type { AdvancedCacheConfig } from '../config/schema';
 import type { EncryptionProvider } from '../crypto/encryptionProvider';
 import type { KeyManager, KeyManagerStatus } from '../keys/keyManager';
 import type { KeyProvider } from '../keys/keyProvider';
+import { isRemoteProvider, type KeyProviderName } from '../keys/providerRegistry';
 import { KeyState } from '../keys/keyManifest';
 import type { HealthCheckStep } from '../types';
 
@@ -95,7 +96,7 @@ export async function checkKeys(target: KeyHealthTarget, options: KeyHealthOptio
 }
 
 /** Obtains the active key and says which version and provider it came through. */
-async function activeKeyCheck(keys: KeyManager, configured: readonly string[]): Promise<string | { problem: string }> {
+async function activeKeyCheck(keys: KeyManager, configured: readonly KeyProviderName[]): Promise<string | { problem: string }> {
   const key = await keys.activeKey();
   const status = keys.status();
   const version = status.versions.find((v) => v.id === key.id);
@@ -104,9 +105,10 @@ async function activeKeyCheck(keys: KeyManager, configured: readonly string[]): 
       problem: `the shared active key could not be unwrapped, so this process seals under its own fallback key ${key.id}, which no other process can read: restore access to ${downProviders(status) || 'the key providers'}`,
     };
   }
-  if (version?.localOnly && configured.includes('kms')) {
+  const remote = configured.filter(isRemoteProvider).join(', ');
+  if (version?.localOnly && remote) {
     return {
-      problem: `active key ${key.id} is wrapped only by a local provider (KMS was unavailable when it was created), so other machines cannot read entries sealed under it: run \`cachevault encryption rotate\` once KMS is reachable`,
+      problem: `active key ${key.id} is wrapped only by a local provider (${remote} was unavailable when it was created), so other machines cannot read entries sealed under it: run \`cachevault encryption rotate\` once ${remote} is reachable`,
     };
   }
   // The chain unwraps with the first configured provider that holds a wrapping and is not down.

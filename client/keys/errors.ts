@@ -1,5 +1,5 @@
 import { CacheVaultError, KeyUnavailableError, type CacheVaultErrorOptions } from '../errors';
-import type { KeyProviderName } from './keyProvider';
+import { KEY_PROVIDERS, type KeyProviderName } from './providerRegistry';
 
 /**
  * Errors of key management. None of them ever carries key material: messages name providers,
@@ -73,13 +73,8 @@ export function isOutageFailure(failure: KeyProviderFailure | undefined): boolea
   return failure !== undefined && !NOT_AN_OUTAGE.has(failure);
 }
 
-/** Generic fixes, used when the provider's own error has no more specific hint. */
-export const PROVIDER_FIX: Readonly<Record<KeyProviderName, string>> = {
-  kms: 'configure keys.kms.keyId and AWS credentials (AWS_PROFILE, AWS_REGION or an instance/task role) with kms:GenerateDataKey and kms:Decrypt on the key',
-  keyring:
-    'install a Secret Service keyring (apt-get install gnome-keyring dbus) and run inside a desktop session or under dbus-run-session with the keyring unlocked',
-  env: 'set CACHEVAULT_KEY (or keys.envKey.variable) to a base64 32-byte key, e.g. `openssl rand -base64 32`, and add "env" to keys.providers',
-};
+/** Generic fixes, used when the provider's own error has no more specific hint (from the registry). */
+export const PROVIDER_FIX: Readonly<Record<KeyProviderName, string>> = Object.fromEntries(KEY_PROVIDERS.map((p) => [p.name, p.fix])) as Record<KeyProviderName, string>;
 
 /** No configured provider could supply or unwrap a key. Lists every provider tried. */
 export class NoKeyProviderError extends KeyUnavailableError {

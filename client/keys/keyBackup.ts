@@ -1,7 +1,11 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scrypt } from 'node:crypto';
+import { AuditEvent, type AuditSink } from '../audit/auditLog';
 import { InvalidArgumentError } from '../errors';
-import { BackupFormatError, BackupPassphraseError } from './errors';
-import { parseManifest, serializeManifest, type KeyManifest } from './keyManifest';
+import { BackupFormatError, BackupPassphraseError, KeyStateError, ManifestIntegrityError, ManifestIntegrityFailure } from './errors';
+import { keyCheckValue, verifyKeyCheck } from './keyCheck';
+import { KeyState, activeVersion, parseManifest, serializeManifest, type KeyManifest, type KeyVersionRecord } from './keyManifest';
+import type { DataKey, WrappedKey } from './keyProvider';
+import { isRemoteProvider } from './providerRegistry';
 
 /**
  * A key backup: the manifest plus the plaintext of every non-retired data key, sealed under a
@@ -27,6 +31,9 @@ import { parseManifest, serializeManifest, type KeyManifest } from './keyManifes
  *
  * Parameters read from a file are bounded before any work is done: a crafted header cannot make
  * an import allocate more than 256 MiB or run for minutes.
+ *
+ * `exportKeyBackup` / `importKeyBackup` are the key manager's `keys backup` / `keys restore`,
+ * written against the narrow KeyBackupHost rather than the whole KeyManager.
  */
 
 const MAGIC = Buffer.from('CVKB', 'latin1');
@@ -230,6 +237,126 @@ export function generateRecoveryCode(): string {
   } finally {
     bytes.fill(0);
   }
+}
+
+/**
+ * What exporting and importing a backup need from the key manager, and nothing more: the
+ * manifest, keys by id, wrapping under this machine's providers, and one guarded manifest update.
+ */
+export interface KeyBackupHost {
+  /** The deployment the manager serves; a backup of another one is refused. */
+  readonly app: string;
+  readonly environment: string;
+  readonly audit?: AuditSink;
+  now(): number;
+  /** The manifest as stored now (reloaded from its store). */
+  freshManifest(): Promise<KeyManifest>;
+  /** A key's plaintext; it belongs to the host (copy it, do not zero it). */
+  keyById(id: string): Promise<DataKey>;
+  /** `material` wrapped under every provider that works here; throws NoKeyProviderError when none does. */
+  wrapAll(material: Buffer, keyId: string): Promise<WrappedKey[]>;
+  /**
+   * Throws when versions no remote provider wrapped may not enter the manifest (a shared one,
+   * with a remote provider such as KMS configured: other machines could not read them).
+   */
+  assertShareable(localOnlyIds: readonly string[], what: string): void;
+  /**
+   * Under the manifest lock, saves `build(base)`: `base` is the stored manifest, or, when the
+   * manager was opened to recover from a refused manifest, an empty one above every revision
+   * seen (the backup replaces the refused manifest rather than building on it).
+   */
+  replaceManifest(build: (base: KeyManifest) => KeyManifest): Promise<KeyManifest>;
+  /** Drops cached plaintext of versions the import replaced. */
+  forgetKeys(ids: readonly string[]): void;
+}
+
+/** The manifest and every non-retired key, sealed under a passphrase or recovery code (`sealBackup`). */
+export async function exportKeyBackup(host: KeyBackupHost, secret: string, options: SealBackupOptions = {}): Promise<Buffer> {
+  const manifest = await host.freshManifest();
+  const keys: BackupKey[] = [];
+  try {
+    for (const version of manifest.versions) {
+      if (version.state === KeyState.retired) continue;
+      const key = await host.keyById(version.id);
+      keys.push({ id: version.id, material: Buffer.from(key.material) });
+    }
+    const bytes = await sealBackup({ manifest, keys }, secret, options);
+    host.audit?.append(AuditEvent.keysExported, { versions: keys.map((k) => k.id) });
+    return bytes;
+  } finally {
+    for (const key of keys) key.material.fill(0);
+  }
+}
+
+/**
+ * Restores versions from a backup, wrapping each key again under this machine's providers.
+ * Versions in the backup replace same-id ones; others are kept, demoted to decrypt-only when the
+ * backup brings an active version. Every key is checked against its key-check value before
+ * anything is written. A wrong secret throws BackupPassphraseError; a backup below today's
+ * scrypt floor needs `options.allowWeakKdf`.
+ */
+export async function importKeyBackup(
+  host: KeyBackupHost,
+  bytes: Uint8Array,
+  secret: string,
+  options: OpenBackupOptions = {},
+): Promise<{ imported: string[]; activeKeyId: string | undefined }> {
+  const contents = await openBackup(bytes, secret, options);
+  try {
+    const backup = contents.manifest;
+    if (backup.app !== host.app || backup.environment !== host.environment) {
+      throw new KeyStateError(
+        `The backup holds keys of app "${backup.app}", environment "${backup.environment}", not "${host.app}"/"${host.environment}".`,
+        { hint: 'Set keys.app and keys.environment to match the backup, or import it into the right deployment.' },
+      );
+    }
+    const restored = await rewrapBackupVersions(host, backup, new Map(contents.keys.map((k) => [k.id, k.material])));
+    host.assertShareable(
+      restored.filter((v) => v.state !== KeyState.retired && v.localOnly).map((v) => v.id),
+      'import key versions',
+    );
+    const saved = await host.replaceManifest((base) => mergeBackup(base, backup.revision, restored));
+    host.forgetKeys(restored.map((v) => v.id));
+    const imported = restored.filter((v) => v.state !== KeyState.retired).map((v) => v.id);
+    host.audit?.append(AuditEvent.keysImported, { versions: imported });
+    return { imported, activeKeyId: activeVersion(saved)?.id };
+  } finally {
+    for (const key of contents.keys) key.material.fill(0);
+  }
+}
+
+/** Each backup version with its key checked and wrapped for this machine; versions without material come back retired. */
+async function rewrapBackupVersions(host: KeyBackupHost, backup: KeyManifest, materials: ReadonlyMap<string, Buffer>): Promise<KeyVersionRecord[]> {
+  const restored: KeyVersionRecord[] = [];
+  for (const version of backup.versions) {
+    const material = materials.get(version.id);
+    if (version.state === KeyState.retired || !material) {
+      restored.push({ ...version, wrapped: [], state: KeyState.retired, retiredAt: version.retiredAt ?? new Date(host.now()).toISOString() });
+      continue;
+    }
+    if (version.check !== undefined && !verifyKeyCheck(material, version.check)) {
+      throw new ManifestIntegrityError(ManifestIntegrityFailure.keyCheck, `Key version ${version.id} in the backup does not match its key-check value.`, {
+        keyId: version.id,
+        hint: 'The backup was altered or damaged; nothing was imported. Use another backup.',
+      });
+    }
+    const wrapped = await host.wrapAll(material, version.id);
+    restored.push({ ...version, wrapped, localOnly: !wrapped.some((w) => isRemoteProvider(w.provider)), check: version.check ?? keyCheckValue(material) });
+  }
+  return restored;
+}
+
+/** `base` with the restored versions in: same ids replaced, an active one demoting the current, above both revisions. */
+function mergeBackup(base: KeyManifest, backupRevision: number, restored: readonly KeyVersionRecord[]): KeyManifest {
+  const backupHasActive = restored.some((v) => v.state === KeyState.active);
+  const kept = base.versions
+    .filter((v) => !restored.some((r) => r.id === v.id))
+    .map((v) => (backupHasActive && v.state === KeyState.active ? { ...v, state: KeyState.decryptOnly } : v));
+  return {
+    ...base,
+    revision: Math.max(base.revision, backupRevision) + 1,
+    versions: [...kept, ...restored].sort((a, b) => Number(a.id.slice(1)) - Number(b.id.slice(1))),
+  };
 }
 
 /** Decodes a recovery code (case, spaces and dashes ignored; I/L read as 1, O as 0). */

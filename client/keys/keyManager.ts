@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { AuditEvent, type AuditSink } from '../audit/auditLog';
 import { SingleFlight } from '../core/singleFlight';
@@ -18,7 +17,7 @@ import {
   isOutageFailure,
 } from './errors';
 import { keyCheckValue, verifyKeyCheck } from './keyCheck';
-import { openBackup, sealBackup, type BackupKey, type OpenBackupOptions, type SealBackupOptions } from './keyBackup';
+import { exportKeyBackup, importKeyBackup, type KeyBackupHost, type OpenBackupOptions, type SealBackupOptions } from './keyBackup';
 import {
   KeyState,
   activeVersion,
@@ -35,7 +34,10 @@ import {
 } from './keyManifest';
 import { isLocalRootKeyProvider, isRewrappableKeyProvider, type LocalRootKeyProvider, type DataKey, type DataKeySource, type KeyContext, type KeyProvider, type KeyProviderName } from './keyProvider';
 import { KeyProviderChain, isLocalProvider, type ProviderHealth } from './keyProviderChain';
-import { LocalManifestSealer, sealManifest, verifyManifestSeal, type ManifestSealer } from './manifestSeal';
+import { KEY_PROVIDERS } from './providerRegistry';
+import { checkLoadedManifest } from './manifestCheck';
+import { LocalManifestSealer, sealManifest, type ManifestSealer } from './manifestSeal';
+import { ProcessLocalKeys } from './processLocalKeys';
 import type { ManifestStore } from './manifestStore';
 import type { RevisionPin, RevisionPinStore } from './revisionPin';
 
@@ -149,8 +151,7 @@ export class KeyManager implements DataKeySource {
   private readonly reloads = new SingleFlight<KeyManifest>();
   private readonly unknownIds = new Map<string, number>();
   /** Process-local fallback keys (shared store, KMS down): not in the manifest, never shared. */
-  private readonly ephemeral = new Map<string, KeyVersionRecord>();
-  private ephemeralActive: string | undefined;
+  private readonly localKeys: ProcessLocalKeys;
   private current: KeyManifest;
   /** The manifest's active version id, kept beside it so the hot path does not search. */
   private activeId: string | undefined;
@@ -179,6 +180,7 @@ export class KeyManager implements DataKeySource {
     });
     this.cache = new DataKeyCache(options.cache ?? {}, this.clock);
     this.current = emptyManifest(options.app, options.environment);
+    this.localKeys = new ProcessLocalKeys({ generate: (id) => this.chain.generate(this.context(id), false), clock: this.clock, logger: this.logger, audit: this.audit });
   }
 
   private get manifest(): KeyManifest {
@@ -212,7 +214,7 @@ export class KeyManager implements DataKeySource {
     if (this.closed) return Promise.reject(closedError());
     const refused = this.blocked ?? this.unsealed;
     if (refused) return Promise.reject(refused);
-    const id = this.ephemeralActive ?? this.activeId;
+    const id = this.localKeys.activeId ?? this.activeId;
     if (id !== undefined) {
       const key = this.cache.use(id);
       if (key) {
@@ -243,7 +245,7 @@ export class KeyManager implements DataKeySource {
 
   /** Whether entries sealed under `keyId` must stay off shared tiers (no KMS wrapping). */
   isLocalOnly(keyId: string): boolean {
-    const version = this.ephemeral.get(keyId) ?? findVersion(this.manifest, keyId);
+    const version = this.localKeys.get(keyId) ?? findVersion(this.manifest, keyId);
     return version?.localOnly ?? false;
   }
 
@@ -331,8 +333,9 @@ export class KeyManager implements DataKeySource {
     this.assertOpen();
     const local = this.options.providers.find(isLocalRootKeyProvider);
     if (!local) {
+      const candidates = KEY_PROVIDERS.filter((p) => p.localRootKey).map((p) => p.name);
       throw new NoKeyProviderError(`Could not derive the root subkey "${label}"`, [
-        { provider: 'keyring', reason: 'no local root-key provider (keyring or env) is configured', hint: 'add "keyring" or "env" to keys.providers' },
+        { provider: candidates[0]!, reason: `no local root-key provider (${candidates.join(' or ')}) is configured`, hint: `add ${candidates.map((n) => `"${n}"`).join(' or ')} to keys.providers` },
       ]);
     }
     // Read-only opens (status, audit verify) must not create a keyring root key as a side effect.
@@ -381,7 +384,7 @@ export class KeyManager implements DataKeySource {
       const unchanged: string[] = [];
       const versions: KeyVersionRecord[] = [];
       for (const version of fresh.versions) {
-        const old = version.wrapped.find((w) => w.provider === 'kms');
+        const old = version.wrapped.find((w) => w.provider === kms.name);
         if (version.state === KeyState.retired || !old || old.wrappingKeyRef === target) {
           versions.push(version);
           unchanged.push(version.id);
@@ -469,20 +472,20 @@ export class KeyManager implements DataKeySource {
   /** Versions with states and ages, provider health and counters; never key material. */
   status(): KeyManagerStatus {
     const now = this.clock();
-    const versions = [...this.manifest.versions, ...this.ephemeral.values()].map((v) => ({
+    const versions = [...this.manifest.versions, ...this.localKeys.versions()].map((v) => ({
       id: v.id,
-      state: this.ephemeral.has(v.id) && v.id !== this.ephemeralActive ? KeyState.decryptOnly : v.state,
+      state: v.state,
       createdAt: v.createdAt,
       ageDays: Math.floor((now - Date.parse(v.createdAt)) / DAY_MS),
       localOnly: v.localOnly,
       wrappedBy: v.wrapped.map((w) => w.provider),
-      ephemeral: this.ephemeral.has(v.id),
+      ephemeral: this.localKeys.has(v.id),
     }));
     return {
       app: this.options.app,
       environment: this.options.environment,
       manifest: this.store.description,
-      activeKeyId: this.ephemeralActive ?? activeVersion(this.manifest)?.id,
+      activeKeyId: this.localKeys.activeId ?? activeVersion(this.manifest)?.id,
       versions,
       providers: this.chain.health(),
       stats: this.stats(),
@@ -498,86 +501,16 @@ export class KeyManager implements DataKeySource {
   /** The manifest and every non-retired key, sealed under a passphrase or recovery code (see keyBackup.ts). */
   async exportBackup(passphrase: string, options: SealBackupOptions = {}): Promise<Buffer> {
     this.assertOpen();
-    const manifest = await this.freshManifest();
-    const keys: BackupKey[] = [];
-    try {
-      for (const version of manifest.versions) {
-        if (version.state === KeyState.retired) continue;
-        const key = await this.keyById(version.id);
-        keys.push({ id: version.id, material: Buffer.from(key.material) });
-      }
-      const bytes = await sealBackup({ manifest, keys }, passphrase, options);
-      this.audit?.append(AuditEvent.keysExported, { versions: keys.map((k) => k.id) });
-      return bytes;
-    } finally {
-      for (const key of keys) key.material.fill(0);
-    }
+    return exportKeyBackup(this.backupHost(), passphrase, options);
   }
 
   /**
-   * Restores versions from a backup, wrapping each key again under this machine's providers.
-   * Versions in the backup replace same-id ones; others are kept, demoted to decrypt-only when
-   * the backup brings an active version. A wrong passphrase throws BackupPassphraseError; a
-   * backup below today's scrypt floor needs `options.allowWeakKdf`.
+   * Restores versions from a backup, wrapping each key again under this machine's providers
+   * (see `importKeyBackup`). Also the way out of recovery mode: it replaces a refused manifest.
    */
   async importBackup(bytes: Uint8Array, passphrase: string, options: OpenBackupOptions = {}): Promise<{ imported: string[]; activeKeyId: string | undefined }> {
     this.assertWritable();
-    const contents = await openBackup(bytes, passphrase, options);
-    try {
-      const backup = contents.manifest;
-      if (backup.app !== this.options.app || backup.environment !== this.options.environment) {
-        throw new KeyStateError(
-          `The backup holds keys of app "${backup.app}", environment "${backup.environment}", not "${this.options.app}"/"${this.options.environment}".`,
-          { hint: 'Set keys.app and keys.environment to match the backup, or import it into the right deployment.' },
-        );
-      }
-      const materials = new Map(contents.keys.map((k) => [k.id, k.material]));
-      const restored: KeyVersionRecord[] = [];
-      for (const version of backup.versions) {
-        const material = materials.get(version.id);
-        if (version.state === KeyState.retired || !material) {
-          restored.push({ ...version, wrapped: [], state: KeyState.retired, retiredAt: version.retiredAt ?? new Date(this.clock()).toISOString() });
-          continue;
-        }
-        if (version.check !== undefined && !verifyKeyCheck(material, version.check)) {
-          throw new ManifestIntegrityError(ManifestIntegrityFailure.keyCheck, `Key version ${version.id} in the backup does not match its key-check value.`, {
-            keyId: version.id,
-            hint: 'The backup was altered or damaged; nothing was imported. Use another backup.',
-          });
-        }
-        const wrapped = await this.chain.wrapAll(material, this.context(version.id));
-        restored.push({ ...version, wrapped, localOnly: !wrapped.some((w) => w.provider === 'kms'), check: version.check ?? keyCheckValue(material) });
-      }
-      // As in addVersion: a shared manifest must not lose its KMS wrappings to a local-only copy.
-      const localOnly = restored.filter((v) => v.state !== KeyState.retired && v.localOnly).map((v) => v.id);
-      if (this.store.shared && localOnly.length > 0 && this.options.providers.some((p) => !isLocalProvider(p))) {
-        throw new NoKeyProviderError(
-          `Could not import key versions ${localOnly.join(', ')} into the shared manifest ${this.store.description}`,
-          this.chain.health().filter((h) => h.down).map((h) => ({ provider: h.provider, reason: h.reason ?? 'unavailable', hint: 'restore access to KMS; a shared key version must be wrapped by KMS' })),
-        );
-      }
-      await this.exclusive(async () => {
-        // In recovery the refused manifest is not built on: the backup replaces it, above any
-        // revision this client has seen.
-        const fresh = this.blocked ? { ...emptyManifest(this.options.app, this.options.environment), revision: this.pin.revision } : await this.sealedFreshManifest();
-        const backupHasActive = restored.some((v) => v.state === KeyState.active);
-        const kept = fresh.versions
-          .filter((v) => !restored.some((r) => r.id === v.id))
-          .map((v) => (backupHasActive && v.state === KeyState.active ? { ...v, state: KeyState.decryptOnly } : v));
-        const next: KeyManifest = {
-          ...fresh,
-          revision: Math.max(fresh.revision, backup.revision) + 1,
-          versions: [...kept, ...restored].sort((a, b) => Number(a.id.slice(1)) - Number(b.id.slice(1))),
-        };
-        await this.saveManifest(next);
-      });
-      for (const v of restored) this.cache.drop(v.id);
-      const imported = restored.filter((v) => v.state !== KeyState.retired).map((v) => v.id);
-      this.audit?.append(AuditEvent.keysImported, { versions: imported });
-      return { imported, activeKeyId: activeVersion(this.manifest)?.id };
-    } finally {
-      for (const key of contents.keys) key.material.fill(0);
-    }
+    return importKeyBackup(this.backupHost(), bytes, passphrase, options);
   }
 
   /** Zeroes every cached key and root key; the manager cannot be used afterwards. */
@@ -592,12 +525,52 @@ export class KeyManager implements DataKeySource {
 
   /** A summary without material: util.inspect would otherwise walk into the key cache. */
   [inspect.custom](): string {
-    const active = this.ephemeralActive ?? activeVersion(this.manifest)?.id;
+    const active = this.localKeys.activeId ?? activeVersion(this.manifest)?.id;
     return `KeyManager { app: ${this.options.app}, environment: ${this.options.environment}, manifest: ${this.store.description}, active: ${active ?? 'none'}, versions: ${this.manifest.versions.length} }`;
   }
 
   toJSON(): KeyManagerStatus {
     return this.status();
+  }
+
+  /** The narrow view of this manager that backup export and import work through (keyBackup.ts). */
+  private backupHost(): KeyBackupHost {
+    return {
+      app: this.options.app,
+      environment: this.options.environment,
+      audit: this.audit,
+      now: () => this.clock(),
+      freshManifest: () => this.freshManifest(),
+      keyById: (id) => this.keyById(id),
+      wrapAll: (material, keyId) => this.chain.wrapAll(material, this.context(keyId)),
+      assertShareable: (localOnlyIds, what) => {
+        if (localOnlyIds.length > 0 && this.refusesLocalOnly()) throw this.localOnlyRefused(`Could not ${what} ${localOnlyIds.join(', ')} into the shared manifest ${this.store.description}`);
+      },
+      replaceManifest: (build) =>
+        this.exclusive(async () => {
+          // In recovery the refused manifest is not built on: the backup replaces it, above any
+          // revision this client has seen.
+          const base = this.blocked ? { ...emptyManifest(this.options.app, this.options.environment), revision: this.pin.revision } : await this.sealedFreshManifest();
+          await this.saveManifest(build(base));
+          return this.manifest;
+        }),
+      forgetKeys: (ids) => {
+        for (const id of ids) this.cache.drop(id);
+      },
+    };
+  }
+
+  /**
+   * Whether a key version wrapped by no remote provider must stay out of the manifest: it is shared
+   * and a remote provider (KMS) is configured, so other machines could not read such a version.
+   */
+  private refusesLocalOnly(): boolean {
+    return this.store.shared && this.options.providers.some((p) => !isLocalProvider(p));
+  }
+
+  private localOnlyRefused(what: string, keyId?: string): NoKeyProviderError {
+    const down = this.chain.health().filter((h) => h.down);
+    return new NoKeyProviderError(what, down.map((h) => ({ provider: h.provider, reason: h.reason ?? 'unavailable', hint: 'restore access to KMS; a shared key version must be wrapped by KMS' })), keyId);
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -626,47 +599,57 @@ export class KeyManager implements DataKeySource {
   }
 
   private async loadActive(): Promise<DataKey> {
-    if (this.clock() - this.manifestLoadedAt >= (this.options.manifestMaxAgeMs ?? 300_000)) {
-      try {
-        await this.reload();
-      } catch (error) {
-        // A store outage must not stop a client that already has a manifest: keep using it. A
-        // manifest that fails its integrity checks is not an outage: that is refused.
-        if (this.manifest.versions.length === 0 || error instanceof ManifestIntegrityError || error instanceof RootKeyMismatchError) throw error;
-        this.manifestLoadedAt = this.clock();
-        this.logger.warn({ manifest: this.store.description, error: (error as Error).message }, 'could not refresh the key manifest; using the copy in memory');
-      }
+    await this.refreshIfStale();
+    const fallbackId = this.localKeys.activeId;
+    return fallbackId === undefined ? this.activeFromManifest() : this.activeWhileOnFallback(fallbackId);
+  }
+
+  /** Reloads a manifest older than `manifestMaxAgeMs`, so a rotation done elsewhere is picked up. */
+  private async refreshIfStale(): Promise<void> {
+    if (this.clock() - this.manifestLoadedAt < (this.options.manifestMaxAgeMs ?? 300_000)) return;
+    try {
+      await this.reload();
+    } catch (error) {
+      // A store outage must not stop a client that already has a manifest: keep using it. A
+      // manifest that fails its integrity checks is not an outage: that is refused.
+      if (this.manifest.versions.length === 0 || error instanceof ManifestIntegrityError || error instanceof RootKeyMismatchError) throw error;
+      this.manifestLoadedAt = this.clock();
+      this.logger.warn({ manifest: this.store.description, error: (error as Error).message }, 'could not refresh the key manifest; using the copy in memory');
     }
-    const fallbackId = this.ephemeralActive;
-    if (fallbackId === undefined) {
-      const version = activeVersion(this.manifest);
-      if (!version) {
-        if (this.options.readOnly) {
-          throw new KeyStateError(`The key manifest ${this.store.description} has no active key version yet.`, { hint: 'The first write creates one; read-only commands never do.' });
-        }
-        return this.exclusive(() => this.addVersion('initial'));
+  }
+
+  /** The manifest's active key; the first version when there is none; a fallback when it cannot be unwrapped. */
+  private async activeFromManifest(): Promise<DataKey> {
+    const version = activeVersion(this.manifest);
+    if (!version) {
+      if (this.options.readOnly) {
+        throw new KeyStateError(`The key manifest ${this.store.description} has no active key version yet.`, { hint: 'The first write creates one; read-only commands never do.' });
       }
-      try {
-        return this.remember(version.id, await this.unwrap(version));
-      } catch (error) {
-        if (!(error instanceof NoKeyProviderError)) throw error;
-        this.assertFallbackAllowed(error);
-        return this.fallbackActive(error);
-      }
+      return this.exclusive(() => this.addVersion('initial'));
     }
-    // Running on a process-local key: go back to the shared one as soon as it unwraps again.
+    try {
+      return this.remember(version.id, await this.unwrap(version));
+    } catch (error) {
+      if (!(error instanceof NoKeyProviderError)) throw error;
+      this.assertFallbackAllowed(error);
+      return this.fallbackActive(error);
+    }
+  }
+
+  /** Running on a process-local key: back to the shared one as soon as it unwraps again. */
+  private async activeWhileOnFallback(fallbackId: string): Promise<DataKey> {
     const shared = activeVersion(this.manifest);
     if (shared) {
       try {
         const material = await this.unwrap(shared);
         this.logger.info({ keyId: shared.id }, `the shared active key ${shared.id} unwraps again; leaving the local fallback key`);
-        this.ephemeralActive = undefined;
+        this.localKeys.leave();
         return this.remember(shared.id, material);
       } catch (error) {
         if (!(error instanceof NoKeyProviderError)) throw error;
       }
     }
-    const local = this.ephemeral.get(fallbackId)!;
+    const local = this.localKeys.get(fallbackId)!;
     return this.remember(local.id, await this.unwrap(local));
   }
 
@@ -677,23 +660,9 @@ export class KeyManager implements DataKeySource {
    */
   private async fallbackActive(cause: NoKeyProviderError): Promise<DataKey> {
     if (!this.store.shared) return this.exclusive(() => this.addVersion('fallback'));
-    const id = `local-${randomBytes(6).toString('hex')}`;
-    let generated;
-    try {
-      generated = await this.chain.generate(this.context(id), false);
-      this.counters.providerCalls += 1;
-    } catch (error) {
-      if (error instanceof NoKeyProviderError) throw new NoKeyProviderError('Could not get an active data key', [...cause.attempts, ...error.attempts], id, { cause: error });
-      throw error;
-    }
-    this.ephemeral.set(id, { id, createdAt: new Date(this.clock()).toISOString(), state: KeyState.active, localOnly: true, wrapped: generated.wrapped });
-    this.ephemeralActive = id;
-    this.logger.warn(
-      { keyId: id, sharedKeyId: activeVersion(this.manifest)?.id },
-      'the shared active key cannot be unwrapped; sealing new entries under a process-local key (they must stay on local tiers)',
-    );
-    this.audit?.append(AuditEvent.keyGenerated, { keyId: id, reason: 'fallback', localOnly: true, shared: false, providers: generated.wrapped.map((w) => w.provider) });
-    return this.remember(id, generated.plaintext);
+    const { id, plaintext } = await this.localKeys.create(cause, activeVersion(this.manifest)?.id);
+    this.counters.providerCalls += 1;
+    return this.remember(id, plaintext);
   }
 
   private async addVersion(reason: 'initial' | 'rotate' | 'fallback', onPrevious?: (id: string | undefined) => void): Promise<DataKey> {
@@ -710,13 +679,9 @@ export class KeyManager implements DataKeySource {
     const generated = await this.chain.generate(this.context(id), this.options.wrapLocally ?? true);
     this.counters.providerCalls += 1;
     const hasRemote = this.options.providers.some((p) => !isLocalProvider(p));
-    if (this.store.shared && generated.localOnly && hasRemote) {
+    if (generated.localOnly && this.refusesLocalOnly()) {
       generated.plaintext.fill(0);
-      throw new NoKeyProviderError(
-        `Could not create key version ${id} for the shared manifest ${this.store.description}`,
-        this.chain.health().filter((h) => h.down).map((h) => ({ provider: h.provider, reason: h.reason ?? 'unavailable', hint: 'restore access to KMS; a shared key version must be wrapped by KMS' })),
-        id,
-      );
+      throw this.localOnlyRefused(`Could not create key version ${id} for the shared manifest ${this.store.description}`, id);
     }
     const record: KeyVersionRecord = {
       id,
@@ -732,7 +697,7 @@ export class KeyManager implements DataKeySource {
       generated.plaintext.fill(0);
       throw error;
     }
-    this.ephemeralActive = undefined;
+    this.localKeys.leave();
     const providers = generated.wrapped.map((w) => w.provider);
     this.audit?.append(AuditEvent.keyGenerated, { keyId: id, reason, localOnly: generated.localOnly, providers });
     if (current) this.audit?.append(AuditEvent.keyRotated, { from: current.id, to: id, reason });
@@ -744,7 +709,7 @@ export class KeyManager implements DataKeySource {
   }
 
   private async loadById(id: string): Promise<DataKey> {
-    const local = this.ephemeral.get(id);
+    const local = this.localKeys.get(id);
     if (local) return this.remember(id, await this.unwrap(local));
     let version = findVersion(this.manifest, id);
     // Ids that cannot be in a manifest (another process's local fallback key, forged bytes) cost no reload.
@@ -886,65 +851,24 @@ export class KeyManager implements DataKeySource {
     if (!this.options.readOnly) await this.options.revisionPins?.save(this.store.description, this.pin);
   }
 
+  /** Reads the manifest from its store and takes it only when it passes `checkLoadedManifest`. */
   private reload(): Promise<KeyManifest> {
     return this.reloads.run('manifest', async () => {
       this.counters.manifestReloads += 1;
       await this.loadPin();
-      const loaded = await this.store.load();
-      const where = this.store.description;
-      if (!loaded) {
-        // A missing or blank manifest where keys existed is lost or replaced keys, not a first run.
-        if (this.pin.revision > 0 || this.manifest.versions.length > 0) {
-          throw new ManifestIntegrityError(ManifestIntegrityFailure.missing, `The key manifest at ${where} is missing or blank, but this client has seen it at revision ${Math.max(this.pin.revision, this.manifest.revision)}.`, {
-            hint: 'Nothing was changed and no new key was made. Restore the manifest from a key backup (`cachevault keys restore FILE`) or from the store\'s history; if every key is truly lost, remove the revision pin and the cache together and start over.',
-            context: { where },
-          });
-        }
-        this.manifest = emptyManifest(this.options.app, this.options.environment);
-        this.manifestLoadedAt = this.clock();
-        return this.manifest;
-      }
-      if (loaded.app !== this.options.app || loaded.environment !== this.options.environment) {
-        throw new ManifestError(
-          `The key manifest at ${where} belongs to app "${loaded.app}", environment "${loaded.environment}", not "${this.options.app}"/"${this.options.environment}".`,
-          { hint: 'Point keys.manifest at this deployment\'s manifest, or fix keys.app / keys.environment.' },
-        );
-      }
-      const seen = this.pin.revision > 0 || this.manifest.versions.length > 0;
-      const blank = () =>
-        new ManifestIntegrityError(ManifestIntegrityFailure.missing, `The key manifest at ${where} was blanked (no key versions, no MAC), but this client has seen keys in it.`, {
-          hint: 'Nothing was changed and no new key was made. Restore the manifest from a key backup (`cachevault keys restore FILE`).',
-          context: { where },
-        });
-      const downgraded = () =>
-        new ManifestIntegrityError(ManifestIntegrityFailure.unsealed, `The key manifest at ${where} carries no MAC, but this client has seen it sealed: it was downgraded.`, {
-          hint: 'Nothing was changed. Restore the manifest from a key backup.',
-          context: { where },
-        });
-      let unsealed: ManifestIntegrityError | undefined;
-      if (loaded.mac === undefined && loaded.versions.length === 0 && loaded.auditHead === undefined) {
-        if (seen) throw blank();
-      } else if (this.options.sealer && loaded.mac !== undefined) {
-        await verifyManifestSeal(loaded, this.options.sealer, where);
-      } else if (loaded.mac === undefined && this.pin.sealed) {
-        throw downgraded();
-      } else if (this.options.sealer) {
-        // A legacy manifest: usable only after an explicit seal (`keys seal-manifest`) or rotate.
-        unsealed = new ManifestIntegrityError(ManifestIntegrityFailure.unsealed, `The key manifest at ${where} carries no MAC, so nothing proves this deployment wrote it.`, {
-          hint: 'If it was written before cachevault 0.2 and you trust it, seal it once with `cachevault keys seal-manifest` (or run `cachevault encryption rotate`); until then no key from it is used. If it was sealed before, it was replaced: restore it from a key backup.',
-          context: { where },
-        });
-      }
-      if (loaded.revision < this.pin.revision) {
-        throw new ManifestIntegrityError(ManifestIntegrityFailure.rollback, `The key manifest at ${where} is at revision ${loaded.revision}, but this client has seen revision ${this.pin.revision}: it was rolled back.`, {
-          hint: 'Nothing was changed and no key from it was used. Restore the newest manifest (a key backup, or the store\'s history) and find out who could write it.',
-          context: { where, revision: loaded.revision, seen: this.pin.revision },
-        });
-      }
-      this.manifest = loaded;
+      const { manifest, unsealed } = await checkLoadedManifest(await this.store.load(), {
+        where: this.store.description,
+        app: this.options.app,
+        environment: this.options.environment,
+        pin: this.pin,
+        memoryRevision: this.manifest.revision,
+        seenKeys: this.pin.revision > 0 || this.manifest.versions.length > 0,
+        sealer: this.options.sealer,
+      });
+      this.manifest = manifest ?? emptyManifest(this.options.app, this.options.environment);
       this.unsealed = unsealed;
       this.manifestLoadedAt = this.clock();
-      if (!unsealed) await this.advancePin(loaded);
+      if (manifest && !unsealed) await this.advancePin(manifest);
       return this.manifest;
     });
   }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { KeyStateError, ManifestError } from './errors';
 import type { WrappedKey } from './keyProvider';
+import { KEY_PROVIDER_NAMES } from './providerRegistry';
 
 /**
  * The key manifest: every data key version with its state and wrapped material. Its secrecy is
@@ -81,7 +82,7 @@ export function isVersionId(id: string): boolean {
 }
 
 const WrappedKeySchema = z.strictObject({
-  provider: z.enum(['kms', 'keyring', 'env']),
+  provider: z.enum(KEY_PROVIDER_NAMES),
   wrappingKeyRef: z.string().min(1).max(2048),
   ciphertext: z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/).max(8192),
 });

@@ -36,6 +36,8 @@ export interface DataKeySource {
   onKeyDropped?(listener: (key: DataKey) => void): () => void;
 }
 
+import type { KeyProviderName } from './providerRegistry';
+
 /** A DEK wrapped by one key provider. Safe to store: it is ciphertext. */
 export interface WrappedKey {
   /** Which provider wrapped it: `kms`, `keyring` or `env`. */
@@ -46,7 +48,8 @@ export interface WrappedKey {
   readonly ciphertext: string;
 }
 
-export type KeyProviderName = 'kms' | 'keyring' | 'env';
+/** The provider names, derived from the registry (providerRegistry.ts). */
+export type { KeyProviderName } from './providerRegistry';
 
 /** Context bound into every wrap (KMS encryption context; AAD for local wrapping). */
 export interface KeyContext {
@@ -66,6 +69,8 @@ export interface KeyProvider {
   unwrap(wrapped: WrappedKey, context: KeyContext): Promise<Buffer>;
   /** Cheap check that the provider can work here (credentials, D-Bus...); resolves a reason when not. */
   probe(): Promise<{ ok: true } | { ok: false; reason: string }>;
+  /** Zeroes a held root key, releases clients; the provider is not used afterwards. */
+  close?(): void;
 }
 
 /** A provider whose key-encrypting key is a root key on this machine (keyring, env). */

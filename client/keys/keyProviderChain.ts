@@ -3,6 +3,7 @@ import { silentLogger } from '../logger';
 import type { Clock, Logger } from '../types';
 import { KeyProviderError, NoKeyProviderError, PROVIDER_FIX, type ProviderAttempt } from './errors';
 import type { KeyContext, KeyProvider, KeyProviderName, WrappedKey } from './keyProvider';
+import { isRemoteProvider } from './providerRegistry';
 
 export interface KeyProviderChainOptions {
   readonly logger?: Logger;
@@ -27,9 +28,9 @@ export interface ProviderHealth {
   readonly reason?: string;
 }
 
-/** Whether a provider's root key is on this machine (keyring, env) rather than a remote service. */
+/** Whether a provider's wrapping key is on this machine (keyring, env) rather than in a remote service (see the registry's `remote`). */
 export function isLocalProvider(provider: KeyProvider): boolean {
-  return provider.name !== 'kms';
+  return !isRemoteProvider(provider.name);
 }
 
 /**
@@ -101,7 +102,7 @@ export class KeyProviderChain {
           }
         }
       }
-      return { plaintext: generated.plaintext, wrapped, localOnly: !wrapped.some((w) => w.provider === 'kms') };
+      return { plaintext: generated.plaintext, wrapped, localOnly: !wrapped.some((w) => isRemoteProvider(w.provider)) };
     }
     throw new NoKeyProviderError(`Could not create data key ${context.keyId}`, attempts, context.keyId);
   }
@@ -150,7 +151,7 @@ export class KeyProviderChain {
   }
 
   close(): void {
-    for (const provider of this.providers) (provider as { close?: () => void }).close?.();
+    for (const provider of this.providers) provider.close?.();
   }
 
   private isDown(provider: KeyProvider): boolean {

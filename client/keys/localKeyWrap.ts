@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { KeyContext, KeyProviderName, WrappedKey } from './keyProvider';
+import { hasLocalRootKey } from './providerRegistry';
 import { RootSubkeyLabel, legacyRootKeyFingerprint, rootKeyFingerprint, withRootSubkey } from './rootKey';
 
 /**
@@ -106,5 +107,5 @@ export function unwrapLocalKey(root: Buffer, providerRef: string, wrapped: Wrapp
 
 /** Whether a local wrapping was made in the legacy format (raw root key), for `keys seal-manifest` / `rotate-root`. */
 export function isLegacyLocalWrap(wrapped: WrappedKey): boolean {
-  return wrapped.provider !== 'kms' && Buffer.from(wrapped.ciphertext, 'base64')[0] === WrapFormat.legacyRawRoot;
+  return hasLocalRootKey(wrapped.provider) && Buffer.from(wrapped.ciphertext, 'base64')[0] === WrapFormat.legacyRawRoot;
 }

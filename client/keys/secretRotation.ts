@@ -8,6 +8,7 @@ import { KeyState, MANIFEST_FORMAT_VERSION, activeVersion, findVersion, nextVers
 import { sealManifest, verifyManifestSeal, type ManifestSealer } from './manifestSeal';
 import type { KeyProvider } from './keyProvider';
 import { KeyProviderChain } from './keyProviderChain';
+import { isRemoteProvider } from './providerRegistry';
 import { SecretStage, type SecretsManagerManifestStore } from './secretsManagerManifestStore';
 
 /**
@@ -113,7 +114,7 @@ export async function setSecret(deps: RotationDeps, token: string): Promise<Rota
   if (deps.sealer) await verifyManifestSeal(pending, deps.sealer, `${deps.store.description} (AWSPENDING ${token})`);
   const active = activeVersion(pending);
   if (!active) throw new RotationStepError(step, 'The pending key manifest has no active version.', { hint: 'Cancel this rotation and start a new one.' });
-  if (active.localOnly || !active.wrapped.some((w) => w.provider === 'kms')) {
+  if (active.localOnly || !active.wrapped.some((w) => isRemoteProvider(w.provider))) {
     throw new RotationStepError(step, `Pending key version ${active.id} is not wrapped by KMS.`, { hint: 'Cancel this rotation; rotate with KMS available.' });
   }
   if (current) {

@@ -7,9 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { KeyringKeyProvider } from '../keys/keyringKeyProvider';
 
+/**
+ * Where the local root key is kept (`store`), and the key provider that reads it from there
+ * (`provider`, for `keys.providers`).
+ */
 export type LocalKey =
-  | { readonly provider: 'keyring'; readonly service: string; readonly account: string }
-  | { readonly provider: 'env'; readonly variable: string; readonly file: string; readonly created: boolean; readonly keyringProblem: string };
+  | { readonly store: 'os-keyring'; readonly provider: 'keyring'; readonly service: string; readonly account: string }
+  | { readonly store: 'key-file'; readonly provider: 'env'; readonly variable: string; readonly file: string; readonly created: boolean; readonly keyringProblem: string };
 
 /**
  * Makes sure a root key exists in the keyring (creating it on first use); where no keyring
@@ -19,7 +23,7 @@ export async function ensureLocalKey(options: { service: string; account: string
   const keyring = new KeyringKeyProvider({ service: options.service, account: options.account, linuxStore: 'secret-service' });
   const probe = await keyring.probe();
   keyring.close();
-  if (probe.ok) return { provider: 'keyring', service: options.service, account: options.account };
+  if (probe.ok) return { store: 'os-keyring', provider: 'keyring', service: options.service, account: options.account };
 
   let created = false;
   if (!existsSync(options.envKeyFile)) {
@@ -32,5 +36,5 @@ export async function ensureLocalKey(options: { service: string; account: string
     throw new Error(`${options.envKeyFile} does not hold a base64 256-bit key; delete it to have npm start generate a new one (entries under the old key become unreadable).`);
   }
   options.env[options.variable] = key;
-  return { provider: 'env', variable: options.variable, file: options.envKeyFile, created, keyringProblem: probe.reason };
+  return { store: 'key-file', provider: 'env', variable: options.variable, file: options.envKeyFile, created, keyringProblem: probe.reason };
 }

@@ -40,7 +40,7 @@ async function demonstrate(stack: LocalStack, { say, warn }: LocalIo): Promise<v
   const vault = await createCache({ configFile: stack.configPath, logger: silentLogger });
   try {
     // The env-key warning was already given, with what to do about it.
-    for (const w of vault.warnings) if (!(stack.key.provider === 'env' && w.includes(stack.key.variable))) warn(w);
+    for (const w of vault.warnings) if (!(stack.key.store === 'key-file' && w.includes(stack.key.variable))) warn(w);
     const health = await vault.backend.healthCheck();
     say(`health: ${health.healthy ? 'ok' : 'PROBLEMS'} (${Math.round(health.latencyMs)} ms)`);
     for (const c of health.checks) say(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.detail ? `: ${c.detail}` : ''}`);
@@ -83,7 +83,7 @@ function printWhere(stack: LocalStack, once: boolean, command: string, { say }: 
   say(`  file cache       ${rel(stack.cacheDir)}`);
   say(`  key manifest     ${rel(stack.manifestPath)} (wrapped keys only)`);
   say(`  audit log        ${rel(stack.auditPath)}`);
-  if (stack.key.provider === 'keyring') {
+  if (stack.key.store === 'os-keyring') {
     say(`  root key         OS keyring (service ${stack.key.service}, account ${stack.key.account})`);
   } else {
     say(`  root key         env key in ${rel(stack.key.file)} (no OS keyring here)`);
@@ -99,7 +99,7 @@ function printWhere(stack: LocalStack, once: boolean, command: string, { say }: 
     say('Try it (in another terminal, from this directory):');
   }
   say(`  export CACHEVAULT_CONFIG=${stack.configPath}`);
-  if (stack.key.provider === 'env') say(`  export ${stack.key.variable}=$(cat ${rel(stack.key.file)})`);
+  if (stack.key.store === 'key-file') say(`  export ${stack.key.variable}=$(cat ${rel(stack.key.file)})`);
   say('  npx cachevault status');
   say('  npx cachevault set greeting \'{"hello":"world"}\' --ttl 60000');
   say('  npx cachevault get greeting');
@@ -120,7 +120,7 @@ export async function runLocalStack(options: RunLocalOptions): Promise<number> {
   const stop = () => (stopping ??= stack.stop());
   try {
     if (stack.degradedReason) warn(`DynamoDB Local cannot run here, so the local stack starts without its DynamoDB tier (memory + file only). ${stack.degradedReason}`);
-    if (stack.key.provider === 'env') {
+    if (stack.key.store === 'key-file') {
       warn(
         `No OS keyring is available here (${stack.key.keyringProblem}); the root key is ${stack.key.created ? 'a new' : 'the'} env key in ${stack.key.file} (owner-only). ` +
           'Anyone who can read that file can read this cache: use the keyring or KMS for real data.',

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { AdvancedCacheConfig, type CacheConfigInput } from '../../config/schema';
+import { AdvancedCacheConfig, type CacheConfigInput, type KeyProviderName } from '../../config/schema';
 import { ExitCode } from '../../errors';
 import { defineAction, type Runtime } from '../command';
 import { UsageError } from '../errors';
@@ -32,7 +32,7 @@ const InitOptions = z.object({
 type InitOptions = z.infer<typeof InitOptions>;
 
 /** The configuration a profile starts from (every other field keeps its default). */
-export function profileConfig(profile: Profile, opts: Omit<InitOptions, 'profile'> = {}, localKey: 'keyring' | 'env' = 'keyring'): CacheConfigInput {
+export function profileConfig(profile: Profile, opts: Omit<InitOptions, 'profile'> = {}, localKey: KeyProviderName = 'keyring'): CacheConfigInput {
   const app = opts.app ?? 'cachevault';
   const environment = opts.environment ?? (profile === 'aws' ? 'prod' : 'local');
   switch (profile) {
@@ -92,7 +92,7 @@ export function registerInit(program: Command, runtime: Runtime): void {
         throw new UsageError(`${path} already exists.`, { hint: 'Pass --force to overwrite it, or --out for another path.' });
       }
       const next: string[] = [];
-      let key: { provider: string; file?: string } | undefined;
+      let key: { provider: KeyProviderName; file?: string } | undefined;
       if (opts.profile !== 'aws') {
         // The root key first, so the config names the one provider that works here: the OS
         // keyring where one does, else a generated key in an owner-only file.
@@ -101,13 +101,13 @@ export function registerInit(program: Command, runtime: Runtime): void {
         const keyDir = resolve(ctx.io.cwd, '.cachevault');
         mkdirSync(keyDir, { recursive: true, mode: 0o700 });
         const local = await ensureLocalKey({ service: 'cachevault', account: 'root-key', envKeyFile: join(keyDir, 'env-key'), variable: 'CACHEVAULT_KEY', env: {} });
-        key = local.provider === 'env' ? { provider: 'env', file: local.file } : { provider: 'keyring' };
-        if (local.provider === 'env') {
+        key = local.store === 'key-file' ? { provider: local.provider, file: local.file } : { provider: local.provider };
+        if (local.store === 'key-file') {
           ctx.out.warn(`No OS keyring is available here (${local.keyringProblem}); the root key is in ${local.file} (owner-only). Anyone who can read it can read the cache: use a keyring or KMS for real data.`);
           next.push(`export CACHEVAULT_KEY=$(cat ${relative(ctx.io.cwd, local.file) || local.file})`);
         }
       }
-      const config = profileConfig(opts.profile, opts, key?.provider === 'env' ? 'env' : 'keyring');
+      const config = profileConfig(opts.profile, opts, key?.provider);
       // Validated as a whole before anything is written.
       const parsed = AdvancedCacheConfig.safeParse(config);
       if (!parsed.success) throw new UsageError(`The ${opts.profile} profile with these options is not valid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}.`);

@@ -13,7 +13,7 @@ import { generateRecoveryCode, inspectBackup } from '../../keys/keyBackup';
 import { defineAction, type Runtime } from '../command';
 import { UsageError } from '../errors';
 import { readPassphrase } from '../passphrase';
-import { EnvKeyProvider } from '../../keys/envKeyProvider';
+import { KEY_PROVIDERS, keyProviderDefinition, keyProviderSettings } from '../../keys/providerRegistry';
 import { registerKeysRetire } from './keysRetire';
 
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
@@ -56,22 +56,26 @@ export function registerKeys(program: Command, runtime: Runtime): void {
       const vault = await ctx.open();
       if (!vault.keys) throw new UsageError('Encryption is disabled, so there is no root key to replace.');
       const variable = vault.config.keys.envKey.variable;
-      if (!vault.config.keys.providers.includes('env')) {
-        throw new UsageError('keys rotate-root replaces the env provider\'s root key, and "env" is not in keys.providers.', {
+      // Only a provider whose root key can be handed over in place (the env key) has one to replace here.
+      const replaceable = vault.config.keys.providers.find((name) => keyProviderDefinition(name).replaceRootKey);
+      if (!replaceable) {
+        const names = KEY_PROVIDERS.filter((p) => p.replaceRootKey).map((p) => `"${p.name}"`).join(' or ');
+        throw new UsageError(`keys rotate-root replaces the root key of the ${names} provider, and none is in keys.providers.`, {
           hint: 'For the OS keyring: keys backup, delete the keyring entry, keys restore (the restore wraps under the new keyring key).',
         });
       }
-      if (!ctx.env[opts.newKeyEnv]) throw new UsageError(`The environment variable ${opts.newKeyEnv} is not set.`, { hint: 'Put the new key there: `export NEW_KEY=$(openssl rand -base64 32)`.' });
+      const newRootKey = ctx.env[opts.newKeyEnv];
+      if (!newRootKey) throw new UsageError(`The environment variable ${opts.newKeyEnv} is not set.`, { hint: 'Put the new key there: `export NEW_KEY=$(openssl rand -base64 32)`.' });
       // The new key presents itself under the configured variable's name, so wraps and the
       // manifest MAC name the root key the way clients will look it up once it is in place.
-      const next = new EnvKeyProvider({ variable, env: { [variable]: ctx.env[opts.newKeyEnv] } });
+      const next = keyProviderDefinition(replaceable).replaceRootKey!(keyProviderSettings(replaceable, vault.config.keys).config, newRootKey);
       try {
         const result = await vault.keys.rotateRoot(next);
         ctx.out.result({ ...result, variable }, (r) =>
           `Re-wrapped key versions ${r.versions.join(', ') || '(none)'} under the new root key (manifest revision ${r.revision}).\nNow set ${r.variable} to the new key everywhere and delete the old one: only then are earlier copies of the manifest useless. Key backups hold the keys themselves: delete old ones separately.`,
         );
       } finally {
-        next.close();
+        next.close?.();
       }
       return ExitCode.ok;
     },
