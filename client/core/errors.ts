@@ -26,6 +26,7 @@ export class ValueTooLargeError extends CacheVaultError {
  * instead. The loader keeps running; if it succeeds later its value is still cached.
  */
 export class LoaderTimeoutError extends CacheVaultError {
+  override name = 'LoaderTimeoutError';
   override readonly code = 'LOADER_TIMEOUT';
   readonly timeoutMs: number;
   constructor(timeoutMs: number, options: CacheVaultErrorOptions = {}) {
@@ -34,7 +35,6 @@ export class LoaderTimeoutError extends CacheVaultError {
       hint: options.hint ?? 'Raise hardTimeoutMs, make the loader faster, or set graceMs so a stale value can be served while the loader is slow.',
       context: { ...options.context, timeoutMs },
     });
-    this.name = 'LoaderTimeoutError';
     this.timeoutMs = timeoutMs;
   }
 }
