@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import ts from 'typescript';
 
 /**
@@ -103,11 +103,14 @@ function commentsOf(text: string): Comment[] {
  */
 const PATH = /(?<![\w@/.$:'"-])((?:\.{1,2}\/)?[\w*][\w.*-]*(?:\/[\w.*-]+)*\.(?:md|ts|mts|js|mjs|cjs|json|sh|ya?ml)|\.{1,2}\/[\w.-]+(?:\/[\w.-]+)*)(?![\w/])/g;
 
-/** A comment's path exists relative to the repository root, the file's folder or a folder above it. */
+/**
+ * A comment's path exists relative to the repository root, the file's folder or a folder above it;
+ * a bare file name (`cacheFunction.ts`) may name a file anywhere in the source folders.
+ */
 function resolves(file: string, ref: string): boolean {
   const bases = [ROOT];
   for (let dir = dirname(join(ROOT, file)); dir.startsWith(ROOT); dir = dirname(dir)) bases.push(dir);
-  return bases.some((base) => existsSync(join(base, ref)));
+  return bases.some((base) => existsSync(join(base, ref))) || (!ref.includes('/') && SOURCE_NAMES.has(ref));
 }
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
@@ -127,6 +130,7 @@ function anchorsOf(doc: string): Set<string> {
 /** Every source file but this one, whose examples name paths that need not exist. */
 const FILES = sourceFiles().filter((f) => join(ROOT, f) !== __filename);
 const TEXTS = new Map(FILES.map((f) => [f, readFileSync(join(ROOT, f), 'utf8')]));
+const SOURCE_NAMES = new Set(sourceFiles().map((f) => basename(f)));
 const COMMENTS = new Map<string, Comment[]>();
 function comments(file: string): Comment[] {
   if (!COMMENTS.has(file)) COMMENTS.set(file, commentsOf(TEXTS.get(file)!));
