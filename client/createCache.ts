@@ -257,7 +257,7 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
   const { createBackend } = require('./backends/backendFactory') as typeof import('./backends/backendFactory');
   let created: Awaited<ReturnType<typeof createBackend>>;
   try {
-    created = await createBackend(config, { clock: runtime.clock, logger, isLocalOnly });
+    created = await createBackend(config, { clock: runtime.clock, logger, isLocalOnly, readOnly: runtime.readOnly });
   } catch (err) {
     await closeAudit(audit, logger);
     await keys?.close();

@@ -14,6 +14,7 @@ import { nonNegativeOption, positiveOption } from './backendOptions';
 import { BaseBackend, type BaseBackendOptions } from './baseBackend';
 import type { CacheBackend, HealthCheckOptions } from './cacheBackend';
 import type { BreakerState } from './hybrid/circuitBreaker';
+import { Coherence, forgetsCachedNamespaces, type CoherenceOptions, type LocalInvalidation } from './hybrid/coherence';
 import { TierUnavailableError } from './hybrid/errors';
 import { FreshnessIndex } from './hybrid/freshnessIndex';
 import { MutationLog } from './hybrid/mutationLog';
@@ -80,7 +81,17 @@ export interface HybridBackendOptions extends BaseBackendOptions {
    * @default true when a local tier can keep it and there is a shared tier
    */
   readonly durableReplays?: boolean;
+  /**
+   * Coherent local tiers across instances: sets, deletes and clears are published to an
+   * invalidation log on the shared store, and other instances drop their local copies within
+   * about two windows (client/backends/hybrid/coherence.ts, docs/coherence.md). Needs a shared tier.
+   * @default none: local copies live by `localTtlCapMs` alone
+   */
+  readonly coherence?: HybridCoherenceOptions;
 }
+
+/** The coherence settings a caller chooses; the hybrid supplies its cap, clock, logger and local tiers. */
+export type HybridCoherenceOptions = Omit<CoherenceOptions, 'capMs' | 'clock' | 'logger' | 'applyLocally' | 'dropLocalCopies'>;
 
 /** A local copy past its cap, kept in case the shared tier cannot be asked. */
 interface StaleCopy {
@@ -150,6 +161,8 @@ export class HybridBackend extends BaseBackend {
   private readonly strict: boolean;
   private readonly isLocalOnly: (entry: StoredEntry) => boolean;
   private readonly hasSharedTier: boolean;
+  /** Cross-instance invalidation, when configured (and a shared tier exists). */
+  private readonly coherence: Coherence | undefined;
   private readonly extra = {
     promotions: 0,
     revalidations: 0,
@@ -161,6 +174,7 @@ export class HybridBackend extends BaseBackend {
     tierFailures: 0,
     replayed: 0,
     replayStoreFailures: 0,
+    coherenceDropped: 0,
   };
 
   constructor(options: HybridBackendOptions) {
@@ -233,6 +247,22 @@ export class HybridBackend extends BaseBackend {
       persistent: caps.some((c) => c.persistent),
       shared: this.hasSharedTier,
     };
+    if (options.coherence !== undefined) {
+      if (!this.hasSharedTier) {
+        throw new InvalidArgumentError('Coherence needs a shared tier: local tiers alone have nothing to be coherent with.', {
+          hint: 'Add a DynamoDB tier, or leave coherence off.',
+        });
+      }
+      this.coherence = new Coherence({
+        ...options.coherence,
+        capMs,
+        clock: this.clock,
+        logger: this.logger,
+        applyLocally: (invalidation) => this.invalidateLocally(invalidation),
+        dropLocalCopies: () => this.dropSharedCopies(),
+      });
+      this.coherence.start();
+    }
   }
 
   /** The first local persistent tier's replay store, or undefined (logged) when none can be opened. */
@@ -297,7 +327,16 @@ export class HybridBackend extends BaseBackend {
     if (!tier.cachesShared || this.isLocalOnly(entry)) return Infinity;
     // A write the shared tier has not seen yet: the local copy is the newest there is.
     if (this.replay.pendingKind(entry.namespace, entry.key) === 'set') return Infinity;
-    return this.freshness.freshUntil(tier.index, entry);
+    const until = this.freshness.freshUntil(tier.index, entry);
+    if (this.coherence === undefined) return until;
+    // Another instance changed the key (or cleared its namespace) after this copy was made.
+    return Math.min(until, this.coherence.limit(entry.namespace, entry.key, this.freshness.markedAt(tier.index, entry)));
+  }
+
+  /** Records fresh local copies: their deadline, and (for coherence) that this instance holds them. */
+  private markFresh(namespace: string, key: string, tiers: readonly number[], deadline: number, markedAt: number): void {
+    this.freshness.mark(namespace, key, tiers, deadline, markedAt);
+    if (tiers.length > 0) this.coherence?.noteCopy(namespace, key);
   }
 
   /**
@@ -320,7 +359,7 @@ export class HybridBackend extends BaseBackend {
         cause: first.error,
       });
     }
-    if (reads.some((r) => r.source > 0)) await this.promote(namespace, reads, since);
+    if (reads.some((r) => r.source > 0)) await this.promote(namespace, reads, since, now);
     if (evict.length > 0) await this.dropStaleCopies(namespace, evict);
     return reads.map((r) => r.found);
   }
@@ -418,7 +457,7 @@ export class HybridBackend extends BaseBackend {
    * deleted or cleared while the read was under way (since `since`): those answers may be
    * older than the local tiers now are.
    */
-  private async promote(namespace: string, reads: readonly KeyRead[], since: number): Promise<void> {
+  private async promote(namespace: string, reads: readonly KeyRead[], since: number, readAt: number): Promise<void> {
     const writes = this.tiers.map(() => [] as KeyRead[]);
     for (const read of reads) {
       if (read.source > 0 && this.mutations.changedSince(since, namespace, read.key)) continue;
@@ -434,7 +473,7 @@ export class HybridBackend extends BaseBackend {
           return;
         }
         this.extra.promotions += promoted.length;
-        if (tier.cachesShared) for (const r of promoted) this.freshness.mark(namespace, r.key, [t], r.deadline);
+        if (tier.cachesShared) for (const r of promoted) this.markFresh(namespace, r.key, [t], r.deadline, readAt);
       }),
     );
   }
@@ -472,6 +511,8 @@ export class HybridBackend extends BaseBackend {
     );
     // Stamped once every tier has answered: a read-through that began before now must not promote these keys.
     for (const e of entries) this.mutations.keysChanged(e.namespace, [e.key]);
+    // Other instances drop their copies (an entry kept off the shared tier is nobody else's business).
+    if (this.coherence !== undefined) for (const e of sharable) this.coherence.recordKeys(e.namespace, [e.key]);
     const { reached, degraded, failedLocal, firstFailure } = this.settleWrites(writes, now);
     // A local tier that missed this write may still hold the previous version: make it re-check.
     if (failedLocal.length > 0) for (const e of entries) this.freshness.mark(e.namespace, e.key, failedLocal, -Infinity);
@@ -517,7 +558,7 @@ export class HybridBackend extends BaseBackend {
       for (const e of list) settled.reached.add(e);
       if (tier.shared) for (const e of list) this.replay.settleKey(e.namespace, e.key);
       for (const d of outcome.value.degraded ?? []) settled.degraded.push({ tier: `${tier.name}/${d.tier}`, reason: d.reason });
-      if (tier.cachesShared) for (const e of list) this.freshness.mark(e.namespace, e.key, [tier.index], this.freshness.deadlineFrom(now, e));
+      if (tier.cachesShared) for (const e of list) this.markFresh(e.namespace, e.key, [tier.index], this.freshness.deadlineFrom(now, e), now);
     }
     return settled;
   }
@@ -533,6 +574,7 @@ export class HybridBackend extends BaseBackend {
       results = await this.everyTier('delete', (b) => b.deleteMany(namespace, keys));
     } finally {
       this.mutations.keysChanged(namespace, keys);
+      this.coherence?.recordKeys(namespace, keys);
     }
     for (const key of keys) this.freshness.forget(namespace, key);
     for (const { tier, outcome } of results) {
@@ -560,6 +602,7 @@ export class HybridBackend extends BaseBackend {
       results = await this.everyTier('clear', (b) => b.clear(namespace));
     } finally {
       this.mutations.namespaceCleared(namespace);
+      this.coherence?.recordClear(namespace);
     }
     this.freshness.forgetNamespace(namespace);
     // A shared tier that missed the clear still holds the namespace: clear it there on replay.
@@ -649,14 +692,100 @@ export class HybridBackend extends BaseBackend {
     }
     if (!ok) return { replayed: 0, pending: this.replay.size };
     this.replay.settle(ops);
+    // The shared tier changed only now: tell the other instances again.
+    if (this.coherence !== undefined) {
+      for (const namespace of clears) this.coherence.recordClear(namespace);
+      for (const e of sets) this.coherence.recordKeys(e.namespace, [e.key]);
+      for (const [namespace, keys] of deletes) this.coherence.recordKeys(namespace, keys);
+    }
     for (const e of sets) {
       const localTiers = this.tiers.filter((t) => t.cachesShared).map((t) => t.index);
-      this.freshness.mark(e.namespace, e.key, localTiers, this.freshness.deadlineFrom(now, e));
+      this.markFresh(e.namespace, e.key, localTiers, this.freshness.deadlineFrom(now, e), now);
     }
     const replayed = clears.length + sets.length + [...deletes.values()].reduce((n, keys) => n + keys.length, 0);
     this.extra.replayed += replayed;
     this.logger.info({ backend: this.name, replayed }, 'replayed writes the shared tier missed during an outage');
     return { replayed, pending: this.replay.size };
+  }
+
+  // ---- coherence: what other instances changed ----------------------------------------------
+
+  /**
+   * With coherence: publishes this instance's changes and applies the other instances' now,
+   * instead of at the next window (before a handoff, or in tests). Nothing to do without it.
+   */
+  async syncCoherence(): Promise<void> {
+    await this.coherence?.sync();
+  }
+
+  /**
+   * Removes from the local tiers what another instance deleted, overwrote or cleared. A key with
+   * a write of ours the shared tier has not seen yet keeps its copy: ours is the newer one.
+   */
+  private async invalidateLocally({ keys, clears }: LocalInvalidation): Promise<void> {
+    const local = this.tiers.filter((t) => t.cachesShared);
+    // A shared tier's cached namespace generation would serve the cleared entries for a while more.
+    for (const tier of this.tiers) {
+      if (tier.shared && forgetsCachedNamespaces(tier.backend)) for (const namespace of clears) tier.backend.forgetCachedNamespace(namespace);
+    }
+    const doomed = new Map<string, string[]>();
+    for (const [namespace, list] of keys) {
+      const drop = list.filter((key) => this.replay.pendingKind(namespace, key) !== 'set');
+      if (drop.length > 0) doomed.set(namespace, drop);
+    }
+    try {
+      await Promise.all(
+        local.map(async (tier) => {
+          for (const namespace of clears) {
+            const outcome = await tier.call('invalidate', (b) => b.clear(namespace));
+            if (!outcome.ok) this.tierFailed(tier, 'invalidate', outcome);
+          }
+          for (const [namespace, drop] of doomed) {
+            const outcome = await tier.call('invalidate', (b) => b.deleteMany(namespace, drop));
+            if (!outcome.ok) this.tierFailed(tier, 'invalidate', outcome);
+          }
+        }),
+      );
+    } finally {
+      // A read-through that began before this must not put the old answer back.
+      for (const namespace of clears) {
+        this.mutations.namespaceCleared(namespace);
+        this.freshness.forgetNamespace(namespace);
+      }
+      for (const [namespace, drop] of doomed) {
+        this.mutations.keysChanged(namespace, drop);
+        for (const key of drop) this.freshness.forget(namespace, key);
+      }
+    }
+  }
+
+  /**
+   * After a partition longer than the invalidation log's retention: drops every local copy of
+   * shared data (entries kept off the shared tier, and writes still waiting for it, stay).
+   */
+  private async dropSharedCopies(): Promise<void> {
+    for (const tier of this.tiers.filter((t) => t.cachesShared)) {
+      const doomed = new Map<string, string[]>();
+      try {
+        for await (const e of tier.backend.entries()) {
+          if (this.isLocalOnly(e) || this.replay.pendingKind(e.namespace, e.key) === 'set') continue;
+          const list = doomed.get(e.namespace);
+          if (list) list.push(e.key);
+          else doomed.set(e.namespace, [e.key]);
+        }
+      } catch (err) {
+        this.logger.warn({ backend: this.name, tier: tier.name, error: describeError(err) }, 'coherence: cannot list local copies to drop; they will be re-checked on their next hit');
+        continue;
+      }
+      for (const [namespace, keys] of doomed) {
+        for (let i = 0; i < keys.length; i += 1_000) {
+          const outcome = await tier.call('drop', (b) => b.deleteMany(namespace, keys.slice(i, i + 1_000)));
+          if (!outcome.ok) this.tierFailed(tier, 'drop', outcome);
+        }
+      }
+      this.extra.coherenceDropped += [...doomed.values()].reduce((n, k) => n + k.length, 0);
+    }
+    this.mutations.namespaceCleared(undefined);
   }
 
   // ---- scans, health, stats, close -------------------------------------------------------------
@@ -672,7 +801,7 @@ export class HybridBackend extends BaseBackend {
   }
 
   protected override async _healthSteps(options: HealthCheckOptions = {}): Promise<HealthCheckStep[]> {
-    return Promise.all(
+    const steps = await Promise.all(
       this.tiers.map(async (tier): Promise<HealthCheckStep> => {
         const breaker = tier.breaker.state;
         const outcome = await tier.call('healthCheck', (b) => b.healthCheck(options), { bypassBreaker: true });
@@ -686,6 +815,8 @@ export class HybridBackend extends BaseBackend {
         };
       }),
     );
+    if (this.coherence !== undefined) steps.push(this.coherence.healthStep());
+    return steps;
   }
 
   /**
@@ -709,6 +840,7 @@ export class HybridBackend extends BaseBackend {
         replayDroppedEarlier: this.replay.droppedEarlier,
         replayDurable: this.replay.durable,
         ...breakers,
+        ...this.coherence?.stats(),
       },
     };
   }
@@ -716,6 +848,8 @@ export class HybridBackend extends BaseBackend {
   protected async _close(): Promise<void> {
     // Let a replay already under way finish rather than fail against closing tiers.
     await this.replaying;
+    // Publishes what this instance changed in its last window, then stops polling.
+    await this.coherence?.close();
     const results = await Promise.allSettled(this.tiers.map((t) => t.backend.close()));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ tier: this.tiers[i]!.name, reason: r.reason as unknown }] : []));
     if (failed.length > 0) {

@@ -8,11 +8,8 @@ import type { DynamoDBBackend } from '../backends/dynamodbBackend';
 import { FileBackend } from '../backends/fileBackend';
 import type { AdvancedCacheConfig } from '../config/schema';
 import { loadOptional } from '../optionalDependency';
-import { configuredTiers } from './configProbe';
 
-export function usesTier(config: AdvancedCacheConfig, tier: 'memory' | 'file' | 'dynamodb'): boolean {
-  return configuredTiers(config).includes(tier);
-}
+export { usesTier } from './configProbe';
 
 export function openFileTier(config: AdvancedCacheConfig, cwd: string): FileBackend {
   return new FileBackend({ ...config.file, dir: resolve(cwd, config.file.dir) });

@@ -117,6 +117,23 @@ describe('createBackend', () => {
     });
   });
 
+  test('a hybrid with a DynamoDB tier is coherent by default, and not when opened read-only or with coherence off', async () => {
+    const hybrid = { backend: 'hybrid' as const, hybrid: { tiers: ['memory' as const, 'dynamodb' as const] }, dynamodb: deadDynamo };
+    const coherent = await start(hybrid);
+    expect(coherent.backend.stats().extra).toHaveProperty('coherence');
+    const readOnly = await createBackend(config(hybrid), { readOnly: true });
+    closers.push(() => readOnly.backend.close());
+    expect(readOnly.backend.stats().extra).not.toHaveProperty('coherence');
+    const off = await start({ ...hybrid, hybrid: { ...hybrid.hybrid, coherence: { enabled: false } } });
+    expect(off.backend.stats().extra).not.toHaveProperty('coherence');
+    const local = await start({ backend: 'hybrid', hybrid: { tiers: ['memory', 'file'] }, file: { dir: join(dir, 'cache') } });
+    expect(local.backend.stats().extra).not.toHaveProperty('coherence');
+  });
+
+  test('a retention shorter than the local TTL cap allows is refused at start-up', async () => {
+    await expect(start({ backend: 'hybrid', hybrid: { tiers: ['memory', 'dynamodb'], coherence: { retentionMs: 30_000 } }, dynamodb: deadDynamo })).rejects.toThrow(/retentionMs/);
+  });
+
   test('closing the wrap lease it built releases the DynamoDB client the factory made for it', async () => {
     const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
     const destroy = jest.spyOn(DynamoDBClient.prototype, 'destroy');
@@ -143,5 +160,16 @@ describe('createBackend', () => {
     ].join('\n');
     const out = execFileSync(join(process.cwd(), 'node_modules/.bin/tsx'), ['-e', script], { cwd: process.cwd(), encoding: 'utf8' });
     expect(JSON.parse(out.trim())).toEqual({ lru: true, aws: false, sqlite: false });
+  });
+
+  test('importing the factory and its backend registry loads no backend class, SDK, SQLite or zod', () => {
+    const script = [
+      "require('./client/backends/backendFactory');",
+      'const loaded = Object.keys(require.cache);',
+      "const has = (part) => loaded.some((p) => p.includes(part));",
+      "console.log(JSON.stringify({ registry: has('backends/registry/index'), zod: has('/zod/'), aws: has('@aws-sdk'), sqlite: has('better-sqlite3'), lru: has('lru-cache'), classes: ['memoryBackend', 'fileBackend', 'dynamodbBackend', 'hybridBackend'].filter(has) }));",
+    ].join('\n');
+    const out = execFileSync(join(process.cwd(), 'node_modules/.bin/tsx'), ['-e', script], { cwd: process.cwd(), encoding: 'utf8' });
+    expect(JSON.parse(out.trim())).toEqual({ registry: true, zod: false, aws: false, sqlite: false, lru: false, classes: [] });
   });
 });

@@ -9,7 +9,7 @@ import { sealedKeyId } from '../../keys/entriesByKeyId';
 import type { BackendStats } from '../../types';
 import { probeProviders } from '../providerProbe';
 import { defineAction, type Runtime } from '../command';
-import { configuredTiers } from '../configProbe';
+import { configuredTiers, describeBackend, usesTier } from '../configProbe';
 import { checkCacheHealth } from '../../health/cacheHealth';
 import { healthExitCode } from './health';
 import { tableManagerFor } from './table';
@@ -60,11 +60,11 @@ export function registerStatus(program: Command, runtime: Runtime): void {
           detail: missing,
           keyProviders: providers,
           healthy: keysOk,
-          file: configuredTiers(config).includes('file') ? { dir: config.file.dir } : null,
+          file: usesTier(config, 'file') ? { dir: config.file.dir } : null,
         };
         ctx.out.result(empty, (s) =>
           keyValues({
-            backend: `${s.backend.type}${s.backend.type === 'hybrid' ? ` (${s.backend.tiers.join(' -> ')})` : ''}`,
+            backend: describeBackend(s.backend.type, s.backend.tiers),
             encryption: s.encryption.enabled ? `${s.encryption.algorithm} via ${s.encryption.providers.join(', ')}` : 'disabled',
             'file dir': s.file?.dir,
             cache: s.detail,
@@ -93,7 +93,7 @@ export function registerStatus(program: Command, runtime: Runtime): void {
       const health = await checkCacheHealth(vault, { readOnly: true });
       const keyStatus = vault.keys?.status();
       let tableInfo: TableSummary | { error: string } | null = null;
-      if (configuredTiers(config).includes('dynamodb')) {
+      if (usesTier(config, 'dynamodb')) {
         const { manager, close } = tableManagerFor(ctx);
         try {
           tableInfo = await manager.describe();
@@ -123,15 +123,15 @@ export function registerStatus(program: Command, runtime: Runtime): void {
         tiers: tierRows(stats),
         counted,
         hitRatio: reads === 0 ? null : stats.hits / reads,
-        file: configuredTiers(config).includes('file') ? { dir: config.file.dir } : null,
-        dynamodb: configuredTiers(config).includes('dynamodb') ? { tableName: config.dynamodb.tableName, region: config.dynamodb.region, endpoint: config.dynamodb.endpoint === undefined ? null : redactUrlUserinfo(config.dynamodb.endpoint), table: tableInfo } : null,
+        file: usesTier(config, 'file') ? { dir: config.file.dir } : null,
+        dynamodb: usesTier(config, 'dynamodb') ? { tableName: config.dynamodb.tableName, region: config.dynamodb.region, endpoint: config.dynamodb.endpoint === undefined ? null : redactUrlUserinfo(config.dynamodb.endpoint), table: tableInfo } : null,
         health,
         warnings: vault.warnings,
       };
       ctx.out.result(status, (s) =>
         [
           keyValues({
-            backend: `${s.backend.type}${s.backend.type === 'hybrid' ? ` (${s.backend.tiers.join(' -> ')})` : ''}`,
+            backend: describeBackend(s.backend.type, s.backend.tiers),
             namespace: s.backend.namespace,
             fallback: s.backend.fallback ?? 'none',
             encryption: s.encryption.enabled ? `${s.encryption.algorithm} via ${s.encryption.providers.join(', ')}` : 'disabled',
