@@ -361,7 +361,7 @@ function withSetupHint(err: unknown, config: AdvancedCacheConfig): unknown {
   const hinted = err as Error & { hint?: string };
   const setup =
     `Configure a key provider: keys.kms.keyId for KMS on AWS; an OS keyring on a desktop; or ${config.keys.envKey.variable} ` +
-    `(\`openssl rand -base64 32\`) in containers and CI. \`npx cachevault init\` writes a config for each case; docs/configuration.md#keys.`;
+    `(\`openssl rand -base64 32\`) in containers and CI. \`npx cachevault init\` writes a config for each case; docs/configuration.md#keys-data-keys-and-the-keys-that-wrap-them.`;
   Object.defineProperty(hinted, 'hint', { value: hinted.hint ? `${hinted.hint} ${setup}` : setup, configurable: true, enumerable: true });
   return hinted;
 }

@@ -16,6 +16,7 @@ export type OptionalPackage = keyof typeof OPTIONAL_PACKAGES;
 
 /** A configured feature needs a package that is not installed. */
 export class MissingDependencyError extends CacheVaultError {
+  override name = 'MissingDependencyError';
   override readonly code = 'DEPENDENCY_MISSING';
   readonly packageName: string;
   constructor(packageName: OptionalPackage, cause?: unknown) {
@@ -24,7 +25,6 @@ export class MissingDependencyError extends CacheVaultError {
       hint: `Install it beside cachevault: \`npm install ${packageName}\` (it is an optional peer dependency), or change the configuration so this feature is not used.`,
       context: { package: packageName },
     });
-    this.name = 'MissingDependencyError';
     this.packageName = packageName;
   }
 }

@@ -4,9 +4,10 @@
  */
 import { resolve } from 'node:path';
 import { dynamoBackendOptions } from '../backends/backendFactory';
-import { DynamoDBBackend } from '../backends/dynamodbBackend';
+import type { DynamoDBBackend } from '../backends/dynamodbBackend';
 import { FileBackend } from '../backends/fileBackend';
 import type { AdvancedCacheConfig } from '../config/schema';
+import { loadOptional } from '../optionalDependency';
 
 export { usesTier } from './configProbe';
 
@@ -14,6 +15,9 @@ export function openFileTier(config: AdvancedCacheConfig, cwd: string): FileBack
   return new FileBackend({ ...config.file, dir: resolve(cwd, config.file.dir) });
 }
 
+/** Loads the AWS SDK here, not at start-up: only `gc`, `reinit` and friends on a DynamoDB tier need it. */
 export function openDynamoTier(config: AdvancedCacheConfig): DynamoDBBackend {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { DynamoDBBackend } = loadOptional('@aws-sdk/client-dynamodb', () => require('../backends/dynamodbBackend') as typeof import('../backends/dynamodbBackend'));
   return new DynamoDBBackend(dynamoBackendOptions(config));
 }

@@ -37,6 +37,7 @@ const NOT_AN_OUTAGE: ReadonlySet<KeyProviderFailure> = new Set([
 
 /** One provider operation failed; `failure` says why, `hint` what to do. */
 export class KeyProviderError extends CacheVaultError {
+  override name = 'KeyProviderError';
   override readonly code: string = 'KEY_PROVIDER_FAILED';
   readonly provider: KeyProviderName;
   readonly failure: KeyProviderFailure;
@@ -48,7 +49,6 @@ export class KeyProviderError extends CacheVaultError {
     options: CacheVaultErrorOptions = {},
   ) {
     super(message, { ...options, context: { ...options.context, provider, failure } });
-    this.name = 'KeyProviderError';
     this.provider = provider;
     this.failure = failure;
   }
@@ -86,6 +86,7 @@ export function providerFix(name: KeyProviderName): string {
 
 /** No configured provider could supply or unwrap a key. Lists every provider tried. */
 export class NoKeyProviderError extends KeyUnavailableError {
+  override name = 'NoKeyProviderError';
   override readonly code = 'NO_KEY_PROVIDER';
   readonly attempts: readonly ProviderAttempt[];
 
@@ -100,27 +101,20 @@ export class NoKeyProviderError extends KeyUnavailableError {
           ? `Set keys.providers, e.g. ["kms", "keyring"]; ${providerFix('keyring')}.`
           : 'Fix one of the providers above; the chain uses the first one that works.'),
     });
-    this.name = 'NoKeyProviderError';
     this.attempts = attempts;
   }
 }
 
 /** The key manifest could not be read, parsed or written. */
 export class ManifestError extends CacheVaultError {
+  override name = 'ManifestError';
   override readonly code = 'KEY_MANIFEST_FAILED';
-  constructor(message: string, options: CacheVaultErrorOptions = {}) {
-    super(message, options);
-    this.name = 'ManifestError';
-  }
 }
 
 /** An operation does not fit the key version's state (e.g. retiring the active version). */
 export class KeyStateError extends CacheVaultError {
+  override name = 'KeyStateError';
   override readonly code = 'KEY_STATE_INVALID';
-  constructor(message: string, options: CacheVaultErrorOptions = {}) {
-    super(message, options);
-    this.name = 'KeyStateError';
-  }
 }
 
 /**
@@ -128,6 +122,7 @@ export class KeyStateError extends CacheVaultError {
  * unreadable misses. `entries` is how many the scan found.
  */
 export class KeyVersionInUseError extends CacheVaultError {
+  override name = 'KeyVersionInUseError';
   override readonly code = 'KEY_VERSION_IN_USE';
   readonly keyId: string;
   readonly entries: number;
@@ -136,7 +131,6 @@ export class KeyVersionInUseError extends CacheVaultError {
       hint: `Re-encrypt them first with \`cachevault encryption rotate\` (in code: reencryptInPlace with shouldRewrite: (e) => keys.isSealedUnder(e.keyId, '${keyId}'), as entries carry it as ${keyId}:<manifest id>), then run \`cachevault keys retire ${keyId}\` again.`,
       context: { keyId, entries, backend },
     });
-    this.name = 'KeyVersionInUseError';
     this.keyId = keyId;
     this.entries = entries;
   }
@@ -144,32 +138,29 @@ export class KeyVersionInUseError extends CacheVaultError {
 
 /** A key backup did not open: wrong passphrase or damaged bytes (indistinguishable by design). */
 export class BackupPassphraseError extends CacheVaultError {
+  override name = 'BackupPassphraseError';
   override readonly code = 'KEY_BACKUP_PASSPHRASE';
   constructor(options: CacheVaultErrorOptions = {}) {
     super('The key backup could not be opened: the passphrase is wrong or the backup is damaged.', {
       hint: 'Check the passphrase (it is case- and whitespace-sensitive) and that the file was copied intact.',
       ...options,
     });
-    this.name = 'BackupPassphraseError';
   }
 }
 
 /** Bytes that are not a cachevault key backup, or one from a newer version. */
 export class BackupFormatError extends CacheVaultError {
+  override name = 'BackupFormatError';
   override readonly code = 'KEY_BACKUP_FORMAT';
-  constructor(message: string, options: CacheVaultErrorOptions = {}) {
-    super(message, options);
-    this.name = 'BackupFormatError';
-  }
 }
 
 /** A Secrets Manager rotation step failed; `step` names which. */
 export class RotationStepError extends CacheVaultError {
+  override name = 'RotationStepError';
   override readonly code = 'KEY_ROTATION_STEP_FAILED';
   readonly step: string;
   constructor(step: string, message: string, options: CacheVaultErrorOptions = {}) {
     super(message, { ...options, context: { ...options.context, step } });
-    this.name = 'RotationStepError';
     this.step = step;
   }
 }
@@ -179,6 +170,7 @@ export class RotationStepError extends CacheVaultError {
  * where it came from (an environment variable, a keyring entry), never its bytes.
  */
 export class WeakRootKeyError extends CacheVaultError {
+  override name = 'WeakRootKeyError';
   override readonly code = 'ROOT_KEY_WEAK';
   readonly source: string;
   constructor(source: string, why: string) {
@@ -186,7 +178,6 @@ export class WeakRootKeyError extends CacheVaultError {
       hint: 'Generate a real key (`openssl rand -base64 32`) and put it there; if keys were already wrapped under this one, run `cachevault keys rotate-root` with both keys configured.',
       context: { source },
     });
-    this.name = 'WeakRootKeyError';
     this.source = source;
   }
 }
@@ -198,6 +189,7 @@ export class WeakRootKeyError extends CacheVaultError {
  * other client uses. A KeyUnavailableError, so a read under it is a counted miss, never a crash.
  */
 export class RootKeyMismatchError extends KeyUnavailableError {
+  override name = 'RootKeyMismatchError';
   override readonly code = 'ROOT_KEY_MISMATCH';
   constructor(what: string, keyId?: string, options: CacheVaultErrorOptions = {}) {
     super(`${what}: the configured root key is not the one it was made under.`, keyId, {
@@ -206,7 +198,6 @@ export class RootKeyMismatchError extends KeyUnavailableError {
         'Configure the root key this manifest was made with (CACHEVAULT_KEY or the keyring entry keys.keyring.service/account), or restore a key backup (`cachevault keys restore FILE`). Nothing was changed: no key version was created.',
       ...options,
     });
-    this.name = 'RootKeyMismatchError';
   }
 }
 
@@ -230,11 +221,11 @@ export type ManifestIntegrityFailure = (typeof ManifestIntegrityFailure)[keyof t
  * KeyUnavailableError, so reads under it are counted misses.
  */
 export class ManifestIntegrityError extends KeyUnavailableError {
+  override name = 'ManifestIntegrityError';
   override readonly code: string;
   readonly failure: ManifestIntegrityFailure;
   constructor(failure: ManifestIntegrityFailure, message: string, options: CacheVaultErrorOptions & { keyId?: string } = {}) {
     super(message, options.keyId, { ...options, context: { ...options.context, failure } });
-    this.name = 'ManifestIntegrityError';
     this.failure = failure;
     this.code = `MANIFEST_${failure.toUpperCase().replace('-', '_')}`;
   }
@@ -245,12 +236,12 @@ export class ManifestIntegrityError extends KeyUnavailableError {
  * decrypting under a key the manifest names would let whoever writes the manifest choose the key.
  */
 export class KmsKeyMismatchError extends KeyUnavailableError {
+  override name = 'KmsKeyMismatchError';
   override readonly code = 'KMS_KEY_MISMATCH';
   constructor(keyId: string, wrappedUnder: string, configured: string) {
     super(`Data key ${keyId} is wrapped under KMS key ${wrappedUnder}, not the configured key ${configured}.`, keyId, {
       hint: 'If the alias was moved to a new key on purpose, run `cachevault keys rewrap --from <old key ARN>` to wrap every version under the configured key; otherwise the manifest was altered: restore it from a key backup.',
       context: { wrappedUnder, configured },
     });
-    this.name = 'KmsKeyMismatchError';
   }
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBackend } from '../../client/backends/backendFactory';
@@ -85,6 +85,36 @@ describe('createBackend', () => {
     const write = await created.backend.set({ namespace: 'n', key: 'k', value: Buffer.from('v'), expiresAt: null, keyId: 'none', createdAt: Date.now() });
     expect(write.degraded?.[0]?.tier).toBe('dynamodb');
     expect(await created.backend.get('n', 'k')).toBeDefined();
+  });
+
+  describe('the replay queue of a hybrid whose shared tier is down', () => {
+    const entry = (key: string) => ({ namespace: 'n', key, value: Buffer.from(key), expiresAt: null, keyId: 'none', createdAt: Date.now() });
+    const hybridOverDeadDynamo = (hybrid: CacheConfigInput['hybrid']) =>
+      createBackend(config({ backend: 'hybrid', hybrid: { tiers: ['memory', 'file', 'dynamodb'], breakerFailureThreshold: 1, ...hybrid }, file: { dir: join(dir, 'cache') }, dynamodb: deadDynamo }));
+
+    test('hybrid.maxPendingReplays bounds it, and the queue kept in the file tier outlives the process', async () => {
+      const first = await hybridOverDeadDynamo({ maxPendingReplays: 2 });
+      for (const key of ['a', 'b', 'c']) await first.backend.set(entry(key));
+      expect(first.backend.stats().extra).toMatchObject({ pendingReplays: 2, replayDropped: 1, replayDurable: true });
+      await first.backend.close();
+
+      const next = await hybridOverDeadDynamo({ maxPendingReplays: 2 });
+      closers.push(() => next.backend.close());
+      expect(next.backend.stats().extra).toMatchObject({ pendingReplays: 2, replayDroppedEarlier: 1 });
+      expect(existsSync(join(dir, 'cache', 'v1', 'replay.db'))).toBe(true);
+    });
+
+    test('hybrid.durableReplays: false keeps it in memory only: nothing on disk, nothing after a restart', async () => {
+      const first = await hybridOverDeadDynamo({ durableReplays: false });
+      for (const key of ['a', 'b']) await first.backend.set(entry(key));
+      expect(first.backend.stats().extra).toMatchObject({ pendingReplays: 2, replayDurable: false });
+      await first.backend.close();
+      expect(existsSync(join(dir, 'cache', 'v1', 'replay.db'))).toBe(false);
+
+      const next = await hybridOverDeadDynamo({ durableReplays: false });
+      closers.push(() => next.backend.close());
+      expect(next.backend.stats().extra).toMatchObject({ pendingReplays: 0, replayDroppedEarlier: 0 });
+    });
   });
 
   test('a hybrid with a DynamoDB tier is coherent by default, and not when opened read-only or with coherence off', async () => {

@@ -28,6 +28,10 @@ function hybridConfig<Tier extends string>(z: ZodApi, tierNames: readonly [Tier,
     lease: z.boolean().default(false),
     /** How long a wrap lease holds before others compute anyway. */
     leaseMs: positiveInt.default(10_000),
+    /** Writes the shared tier missed, kept (newest per key) for replay; past this the oldest are dropped and counted. */
+    maxPendingReplays: positiveInt.default(10_000),
+    /** Keep the replay queue in the file tier so it survives a restart; `false` keeps it in memory only. */
+    durableReplays: z.boolean().default(true),
     /**
      * Coherent local tiers across instances (docs/coherence.md): sets, deletes and clears are
      * published to an invalidation log in the shared tier, and every instance drops its local
@@ -108,6 +112,8 @@ export function hybridBackendDefinition<const Definitions extends readonly AnyBa
           breakerFailureThreshold: h.breakerFailureThreshold,
           breakerResetMs: h.breakerResetMs,
           strict: h.strict,
+          maxPendingReplays: h.maxPendingReplays,
+          durableReplays: h.durableReplays,
           isLocalOnly: deps.isLocalOnly,
           coherence,
         });

@@ -3,7 +3,7 @@
  * it declares (types.ts). The config schema's `backend`, `fallback` and `hybrid.tiers` enums and
  * sections, the factory, the migration spec parser, the CLI's tier list and the migration
  * planner are derived from it; nothing else compares a backend's name to a literal (checked by
- * test/unit/backendNames.test.ts).
+ * test/unit/backendNamesOnlyInRegistry.test.ts).
  *
  * Adding a backend type: write its definition (one file beside these, see memory.ts) and add it
  * to the list below. docs/backends.md, "Adding a backend", has the steps.
