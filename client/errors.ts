@@ -125,6 +125,7 @@ export class KeyUnavailableError extends CacheVaultError {
  * miss, counted as `foreignManifest`, never an integrity failure, and it costs no manifest reload.
  */
 export class ForeignManifestError extends KeyUnavailableError {
+  override name = 'ForeignManifestError';
   override readonly code: string = 'FOREIGN_MANIFEST';
   /** The manifest id the entry names. */
   readonly manifestId: string;
@@ -134,7 +135,6 @@ export class ForeignManifestError extends KeyUnavailableError {
       ...options,
       context: { ...options.context, manifestId, ownManifestId },
     });
-    this.name = 'ForeignManifestError';
     this.manifestId = manifestId;
   }
 }
