@@ -48,7 +48,7 @@ interface Samples {
 
 /**
  * CloudWatch metrics in the embedded metric format over a cache's events
- * (docs/integrations.md#cloudwatch-emf). Counts are summed between flushes; latencies are kept
+ * (docs/integrations.md#cachevaultemf-cloudwatch-metrics-emf). Counts are summed between flushes; latencies are kept
  * as values (CloudWatch computes percentiles from them). Per-tier and per-operation metrics
  * carry the tier and operation in their names (`Hits.memory`, `Latency.dynamodb.get`), so one
  * document holds a flush whatever the tiers, and the Powertools path (one dimension set per

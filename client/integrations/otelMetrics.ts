@@ -27,7 +27,7 @@ export const LATENCY_BUCKETS_MS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 export const BREAKER_STATE_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 /**
- * OpenTelemetry metrics over a cache's events (docs/integrations.md#opentelemetry). Instruments,
+ * OpenTelemetry metrics over a cache's events (docs/integrations.md#cachevaultotel-opentelemetry-metrics). Instruments,
  * all prefixed `cachevault.`:
  *
  * - `cache.hits` {tier, stale} and `cache.misses`: one per key read, so the hit ratio of the
