@@ -3,15 +3,13 @@
  * differs between dev, staging and prod lives here and nowhere else, so a reviewer can compare
  * environments side by side.
  */
+import type { TableBilling } from './constructs/cacheTable';
+
+export type { TableBilling };
 
 /** The environments this app deploys to. */
 export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const;
 export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
-
-/** Table capacity: on demand, or provisioned with fixed read/write capacity units. */
-export type TableBilling =
-  | { readonly mode: 'PAY_PER_REQUEST'; readonly readCapacity?: never; readonly writeCapacity?: never }
-  | { readonly mode: 'PROVISIONED'; readonly readCapacity: number; readonly writeCapacity: number };
 
 export interface EnvironmentParameters {
   /** Environment name; bound into KMS encryption contexts and the key-manifest secret name. */

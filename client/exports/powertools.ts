@@ -1,5 +1,6 @@
 /**
- * `cachevault/powertools`: an adapter for AWS Lambda Powertools Logger, which takes the message
+ * `cachevault/powertools`: the cache's counters as Powertools Metrics (CacheStatsMetrics), and an
+ * adapter for AWS Lambda Powertools Logger, which takes the message
  * first (`logger.warn(message, fields)`) where cachevault calls `(fields, message)`. Powertools is
  * the app's dependency; this entry never loads it.
  */
@@ -26,3 +27,5 @@ export function powertoolsLogger(logger: PowertoolsLoggerLike, bindings: Record<
     child: (more) => powertoolsLogger(logger, { ...bindings, ...more }),
   };
 }
+
+export { CacheStatsMetrics, type CacheStatsMetricsOptions, type PowertoolsMetricsLike } from '../integrations/powertoolsMetrics';

@@ -74,31 +74,56 @@ export const CacheActions = {
  */
 
 /** Read-only access to the cache table (and, through DynamoDB only, to its storage key). */
-export function grantTableRead(grantee: iam.IGrantable, table: dynamodb.ITable, storageKey: kms.IKey): void {
-  iam.Grant.addToPrincipal({ grantee, actions: [...CacheActions.tableRead], resourceArns: [table.tableArn] });
-  grantKeyViaDynamoDB(grantee, storageKey, CacheActions.storageKeyRead);
+export function grantTableRead(grantee: iam.IGrantable, table: dynamodb.ITable, storageKey: kms.IKey): iam.Grant {
+  return iam.Grant.addToPrincipal({ grantee, actions: [...CacheActions.tableRead], resourceArns: [table.tableArn] }).combine(
+    grantKeyViaDynamoDB(grantee, storageKey, CacheActions.storageKeyRead),
+  );
 }
 
 /** Read and write access to the cache table. */
-export function grantTableReadWrite(grantee: iam.IGrantable, table: dynamodb.ITable, storageKey: kms.IKey): void {
-  iam.Grant.addToPrincipal({
+export function grantTableReadWrite(grantee: iam.IGrantable, table: dynamodb.ITable, storageKey: kms.IKey): iam.Grant {
+  return iam.Grant.addToPrincipal({
     grantee,
     actions: [...CacheActions.tableRead, ...CacheActions.tableWrite],
     resourceArns: [table.tableArn],
-  });
-  grantKeyViaDynamoDB(grantee, storageKey, [...CacheActions.storageKeyRead, ...CacheActions.storageKeyWrite]);
+  }).combine(grantKeyViaDynamoDB(grantee, storageKey, [...CacheActions.storageKeyRead, ...CacheActions.storageKeyWrite]));
 }
 
 /** The health check's canary and table checks (CacheActions.healthCheckTable), and the storage key through DynamoDB. */
-export function grantHealthCheckTable(grantee: iam.IGrantable, table: dynamodb.ITable, storageKey: kms.IKey): void {
-  iam.Grant.addToPrincipal({ grantee, actions: [...CacheActions.healthCheckTable], resourceArns: [table.tableArn] });
-  grantKeyViaDynamoDB(grantee, storageKey, [...CacheActions.storageKeyRead, ...CacheActions.storageKeyWrite]);
+export function grantHealthCheckTable(grantee: iam.IGrantable, table: dynamodb.ITable, storageKey: kms.IKey): iam.Grant {
+  return iam.Grant.addToPrincipal({ grantee, actions: [...CacheActions.healthCheckTable], resourceArns: [table.tableArn] }).combine(
+    grantKeyViaDynamoDB(grantee, storageKey, [...CacheActions.storageKeyRead, ...CacheActions.storageKeyWrite]),
+  );
 }
 
 /** Reading the key manifest: the secret, and its KMS key only when Secrets Manager asks for it. */
-export function grantManifestRead(grantee: iam.IGrantable, secret: secretsmanager.ISecret, storageKey: kms.IKey): void {
-  iam.Grant.addToPrincipal({ grantee, actions: [...CacheActions.manifestRead], resourceArns: [secret.secretArn] });
-  grantKeyVia(grantee, storageKey, 'secretsmanager', ['kms:Decrypt']);
+export function grantManifestRead(grantee: iam.IGrantable, secret: secretsmanager.ISecret, storageKey: kms.IKey): iam.Grant {
+  return iam.Grant.addToPrincipal({ grantee, actions: [...CacheActions.manifestRead], resourceArns: [secret.secretArn] }).combine(
+    grantKeyVia(grantee, storageKey, 'secretsmanager', ['kms:Decrypt']),
+  );
+}
+
+/**
+ * Everything a cachevault client needs to read the cache: the table's read actions (and its
+ * storage key, through DynamoDB only), the key manifest (and its storage key, through Secrets
+ * Manager only), kms:Decrypt of data keys wrapped in this app's and environment's encryption
+ * context, and kms:VerifyMac on the manifest MAC key. Nothing that writes an entry, creates a
+ * data key or MACs a manifest.
+ */
+export function grantClientRead(grantee: iam.IGrantable, resources: CacheResources): iam.Grant {
+  return grantTableRead(grantee, resources.table, resources.storageKey).combine(grantClientKeys(grantee, resources));
+}
+
+/** What grantClientRead grants, plus the table's write actions (and encryption under the storage key, through DynamoDB). */
+export function grantClientReadWrite(grantee: iam.IGrantable, resources: CacheResources): iam.Grant {
+  return grantTableReadWrite(grantee, resources.table, resources.storageKey).combine(grantClientKeys(grantee, resources));
+}
+
+/** The key-side part both client grants share: read the manifest, verify its MAC, unwrap data keys. */
+function grantClientKeys(grantee: iam.IGrantable, r: CacheResources): iam.Grant {
+  return grantManifestRead(grantee, r.manifestSecret, r.storageKey)
+    .combine(grantUnwrapDataKeys(grantee, r.wrappingKey, r.app, r.envName))
+    .combine(grantManifestMacVerify(grantee, r.manifestMacKey));
 }
 
 /**

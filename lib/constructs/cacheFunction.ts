@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../../lambda/metricNames';
 import type { AlarmTopic } from './alarmTopic';
-import { FUNCTION_ESBUILD_TARGET, FUNCTION_EXTERNAL_MODULES, FUNCTION_RUNTIME_NAME } from './functionBundling';
+import { FUNCTION_ESBUILD_TARGET, FUNCTION_EXTERNAL_MODULES, FUNCTION_RUNTIME_NAME, functionSource, type FunctionName } from './functionBundling';
 
 /** The newest Node.js runtime this aws-cdk-lib offers; bundling targets the same version. */
 export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
@@ -23,10 +23,12 @@ export interface OperationsFunctionSettings {
 }
 
 export interface CacheFunctionProps {
-  /** Short name: `health`, `rotate-keys`, `migrate` (also the Powertools service name suffix). */
-  readonly name: string;
-  /** Handler source file (TypeScript), bundled by the local esbuild. */
-  readonly entry: string;
+  /**
+   * Which handler: `health`, `rotate-keys`, `migrate` (also the Powertools service name suffix).
+   * Its code comes from `functionSource` (functionBundling.ts): the TypeScript source bundled at
+   * synth in a checkout, the prebuilt bundle in the installed package.
+   */
+  readonly name: FunctionName;
   readonly app: string;
   readonly envName: string;
   readonly description: string;
@@ -52,12 +54,12 @@ export interface CacheFunctionProps {
 }
 
 /**
- * One cachevault operations Lambda: NodejsFunction bundled by local esbuild (no Docker), arm64,
- * its own log group with a retention, a role that can only write to that log group until the
- * owner grants more, and its error and throttle alarms.
+ * One cachevault operations Lambda: arm64, bundled by the local esbuild (no Docker: at synth in a
+ * checkout, at `npm run build` for the package), its own log group with a retention, a role that
+ * can only write to that log group until the owner grants more, and its error and throttle alarms.
  */
 export class CacheFunction extends Construct {
-  public readonly fn: nodejs.NodejsFunction;
+  public readonly fn: lambda.Function;
   public readonly role: iam.Role;
   public readonly logGroup: logs.LogGroup;
   public readonly serviceName: string;
@@ -81,13 +83,10 @@ export class CacheFunction extends Construct {
     });
     this.logGroup.grantWrite(this.role);
 
-    this.fn = new nodejs.NodejsFunction(this, 'Function', {
-      entry: props.entry,
-      handler: 'handler',
+    const functionProps: lambda.FunctionOptions = {
       functionName: props.functionName,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       description: props.description,
-      runtime: FUNCTION_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout,
@@ -102,15 +101,30 @@ export class CacheFunction extends Construct {
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         ...props.environment,
       },
-      bundling: {
-        minify: true,
-        sourceMap: false,
-        target: FUNCTION_ESBUILD_TARGET,
-        format: nodejs.OutputFormat.CJS,
-        // See functionBundling.ts for why these stay out of the bundle.
-        externalModules: [...FUNCTION_EXTERNAL_MODULES],
-      },
-    });
+    };
+    const source = functionSource(props.name);
+    this.fn =
+      source.kind === 'source'
+        ? new nodejs.NodejsFunction(this, 'Function', {
+            ...functionProps,
+            entry: source.entry,
+            handler: 'handler',
+            runtime: FUNCTION_RUNTIME,
+            bundling: {
+              minify: true,
+              sourceMap: false,
+              target: FUNCTION_ESBUILD_TARGET,
+              format: nodejs.OutputFormat.CJS,
+              // See functionBundling.ts for why these stay out of the bundle.
+              externalModules: [...FUNCTION_EXTERNAL_MODULES],
+            },
+          })
+        : new lambda.Function(this, 'Function', {
+            ...functionProps,
+            code: lambda.Code.fromAsset(source.dir),
+            handler: 'index.handler',
+            runtime: FUNCTION_RUNTIME,
+          });
 
     const period = Duration.minutes(5);
     this.errorsAlarm = props.alarms.notify(

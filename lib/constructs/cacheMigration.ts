@@ -5,7 +5,6 @@ import { Construct } from 'constructs';
 import { MetricNames } from '../../lambda/metricNames';
 import { grantKeyVia, grantManifestMacSeal, grantManifestRead, grantTableReadWrite, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
 import { CacheFunction, type OperationsFunctionSettings } from './cacheFunction';
-import { functionEntry } from './functionBundling';
 
 export interface CacheMigrationProps extends CacheResources, OperationsFunctionSettings {
   readonly timeout: Duration;
@@ -29,7 +28,6 @@ export class CacheMigration extends Construct {
     const functionName = `${props.app}-${props.envName}-migrate`;
     this.function = new CacheFunction(this, 'Migrate', {
       name: 'migrate',
-      entry: functionEntry('migrate'),
       functionName,
       app: props.app,
       envName: props.envName,

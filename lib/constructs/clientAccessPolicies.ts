@@ -1,6 +1,6 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { grantManifestMacVerify, grantManifestRead, grantTableRead, grantTableReadWrite, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
+import { grantClientRead, grantClientReadWrite, type CacheResources } from './cacheAccess';
 
 export type ClientAccessPoliciesProps = CacheResources;
 
@@ -9,6 +9,8 @@ export type ClientAccessPoliciesProps = CacheResources;
  * values another one writes) and read-write. Both read the key manifest and unwrap data keys;
  * neither can create, rotate or retire keys: only the rotation Lambda can. Both may verify the
  * manifest's MAC; neither may make one (no kms:GenerateMac), so neither can forge a manifest.
+ * They hold exactly what `CacheVaultData.grantRead` / `grantReadWrite` give a role (the same
+ * grants), for roles defined outside CDK.
  */
 export class ClientAccessPolicies extends Construct {
   public readonly readOnly: iam.ManagedPolicy;
@@ -22,13 +24,7 @@ export class ClientAccessPolicies extends Construct {
     this.readWrite = new iam.ManagedPolicy(this, 'ReadWrite', {
       description: `cachevault ${props.app}/${props.envName}: read and write cache entries, unwrap data keys`,
     });
-
-    grantTableRead(this.readOnly, props.table, props.storageKey);
-    grantTableReadWrite(this.readWrite, props.table, props.storageKey);
-    for (const policy of [this.readOnly, this.readWrite]) {
-      grantManifestRead(policy, props.manifestSecret, props.storageKey);
-      grantUnwrapDataKeys(policy, props.wrappingKey, props.app, props.envName);
-      grantManifestMacVerify(policy, props.manifestMacKey);
-    }
+    grantClientRead(this.readOnly, props);
+    grantClientReadWrite(this.readWrite, props);
   }
 }

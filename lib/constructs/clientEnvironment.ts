@@ -1,24 +1,16 @@
 import { Stack } from 'aws-cdk-lib';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { CacheResources } from './cacheAccess';
 
-export interface ClientEnvironmentProps {
-  readonly app: string;
-  readonly envName: string;
-  readonly table: dynamodb.ITable;
-  readonly wrappingKey: kms.IKey;
-  readonly manifestSecret: secretsmanager.ISecret;
-  /** The HMAC key that MACs the key manifest: clients verify (and rotate/migrate seal) with it. */
-  readonly manifestMacKey: kms.IKey;
-}
+/** What the client's environment is built from: the cache's resources but its storage key. */
+export type ClientEnvironmentProps = Omit<CacheResources, 'storageKey'>;
 
 /**
  * The `CACHEVAULT_*` variables that configure the client inside a Lambda (the client's
- * loadConfig maps each to a config field, e.g. `keys.manifest.secretId`). Shared tier only: the
- * file tier and the OS keyring do not exist in Lambda, and data keys are wrapped by KMS alone.
+ * loadConfig maps each to a config field, `CACHEVAULT_` + the field's path, e.g.
+ * `CACHEVAULT_KEYS_MANIFEST_SECRET_ID` is `keys.manifest.secretId`). Shared tier only: the file
+ * tier and the OS keyring do not exist in Lambda, and data keys are wrapped by KMS alone.
  */
-export function clientEnvironment(props: ClientEnvironmentProps): Record<string, string> {
+export function clientEnvironmentVariables(props: ClientEnvironmentProps): Record<string, string> {
   const region = Stack.of(props.table).region;
   return {
     CACHEVAULT_BACKEND: 'dynamodb',

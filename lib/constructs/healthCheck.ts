@@ -7,7 +7,6 @@ import { Construct } from 'constructs';
 import { MetricNames } from '../../lambda/metricNames';
 import { grantHealthCheckTable, grantManifestMacVerify, grantManifestRead, grantUnwrapDataKeys, type CacheResources } from './cacheAccess';
 import { CacheFunction, type OperationsFunctionSettings } from './cacheFunction';
-import { functionEntry } from './functionBundling';
 
 export interface HealthCheckProps extends CacheResources, OperationsFunctionSettings {
   readonly everyMinutes: number;
@@ -27,7 +26,6 @@ export class HealthCheck extends Construct {
     super(scope, id);
     this.function = new CacheFunction(this, 'Health', {
       name: 'health',
-      entry: functionEntry('health'),
       app: props.app,
       envName: props.envName,
       description: 'cachevault: health check of the cache table and data keys (canary round trip)',

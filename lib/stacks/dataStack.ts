@@ -1,10 +1,11 @@
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { AlarmTopic } from '../constructs/alarmTopic';
-import { CacheKeys } from '../constructs/cacheKeys';
-import { CacheTable } from '../constructs/cacheTable';
+import type { AlarmTopic } from '../constructs/alarmTopic';
+import type { CacheKeys } from '../constructs/cacheKeys';
+import type { CacheTable } from '../constructs/cacheTable';
+import { CacheVaultData } from '../constructs/cacheVaultData';
 import { ClientAccessPolicies } from '../constructs/clientAccessPolicies';
-import { KeyManifestSecret } from '../constructs/keyManifestSecret';
+import type { KeyManifestSecret } from '../constructs/keyManifestSecret';
 import type { EnvironmentParameters } from '../parameters';
 
 export interface DataStackProps extends StackProps {
@@ -13,6 +14,8 @@ export interface DataStackProps extends StackProps {
 
 /** Everything that holds state: keys, the cache table, the key manifest, client policies, the alarm topic. */
 export class DataStack extends Stack {
+  /** The public construct apps use too (`cachevault/cdk`). */
+  public readonly cache: CacheVaultData;
   public readonly keys: CacheKeys;
   public readonly alarms: AlarmTopic;
   public readonly cacheTable: CacheTable;
@@ -22,37 +25,20 @@ export class DataStack extends Stack {
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
     const p = props.parameters;
-    const removalPolicy = p.retention === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-
-    this.keys = new CacheKeys(this, 'Keys', { app: p.app, envName: p.envName, removalPolicy });
-    this.alarms = new AlarmTopic(this, 'Alarms', {
+    // `Default` is the construct id CDK leaves out of logical ids: the resources keep the ids
+    // they had when this stack created them directly (a new table logical id would replace the
+    // table, and its entries, on the next deploy).
+    this.cache = new CacheVaultData(this, 'Default', {
       app: p.app,
       envName: p.envName,
-      encryptionKey: this.keys.storageKey,
-      email: p.alarmEmail,
-    });
-    this.cacheTable = new CacheTable(this, 'Cache', {
       tableName: p.tableName,
       billing: p.billing,
-      encryptionKey: this.keys.storageKey,
-      removalPolicy,
-      alarms: this.alarms,
+      removalPolicy: p.retention === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      alarmEmail: p.alarmEmail,
     });
-    this.manifest = new KeyManifestSecret(this, 'KeyManifest', {
-      app: p.app,
-      envName: p.envName,
-      encryptionKey: this.keys.storageKey,
-      removalPolicy,
-    });
-    this.clientAccess = new ClientAccessPolicies(this, 'ClientAccess', {
-      app: p.app,
-      envName: p.envName,
-      table: this.cacheTable.table,
-      storageKey: this.keys.storageKey,
-      wrappingKey: this.keys.wrappingKey,
-      manifestSecret: this.manifest.secret,
-      manifestMacKey: this.keys.manifestMacKey,
-    });
+    ({ keys: this.keys, alarms: this.alarms, cacheTable: this.cacheTable, manifest: this.manifest } = this.cache);
+    // For roles defined outside CDK: the same grants as `cache.grantRead` / `grantReadWrite`.
+    this.clientAccess = new ClientAccessPolicies(this, 'ClientAccess', this.cache);
 
     // What an application's configuration and role need (docs/operations.md#connecting-applications).
     const outputs: Record<string, [string, string]> = {

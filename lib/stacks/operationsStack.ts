@@ -1,13 +1,11 @@
 import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import type { CacheResources } from '../constructs/cacheAccess';
-import type { OperationsFunctionSettings } from '../constructs/cacheFunction';
-import { CacheMigration } from '../constructs/cacheMigration';
-import { clientEnvironment } from '../constructs/clientEnvironment';
-import { HealthCheck } from '../constructs/healthCheck';
-import { KeyRotation } from '../constructs/keyRotation';
-import { OperationsDashboard } from '../constructs/operationsDashboard';
+import type { CacheMigration } from '../constructs/cacheMigration';
+import { CacheVaultOperations } from '../constructs/cacheVaultOperations';
+import type { HealthCheck } from '../constructs/healthCheck';
+import type { KeyRotation } from '../constructs/keyRotation';
+import type { OperationsDashboard } from '../constructs/operationsDashboard';
 import type { EnvironmentParameters } from '../parameters';
 import type { DataStack } from './dataStack';
 
@@ -18,6 +16,8 @@ export interface OperationsStackProps extends StackProps {
 
 /** The operations Lambdas (health, rotate-keys, migrate), their schedules, alarms and dashboard. */
 export class OperationsStack extends Stack {
+  /** The public construct apps use too (`cachevault/cdk`). */
+  public readonly operations: CacheVaultOperations;
   public readonly health: HealthCheck;
   public readonly migration: CacheMigration;
   public readonly rotation: KeyRotation;
@@ -26,68 +26,18 @@ export class OperationsStack extends Stack {
   constructor(scope: Construct, id: string, props: OperationsStackProps) {
     super(scope, id, props);
     const p = props.parameters;
-    const { keys, cacheTable, manifest, alarms } = props.data;
-    const logRetentionDays = p.logRetentionDays as logs.RetentionDays;
-    const logRemovalPolicy = p.retention === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-    const resources: CacheResources = {
-      app: p.app,
-      envName: p.envName,
-      table: cacheTable.table,
-      storageKey: keys.storageKey,
-      wrappingKey: keys.wrappingKey,
-      manifestSecret: manifest.secret,
-      manifestMacKey: keys.manifestMacKey,
-    };
-    const settings: OperationsFunctionSettings = {
-      logRetentionDays,
-      logRemovalPolicy,
-      alarms,
-      clientEnvironment: clientEnvironment({
-        app: p.app,
-        envName: p.envName,
-        table: cacheTable.table,
-        wrappingKey: keys.wrappingKey,
-        manifestSecret: manifest.secret,
-        manifestMacKey: keys.manifestMacKey,
-      }),
-    };
-
-    this.health = new HealthCheck(this, 'HealthCheck', { ...resources, ...settings, everyMinutes: p.healthCheckEveryMinutes });
-    this.migration = new CacheMigration(this, 'Migration', {
-      ...resources,
-      ...settings,
-      timeout: Duration.seconds(p.migrateTimeoutSeconds),
-      stallMinutes: p.reencryptionStallMinutes,
-      reservedConcurrency: p.reservedConcurrency.migrate,
-    });
-    const { table: _rotationNeedsNoTable, ...rotationResources } = resources;
-    this.rotation = new KeyRotation(this, 'KeyRotation', {
-      ...rotationResources,
-      ...settings,
-      migrateFunction: this.migration.function.fn,
-      rotationDays: p.keyRotationDays,
-      reservedConcurrency: p.reservedConcurrency.rotateKeys,
-    });
-
-    const functions = [this.health.function, this.rotation.function, this.migration.function];
-    this.dashboard = new OperationsDashboard(this, 'Dashboard', {
+    // `Default`: left out of logical ids, so the resources keep the ids they always had.
+    this.operations = new CacheVaultOperations(this, 'Default', {
+      data: props.data.cache,
+      healthCheckEveryMinutes: p.healthCheckEveryMinutes,
+      keyRotationDays: p.keyRotationDays,
+      migrateTimeout: Duration.seconds(p.migrateTimeoutSeconds),
+      reencryptionStallMinutes: p.reencryptionStallMinutes,
+      reservedConcurrency: p.reservedConcurrency,
+      logRetention: p.logRetentionDays as logs.RetentionDays,
+      logRemovalPolicy: p.retention === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       dashboardName: `${p.app}-${p.envName}-operations`,
-      envName: p.envName,
-      functions,
-      alarms: [
-        this.health.unhealthyAlarm,
-        this.rotation.failureAlarm,
-        this.migration.stalledAlarm,
-        cacheTable.throttleAlarm,
-        cacheTable.systemErrorAlarm,
-        ...functions.flatMap((f) => [f.errorsAlarm, f.throttlesAlarm]),
-      ],
-      healthSucceeded: this.health.succeeded,
-      healthService: this.health.function.serviceName,
-      tableThrottles: cacheTable.throttledRequests,
-      tableSystemErrors: cacheTable.systemErrors,
-      rotationFailures: this.rotation.failures,
-      migration: this.migration.function,
     });
+    ({ health: this.health, migration: this.migration, rotation: this.rotation, dashboard: this.dashboard } = this.operations);
   }
 }
