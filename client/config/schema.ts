@@ -20,6 +20,8 @@ export const MemoryConfig = z.strictObject({
   maxEntries: positiveInt.default(10_000),
   /** Most bytes held in memory. */
   maxBytes: positiveInt.default(64 * 1024 * 1024),
+  /** Memory hits hand every caller one deep-frozen decoded object instead of a copy each (CacheManager's `sharedValues`). */
+  sharedValues: z.boolean().default(false),
 });
 
 export const FileConfig = z.strictObject({
