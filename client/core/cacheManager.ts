@@ -157,6 +157,8 @@ interface VerifiedEntry {
   readonly primitive: unknown;
   /** The decoded object itself, deep-frozen, kept only with `sharedValues`. */
   readonly shared?: { readonly value: unknown };
+  /** With `sharedValues`: the value cannot be frozen (it holds bytes), so it is copied per hit. */
+  readonly unshareable?: boolean;
   readonly meta: EntryMeta | undefined;
 }
 
@@ -680,7 +682,9 @@ export class CacheManager {
         else {
           value = this.serializer.deserialize(verified.plaintext) as T;
           // An entry this manager wrote: share its first decoded copy from now on (same window).
-          if (this.sharedValues && deepFreeze(value)) this.shared.verified.set(entry, now, { ...verified, shared: { value } });
+          if (this.sharedValues && verified.unshareable !== true) {
+            this.shared.verified.set(entry, now, deepFreeze(value) ? { ...verified, shared: { value } } : { ...verified, unshareable: true });
+          }
         }
         counters.bytesRead += entry.value.byteLength;
         return verified.meta === undefined ? { found: true, value, expiresAt: entry.expiresAt } : { found: true, value, expiresAt: entry.expiresAt, meta: verified.meta };
@@ -707,12 +711,14 @@ export class CacheManager {
       const { meta, payload } = unframeEntry(bytes);
       const value = this.serializer.deserialize(payload) as T;
       const primitive = isPrimitive(value);
+      const frozen = this.sharedValues && !primitive && deepFreeze(value);
       this.shared.verified.set(entry, now, {
         at: now,
         serializer: this.serializer,
         plaintext: primitive ? undefined : payload,
         primitive: primitive ? value : undefined,
-        shared: this.sharedValues && !primitive && deepFreeze(value) ? { value } : undefined,
+        shared: frozen ? { value } : undefined,
+        unshareable: this.sharedValues && !primitive && !frozen,
         meta,
       });
       counters.bytesRead += entry.value.byteLength;
