@@ -10,9 +10,17 @@ import type { KeyManager } from './keys/keyManager';
 import type { KeyProvider } from './keys/keyProvider';
 import type { ManifestStore } from './keys/manifestStore';
 import { createLogger, toLogger, warnOnce, type LoggerLike } from './logger';
-import { hasLocalRootKey, isRemoteProvider, keyProviderConfigWarnings, keyProviderDefinition } from './keys/providerRegistry';
 import { loadOptional } from './optionalDependency';
 import type { Clock, Logger } from './types';
+
+/**
+ * The key-provider registry, required when a cache is made rather than imported: it carries the
+ * providers' config sections (zod), which the root entry must not load until it is used.
+ */
+function providers(): typeof import('./keys/providerRegistry') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./keys/providerRegistry') as typeof import('./keys/providerRegistry');
+}
 
 /*
  * The heavy parts (zod and the schema, the key manager, SQLite, the AWS SDK) are required inside
@@ -123,6 +131,7 @@ export class Cache extends CacheManager implements CacheParts {
     this.fallbackReason = parts.fallbackReason;
     this.backendName = parts.backendName;
     this.closeParts = closeParts;
+    this.keyManager?.attachEvents(this.eventSink);
   }
 
   /** @deprecated the key manager; use `keyManager`. */
@@ -192,7 +201,7 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
     if (!loaded.sources.has('keys.providers')) {
       // The default chain has the keyring "where reachable": on a server with the module
       // installed but no keyring daemon, it would only be a provider that is always down.
-      const reachable = await Promise.all(keyProviders.map(async (p) => !keyProviderDefinition(p.name).probeBeforeDefault || (await p.probe().catch(() => ({ ok: false }))).ok));
+      const reachable = await Promise.all(keyProviders.map(async (p) => !providers().keyProviderDefinition(p.name).probeBeforeDefault || (await p.probe().catch(() => ({ ok: false }))).ok));
       if (reachable.includes(false) && reachable.includes(true)) {
         keyProviders = keyProviders.filter((_, i) => reachable[i]);
         config = { ...config, keys: { ...config.keys, providers: keyProviders.map((p) => p.name) } };
@@ -252,12 +261,12 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
   // other machines cannot read entries sealed under such a key, so they stay off the shared
   // tier. A keyring-only setup (the local default) has no other machines to protect.
   const keyManager = keys;
-  const sharesKeys = config.keys.manifest.store === 'secretsmanager' || config.keys.providers.some(isRemoteProvider);
+  const sharesKeys = config.keys.manifest.store === 'secretsmanager' || config.keys.providers.some(providers().isRemoteProvider);
   const isLocalOnly = keyManager && sharesKeys ? (entry: { keyId: string }) => keyManager.isLocalOnly(entry.keyId) : undefined;
   const { createBackend } = require('./backends/backendFactory') as typeof import('./backends/backendFactory');
   let created: Awaited<ReturnType<typeof createBackend>>;
   try {
-    created = await createBackend(config, { clock: runtime.clock, logger, isLocalOnly });
+    created = await createBackend(config, { clock: runtime.clock, logger, isLocalOnly, readOnly: runtime.readOnly });
   } catch (err) {
     await closeAudit(audit, logger);
     await keys?.close();
@@ -268,7 +277,7 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
   // config's version of it stays in `warnings` without being logged a second time.
   const loggedByProvider = new Set(
     config.encryption.enabled
-      ? keyProviderConfigWarnings(config.keys, { explicit: loaded.sources.has('keys.providers'), env: load.env ?? process.env }).filter((w) => w.loggedWhenUsed).map((w) => w.message)
+      ? providers().keyProviderConfigWarnings(config.keys, { explicit: loaded.sources.has('keys.providers'), env: load.env ?? process.env }).filter((w) => w.loggedWhenUsed).map((w) => w.message)
       : [],
   );
   for (const warning of warnings) if (!loggedByProvider.has(warning)) warnOnce(logger, warning);
@@ -353,7 +362,7 @@ function withSetupHint(err: unknown, config: AdvancedCacheConfig): unknown {
   const hinted = err as Error & { hint?: string };
   const setup =
     `Configure a key provider: keys.kms.keyId for KMS on AWS; an OS keyring on a desktop; or ${config.keys.envKey.variable} ` +
-    `(\`openssl rand -base64 32\`) in containers and CI. \`npx cachevault init\` writes a config for each case; docs/configuration.md#keys.`;
+    `(\`openssl rand -base64 32\`) in containers and CI. \`npx cachevault init\` writes a config for each case; docs/configuration.md#keys-data-keys-and-the-keys-that-wrap-them.`;
   Object.defineProperty(hinted, 'hint', { value: hinted.hint ? `${hinted.hint} ${setup}` : setup, configurable: true, enumerable: true });
   return hinted;
 }
@@ -391,7 +400,7 @@ export function auditLogPath(config: AdvancedCacheConfig): string {
  */
 export function auditParts(keys: KeyManager, config: AdvancedCacheConfig): { keys: AuditKeySource; anchor: AuditAnchor | undefined } {
   const { auditKeysFromKeyManager, manifestAuditAnchor } = require('./audit/auditKeys') as typeof import('./audit/auditKeys');
-  const localRoot = config.keys.providers.some(hasLocalRootKey);
+  const localRoot = config.keys.providers.some(providers().hasLocalRootKey);
   return {
     keys: auditKeysFromKeyManager(keys, { localRoot }),
     anchor: config.keys.manifest.store === 'file' ? manifestAuditAnchor(keys) : undefined,

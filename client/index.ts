@@ -13,6 +13,7 @@
  * - `cachevault/health`, `cachevault/audit`
  * - `cachevault/dynamodb`, `cachevault/aws`: classes that load the AWS SDK
  * - `cachevault/pino`, `cachevault/powertools`: logger adapters
+ * - `cachevault/otel`, `cachevault/emf`: metrics exporters over the cache's events
  */
 export type * from './types';
 export * from './exports/errors';
@@ -26,6 +27,7 @@ export {
   type WrapOptions,
 } from './core/cacheManager';
 export type { CacheBackend } from './backends/cacheBackend';
+export type { CacheEvent, CacheEventListener, CacheEventMap, CacheEventName, KeyProviderOperation } from './events/cacheEvents';
 export type { EncryptionProvider, SealedValue } from './crypto/encryptionProvider';
 export type { AdvancedCacheConfig, CacheConfigInput } from './config/schema';
 export type { LoadConfigOptions, LoadedConfig, ConfigSource } from './config/loadConfig';

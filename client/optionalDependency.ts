@@ -10,11 +10,13 @@ export const OPTIONAL_PACKAGES = {
   '@aws-sdk/client-kms': 'the KMS key provider (keys.kms.keyId)',
   '@aws-sdk/client-secrets-manager': 'the Secrets Manager key manifest (keys.manifest.store "secretsmanager")',
   '@napi-rs/keyring': 'the OS keyring key provider ("keyring" in keys.providers)',
+  '@opentelemetry/api': 'the OpenTelemetry metrics exporter (cachevault/otel) when no meter is passed',
 } as const;
 export type OptionalPackage = keyof typeof OPTIONAL_PACKAGES;
 
 /** A configured feature needs a package that is not installed. */
 export class MissingDependencyError extends CacheVaultError {
+  override name = 'MissingDependencyError';
   override readonly code = 'DEPENDENCY_MISSING';
   readonly packageName: string;
   constructor(packageName: OptionalPackage, cause?: unknown) {
@@ -23,7 +25,6 @@ export class MissingDependencyError extends CacheVaultError {
       hint: `Install it beside cachevault: \`npm install ${packageName}\` (it is an optional peer dependency), or change the configuration so this feature is not used.`,
       context: { package: packageName },
     });
-    this.name = 'MissingDependencyError';
     this.packageName = packageName;
   }
 }

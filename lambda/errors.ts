@@ -2,15 +2,13 @@ import { CacheVaultError, type CacheVaultErrorOptions } from '../client/errors';
 
 /** A Lambda was invoked with an event it cannot act on; nothing was changed. */
 export class InvalidEventError extends CacheVaultError {
+  override name = 'InvalidEventError';
   override readonly code = 'LAMBDA_INVALID_EVENT';
-  constructor(message: string, options: CacheVaultErrorOptions = {}) {
-    super(message, options);
-    this.name = 'InvalidEventError';
-  }
 }
 
 /** Starting (or continuing) a migrate job through the Lambda API failed. */
 export class JobInvokeError extends CacheVaultError {
+  override name = 'JobInvokeError';
   override readonly code = 'LAMBDA_JOB_INVOKE_FAILED';
   constructor(functionName: string, options: CacheVaultErrorOptions = {}) {
     super(`Could not start the migrate function ${functionName}.`, {
@@ -18,6 +16,5 @@ export class JobInvokeError extends CacheVaultError {
       ...options,
       context: { functionName, ...options.context },
     });
-    this.name = 'JobInvokeError';
   }
 }

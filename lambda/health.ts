@@ -8,6 +8,7 @@
 import type { Context } from 'aws-lambda';
 import { performance } from 'node:perf_hooks';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { backendRegistry } from '../client/backends/registry';
 import { describeError } from '../client/describeError';
 import { createCache, type CacheVault } from '../client/createCache';
 import { checkCacheHealth } from '../client/health/cacheHealth';
@@ -72,7 +73,7 @@ export async function runHealthCheck(obs: Observability, env: NodeJS.ProcessEnv 
     try {
       checks.push(...(await checkCacheHealth(v)).checks);
       activeKeyId = v.keys?.status().activeKeyId;
-      if (v.config.backend === 'dynamodb' || v.config.backend === 'hybrid') itemCount = await tableItemCount(v, obs);
+      if (backendRegistry.uses(v.config, 'dynamodb')) itemCount = await tableItemCount(v, obs);
     } finally {
       await v.close();
     }

@@ -15,6 +15,7 @@ import type { CacheBackend } from '../client/backends/cacheBackend';
 import { loadConfig } from '../client/config/loadConfig';
 import { createCache } from '../client/createCache';
 import type { KeyManager } from '../client/keys/keyManager';
+import { sealedUnderOlderVersion } from '../client/keys/keyIds';
 import { retireDrainedVersions } from '../client/keys/retireKeyVersion';
 import { describeSpec, parseBackendSpec } from '../client/migrate/backendSpec';
 import { CacheMigrator } from '../client/migrate/cacheMigrator';
@@ -138,15 +139,17 @@ async function reencrypt(job: Extract<MigrateJob, { kind: 'reencrypt' }>, stateD
   // by default: anyone who can write the table could have forged them).
   const vault = await createCache({ logger: obs.clientLogger, options: job.includeUnencrypted ? { encryption: { allowUnencryptedReads: true } } : undefined });
   try {
-    const activeKeyId = vault.keys?.status().activeKeyId;
+    const keys = vault.keys;
+    const activeKeyId = keys?.status().activeKeyId;
     if (activeKeyId === undefined) {
       throw new InvalidEventError('There is no active data key to re-encrypt under.', {
         hint: 'Rotate the key-manifest secret first (aws secretsmanager rotate-secret); its rotation creates the key and starts this job.',
       });
     }
     const from = job.fromKeyIds;
+    const accepted = keys?.acceptedManifestIds ?? [];
     const shouldRewrite = (entry: StoredEntry): boolean =>
-      entry.keyId === 'none' ? job.includeUnencrypted : from ? from.includes(entry.keyId) : entry.keyId !== activeKeyId;
+      entry.keyId === 'none' ? job.includeUnencrypted : sealedUnderOlderVersion(entry.keyId, accepted, activeKeyId, from);
     const report = await reencryptInPlace({
       backend: vault.backend,
       open: vault.encryption,

@@ -4,6 +4,7 @@
  * invocation to the next.
  */
 import { z } from 'zod';
+import { backendRegistry } from '../client/backends/registry';
 import { parseBackendSpec } from '../client/migrate/backendSpec';
 import { InvalidEventError } from './errors';
 
@@ -41,7 +42,9 @@ const Continuation = z.strictObject({
 const dynamoDbSpec = z.string().refine(
   (spec) => {
     try {
-      return parseBackendSpec(spec).type === 'dynamodb';
+      // Only a shared, persistent store outlives the invocation and is seen by the next one.
+      const { capabilities } = backendRegistry.definition(parseBackendSpec(spec).type);
+      return capabilities.shared && capabilities.persistent;
     } catch {
       return false;
     }

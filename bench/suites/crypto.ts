@@ -83,7 +83,7 @@ async function encryptionSdk(key: Buffer): Promise<{ roundTrip: RoundTrip; overh
   };
 }
 
-// ---- per-entry key derivations compared (issue 14: is an AES-based one worth it?) ----------------
+// ---- per-entry key derivations compared (is an AES-based one worth it beside HKDF?) ---------------
 
 /**
  * Measurement prototypes of AES-based per-entry key derivations, as RFC 8452 (AES-GCM-SIV) and

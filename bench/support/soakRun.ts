@@ -304,7 +304,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         if (tierErrors > 0) fail(`tier ${name} counted ${tierErrors} errors or corrupt entries`);
       }
       // Whole-run counters (warm-up included): a failure while warming up is a failure too.
-      for (const name of ['errors', 'decryptFailures', 'keyUnavailable', 'degradedWrites'] as const) {
+      for (const name of ['errors', 'decryptFailures', 'keyUnavailable', 'foreignManifest', 'degradedWrites'] as const) {
         if (managerAfter[name] > 0) fail(`CacheManager counted ${managerAfter[name]} ${name}`);
       }
       const hits = managerAfter.hits - managerBefore.hits;

@@ -161,11 +161,8 @@ export interface AuditLogOptions {
 }
 
 export class AuditLogError extends CacheVaultError {
+  override name = 'AuditLogError';
   override readonly code = 'AUDIT_LOG_FAILED';
-  constructor(message: string, options: ConstructorParameters<typeof CacheVaultError>[1] = {}) {
-    super(message, options);
-    this.name = 'AuditLogError';
-  }
 }
 
 const FORMAT = 2;

@@ -14,6 +14,7 @@ import type {
   WriteResult,
 } from '../types';
 import { silentLogger } from '../logger';
+import { NO_EVENTS, combineSinks, type CacheEventSink, type CacheEventSource } from '../events/cacheEvents';
 import type { CacheBackend, HealthCheckOptions } from './cacheBackend';
 
 export interface BaseBackendOptions {
@@ -32,12 +33,16 @@ const NAMESPACE_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
  * health canary and close handling. A backend fills in only the protected storage methods,
  * the way Powertools' BasePersistenceLayer keeps hashing and expiry above `_getRecord`.
  */
-export abstract class BaseBackend implements CacheBackend {
+export abstract class BaseBackend implements CacheBackend, CacheEventSource {
   abstract readonly name: string;
   abstract readonly capabilities: BackendCapabilities;
 
   protected readonly clock: Clock;
   protected readonly logger: Logger;
+  /** Where this backend reports (expired reads here; more in subclasses). */
+  protected events: CacheEventSink = NO_EVENTS;
+  /** The tier name in the events this backend reports (a hybrid names its tiers). */
+  private eventTier: string | undefined;
   private readonly maxKeyBytes: number;
   private readonly validNamespaces = new Set<string>();
   private closed = false;
@@ -219,6 +224,12 @@ export abstract class BaseBackend implements CacheBackend {
     await this._close();
   }
 
+  /** Reports to `sink` as well; `tier` names this backend in events (default: its name). */
+  attachEvents(sink: CacheEventSink, tier?: string): void {
+    this.events = combineSinks(this.events, sink);
+    if (tier !== undefined) this.eventTier = tier;
+  }
+
   // ---- helpers for subclasses ------------------------------------------------------------
 
   protected isExpired(entry: StoredEntry, now = this.clock()): boolean {
@@ -243,11 +254,16 @@ export abstract class BaseBackend implements CacheBackend {
     if (this.isExpired(entry)) {
       this.counters.expired += 1;
       this.counters.misses += 1;
+      if (this.events.wants.expire) this.reportExpired(entry);
       return undefined;
     }
     this.counters.hits += 1;
     this.counters.bytesRead += entry.value.byteLength;
     return entry;
+  }
+
+  private reportExpired(entry: StoredEntry): void {
+    this.events.emit('expire', { type: 'expire', namespace: entry.namespace, key: entry.key, tier: this.eventTier ?? this.name });
   }
 
   private async guard<T>(fn: () => Promise<T>): Promise<T> {

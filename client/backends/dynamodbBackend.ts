@@ -126,6 +126,15 @@ export class DynamoDBBackend extends BaseBackend {
     });
   }
 
+  /**
+   * Another process cleared `namespace` (every namespace when `undefined`), as a coherent hybrid
+   * learns from its invalidation log: drop the cached generation so the next read sees the clear
+   * now rather than after `namespaceCacheMs`.
+   */
+  forgetCachedNamespace(namespace: string | undefined): void {
+    this.generations.forget(namespace);
+  }
+
   // ---- reads ---------------------------------------------------------------------------
 
   protected async _get(namespace: string, key: string): Promise<StoredEntry | undefined> {

@@ -10,10 +10,12 @@ import type {
   WriteResult,
 } from '../types';
 import { describeError } from '../describeError';
+import { errorCode, isCacheEventSource, type CacheEventSink } from '../events/cacheEvents';
 import { nonNegativeOption, positiveOption } from './backendOptions';
 import { BaseBackend, type BaseBackendOptions } from './baseBackend';
 import type { CacheBackend, HealthCheckOptions } from './cacheBackend';
 import type { BreakerState } from './hybrid/circuitBreaker';
+import { Coherence, forgetsCachedNamespaces, type CoherenceOptions, type LocalInvalidation } from './hybrid/coherence';
 import { TierUnavailableError } from './hybrid/errors';
 import { FreshnessIndex } from './hybrid/freshnessIndex';
 import { MutationLog } from './hybrid/mutationLog';
@@ -80,7 +82,17 @@ export interface HybridBackendOptions extends BaseBackendOptions {
    * @default true when a local tier can keep it and there is a shared tier
    */
   readonly durableReplays?: boolean;
+  /**
+   * Coherent local tiers across instances: sets, deletes and clears are published to an
+   * invalidation log on the shared store, and other instances drop their local copies within
+   * about two windows (client/backends/hybrid/coherence.ts, docs/coherence.md). Needs a shared tier.
+   * @default none: local copies live by `localTtlCapMs` alone
+   */
+  readonly coherence?: HybridCoherenceOptions;
 }
+
+/** The coherence settings a caller chooses; the hybrid supplies its cap, clock, logger and local tiers. */
+export type HybridCoherenceOptions = Omit<CoherenceOptions, 'capMs' | 'clock' | 'logger' | 'applyLocally' | 'dropLocalCopies'>;
 
 /** A local copy past its cap, kept in case the shared tier cannot be asked. */
 interface StaleCopy {
@@ -138,6 +150,8 @@ interface KeyRead {
  */
 export class HybridBackend extends BaseBackend {
   readonly name = 'hybrid';
+  /** Hits and misses are reported here, per key read, with the tier that answered (see attachEvents). */
+  readonly reportsReads = true;
   readonly capabilities: BackendCapabilities;
   private readonly tiers: readonly Tier[];
   private readonly freshness: FreshnessIndex;
@@ -150,6 +164,8 @@ export class HybridBackend extends BaseBackend {
   private readonly strict: boolean;
   private readonly isLocalOnly: (entry: StoredEntry) => boolean;
   private readonly hasSharedTier: boolean;
+  /** Cross-instance invalidation, when configured (and a shared tier exists). */
+  private readonly coherence: Coherence | undefined;
   private readonly extra = {
     promotions: 0,
     revalidations: 0,
@@ -161,6 +177,7 @@ export class HybridBackend extends BaseBackend {
     tierFailures: 0,
     replayed: 0,
     replayStoreFailures: 0,
+    coherenceDropped: 0,
   };
 
   constructor(options: HybridBackendOptions) {
@@ -195,11 +212,18 @@ export class HybridBackend extends BaseBackend {
         this.extra.replayStoreFailures += 1;
         this.logger.warn({ backend: this.name, operation, error: describeError(err) }, 'replay journal failed; this pending write is kept in memory only');
       },
-      (count) =>
+      (count) => {
+        if (this.events.wants.replayDropped) this.events.emit('replayDropped', { type: 'replayDropped', count, total: this.replay.dropped });
         this.logger.warn(
           { backend: this.name, dropped: count, total: this.replay.dropped },
           'replay queue full (maxPendingReplays): the oldest writes the shared tier missed were dropped and will not be replayed',
-        ),
+        );
+      },
+      (op) => {
+        if (!this.events.wants.replayQueued) return;
+        const namespace = op.kind === 'set' ? op.entry.namespace : op.namespace;
+        this.events.emit('replayQueued', { type: 'replayQueued', kind: op.kind, namespace, pending: this.replay.size });
+      },
     );
     if (this.replay.droppedEarlier > 0) {
       this.logger.warn(
@@ -233,6 +257,22 @@ export class HybridBackend extends BaseBackend {
       persistent: caps.some((c) => c.persistent),
       shared: this.hasSharedTier,
     };
+    if (options.coherence !== undefined) {
+      if (!this.hasSharedTier) {
+        throw new InvalidArgumentError('Coherence needs a shared tier: local tiers alone have nothing to be coherent with.', {
+          hint: 'Add a DynamoDB tier, or leave coherence off.',
+        });
+      }
+      this.coherence = new Coherence({
+        ...options.coherence,
+        capMs,
+        clock: this.clock,
+        logger: this.logger,
+        applyLocally: (invalidation) => this.invalidateLocally(invalidation),
+        dropLocalCopies: () => this.dropSharedCopies(),
+      });
+      this.coherence.start();
+    }
   }
 
   /** The first local persistent tier's replay store, or undefined (logged) when none can be opened. */
@@ -245,6 +285,19 @@ export class HybridBackend extends BaseBackend {
       // A pending write must not stop the cache from starting; it is still replayed from memory.
       this.logger.warn({ backend: this.name, tier: spec.name, error: describeError(err) }, 'cannot open the replay journal; writes the shared tier misses are kept in memory only');
       return undefined;
+    }
+  }
+
+  /**
+   * Reports to `sink`: per key read one `hit` (with the tier that answered) or `miss`, breaker
+   * changes, replays, tier failures and per-tier timings; each tier's backend reports its
+   * expired reads under the tier's name.
+   */
+  override attachEvents(sink: CacheEventSink): void {
+    super.attachEvents(sink);
+    for (const tier of this.tiers) {
+      tier.events = this.events;
+      if (isCacheEventSource(tier.backend)) tier.backend.attachEvents(sink, tier.name);
     }
   }
 
@@ -282,6 +335,7 @@ export class HybridBackend extends BaseBackend {
     }
     if (outcome.ok && outcome.value !== undefined && this.clock() < this.freshUntil(first, outcome.value)) {
       first.counters.hits += 1;
+      if (this.events.wants.hit) this.reportHit(namespace, key, first);
       return outcome.value;
     }
     const firstAnswer: TierOutcome<(StoredEntry | undefined)[]> = outcome.ok ? { ok: true, value: [outcome.value] } : outcome;
@@ -297,7 +351,16 @@ export class HybridBackend extends BaseBackend {
     if (!tier.cachesShared || this.isLocalOnly(entry)) return Infinity;
     // A write the shared tier has not seen yet: the local copy is the newest there is.
     if (this.replay.pendingKind(entry.namespace, entry.key) === 'set') return Infinity;
-    return this.freshness.freshUntil(tier.index, entry);
+    const until = this.freshness.freshUntil(tier.index, entry);
+    if (this.coherence === undefined) return until;
+    // Another instance changed the key (or cleared its namespace) after this copy was made.
+    return Math.min(until, this.coherence.limit(entry.namespace, entry.key, this.freshness.markedAt(tier.index, entry)));
+  }
+
+  /** Records fresh local copies: their deadline, and (for coherence) that this instance holds them. */
+  private markFresh(namespace: string, key: string, tiers: readonly number[], deadline: number, markedAt: number): void {
+    this.freshness.mark(namespace, key, tiers, deadline, markedAt);
+    if (tiers.length > 0) this.coherence?.noteCopy(namespace, key);
   }
 
   /**
@@ -320,9 +383,28 @@ export class HybridBackend extends BaseBackend {
         cause: first.error,
       });
     }
-    if (reads.some((r) => r.source > 0)) await this.promote(namespace, reads, since);
+    if (reads.some((r) => r.source > 0)) await this.promote(namespace, reads, since, now);
     if (evict.length > 0) await this.dropStaleCopies(namespace, evict);
+    if (this.events.wants.hit || this.events.wants.miss) this.reportReads(namespace, reads);
     return reads.map((r) => r.found);
+  }
+
+  /** Out of `_get`, so the hot path keeps only the flag check. */
+  private reportHit(namespace: string, key: string, tier: Tier): void {
+    this.events.emit('hit', { type: 'hit', namespace, key, tier: tier.name, stale: false });
+  }
+
+  private reportReads(namespace: string, reads: readonly KeyRead[]): void {
+    for (const r of reads) {
+      if (r.found === undefined) {
+        if (this.events.wants.miss) this.events.emit('miss', { type: 'miss', namespace, key: r.key });
+      } else if (this.events.wants.hit) {
+        // A stale copy is named by the fastest tier that held it (the one it was read from).
+        const stale = r.source < 0;
+        const tier = this.tiers[stale ? r.stale!.tiers[0]! : r.source]!;
+        this.events.emit('hit', { type: 'hit', namespace, key: r.key, tier: tier.name, stale });
+      }
+    }
   }
 
   /**
@@ -418,7 +500,7 @@ export class HybridBackend extends BaseBackend {
    * deleted or cleared while the read was under way (since `since`): those answers may be
    * older than the local tiers now are.
    */
-  private async promote(namespace: string, reads: readonly KeyRead[], since: number): Promise<void> {
+  private async promote(namespace: string, reads: readonly KeyRead[], since: number, readAt: number): Promise<void> {
     const writes = this.tiers.map(() => [] as KeyRead[]);
     for (const read of reads) {
       if (read.source > 0 && this.mutations.changedSince(since, namespace, read.key)) continue;
@@ -434,7 +516,7 @@ export class HybridBackend extends BaseBackend {
           return;
         }
         this.extra.promotions += promoted.length;
-        if (tier.cachesShared) for (const r of promoted) this.freshness.mark(namespace, r.key, [t], r.deadline);
+        if (tier.cachesShared) for (const r of promoted) this.markFresh(namespace, r.key, [t], r.deadline, readAt);
       }),
     );
   }
@@ -472,6 +554,8 @@ export class HybridBackend extends BaseBackend {
     );
     // Stamped once every tier has answered: a read-through that began before now must not promote these keys.
     for (const e of entries) this.mutations.keysChanged(e.namespace, [e.key]);
+    // Other instances drop their copies (an entry kept off the shared tier is nobody else's business).
+    if (this.coherence !== undefined) for (const e of sharable) this.coherence.recordKeys(e.namespace, [e.key]);
     const { reached, degraded, failedLocal, firstFailure } = this.settleWrites(writes, now);
     // A local tier that missed this write may still hold the previous version: make it re-check.
     if (failedLocal.length > 0) for (const e of entries) this.freshness.mark(e.namespace, e.key, failedLocal, -Infinity);
@@ -517,7 +601,7 @@ export class HybridBackend extends BaseBackend {
       for (const e of list) settled.reached.add(e);
       if (tier.shared) for (const e of list) this.replay.settleKey(e.namespace, e.key);
       for (const d of outcome.value.degraded ?? []) settled.degraded.push({ tier: `${tier.name}/${d.tier}`, reason: d.reason });
-      if (tier.cachesShared) for (const e of list) this.freshness.mark(e.namespace, e.key, [tier.index], this.freshness.deadlineFrom(now, e));
+      if (tier.cachesShared) for (const e of list) this.markFresh(e.namespace, e.key, [tier.index], this.freshness.deadlineFrom(now, e), now);
     }
     return settled;
   }
@@ -533,6 +617,7 @@ export class HybridBackend extends BaseBackend {
       results = await this.everyTier('delete', (b) => b.deleteMany(namespace, keys));
     } finally {
       this.mutations.keysChanged(namespace, keys);
+      this.coherence?.recordKeys(namespace, keys);
     }
     for (const key of keys) this.freshness.forget(namespace, key);
     for (const { tier, outcome } of results) {
@@ -560,6 +645,7 @@ export class HybridBackend extends BaseBackend {
       results = await this.everyTier('clear', (b) => b.clear(namespace));
     } finally {
       this.mutations.namespaceCleared(namespace);
+      this.coherence?.recordClear(namespace);
     }
     this.freshness.forgetNamespace(namespace);
     // A shared tier that missed the clear still holds the namespace: clear it there on replay.
@@ -649,14 +735,101 @@ export class HybridBackend extends BaseBackend {
     }
     if (!ok) return { replayed: 0, pending: this.replay.size };
     this.replay.settle(ops);
+    // The shared tier changed only now: tell the other instances again.
+    if (this.coherence !== undefined) {
+      for (const namespace of clears) this.coherence.recordClear(namespace);
+      for (const e of sets) this.coherence.recordKeys(e.namespace, [e.key]);
+      for (const [namespace, keys] of deletes) this.coherence.recordKeys(namespace, keys);
+    }
     for (const e of sets) {
       const localTiers = this.tiers.filter((t) => t.cachesShared).map((t) => t.index);
-      this.freshness.mark(e.namespace, e.key, localTiers, this.freshness.deadlineFrom(now, e));
+      this.markFresh(e.namespace, e.key, localTiers, this.freshness.deadlineFrom(now, e), now);
     }
     const replayed = clears.length + sets.length + [...deletes.values()].reduce((n, keys) => n + keys.length, 0);
     this.extra.replayed += replayed;
+    if (this.events.wants.replayed) this.events.emit('replayed', { type: 'replayed', count: replayed, pending: this.replay.size });
     this.logger.info({ backend: this.name, replayed }, 'replayed writes the shared tier missed during an outage');
     return { replayed, pending: this.replay.size };
+  }
+
+  // ---- coherence: what other instances changed ----------------------------------------------
+
+  /**
+   * With coherence: publishes this instance's changes and applies the other instances' now,
+   * instead of at the next window (before a handoff, or in tests). Nothing to do without it.
+   */
+  async syncCoherence(): Promise<void> {
+    await this.coherence?.sync();
+  }
+
+  /**
+   * Removes from the local tiers what another instance deleted, overwrote or cleared. A key with
+   * a write of ours the shared tier has not seen yet keeps its copy: ours is the newer one.
+   */
+  private async invalidateLocally({ keys, clears }: LocalInvalidation): Promise<void> {
+    const local = this.tiers.filter((t) => t.cachesShared);
+    // A shared tier's cached namespace generation would serve the cleared entries for a while more.
+    for (const tier of this.tiers) {
+      if (tier.shared && forgetsCachedNamespaces(tier.backend)) for (const namespace of clears) tier.backend.forgetCachedNamespace(namespace);
+    }
+    const doomed = new Map<string, string[]>();
+    for (const [namespace, list] of keys) {
+      const drop = list.filter((key) => this.replay.pendingKind(namespace, key) !== 'set');
+      if (drop.length > 0) doomed.set(namespace, drop);
+    }
+    try {
+      await Promise.all(
+        local.map(async (tier) => {
+          for (const namespace of clears) {
+            const outcome = await tier.call('invalidate', (b) => b.clear(namespace));
+            if (!outcome.ok) this.tierFailed(tier, 'invalidate', outcome);
+          }
+          for (const [namespace, drop] of doomed) {
+            const outcome = await tier.call('invalidate', (b) => b.deleteMany(namespace, drop));
+            if (!outcome.ok) this.tierFailed(tier, 'invalidate', outcome);
+          }
+        }),
+      );
+    } finally {
+      // A read-through that began before this must not put the old answer back.
+      for (const namespace of clears) {
+        this.mutations.namespaceCleared(namespace);
+        this.freshness.forgetNamespace(namespace);
+      }
+      for (const [namespace, drop] of doomed) {
+        this.mutations.keysChanged(namespace, drop);
+        for (const key of drop) this.freshness.forget(namespace, key);
+      }
+    }
+  }
+
+  /**
+   * After a partition longer than the invalidation log's retention: drops every local copy of
+   * shared data (entries kept off the shared tier, and writes still waiting for it, stay).
+   */
+  private async dropSharedCopies(): Promise<void> {
+    for (const tier of this.tiers.filter((t) => t.cachesShared)) {
+      const doomed = new Map<string, string[]>();
+      try {
+        for await (const e of tier.backend.entries()) {
+          if (this.isLocalOnly(e) || this.replay.pendingKind(e.namespace, e.key) === 'set') continue;
+          const list = doomed.get(e.namespace);
+          if (list) list.push(e.key);
+          else doomed.set(e.namespace, [e.key]);
+        }
+      } catch (err) {
+        this.logger.warn({ backend: this.name, tier: tier.name, error: describeError(err) }, 'coherence: cannot list local copies to drop; they will be re-checked on their next hit');
+        continue;
+      }
+      for (const [namespace, keys] of doomed) {
+        for (let i = 0; i < keys.length; i += 1_000) {
+          const outcome = await tier.call('drop', (b) => b.deleteMany(namespace, keys.slice(i, i + 1_000)));
+          if (!outcome.ok) this.tierFailed(tier, 'drop', outcome);
+        }
+      }
+      this.extra.coherenceDropped += [...doomed.values()].reduce((n, k) => n + k.length, 0);
+    }
+    this.mutations.namespaceCleared(undefined);
   }
 
   // ---- scans, health, stats, close -------------------------------------------------------------
@@ -672,7 +845,7 @@ export class HybridBackend extends BaseBackend {
   }
 
   protected override async _healthSteps(options: HealthCheckOptions = {}): Promise<HealthCheckStep[]> {
-    return Promise.all(
+    const steps = await Promise.all(
       this.tiers.map(async (tier): Promise<HealthCheckStep> => {
         const breaker = tier.breaker.state;
         const outcome = await tier.call('healthCheck', (b) => b.healthCheck(options), { bypassBreaker: true });
@@ -686,6 +859,8 @@ export class HybridBackend extends BaseBackend {
         };
       }),
     );
+    if (this.coherence !== undefined) steps.push(this.coherence.healthStep());
+    return steps;
   }
 
   /**
@@ -709,6 +884,7 @@ export class HybridBackend extends BaseBackend {
         replayDroppedEarlier: this.replay.droppedEarlier,
         replayDurable: this.replay.durable,
         ...breakers,
+        ...this.coherence?.stats(),
       },
     };
   }
@@ -716,6 +892,8 @@ export class HybridBackend extends BaseBackend {
   protected async _close(): Promise<void> {
     // Let a replay already under way finish rather than fail against closing tiers.
     await this.replaying;
+    // Publishes what this instance changed in its last window, then stops polling.
+    await this.coherence?.close();
     const results = await Promise.allSettled(this.tiers.map((t) => t.backend.close()));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ tier: this.tiers[i]!.name, reason: r.reason as unknown }] : []));
     if (failed.length > 0) {
@@ -729,6 +907,9 @@ export class HybridBackend extends BaseBackend {
 
   private tierFailed(tier: Tier, operation: string, outcome: TierOutcome<unknown> & { ok: false }): void {
     this.extra.tierFailures += 1;
+    if (this.events.wants.error) {
+      this.events.emit('error', { type: 'error', operation, tier: tier.name, code: errorCode(outcome.error), message: describeError(outcome.error) });
+    }
     // Skips behind an open breaker are expected and frequent during an outage: keep them quiet.
     const log = outcome.kind === 'breaker-open' ? this.logger.debug : this.logger.warn;
     log.call(this.logger, { backend: this.name, tier: tier.name, operation, kind: outcome.kind, error: describeError(outcome.error) }, 'cache tier unavailable; degrading to the other tiers');
@@ -741,6 +922,8 @@ export class HybridBackend extends BaseBackend {
 
   private breakerChanged(tier: string, from: BreakerState, to: BreakerState): void {
     const fields = { backend: this.name, tier, from, to };
+    const type = to === 'open' ? 'breakerOpen' : to === 'closed' ? 'breakerClose' : 'breakerHalfOpen';
+    if (this.events.wants[type]) this.events.emit(type, { type, tier });
     if (to === 'open') this.logger.warn(fields, 'circuit breaker opened: skipping the tier until it is probed again');
     else if (to === 'closed') this.logger.info(fields, 'circuit breaker closed: the tier answered again');
     else this.logger.info(fields, 'circuit breaker half-open: probing the tier');

@@ -3,7 +3,8 @@
  * broken piece is named instead of hiding behind a fallback.
  */
 import type { LoadConfigOptions } from '../config/loadConfig';
-import type { AdvancedCacheConfig, BackendType } from '../config/schema';
+import { backendRegistry } from '../backends/registry';
+import type { AdvancedCacheConfig, BackendType, TierName } from '../config/schema';
 import { describeError } from '../describeError';
 import { createKeyProviders } from '../keys/createKeyProviders';
 import type { KeyProvider } from '../keys/keyProvider';
@@ -24,8 +25,21 @@ export interface ProbeReport {
 }
 
 /** The tiers a config uses: the hybrid's tiers, or the single backend. */
-export function configuredTiers(config: AdvancedCacheConfig): Exclude<BackendType, 'hybrid'>[] {
-  return config.backend === 'hybrid' ? [...config.hybrid.tiers] : [config.backend];
+export function configuredTiers(config: AdvancedCacheConfig): TierName[] {
+  return backendRegistry.configuredTiers(config) as TierName[];
+}
+
+/**
+ * Whether the config uses `tier`, alone or in a hybrid. For commands that work with one tier's
+ * own features (prune, gc, the table's status); a typed name, not a string comparison.
+ */
+export function usesTier(config: AdvancedCacheConfig, tier: TierName): boolean {
+  return backendRegistry.uses(config, tier);
+}
+
+/** `hybrid (memory -> file)`, or the backend's name alone when it has no tiers. */
+export function describeBackend(type: BackendType, tiers: readonly string[]): string {
+  return backendRegistry.isComposite(type) ? `${type} (${tiers.join(' -> ')})` : type;
 }
 
 export async function probeConfiguration(config: AdvancedCacheConfig, load: LoadConfigOptions): Promise<ProbeReport> {

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig, type LoadedConfig, type LoadConfigOptions } from '../config/loadConfig';
 import { defaultManifestPath } from '../keys/fileManifestStore';
-import { configuredTiers } from './configProbe';
+import { backendRegistry } from '../backends/registry';
 import type { CacheConfigInput } from '../config/schema';
 import { Output, type CliIo } from './output';
 import { openVault, type CliVault } from './openVault';
@@ -57,14 +57,14 @@ export class CliContext {
    */
   missingLocalCache(): string | undefined {
     const { config } = this.config();
-    const tiers = configuredTiers(config);
-    if (tiers.includes('dynamodb') || config.keys.manifest.store !== 'file') return undefined;
-    const dir = resolve(this.io.cwd, config.file.dir);
-    const manifest = resolve(this.io.cwd, config.keys.manifest.path ?? defaultManifestPath(dir));
-    const dirMissing = !tiers.includes('file') || !existsSync(dir);
+    if (backendRegistry.usesSharedTier(config) || config.keys.manifest.store !== 'file') return undefined;
+    // The manifest's default place is beside the file tier's directory, configured or not.
+    const manifest = resolve(this.io.cwd, config.keys.manifest.path ?? defaultManifestPath(resolve(this.io.cwd, config.file.dir)));
+    const localDirs = backendRegistry.localPaths(config, this.io.cwd);
+    const dirMissing = localDirs.every((dir) => !existsSync(dir));
     const manifestMissing = !config.encryption.enabled || !existsSync(manifest);
     if (!dirMissing || !manifestMissing) return undefined;
-    return tiers.includes('file') ? `nothing has been cached here yet: ${dir} does not exist` : 'nothing has been cached here yet (no key manifest, no file tier)';
+    return localDirs.length > 0 ? `nothing has been cached here yet: ${localDirs.join(', ')} does not exist` : 'nothing has been cached here yet (no key manifest, no file tier)';
   }
 
   /**

@@ -9,32 +9,21 @@ import { escapeControl } from './terminalText';
 
 /** The command line itself is wrong: unknown option, bad value, missing argument. Exit 2. */
 export class UsageError extends CacheVaultError {
+  override name = 'UsageError';
   override readonly code = 'USAGE';
   constructor(message: string, options: CacheVaultErrorOptions = {}) {
     super(message, { hint: 'Run `cachevault <command> --help` for the accepted options.', ...options });
-    this.name = 'UsageError';
-  }
-}
-
-/** A feature this machine cannot provide (no keyring, no AWS credentials, no Java). Exit 1. */
-export class FeatureUnavailableError extends CacheVaultError {
-  override readonly code = 'FEATURE_UNAVAILABLE';
-  readonly feature: string;
-  constructor(feature: string, message: string, options: CacheVaultErrorOptions = {}) {
-    super(message, options);
-    this.name = 'FeatureUnavailableError';
-    this.feature = feature;
   }
 }
 
 /** The user declined a confirmation prompt (or none could be shown). Exit 1, nothing changed. */
 export class NotConfirmedError extends CacheVaultError {
+  override name = 'NotConfirmedError';
   override readonly code = 'NOT_CONFIRMED';
   constructor(action: string) {
     super(`${action} was not confirmed; nothing was changed.`, {
       hint: 'Answer "yes" at the prompt, or pass --yes in scripts.',
     });
-    this.name = 'NotConfirmedError';
   }
 }
 

@@ -14,6 +14,8 @@ import { dirname, join, resolve } from 'node:path';
 import { FileBackend } from '../backends/fileBackend';
 import { redactUrlUserinfo } from '../config/redact';
 import { entriesByKeyId } from '../keys/entriesByKeyId';
+import { backendRegistry } from '../backends/registry';
+import { formatSpec } from '../migrate/backendSpec';
 import { CacheMigrator } from '../migrate/cacheMigrator';
 import type { CliContext } from './context';
 import type { CliVault } from './openVault';
@@ -36,16 +38,12 @@ export function shellQuote(s: string): string {
 
 function tierSpecs(vault: CliVault, cwd: string): string[] {
   const { config } = vault;
-  const tiers = config.backend === 'hybrid' ? config.hybrid.tiers : [config.backend];
-  const specs: string[] = [];
-  if (tiers.includes('file')) specs.push(`file:${resolve(cwd, config.file.dir)}`);
-  if (tiers.includes('dynamodb')) {
-    const params = new URLSearchParams(config.dynamodb.region ? { region: config.dynamodb.region } : {});
-    // A password in the endpoint URL is not printed; the user adds it back if it is needed.
-    if (config.dynamodb.endpoint) params.set('endpoint', redactUrlUserinfo(config.dynamodb.endpoint));
-    specs.push(`dynamodb:${config.dynamodb.tableName}?${params.toString()}`);
-  }
-  return specs;
+  // Every tier whose entries outlive the process; a password in an endpoint URL is not printed
+  // (the user adds it back if it is needed).
+  return backendRegistry
+    .configuredTiers(config)
+    .filter((tier) => backendRegistry.definition(tier).capabilities.persistent)
+    .flatMap((tier) => formatSpec(tier, config, cwd, redactUrlUserinfo) ?? []);
 }
 
 /** Directories 0700 and files 0600 below `root` (and `root` itself); symlinks are left alone, never followed. */

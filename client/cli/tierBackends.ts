@@ -4,19 +4,20 @@
  */
 import { resolve } from 'node:path';
 import { dynamoBackendOptions } from '../backends/backendFactory';
-import { DynamoDBBackend } from '../backends/dynamodbBackend';
+import type { DynamoDBBackend } from '../backends/dynamodbBackend';
 import { FileBackend } from '../backends/fileBackend';
 import type { AdvancedCacheConfig } from '../config/schema';
-import { configuredTiers } from './configProbe';
+import { loadOptional } from '../optionalDependency';
 
-export function usesTier(config: AdvancedCacheConfig, tier: 'memory' | 'file' | 'dynamodb'): boolean {
-  return configuredTiers(config).includes(tier);
-}
+export { usesTier } from './configProbe';
 
 export function openFileTier(config: AdvancedCacheConfig, cwd: string): FileBackend {
   return new FileBackend({ ...config.file, dir: resolve(cwd, config.file.dir) });
 }
 
+/** Loads the AWS SDK here, not at start-up: only `gc`, `reinit` and friends on a DynamoDB tier need it. */
 export function openDynamoTier(config: AdvancedCacheConfig): DynamoDBBackend {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { DynamoDBBackend } = loadOptional('@aws-sdk/client-dynamodb', () => require('../backends/dynamodbBackend') as typeof import('../backends/dynamodbBackend'));
   return new DynamoDBBackend(dynamoBackendOptions(config));
 }

@@ -6,6 +6,7 @@ import { defaultKeyProviders } from '../keys/createKeyProviders';
 import { keyProviderConfigWarnings } from '../keys/providerRegistry';
 import { defaultCacheDir, regionFromEnv } from './platformDefaults';
 import { isSecretPath, jsonSyntaxLocation, redactConfigValue, redactText, REDACTED } from './redact';
+import { backendRegistry } from '../backends/registry';
 import { AdvancedCacheConfig, type CacheConfigInput } from './schema';
 
 export { isSecretPath } from './redact';
@@ -239,7 +240,7 @@ function withEnvironmentDefaults(merged: Record<string, unknown>, env: NodeJS.Pr
 
 function insecureSettings(config: AdvancedCacheConfig, sources: ReadonlyMap<string, ConfigSource>, env: NodeJS.ProcessEnv): string[] {
   const out: string[] = [];
-  const shared = config.backend === 'dynamodb' || (config.backend === 'hybrid' && config.hybrid.tiers.includes('dynamodb'));
+  const shared = backendRegistry.usesSharedTier(config);
   if (!config.encryption.enabled && shared) {
     out.push('Encryption is disabled on a shared backend (DynamoDB): anyone who can read the table can read cached values.');
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backendRegistry } from '../backends/registry';
 import { KEY_PROVIDER_NAMES, keyProviderConfigShape } from '../keys/providerRegistry';
 
 /**
@@ -12,80 +13,43 @@ import { KEY_PROVIDER_NAMES, keyProviderConfigShape } from '../keys/providerRegi
 const positiveInt = z.number().int().positive();
 const ttlMs = z.number().int().positive().nullable();
 
-export const BackendType = z.enum(['memory', 'file', 'dynamodb', 'hybrid']);
+/**
+ * The backend types and their sections come from the backend registry
+ * (client/backends/registry): one definition per type declares its section, and this schema
+ * assembles them. Add a backend there, not here.
+ */
+type Registry = typeof backendRegistry;
+type Definition = Registry['definitions'][number];
+type SectionOf<Type extends string> = ReturnType<Extract<Definition, { type: Type }>['configSection']>;
+
+export const BackendType = z.enum(backendRegistry.names);
 export type BackendType = z.infer<typeof BackendType>;
+/** The backend types a hybrid may name in `tiers` (the registered ones that can be tiers). */
+export type TierName = AdvancedCacheConfig['hybrid']['tiers'][number];
 
-export const MemoryConfig = z.strictObject({
-  /** Most entries held in memory. */
-  maxEntries: positiveInt.default(10_000),
-  /** Most bytes held in memory. */
-  maxBytes: positiveInt.default(64 * 1024 * 1024),
-  /** Memory hits hand every caller one deep-frozen decoded object instead of a copy each (CacheManager's `sharedValues`). */
-  sharedValues: z.boolean().default(false),
-});
+/**
+ * The `config[type]` sections of a registry's backends, each defaulted to its own defaults; in
+ * registry order. Exported for tests that build a registry with an extra backend type.
+ */
+type RegistryLike = { readonly definitions: readonly { readonly type: string; configSection(zod: typeof z): z.ZodObject }[] };
 
-export const FileConfig = z.strictObject({
-  /**
-   * Directory of the local cache (created when the file tier first writes). Unset, `loadConfig`
-   * puts it under the platform cache directory (see `defaultCacheDir`); this default is what a
-   * bare `FileConfig.parse({})` gets, relative to the working directory.
-   */
-  dir: z.string().min(1).default('.cachevault/cache'),
-  /** Upper bound on stored bytes; least recently used entries are evicted past it. */
-  maxBytes: positiveInt.default(1024 * 1024 * 1024),
-  /** Upper bound on entries. */
-  maxEntries: positiveInt.default(1_000_000),
-  /** `normal`: fast, a power cut may lose the last writes. `full`: fsync on every write. */
-  durability: z.enum(['normal', 'full']).default('normal'),
-  /** Values at least this large are stored as files beside the database. */
-  spillThresholdBytes: positiveInt.default(64 * 1024),
-  /** How long a writer waits for another process's lock before failing. */
-  busyTimeoutMs: positiveInt.default(5_000),
-});
+export function backendSections<R extends RegistryLike>(
+  registry: R,
+): { [D in R['definitions'][number] as D['type']]: z.ZodDefault<ReturnType<D['configSection']>> } {
+  const shape: Record<string, z.ZodType> = {};
+  for (const d of registry.definitions) {
+    const section = d.configSection(z);
+    shape[d.type] = section.default(section.parse({}));
+  }
+  return shape as { [D in R['definitions'][number] as D['type']]: z.ZodDefault<ReturnType<D['configSection']>> };
+}
 
-export const DynamoDBConfig = z.strictObject({
-  tableName: z.string().min(3).max(255).regex(/^[A-Za-z0-9_.-]+$/).default('cachevault'),
-  /** Unset: AWS_REGION / AWS_DEFAULT_REGION, else the AWS SDK's own resolution (profile, instance metadata). */
-  region: z.string().min(1).optional(),
-  /** Endpoint override (DynamoDB Local); omit on AWS. */
-  endpoint: z.url().optional(),
-  /** Strongly consistent reads (twice the read cost). */
-  consistentRead: z.boolean().default(false),
-  /** Per-request timeout. */
-  requestTimeoutMs: positiveInt.default(3_000),
-  /** SDK retry attempts for throttling and transient errors. */
-  maxAttempts: positiveInt.default(5),
-  /** Largest item body before an entry is split into chunks. */
-  chunkBytes: positiveInt.max(390 * 1024).default(350 * 1024),
-  /** Deadline for retrying unprocessed batch items. */
-  batchRetryDeadlineMs: positiveInt.default(10_000),
-  /** Create the table (with TTL) at start-up if it does not exist; for local use. */
-  createTable: z.boolean().default(false),
-});
+const sections = backendSections(backendRegistry);
 
-export const HybridConfig = z.strictObject({
-  /**
-   * Tiers from fastest to shared. The default is local only: the DynamoDB tier is added by
-   * naming it, so `{}` never reaches for AWS.
-   */
-  tiers: z.array(z.enum(['memory', 'file', 'dynamodb'])).min(1).default(['memory', 'file']),
-  /** Cap on how long a local copy of a shared entry lives before it is re-read from DynamoDB. */
-  localTtlCapMs: positiveInt.default(60_000),
-  /** How long past the local cap a local copy may be served while DynamoDB is failing. */
-  staleIfErrorMs: z.number().int().nonnegative().default(300_000),
-  /** Timeout for one operation on one tier. */
-  tierTimeoutMs: positiveInt.default(1_000),
-  /** Consecutive failures that open the circuit breaker for the shared tier. */
-  breakerFailureThreshold: positiveInt.default(5),
-  /** How long the breaker stays open before a probe. */
-  breakerResetMs: positiveInt.default(30_000),
-  /** Throw on shared-tier outages instead of degrading to local tiers. */
-  strict: z.boolean().default(false),
-  /** Cross-instance stampede protection for `wrap` through a DynamoDB lease item. */
-  lease: z.boolean().default(false),
-  /** How long a wrap lease holds before others compute anyway. */
-  leaseMs: positiveInt.default(10_000),
-});
+export const MemoryConfig: SectionOf<'memory'> = sections.memory.unwrap();
+export const FileConfig: SectionOf<'file'> = sections.file.unwrap();
+export const DynamoDBConfig: SectionOf<'dynamodb'> = sections.dynamodb.unwrap();
+export const HybridConfig: SectionOf<'hybrid'> = sections.hybrid.unwrap();
 
 /** The key provider names, from the provider registry (client/keys/providerRegistry.ts). */
 export const KeyProviderName = z.enum(KEY_PROVIDER_NAMES);
@@ -163,10 +127,7 @@ export const AdvancedCacheConfig = z.strictObject({
   namespace: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/).default('default'),
   /** TTL for writes that name none; null never expires. */
   defaultTtlMs: ttlMs.default(3_600_000),
-  memory: MemoryConfig.default(MemoryConfig.parse({})),
-  file: FileConfig.default(FileConfig.parse({})),
-  dynamodb: DynamoDBConfig.default(DynamoDBConfig.parse({})),
-  hybrid: HybridConfig.default(HybridConfig.parse({})),
+  ...sections,
   encryption: EncryptionConfig.default(EncryptionConfig.parse({})),
   keys: KeysConfig.default(KeysConfig.parse({})),
   compression: CompressionConfig.default(CompressionConfig.parse({})),
@@ -179,6 +140,20 @@ export const AdvancedCacheConfig = z.strictObject({
 export type AdvancedCacheConfig = z.infer<typeof AdvancedCacheConfig>;
 /** What a user may write: every field optional, nested. */
 export type CacheConfigInput = z.input<typeof AdvancedCacheConfig>;
+
+/**
+ * The configuration schema for another registry (a test's, with an extra backend type): the
+ * same as {@link AdvancedCacheConfig} with that registry's `backend`, `fallback` and sections.
+ * `AdvancedCacheConfig` itself is this over the built-in registry.
+ */
+export function configSchemaFor<R extends RegistryLike & { readonly names: readonly [string, ...string[]] }>(registry: R) {
+  const type = z.enum(registry.names as R['names']);
+  return AdvancedCacheConfig.extend({
+    backend: type.default('hybrid' as R['names'][number]),
+    fallback: type.optional(),
+    ...backendSections(registry),
+  });
+}
 
 /** Fields whose values are secret-bearing and always redacted in output (config/redact.ts). */
 export { SECRET_FIELDS } from './redact';

@@ -1,8 +1,9 @@
-import { EnvelopeFormatError, IntegrityError, InvalidArgumentError, KeyUnavailableError } from '../errors';
+import { EnvelopeFormatError, ForeignManifestError, IntegrityError, InvalidArgumentError, KeyUnavailableError } from '../errors';
 import type { CacheBackend } from '../backends/cacheBackend';
 import { describeError } from '../describeError';
 import type { EncryptionProvider } from '../crypto/encryptionProvider';
 import { checkWellFormed } from '../crypto/envelope';
+import { CacheEventEmitter, NO_EVENTS, errorCode, isCacheEventSource, type CacheEventListener, type CacheEventName, type CacheEventSink } from '../events/cacheEvents';
 import { silentLogger } from '../logger';
 import type { BackendStats, Clock, EntryIdentity, HealthReport, Logger, StoredEntry, TierFailure, WriteResult } from '../types';
 import { frameEntry, unframeEntry, type EntryMeta } from './entryMeta';
@@ -89,8 +90,13 @@ export interface CacheStats {
   errors: number;
   /** Entries that failed authentication or their checksum: tampered, corrupt or moved. */
   decryptFailures: number;
-  /** Entries sealed under a key version this client does not have. */
+  /** Entries sealed under a key version this client does not have (not counting `foreignManifest`). */
   keyUnavailable: number;
+  /**
+   * Entries sealed by another deployment whose key manifest shares this store (their key id
+   * names another manifest, `k1:<manifest id>`): misses by design, not integrity failures.
+   */
+  foreignManifest: number;
   /** Writes that reached only some tiers (a shared tier down). */
   degradedWrites: number;
   /** Reads that found an entry invalidated by `invalidateTags` (counted as misses too). */
@@ -121,6 +127,7 @@ interface SharedState {
   readonly verified: VerifiedEntries;
   /** Envelopes being opened, by entry: concurrent reads of one entry wait for one open, not one each. */
   readonly opening: WeakMap<StoredEntry, Promise<unknown>>;
+  readonly events: CacheEventEmitter;
   /** Tag versions, created on first use of tags, and the manager of their items. */
   tags: TagVersions | undefined;
   tagItems?: CacheManager;
@@ -231,6 +238,11 @@ export class CacheManager {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly shared: SharedState;
+  /**
+   * Where the manager reports hits, misses and storage-call timings itself: the cache's emitter
+   * for a plain backend, nothing for one that reports them per tier (the hybrid).
+   */
+  private readonly readEvents: CacheEventSink;
 
   constructor(options: CacheManagerOptions, shared?: SharedState) {
     this.backend = options.backend;
@@ -254,18 +266,52 @@ export class CacheManager {
     this.shared = shared ?? {
       counters: {
         hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, decryptFailures: 0,
-        keyUnavailable: 0, degradedWrites: 0, tagInvalidated: 0, staleServed: 0, refreshes: 0, bytesRead: 0, bytesWritten: 0,
+        keyUnavailable: 0, foreignManifest: 0, degradedWrites: 0, tagInvalidated: 0, staleServed: 0, refreshes: 0, bytesRead: 0, bytesWritten: 0,
       },
       flights: new SingleFlight<unknown>(),
       loggedReasons: new Set<string>(),
       verified: new VerifiedEntries(),
       opening: new WeakMap<StoredEntry, Promise<unknown>>(),
+      events: new CacheEventEmitter(this.logger),
       tags: undefined,
       background: new Set<Promise<unknown>>(),
       refreshSkips: new Map<string, number>(),
     };
     if (options.tagVersionCacheMs !== undefined) checkDuration(options.tagVersionCacheMs, 'tagVersionCacheMs', 0);
     if (options.tagVersionTtlMs !== undefined) checkDuration(options.tagVersionTtlMs, 'tagVersionTtlMs', 1);
+    const reportsReads = isCacheEventSource(this.backend) && (this.backend as { reportsReads?: boolean }).reportsReads === true;
+    if (isCacheEventSource(this.backend)) this.backend.attachEvents(this.shared.events);
+    this.readEvents = reportsReads ? NO_EVENTS : this.shared.events;
+  }
+
+  /**
+   * Listens to a cache event (docs/integrations.md#events); `e` is typed per event. Listeners
+   * run inside the operation that emitted: keep them cheap. A listener that throws is logged,
+   * never breaks the operation. Namespace views share their listeners with this cache.
+   */
+  on<K extends CacheEventName>(event: K, listener: CacheEventListener<K>): this {
+    this.shared.events.on(event, listener);
+    return this;
+  }
+
+  /** Like `on`, for the first event only. */
+  once<K extends CacheEventName>(event: K, listener: CacheEventListener<K>): this {
+    this.shared.events.once(event, listener);
+    return this;
+  }
+
+  off<K extends CacheEventName>(event: K, listener: CacheEventListener<K>): this {
+    this.shared.events.off(event, listener);
+    return this;
+  }
+
+  listenerCount(event: CacheEventName): number {
+    return this.shared.events.listenerCount(event);
+  }
+
+  /** The sink this cache's parts report to (createCache attaches the key manager to it). */
+  protected get eventSink(): CacheEventSink {
+    return this.shared.events;
   }
 
   private readonly options: CacheManagerOptions;
@@ -276,13 +322,14 @@ export class CacheManager {
   }
 
   get<T = unknown>(key: string): Promise<T | undefined> {
-    // Not async itself: readOne's frame is the only one on the hottest call of the API.
-    return this.readOne<T, T | undefined>(key, valueOf);
+    // Not async itself: readOne's frame is the only one on the hottest call of the API. The one
+    // event check of the path is here; readObserved reports and times the read.
+    return this.readEvents.observesReads ? this.readObserved<T, T | undefined>(key, valueOf) : this.readOne<T, T | undefined>(key, valueOf);
   }
 
   /** Like get, but tells a cached `undefined` apart from a miss, and returns the expiry. */
   lookup<T = unknown>(key: string): Promise<Lookup<T>> {
-    return this.readOne<T, Lookup<T>>(key, wholeLookup);
+    return this.readEvents.observesReads ? this.readObserved<T, Lookup<T>>(key, wholeLookup) : this.readOne<T, Lookup<T>>(key, wholeLookup);
   }
 
   /** Reads and decodes one entry (a failed read counts and reads as a miss); `pick` shapes the result. */
@@ -306,11 +353,12 @@ export class CacheManager {
     checkString(key, 'key');
     let entry: StoredEntry | undefined;
     try {
-      entry = await from.get(this.namespaceName, key);
+      entry = await (this.readEvents.wants.operation ? this.observedGet(key, from) : from.get(this.namespaceName, key));
     } catch (err) {
       this.readFailed(err);
       entry = undefined;
     }
+    if (this.readEvents.observesReads) this.reportRead(entry, key);
     const opened = this.decode<T>(entry, key);
     return opened instanceof Promise ? await opened : opened;
   }
@@ -343,7 +391,7 @@ export class CacheManager {
 
   private async store(key: string, value: unknown, expiresAt: number | null, meta: EntryMeta | undefined): Promise<WriteResult> {
     const entry = await this.encode(key, value, expiresAt, meta);
-    const result = await this.write(() => this.backend.set(entry));
+    const result = await this.write('set', [entry], () => this.backend.set(entry));
     this.shared.counters.sets += 1;
     this.shared.counters.bytesWritten += entry.value.byteLength;
     return result;
@@ -352,12 +400,16 @@ export class CacheManager {
   async getMany<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]> {
     for (const key of keys) checkString(key, 'key');
     let entries: (StoredEntry | undefined)[];
+    const started = this.readEvents.wants.operation ? performance.now() : -1;
     try {
       entries = await this.backend.getMany(this.namespaceName, keys);
+      if (started >= 0) this.timed('get', started, true);
     } catch (err) {
+      if (started >= 0) this.timed('get', started, false);
       this.readFailed(err);
       entries = keys.map(() => undefined);
     }
+    if (this.readEvents.observesReads) entries.forEach((entry, i) => this.reportRead(entry, keys[i]!));
     return Promise.all(entries.map(async (entry, i) => (await this.judge(keys[i]!, await this.decode<T>(entry, keys[i]!))).value));
   }
 
@@ -372,7 +424,7 @@ export class CacheManager {
         return this.encode(item.key, item.value, expiresAt, meta);
       }),
     );
-    const result = await this.write(() => this.backend.setMany(entries));
+    const result = await this.write('set', entries, () => this.backend.setMany(entries));
     this.shared.counters.sets += entries.length;
     for (const entry of entries) this.shared.counters.bytesWritten += entry.value.byteLength;
     return result;
@@ -380,21 +432,24 @@ export class CacheManager {
 
   async delete(key: string): Promise<boolean> {
     checkString(key, 'key');
-    const removed = await this.backend.delete(this.namespaceName, key);
+    const removed = await this.mutate('delete', () => this.backend.delete(this.namespaceName, key));
     if (removed) this.shared.counters.deletes += 1;
+    if (this.shared.events.wants.delete) this.shared.events.emit('delete', { type: 'delete', namespace: this.namespaceName, keys: [key], removed: removed ? 1 : 0 });
     return removed;
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
     for (const key of keys) checkString(key, 'key');
-    const removed = await this.backend.deleteMany(this.namespaceName, keys);
+    const removed = await this.mutate('delete', () => this.backend.deleteMany(this.namespaceName, keys));
     this.shared.counters.deletes += removed;
+    if (this.shared.events.wants.delete) this.shared.events.emit('delete', { type: 'delete', namespace: this.namespaceName, keys: [...keys], removed });
     return removed;
   }
 
   /** Removes every entry of this manager's namespace. */
   async clear(): Promise<void> {
-    await this.backend.clear(this.namespaceName);
+    await this.mutate('clear', () => this.backend.clear(this.namespaceName));
+    if (this.shared.events.wants.clear) this.shared.events.emit('clear', { type: 'clear', namespace: this.namespaceName });
   }
 
   /**
@@ -561,6 +616,7 @@ export class CacheManager {
       ...counters,
       decryptFailures: counters.decryptFailures + tagItems.decryptFailures,
       keyUnavailable: counters.keyUnavailable + tagItems.keyUnavailable,
+      foreignManifest: counters.foreignManifest + tagItems.foreignManifest,
       backend: this.backend.stats(),
     };
   }
@@ -724,15 +780,22 @@ export class CacheManager {
       counters.bytesRead += entry.value.byteLength;
       return meta === undefined ? { found: true, value, expiresAt: entry.expiresAt } : { found: true, value, expiresAt: entry.expiresAt, meta };
     } catch (err) {
-      if (err instanceof KeyUnavailableError) {
+      const events = this.shared.events;
+      if (err instanceof ForeignManifestError) {
+        counters.foreignManifest += 1;
+        this.logOnce(`foreign:${err.manifestId}`, { keyId: err.keyId, manifestId: err.manifestId }, "entry sealed by another deployment's key manifest treated as a miss");
+      } else if (err instanceof KeyUnavailableError) {
         counters.keyUnavailable += 1;
+        if (events.wants.keyUnavailable) events.emit('keyUnavailable', { type: 'keyUnavailable', namespace: this.namespaceName, key, keyId: err.keyId });
         this.logOnce(`key:${err.keyId ?? '?'}`, { keyId: err.keyId, reason: err.message }, 'entry sealed under an unavailable key treated as a miss');
       } else if (err instanceof IntegrityError || err instanceof EnvelopeFormatError) {
         counters.decryptFailures += 1;
+        if (events.wants.decryptFailure) events.emit('decryptFailure', { type: 'decryptFailure', namespace: this.namespaceName, key, code: err.code });
         this.logOnce(`integrity:${err.code}`, { namespace: entry.namespace, reason: err.message }, 'tampered or corrupt entry treated as a miss');
       } else {
         // The serializer rejected bytes that passed authentication: a bug or a foreign writer.
         counters.decryptFailures += 1;
+        if (events.wants.decryptFailure) events.emit('decryptFailure', { type: 'decryptFailure', namespace: this.namespaceName, key, code: 'UNDECODABLE' });
         this.logOnce('decode', { namespace: entry.namespace, reason: describeError(err) }, 'undecodable entry treated as a miss');
       }
       return MISS;
@@ -838,18 +901,90 @@ export class CacheManager {
     return this.shared.tags;
   }
 
-  private async write(fn: () => Promise<WriteResult>): Promise<WriteResult> {
+  private async write(operation: string, entries: readonly StoredEntry[], fn: () => Promise<WriteResult>): Promise<WriteResult> {
+    const result = await this.mutate(operation, fn);
+    const events = this.shared.events;
+    if (result.degraded && result.degraded.length > 0) {
+      this.shared.counters.degradedWrites += 1;
+      if (events.wants.degradedWrite) events.emit('degradedWrite', { type: 'degradedWrite', namespace: this.namespaceName, entries: entries.length, degraded: result.degraded });
+      this.logOnce(`degraded:${result.degraded.map((d: TierFailure) => d.tier).join(',')}`, { degraded: result.degraded }, 'write reached only some tiers');
+    }
+    if (events.wants.set) {
+      for (const e of entries) events.emit('set', { type: 'set', namespace: e.namespace, key: e.key, bytes: e.value.byteLength, expiresAt: e.expiresAt });
+    }
+    return result;
+  }
+
+  /** A backend write, delete or clear: failures counted and reported, timed for a plain backend. */
+  private async mutate<R>(operation: string, fn: () => Promise<R>): Promise<R> {
+    const started = this.readEvents.wants.operation ? performance.now() : -1;
     try {
       const result = await fn();
-      if (result.degraded && result.degraded.length > 0) {
-        this.shared.counters.degradedWrites += 1;
-        this.logOnce(`degraded:${result.degraded.map((d: TierFailure) => d.tier).join(',')}`, { degraded: result.degraded }, 'write reached only some tiers');
-      }
+      if (started >= 0) this.timed(operation, started, true);
       return result;
     } catch (err) {
+      if (started >= 0) this.timed(operation, started, false);
       this.shared.counters.errors += 1;
+      this.emitError(operation, err);
       throw err;
     }
+  }
+
+  // ---- events the manager reports ------------------------------------------------------------
+
+  /** readOne while someone listens to reads of a plain backend: timed, and reported as a hit or a miss. */
+  private async readObserved<T, R>(key: string, pick: (found: Lookup<T>) => R): Promise<R> {
+    checkString(key, 'key');
+    let entry: StoredEntry | undefined;
+    try {
+      // No extra promise layer unless calls are timed.
+      entry = await (this.readEvents.wants.operation ? this.observedGet(key, this.backend) : this.backend.get(this.namespaceName, key));
+    } catch (err) {
+      this.readFailed(err);
+      entry = undefined;
+    }
+    this.reportRead(entry, key);
+    const decoded = this.decode<T>(entry, key);
+    const judged = this.judge(key, decoded instanceof Promise ? await decoded : decoded);
+    return pick(judged instanceof Promise ? await judged : judged);
+  }
+
+  /** One backend read, timed when someone listens to `operation`. */
+  private async observedGet(key: string, from: CacheBackend): Promise<StoredEntry | undefined> {
+    const started = this.readEvents.wants.operation ? performance.now() : -1;
+    let entry: StoredEntry | undefined;
+    try {
+      entry = await from.get(this.namespaceName, key);
+    } catch (err) {
+      if (started >= 0) this.timed('get', started, false);
+      throw err;
+    }
+    if (started >= 0) this.timed('get', started, true);
+    return entry;
+  }
+
+  /**
+   * A plain backend's answer as a hit or a miss (and an expiry), decided as decode() decides it.
+   * Like a hybrid tier's, a hit is the storage's answer: an entry that then fails to open, or
+   * was written under a tag since invalidated, is still a miss for the caller and in stats.
+   */
+  private reportRead(entry: StoredEntry | undefined, key: string): void {
+    const events = this.readEvents;
+    if (entry !== undefined && (entry.expiresAt === null || entry.expiresAt > this.clock())) {
+      if (events.wants.hit) events.emit('hit', { type: 'hit', namespace: this.namespaceName, key, tier: this.backend.name, stale: false });
+      return;
+    }
+    if (entry !== undefined && events.wants.expire) events.emit('expire', { type: 'expire', namespace: this.namespaceName, key, tier: this.backend.name });
+    if (events.wants.miss) events.emit('miss', { type: 'miss', namespace: this.namespaceName, key });
+  }
+
+  private timed(operation: string, started: number, ok: boolean): void {
+    this.readEvents.emit('operation', { type: 'operation', tier: this.backend.name, operation, durationMs: performance.now() - started, ok });
+  }
+
+  private emitError(operation: string, err: unknown): void {
+    const events = this.shared.events;
+    if (events.wants.error) events.emit('error', { type: 'error', operation, tier: undefined, code: errorCode(err), message: describeError(err) });
   }
 
   /** Every hit and miss of `get`, `lookup`, `getMany` and `wrap` is counted here (and only here). */
@@ -863,6 +998,7 @@ export class CacheManager {
 
   private readFailed(err: unknown): void {
     this.shared.counters.errors += 1;
+    this.emitError('get', err);
     if (this.strict || err instanceof InvalidArgumentError) throw err;
     this.logOnce(`read:${describeError(err)}`, { error: describeError(err) }, 'cache read failed; treated as a miss');
   }

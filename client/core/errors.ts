@@ -6,6 +6,7 @@ import { CacheVaultError, type CacheVaultErrorOptions } from '../errors';
  * limit applies and how to raise it.
  */
 export class ValueTooLargeError extends CacheVaultError {
+  override name = 'ValueTooLargeError';
   override readonly code = 'VALUE_TOO_LARGE';
   readonly bytes: number;
   readonly limit: number;
@@ -15,7 +16,6 @@ export class ValueTooLargeError extends CacheVaultError {
       hint: options.hint ?? `Cache smaller values (split them), or raise ${limitName} on every client that reads this cache.`,
       context: { ...options.context, bytes, limit, limitName },
     });
-    this.name = 'ValueTooLargeError';
     this.bytes = bytes;
     this.limit = limit;
   }
@@ -26,6 +26,7 @@ export class ValueTooLargeError extends CacheVaultError {
  * instead. The loader keeps running; if it succeeds later its value is still cached.
  */
 export class LoaderTimeoutError extends CacheVaultError {
+  override name = 'LoaderTimeoutError';
   override readonly code = 'LOADER_TIMEOUT';
   readonly timeoutMs: number;
   constructor(timeoutMs: number, options: CacheVaultErrorOptions = {}) {
@@ -34,7 +35,6 @@ export class LoaderTimeoutError extends CacheVaultError {
       hint: options.hint ?? 'Raise hardTimeoutMs, make the loader faster, or set graceMs so a stale value can be served while the loader is slow.',
       context: { ...options.context, timeoutMs },
     });
-    this.name = 'LoaderTimeoutError';
     this.timeoutMs = timeoutMs;
   }
 }

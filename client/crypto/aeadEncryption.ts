@@ -71,7 +71,8 @@ export class AeadEncryption implements EncryptionProvider {
     if (this.closed) throw new EncryptionClosedError();
     const key = await this.keys.activeKey();
     if (this.closed) throw new EncryptionClosedError();
-    return { bytes: this.sealer.seal(this.prks.prkFor(key), key.id, plaintext, identity), keyId: key.id };
+    const keyId = key.entryKeyId ?? key.id;
+    return { bytes: this.sealer.seal(this.prks.prkFor(key), keyId, plaintext, identity), keyId };
   }
 
   async open(envelope: Uint8Array, identity: EntryIdentity): Promise<Uint8Array> {

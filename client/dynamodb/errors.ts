@@ -2,26 +2,24 @@ import { BackendError, CacheVaultError, type CacheVaultErrorOptions } from '../e
 
 /** The local DynamoDB engine (DynamoDB Local on Java) could not be started or stopped. */
 export class DynamoDbLocalError extends CacheVaultError {
+  override name = 'DynamoDbLocalError';
   override readonly code = 'DYNAMODB_LOCAL_FAILED';
-  constructor(message: string, options: CacheVaultErrorOptions = {}) {
-    super(message, options);
-    this.name = 'DynamoDbLocalError';
-  }
 }
 
 /** Base of every DynamoDB failure cachevault reports; `tableName` says which table. */
 export class DynamoDBError extends BackendError {
+  override name = 'DynamoDBError';
   override readonly code: string = 'DYNAMODB_ERROR';
   readonly tableName: string;
   constructor(tableName: string, message: string, options: CacheVaultErrorOptions = {}) {
     super('dynamodb', message, { ...options, context: { ...options.context, tableName } });
-    this.name = 'DynamoDBError';
     this.tableName = tableName;
   }
 }
 
 /** The table does not exist (ResourceNotFoundException). */
 export class TableNotFoundError extends DynamoDBError {
+  override name = 'TableNotFoundError';
   override readonly code = 'DYNAMODB_TABLE_NOT_FOUND';
   constructor(tableName: string, options: CacheVaultErrorOptions = {}) {
     super(tableName, `DynamoDB table "${tableName}" does not exist (or is not in this region/account).`, {
@@ -30,12 +28,12 @@ export class TableNotFoundError extends DynamoDBError {
         'or deploy the CDK stack), or set dynamodb.createTable: true for local use; check dynamodb.region.',
       ...options,
     });
-    this.name = 'TableNotFoundError';
   }
 }
 
 /** The caller's IAM identity may not perform `action` on the table. */
 export class DynamoDBAccessDeniedError extends DynamoDBError {
+  override name = 'DynamoDBAccessDeniedError';
   override readonly code = 'DYNAMODB_ACCESS_DENIED';
   readonly action: string;
   constructor(tableName: string, action: string, options: CacheVaultErrorOptions = {}) {
@@ -46,13 +44,13 @@ export class DynamoDBAccessDeniedError extends DynamoDBError {
       ...options,
       context: { ...options.context, action },
     });
-    this.name = 'DynamoDBAccessDeniedError';
     this.action = action;
   }
 }
 
 /** Requests were still throttled after the SDK's retries. */
 export class DynamoDBThrottledError extends DynamoDBError {
+  override name = 'DynamoDBThrottledError';
   override readonly code = 'DYNAMODB_THROTTLED';
   /** Capacity units this client consumed on the table before giving up (from ReturnConsumedCapacity). */
   readonly consumedCapacity: number;
@@ -69,13 +67,13 @@ export class DynamoDBThrottledError extends DynamoDBError {
         context: { ...options.context, action, consumedCapacity },
       },
     );
-    this.name = 'DynamoDBThrottledError';
     this.consumedCapacity = consumedCapacity;
   }
 }
 
 /** A batch left items unprocessed past `batchRetryDeadlineMs`; none were silently dropped. */
 export class UnprocessedBatchError extends DynamoDBError {
+  override name = 'UnprocessedBatchError';
   override readonly code = 'DYNAMODB_UNPROCESSED_ITEMS';
   /** How many items (reads or writes) were still unprocessed when the deadline passed. */
   readonly remaining: number;
@@ -89,13 +87,13 @@ export class UnprocessedBatchError extends DynamoDBError {
         context: { ...options.context, action, remaining },
       },
     );
-    this.name = 'UnprocessedBatchError';
     this.remaining = remaining;
   }
 }
 
 /** An existing table does not have the layout cachevault needs. */
 export class TableSchemaMismatchError extends DynamoDBError {
+  override name = 'TableSchemaMismatchError';
   override readonly code = 'DYNAMODB_TABLE_MISMATCH';
   readonly problems: readonly string[];
   constructor(tableName: string, problems: readonly string[], options: CacheVaultErrorOptions = {}) {
@@ -103,13 +101,13 @@ export class TableSchemaMismatchError extends DynamoDBError {
       hint: 'Point dynamodb.tableName at a table created by `cachevault table create` or the CDK stack, or delete and recreate this one.',
       ...options,
     });
-    this.name = 'TableSchemaMismatchError';
     this.problems = problems;
   }
 }
 
 /** Nothing answered at the endpoint: connection refused, DNS failure, network unreachable. */
 export class EndpointUnreachableError extends DynamoDBError {
+  override name = 'EndpointUnreachableError';
   override readonly code = 'ENDPOINT_UNREACHABLE';
   readonly endpoint: string | undefined;
   constructor(tableName: string, endpoint: string | undefined, reason: string, options: CacheVaultErrorOptions = {}) {
@@ -121,25 +119,25 @@ export class EndpointUnreachableError extends DynamoDBError {
       ...options,
       context: { endpoint, reason, ...options.context },
     });
-    this.name = 'EndpointUnreachableError';
     this.endpoint = endpoint;
   }
 }
 
 /** The endpoint accepted the connection (or the connection attempt hung) but did not answer in time. */
 export class EndpointTimeoutError extends DynamoDBError {
+  override name = 'EndpointTimeoutError';
   override readonly code = 'ENDPOINT_TIMEOUT';
   constructor(tableName: string, action: string, options: CacheVaultErrorOptions = {}) {
     super(tableName, `A request timed out: dynamodb:${action} on table "${tableName}".`, {
       hint: 'Check the network path to DynamoDB; raise dynamodb.requestTimeoutMs if the service is slow but healthy.',
       ...options,
     });
-    this.name = 'EndpointTimeoutError';
   }
 }
 
 /** The AWS SDK found no credentials, or the ones it found are expired or not valid. */
 export class AwsCredentialsMissingError extends DynamoDBError {
+  override name = 'AwsCredentialsMissingError';
   override readonly code = 'AWS_CREDENTIALS_MISSING';
   constructor(tableName: string, problem: 'missing' | 'expired' | 'invalid', options: CacheVaultErrorOptions = {}) {
     const what = { missing: 'No AWS credentials were found.', expired: 'The AWS credentials have expired.', invalid: 'AWS rejected the credentials (unknown access key or bad signature).' }[problem];
@@ -151,19 +149,18 @@ export class AwsCredentialsMissingError extends DynamoDBError {
       ...options,
       context: { problem, ...options.context },
     });
-    this.name = 'AwsCredentialsMissingError';
   }
 }
 
 /** The SDK could not determine a region (no dynamodb.region, AWS_REGION or profile region). */
 export class AwsRegionMissingError extends DynamoDBError {
+  override name = 'AwsRegionMissingError';
   override readonly code = 'AWS_REGION_MISSING';
   constructor(tableName: string, options: CacheVaultErrorOptions = {}) {
     super(tableName, `No AWS region is set for DynamoDB table "${tableName}".`, {
       hint: 'Set dynamodb.region (CACHEVAULT_DYNAMODB_REGION) or AWS_REGION, or a region in the AWS profile.',
       ...options,
     });
-    this.name = 'AwsRegionMissingError';
   }
 }
 

@@ -28,6 +28,8 @@ export const ItemKinds = {
   entry: 'e',
   chunk: 'c',
   namespaceGeneration: 'n',
+  /** A record of the invalidation log (client/dynamodb/invalidationLogTable.ts). */
+  invalidation: 'i',
 } as const;
 
 export function entryPartitionKey(namespace: string, generation: number, key: string): string {
@@ -39,6 +41,14 @@ export function entryPartitionKey(namespace: string, generation: number, key: st
 /** The namespace generation counter lives in its own partition, outside every entry's. */
 export function namespaceGenerationPartitionKey(namespace: string): string {
   return `#ns#${namespace}`;
+}
+
+/**
+ * The invalidation log's shard partitions. Like the counters they start with `#`, which no
+ * namespace can, so parsePartitionKey never reads them as entries.
+ */
+export function invalidationLogPartitionKey(shard: number): string {
+  return `#inv#${shard}`;
 }
 
 /** Reads `<namespace>#<generation>#...` back; undefined for items that are not entries/chunks. */

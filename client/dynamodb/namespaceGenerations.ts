@@ -75,6 +75,15 @@ export class NamespaceGenerations {
     this.cache.clear();
   }
 
+  /**
+   * Forgets one namespace's cached generation (every one when `undefined`): another process
+   * cleared it, and the next read must not address the old generation for up to `cacheMs`.
+   */
+  forget(namespace: string | undefined): void {
+    if (namespace === undefined) this.reset();
+    else this.cache.delete(namespace);
+  }
+
   private async fetch(namespace: string): Promise<number> {
     const { client, tableName } = this.options.io;
     this.lookups += 1;

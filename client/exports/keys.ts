@@ -28,4 +28,5 @@ export {
 } from '../keys/errors';
 export { retireKeyVersion, retireDrainedVersions, type RetireKeyVersionOptions, type RetireKeyVersionResult, type RetireDrainedVersionsOptions, type RetireDrainedVersionsResult } from '../keys/retireKeyVersion';
 export { entriesByKeyId, type EntriesByKeyId, type EntriesByKeyIdOptions } from '../keys/entriesByKeyId';
+export { manifestId, acceptedManifestIds, parseKeyId, qualifyKeyId, keyIdOwner, sealedUnderOlderVersion, type ParsedKeyId, type KeyIdOwner } from '../keys/keyIds';
 export { manifestStore } from '../createCache';

@@ -6,11 +6,11 @@ import { CacheVaultError, type CacheVaultErrorOptions } from '../errors';
  * message names the path and why; the hint says how to fix it.
  */
 export class UnsafePathError extends CacheVaultError {
+  override name = 'UnsafePathError';
   override readonly code = 'UNSAFE_PATH';
   readonly path: string;
   constructor(path: string, reason: string, hint: string, options: CacheVaultErrorOptions = {}) {
     super(`Refusing to use ${path}: ${reason}.`, { ...options, hint, context: { ...options.context, path, reason } });
-    this.name = 'UnsafePathError';
     this.path = path;
   }
 }

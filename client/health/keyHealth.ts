@@ -156,9 +156,12 @@ async function roundTrip(encryption: EncryptionProvider, keys: KeyManager, clock
   const sealed = await encryption.seal(canary, identity);
   if (sealed.keyId === 'none') return { problem: 'encryption is enabled but the canary was sealed unencrypted: check encryption.algorithm in the configuration' };
   const opened = Buffer.from(await encryption.open(sealed.bytes, identity));
-  if (opened.length !== canary.length || !timingSafeEqual(opened, canary)) return { problem: `the canary sealed under ${sealed.keyId} did not open to the same bytes` };
-  if (keys.isLocalOnly(sealed.keyId)) return `sealed and opened under ${sealed.keyId} (local-only key)`;
-  return `sealed and opened under ${sealed.keyId} with ${encryption.algorithm}`;
+  // Named by version (`k1`), as status lists it, not by the `k1:<manifest id>` the envelope carries.
+  const owner = keys.ownerOf(sealed.keyId);
+  const shown = owner.kind === 'own' ? owner.versionId : sealed.keyId;
+  if (opened.length !== canary.length || !timingSafeEqual(opened, canary)) return { problem: `the canary sealed under ${shown} did not open to the same bytes` };
+  if (keys.isLocalOnly(sealed.keyId)) return `sealed and opened under ${shown} (local-only key)`;
+  return `sealed and opened under ${shown} with ${encryption.algorithm}`;
 }
 
 /** Versions still in use (active or decrypt-only) older than `keys.maxKeyAgeDays`. */

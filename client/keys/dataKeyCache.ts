@@ -54,10 +54,15 @@ export class DataKeyCache {
     return slot.key;
   }
 
-  /** Takes ownership of `material`: it is zeroed when dropped. */
-  put(id: string, material: Buffer): void {
+  /**
+   * Takes ownership of `material`: it is zeroed when dropped. `id` is the id entries carry (the
+   * cache's key); `versionId`, when it differs (`k1` for `k1:<manifest id>`), is the key's `id`
+   * and `id` its `entryKeyId`.
+   */
+  put(id: string, material: Buffer, versionId = id): void {
     this.drop(id);
-    this.slots.set(id, { key: Object.freeze({ id, material }), loadedAt: this.clock(), uses: 0 });
+    const key: DataKey = versionId === id ? { id, material } : { id: versionId, entryKeyId: id, material };
+    this.slots.set(id, { key: Object.freeze(key), loadedAt: this.clock(), uses: 0 });
   }
 
   has(id: string): boolean {

@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { silentLogger } from '../logger';
 import type { Logger } from '../types';
-import { KeyProviderError, KeyProviderFailure, PROVIDER_FIX } from './errors';
+import { KeyProviderError, KeyProviderFailure, providerFix } from './errors';
 import type { KeyContext, LocalRootKeyProvider, WrappedKey } from './keyProvider';
 import { generateWrappedDataKey, unwrapLocalKey, wrapLocalKey } from './localKeyWrap';
 import { assertStrongRootKey, deriveRootSubkey, rootKeyFingerprint } from './rootKey';
@@ -100,7 +100,7 @@ export class EnvKeyProvider implements LocalRootKeyProvider {
     const raw = this.env[this.variable];
     if (raw === undefined || raw.trim() === '') {
       throw new KeyProviderError('env', KeyProviderFailure.unavailable, `The environment variable ${this.variable} is not set.`, {
-        hint: PROVIDER_FIX.env,
+        hint: providerFix('env'),
       });
     }
     const text = raw.trim();
@@ -109,7 +109,7 @@ export class EnvKeyProvider implements LocalRootKeyProvider {
     if (key.length !== 32) {
       key.fill(0);
       throw new KeyProviderError('env', KeyProviderFailure.unavailable, `The environment variable ${this.variable} is not a base64-encoded 32-byte key.`, {
-        hint: PROVIDER_FIX.env,
+        hint: providerFix('env'),
       });
     }
     try {

@@ -1,5 +1,5 @@
 import { CacheVaultError, KeyUnavailableError, type CacheVaultErrorOptions } from '../errors';
-import { KEY_PROVIDERS, type KeyProviderName } from './providerRegistry';
+import type { KeyProviderName } from './providerRegistry';
 
 /**
  * Errors of key management. None of them ever carries key material: messages name providers,
@@ -37,6 +37,7 @@ const NOT_AN_OUTAGE: ReadonlySet<KeyProviderFailure> = new Set([
 
 /** One provider operation failed; `failure` says why, `hint` what to do. */
 export class KeyProviderError extends CacheVaultError {
+  override name = 'KeyProviderError';
   override readonly code: string = 'KEY_PROVIDER_FAILED';
   readonly provider: KeyProviderName;
   readonly failure: KeyProviderFailure;
@@ -48,7 +49,6 @@ export class KeyProviderError extends CacheVaultError {
     options: CacheVaultErrorOptions = {},
   ) {
     super(message, { ...options, context: { ...options.context, provider, failure } });
-    this.name = 'KeyProviderError';
     this.provider = provider;
     this.failure = failure;
   }
@@ -73,11 +73,20 @@ export function isOutageFailure(failure: KeyProviderFailure | undefined): boolea
   return failure !== undefined && !NOT_AN_OUTAGE.has(failure);
 }
 
-/** Generic fixes, used when the provider's own error has no more specific hint (from the registry). */
-export const PROVIDER_FIX: Readonly<Record<KeyProviderName, string>> = Object.fromEntries(KEY_PROVIDERS.map((p) => [p.name, p.fix])) as Record<KeyProviderName, string>;
+/**
+ * The generic fix for a provider, used when its own error has no more specific hint (the
+ * registry entry's `fix`). The registry is required on first use, not imported: the error
+ * classes load with the root entry, and the registry brings the config sections (zod) with it.
+ */
+export function providerFix(name: KeyProviderName): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { keyProviderDefinition } = require('./providerRegistry') as typeof import('./providerRegistry');
+  return keyProviderDefinition(name).fix;
+}
 
 /** No configured provider could supply or unwrap a key. Lists every provider tried. */
 export class NoKeyProviderError extends KeyUnavailableError {
+  override name = 'NoKeyProviderError';
   override readonly code = 'NO_KEY_PROVIDER';
   readonly attempts: readonly ProviderAttempt[];
 
@@ -89,30 +98,23 @@ export class NoKeyProviderError extends KeyUnavailableError {
       hint:
         options.hint ??
         (attempts.length === 0
-          ? `Set keys.providers, e.g. ["kms", "keyring"]; ${PROVIDER_FIX.keyring}.`
+          ? `Set keys.providers, e.g. ["kms", "keyring"]; ${providerFix('keyring')}.`
           : 'Fix one of the providers above; the chain uses the first one that works.'),
     });
-    this.name = 'NoKeyProviderError';
     this.attempts = attempts;
   }
 }
 
 /** The key manifest could not be read, parsed or written. */
 export class ManifestError extends CacheVaultError {
+  override name = 'ManifestError';
   override readonly code = 'KEY_MANIFEST_FAILED';
-  constructor(message: string, options: CacheVaultErrorOptions = {}) {
-    super(message, options);
-    this.name = 'ManifestError';
-  }
 }
 
 /** An operation does not fit the key version's state (e.g. retiring the active version). */
 export class KeyStateError extends CacheVaultError {
+  override name = 'KeyStateError';
   override readonly code = 'KEY_STATE_INVALID';
-  constructor(message: string, options: CacheVaultErrorOptions = {}) {
-    super(message, options);
-    this.name = 'KeyStateError';
-  }
 }
 
 /**
@@ -120,15 +122,15 @@ export class KeyStateError extends CacheVaultError {
  * unreadable misses. `entries` is how many the scan found.
  */
 export class KeyVersionInUseError extends CacheVaultError {
+  override name = 'KeyVersionInUseError';
   override readonly code = 'KEY_VERSION_IN_USE';
   readonly keyId: string;
   readonly entries: number;
   constructor(keyId: string, entries: number, backend: string) {
     super(`Key version ${keyId} still seals ${entries} live ${entries === 1 ? 'entry' : 'entries'} in ${backend}; retiring it now would make ${entries === 1 ? 'it' : 'them'} unreadable.`, {
-      hint: `Re-encrypt them first with \`cachevault encryption rotate\` (in code: reencryptInPlace with shouldRewrite: (e) => e.keyId === '${keyId}'), then run \`cachevault keys retire ${keyId}\` again.`,
+      hint: `Re-encrypt them first with \`cachevault encryption rotate\` (in code: reencryptInPlace with shouldRewrite: (e) => keys.isSealedUnder(e.keyId, '${keyId}'), as entries carry it as ${keyId}:<manifest id>), then run \`cachevault keys retire ${keyId}\` again.`,
       context: { keyId, entries, backend },
     });
-    this.name = 'KeyVersionInUseError';
     this.keyId = keyId;
     this.entries = entries;
   }
@@ -136,32 +138,29 @@ export class KeyVersionInUseError extends CacheVaultError {
 
 /** A key backup did not open: wrong passphrase or damaged bytes (indistinguishable by design). */
 export class BackupPassphraseError extends CacheVaultError {
+  override name = 'BackupPassphraseError';
   override readonly code = 'KEY_BACKUP_PASSPHRASE';
   constructor(options: CacheVaultErrorOptions = {}) {
     super('The key backup could not be opened: the passphrase is wrong or the backup is damaged.', {
       hint: 'Check the passphrase (it is case- and whitespace-sensitive) and that the file was copied intact.',
       ...options,
     });
-    this.name = 'BackupPassphraseError';
   }
 }
 
 /** Bytes that are not a cachevault key backup, or one from a newer version. */
 export class BackupFormatError extends CacheVaultError {
+  override name = 'BackupFormatError';
   override readonly code = 'KEY_BACKUP_FORMAT';
-  constructor(message: string, options: CacheVaultErrorOptions = {}) {
-    super(message, options);
-    this.name = 'BackupFormatError';
-  }
 }
 
 /** A Secrets Manager rotation step failed; `step` names which. */
 export class RotationStepError extends CacheVaultError {
+  override name = 'RotationStepError';
   override readonly code = 'KEY_ROTATION_STEP_FAILED';
   readonly step: string;
   constructor(step: string, message: string, options: CacheVaultErrorOptions = {}) {
     super(message, { ...options, context: { ...options.context, step } });
-    this.name = 'RotationStepError';
     this.step = step;
   }
 }
@@ -171,6 +170,7 @@ export class RotationStepError extends CacheVaultError {
  * where it came from (an environment variable, a keyring entry), never its bytes.
  */
 export class WeakRootKeyError extends CacheVaultError {
+  override name = 'WeakRootKeyError';
   override readonly code = 'ROOT_KEY_WEAK';
   readonly source: string;
   constructor(source: string, why: string) {
@@ -178,7 +178,6 @@ export class WeakRootKeyError extends CacheVaultError {
       hint: 'Generate a real key (`openssl rand -base64 32`) and put it there; if keys were already wrapped under this one, run `cachevault keys rotate-root` with both keys configured.',
       context: { source },
     });
-    this.name = 'WeakRootKeyError';
     this.source = source;
   }
 }
@@ -190,6 +189,7 @@ export class WeakRootKeyError extends CacheVaultError {
  * other client uses. A KeyUnavailableError, so a read under it is a counted miss, never a crash.
  */
 export class RootKeyMismatchError extends KeyUnavailableError {
+  override name = 'RootKeyMismatchError';
   override readonly code = 'ROOT_KEY_MISMATCH';
   constructor(what: string, keyId?: string, options: CacheVaultErrorOptions = {}) {
     super(`${what}: the configured root key is not the one it was made under.`, keyId, {
@@ -198,7 +198,6 @@ export class RootKeyMismatchError extends KeyUnavailableError {
         'Configure the root key this manifest was made with (CACHEVAULT_KEY or the keyring entry keys.keyring.service/account), or restore a key backup (`cachevault keys restore FILE`). Nothing was changed: no key version was created.',
       ...options,
     });
-    this.name = 'RootKeyMismatchError';
   }
 }
 
@@ -222,11 +221,11 @@ export type ManifestIntegrityFailure = (typeof ManifestIntegrityFailure)[keyof t
  * KeyUnavailableError, so reads under it are counted misses.
  */
 export class ManifestIntegrityError extends KeyUnavailableError {
+  override name = 'ManifestIntegrityError';
   override readonly code: string;
   readonly failure: ManifestIntegrityFailure;
   constructor(failure: ManifestIntegrityFailure, message: string, options: CacheVaultErrorOptions & { keyId?: string } = {}) {
     super(message, options.keyId, { ...options, context: { ...options.context, failure } });
-    this.name = 'ManifestIntegrityError';
     this.failure = failure;
     this.code = `MANIFEST_${failure.toUpperCase().replace('-', '_')}`;
   }
@@ -237,12 +236,12 @@ export class ManifestIntegrityError extends KeyUnavailableError {
  * decrypting under a key the manifest names would let whoever writes the manifest choose the key.
  */
 export class KmsKeyMismatchError extends KeyUnavailableError {
+  override name = 'KmsKeyMismatchError';
   override readonly code = 'KMS_KEY_MISMATCH';
   constructor(keyId: string, wrappedUnder: string, configured: string) {
     super(`Data key ${keyId} is wrapped under KMS key ${wrappedUnder}, not the configured key ${configured}.`, keyId, {
       hint: 'If the alias was moved to a new key on purpose, run `cachevault keys rewrap --from <old key ARN>` to wrap every version under the configured key; otherwise the manifest was altered: restore it from a key backup.',
       context: { wrappedUnder, configured },
     });
-    this.name = 'KmsKeyMismatchError';
   }
 }

@@ -1,8 +1,9 @@
 import { inspect } from 'node:util';
 import { AuditEvent, type AuditSink } from '../audit/auditLog';
 import { SingleFlight } from '../core/singleFlight';
-import { KeyUnavailableError } from '../errors';
+import { ForeignManifestError, KeyUnavailableError } from '../errors';
 import { silentLogger } from '../logger';
+import { NO_EVENTS, combineSinks, type CacheEventSink, type CacheEventSource } from '../events/cacheEvents';
 import type { Clock, Logger } from '../types';
 import { DataKeyCache, type DataKeyCacheLimits } from './dataKeyCache';
 import {
@@ -17,6 +18,7 @@ import {
   isOutageFailure,
 } from './errors';
 import { keyCheckValue, verifyKeyCheck } from './keyCheck';
+import { acceptedManifestIds, keyIdOwner, manifestId, qualifyKeyId, type KeyIdOwner } from './keyIds';
 import { exportKeyBackup, importKeyBackup, type KeyBackupHost, type OpenBackupOptions, type SealBackupOptions } from './keyBackup';
 import {
   KeyState,
@@ -112,6 +114,8 @@ export interface KeyManagerStatus {
   readonly app: string;
   readonly environment: string;
   readonly manifest: string;
+  /** The manifest's id, which qualifies the key ids entries carry (`k1:<manifestId>`); see keyIds.ts. */
+  readonly manifestId: string | undefined;
   readonly activeKeyId: string | undefined;
   readonly versions: readonly KeyVersionStatus[];
   readonly providers: readonly ProviderHealth[];
@@ -141,7 +145,7 @@ function rootKeyMismatch(error: NoKeyProviderError): boolean {
  * Plaintext key Buffers handed out stay valid only for the operation at hand: they are zeroed
  * when the cache drops them (limits reached, retire, close), so callers must not keep them.
  */
-export class KeyManager implements DataKeySource {
+export class KeyManager implements DataKeySource, CacheEventSource {
   private readonly options: KeyManagerOptions;
   private readonly chain: KeyProviderChain;
   private readonly cache: DataKeyCache;
@@ -153,8 +157,14 @@ export class KeyManager implements DataKeySource {
   /** Process-local fallback keys (shared store, KMS down): not in the manifest, never shared. */
   private readonly localKeys: ProcessLocalKeys;
   private current: KeyManifest;
-  /** The manifest's active version id, kept beside it so the hot path does not search. */
+  /**
+   * The manifest's active key id as entries carry it (`k2:<manifest id>`), kept beside it so
+   * the hot path does not search.
+   */
   private activeId: string | undefined;
+  /** The manifest's id (see keyIds.ts), and every id its entries may carry. */
+  private ownManifestId: string | undefined;
+  private acceptedIds: readonly string[] = [];
   private manifestLoadedAt = Number.NEGATIVE_INFINITY;
   private closed = false;
   private counters = { providerCalls: 0, cacheHits: 0, manifestReloads: 0 };
@@ -166,6 +176,7 @@ export class KeyManager implements DataKeySource {
   /** Recovery mode: why the stored manifest was refused (see `recovery`). */
   private blocked: ManifestIntegrityError | RootKeyMismatchError | undefined;
   private readonly audit: AuditSink | undefined;
+  private events: CacheEventSink = NO_EVENTS;
 
   private constructor(options: KeyManagerOptions) {
     this.options = options;
@@ -188,8 +199,44 @@ export class KeyManager implements DataKeySource {
   }
 
   private set manifest(manifest: KeyManifest) {
+    const previousId = this.ownManifestId;
     this.current = manifest;
-    this.activeId = activeVersion(manifest)?.id;
+    this.ownManifestId = manifestId(manifest);
+    this.acceptedIds = acceptedManifestIds(manifest);
+    // Another manifest took this one's place (a backup of another deployment restored): the
+    // cached keys were the old manifest's and must not open anything now.
+    if (previousId !== undefined && previousId !== this.ownManifestId) this.cache.clear();
+    const active = activeVersion(manifest)?.id;
+    this.activeId = active === undefined ? undefined : this.entryKeyId(active);
+  }
+
+  /**
+   * The id entries sealed under manifest version `versionId` carry (`k1:<manifest id>`), which
+   * is also the key's id in the plaintext cache; process-local ids are their own.
+   */
+  entryKeyId(versionId: string): string {
+    return this.ownManifestId !== undefined && isVersionId(versionId) ? qualifyKeyId(versionId, this.ownManifestId) : versionId;
+  }
+
+  /** The manifest's id (see keyIds.ts); `undefined` before its first version. */
+  get manifestId(): string | undefined {
+    return this.ownManifestId;
+  }
+
+  /** Every manifest id this manifest's entries may carry (its id, and a legacy alias). */
+  get acceptedManifestIds(): readonly string[] {
+    return this.acceptedIds;
+  }
+
+  /** Whether an entry's key id (`k1:<this manifest's id>`, or a plain `k1` written before ids were qualified) is this manifest's version `versionId`. */
+  isSealedUnder(keyId: string, versionId: string): boolean {
+    const owner = this.ownerOf(keyId);
+    return owner.kind === 'own' && owner.versionId === versionId;
+  }
+
+  /** Whose key an entry's key id names: a version of this manifest, another manifest's, or neither. */
+  ownerOf(keyId: string): KeyIdOwner {
+    return keyIdOwner(keyId, this.acceptedIds);
   }
 
   /**
@@ -230,12 +277,31 @@ export class KeyManager implements DataKeySource {
     if (this.closed) return Promise.reject(closedError());
     const refused = this.blocked ?? this.unsealed;
     if (refused) return Promise.reject(refused);
-    const key = this.cache.use(id);
-    if (key) {
+    const hit = this.cache.use(id);
+    if (hit) {
       this.counters.cacheHits += 1;
-      return Promise.resolve(key);
+      return Promise.resolve(hit);
     }
-    return this.flights.run(`id:${id}`, () => this.loadById(id));
+    const owner = this.ownerOf(id);
+    // Another manifest's entry is recognised from its id alone: no reload, no unwrap attempt.
+    // Before this manifest has a version, its id is unknown: the lookup below reloads first.
+    if (owner.kind === 'foreign' && this.ownManifestId !== undefined) return Promise.reject(new ForeignManifestError(id, owner.manifestId, this.ownManifestId));
+    // A plain `k1` (written before ids were qualified) is this manifest's `k1`.
+    const cacheId = owner.kind === 'own' ? this.entryKeyId(owner.versionId) : id;
+    if (cacheId !== id) {
+      const key = this.cache.use(cacheId);
+      if (key) {
+        this.counters.cacheHits += 1;
+        return Promise.resolve(key);
+      }
+    }
+    return this.flights.run(`id:${cacheId}`, () => this.loadById(id));
+  }
+
+  /** Reports key rotations, provider calls and provider fallbacks to `sink` too (a cache attaches its own). */
+  attachEvents(sink: CacheEventSink): void {
+    this.events = combineSinks(this.events, sink);
+    this.chain.attachEvents(sink);
   }
 
   /** Calls `listener` with each data key right after the cache zeroes it (for derived state). */
@@ -245,7 +311,8 @@ export class KeyManager implements DataKeySource {
 
   /** Whether entries sealed under `keyId` must stay off shared tiers (no KMS wrapping). */
   isLocalOnly(keyId: string): boolean {
-    const version = this.localKeys.get(keyId) ?? findVersion(this.manifest, keyId);
+    const owner = this.ownerOf(keyId);
+    const version = this.localKeys.get(keyId) ?? (owner.kind === 'own' ? findVersion(this.manifest, owner.versionId) : undefined);
     return version?.localOnly ?? false;
   }
 
@@ -274,7 +341,7 @@ export class KeyManager implements DataKeySource {
       const next = withRetired(await this.sealedFreshManifest(), keyId, new Date(this.clock()).toISOString());
       await this.saveManifest(next);
     });
-    this.cache.drop(keyId);
+    this.cache.drop(this.entryKeyId(keyId));
     this.audit?.append(AuditEvent.keyRetired, { keyId });
     this.logger.info({ keyId }, `retired key version ${keyId}`);
   }
@@ -485,6 +552,7 @@ export class KeyManager implements DataKeySource {
       app: this.options.app,
       environment: this.options.environment,
       manifest: this.store.description,
+      manifestId: this.ownManifestId,
       activeKeyId: this.localKeys.activeId ?? activeVersion(this.manifest)?.id,
       versions,
       providers: this.chain.health(),
@@ -555,7 +623,7 @@ export class KeyManager implements DataKeySource {
           return this.manifest;
         }),
       forgetKeys: (ids) => {
-        for (const id of ids) this.cache.drop(id);
+        for (const id of ids) this.cache.drop(this.entryKeyId(id));
       },
     };
   }
@@ -660,8 +728,10 @@ export class KeyManager implements DataKeySource {
    */
   private async fallbackActive(cause: NoKeyProviderError): Promise<DataKey> {
     if (!this.store.shared) return this.exclusive(() => this.addVersion('fallback'));
-    const { id, plaintext } = await this.localKeys.create(cause, activeVersion(this.manifest)?.id);
+    const sharedId = activeVersion(this.manifest)?.id;
+    const { id, plaintext } = await this.localKeys.create(cause, sharedId);
     this.counters.providerCalls += 1;
+    if (sharedId !== undefined && this.events.wants.keyRotation) this.events.emit('keyRotation', { type: 'keyRotation', from: sharedId, to: id, reason: 'fallback' });
     return this.remember(id, plaintext);
   }
 
@@ -701,6 +771,7 @@ export class KeyManager implements DataKeySource {
     const providers = generated.wrapped.map((w) => w.provider);
     this.audit?.append(AuditEvent.keyGenerated, { keyId: id, reason, localOnly: generated.localOnly, providers });
     if (current) this.audit?.append(AuditEvent.keyRotated, { from: current.id, to: id, reason });
+    if (current && reason !== 'initial' && this.events.wants.keyRotation) this.events.emit('keyRotation', { type: 'keyRotation', from: current.id, to: id, reason });
     if (generated.localOnly && hasRemote) {
       this.logger.warn({ keyId: id }, `key version ${id} is wrapped only by a local provider (KMS unavailable): rotate once KMS is back`);
     }
@@ -708,12 +779,15 @@ export class KeyManager implements DataKeySource {
     return this.remember(id, generated.plaintext);
   }
 
-  private async loadById(id: string): Promise<DataKey> {
-    const local = this.localKeys.get(id);
-    if (local) return this.remember(id, await this.unwrap(local));
-    let version = findVersion(this.manifest, id);
+  /** `keyId` as the entry carries it: a qualified or plain manifest id, or a process-local one. */
+  private async loadById(keyId: string): Promise<DataKey> {
+    const local = this.localKeys.get(keyId);
+    if (local) return this.remember(keyId, await this.unwrap(local));
+    let owner = this.ownerOf(keyId);
     // Ids that cannot be in a manifest (another process's local fallback key, forged bytes) cost no reload.
-    if (!version && isVersionId(id)) {
+    const id = owner.kind === 'other' ? keyId : owner.versionId;
+    let version = owner.kind === 'own' ? findVersion(this.manifest, id) : undefined;
+    if (!version && owner.kind !== 'other') {
       const checkedAt = this.unknownIds.get(id);
       if (checkedAt === undefined || this.clock() - checkedAt >= (this.options.unknownKeyRetryMs ?? 60_000)) {
         // Bounded: entries under many forged ids must not grow memory without limit.
@@ -721,9 +795,11 @@ export class KeyManager implements DataKeySource {
         this.unknownIds.delete(id);
         this.unknownIds.set(id, this.clock());
         await this.reload();
-        version = findVersion(this.manifest, id);
+        owner = this.ownerOf(keyId);
+        version = owner.kind === 'own' ? findVersion(this.manifest, id) : undefined;
       }
     }
+    if (owner.kind === 'foreign' && this.ownManifestId !== undefined) throw new ForeignManifestError(keyId, owner.manifestId, this.ownManifestId);
     if (!version) {
       throw new KeyUnavailableError(`Key version ${id} is not in the key manifest (${this.store.description}).`, id, {
         hint: 'The entry was written under a key this deployment does not have (another cache, a lost manifest or a process-local fallback key); it reads as a miss.',
@@ -791,15 +867,17 @@ export class KeyManager implements DataKeySource {
         versions.push(version);
         continue;
       }
-      const key = this.cache.use(version.id) ?? this.remember(version.id, await this.unwrap(version));
+      const key = this.cache.use(this.entryKeyId(version.id)) ?? this.remember(version.id, await this.unwrap(version));
       versions.push({ ...version, check: keyCheckValue(key.material) });
     }
     return { ...manifest, versions };
   }
 
+  /** Caches `material` under the id entries carry for version `id` (entryKeyId). */
   private remember(id: string, material: Buffer): DataKey {
-    this.cache.put(id, material);
-    return this.cache.use(id) ?? { id, material };
+    const keyId = this.entryKeyId(id);
+    this.cache.put(keyId, material, id);
+    return this.cache.use(keyId) ?? (keyId === id ? { id, material } : { id, entryKeyId: keyId, material });
   }
 
   private async freshManifest(): Promise<KeyManifest> {

@@ -6,8 +6,14 @@
 
 /** A plaintext data key version, held only in memory. `material` is 32 bytes (AES-256). */
 export interface DataKey {
-  /** Version id: `k1`, `k2`, ... (also written into every envelope it seals). */
+  /** Version id: `k1`, `k2`, ... */
   readonly id: string;
+  /**
+   * The id written into every envelope it seals, when it is not `id`: a manifest's keys carry
+   * their manifest's id (`k1:<manifest id>`, see keyIds.ts), so that entries of two manifests
+   * sharing a store are told apart. @default id
+   */
+  readonly entryKeyId?: string;
   readonly material: Buffer;
 }
 

@@ -1,7 +1,8 @@
 import { AuditEvent, type AuditSink } from '../audit/auditLog';
 import { silentLogger } from '../logger';
+import { NO_EVENTS, combineSinks, type CacheEventSink, type KeyProviderOperation } from '../events/cacheEvents';
 import type { Clock, Logger } from '../types';
-import { KeyProviderError, NoKeyProviderError, PROVIDER_FIX, type ProviderAttempt } from './errors';
+import { KeyProviderError, NoKeyProviderError, providerFix, type ProviderAttempt } from './errors';
 import type { KeyContext, KeyProvider, KeyProviderName, WrappedKey } from './keyProvider';
 import { isRemoteProvider } from './providerRegistry';
 
@@ -47,6 +48,7 @@ export class KeyProviderChain {
   private readonly retryAfterMs: number;
   private readonly down = new Map<KeyProviderName, { since: number; error: KeyProviderError }>();
   private fallbackCount = 0;
+  private events: CacheEventSink = NO_EVENTS;
 
   constructor(providers: readonly KeyProvider[], options: KeyProviderChainOptions = {}) {
     this.providers = providers;
@@ -54,6 +56,11 @@ export class KeyProviderChain {
     this.audit = options.audit;
     this.clock = options.clock ?? Date.now;
     this.retryAfterMs = options.retryAfterMs ?? 60_000;
+  }
+
+  /** Reports provider calls (`keyProviderCall`) and fallbacks (`fallback`) to `sink` too. */
+  attachEvents(sink: CacheEventSink): void {
+    this.events = combineSinks(this.events, sink);
   }
 
   /** Times the chain fell back past a provider with an outage. */
@@ -78,7 +85,7 @@ export class KeyProviderChain {
       if (this.skip(provider, attempts)) continue;
       let generated: { plaintext: Buffer; wrapped: WrappedKey };
       try {
-        generated = await provider.generateDataKey(context);
+        generated = await this.call(provider, 'generate', () => provider.generateDataKey(context));
       } catch (error) {
         this.onFailure(provider, index, error, attempts);
         continue;
@@ -89,7 +96,7 @@ export class KeyProviderChain {
         for (const [localIndex, local] of this.providers.entries()) {
           if (!isLocalProvider(local) || this.isDown(local)) continue;
           try {
-            wrapped.push(await local.wrap(generated.plaintext, context));
+            wrapped.push(await this.call(local, 'wrap', () => local.wrap(generated.plaintext, context)));
             this.markUp(local);
           } catch (error) {
             // The key still works through KMS; losing the local copy only costs outage resilience.
@@ -114,7 +121,7 @@ export class KeyProviderChain {
     for (const [index, provider] of this.providers.entries()) {
       if (this.skip(provider, attempts)) continue;
       try {
-        wrapped.push(await provider.wrap(plaintext, context));
+        wrapped.push(await this.call(provider, 'wrap', () => provider.wrap(plaintext, context)));
         this.markUp(provider);
       } catch (error) {
         this.onFailure(provider, index, error, attempts);
@@ -132,7 +139,7 @@ export class KeyProviderChain {
       if (!wrapped) continue;
       if (this.skip(provider, attempts)) continue;
       try {
-        const plaintext = await provider.unwrap(wrapped, context);
+        const plaintext = await this.call(provider, 'unwrap', () => provider.unwrap(wrapped, context));
         this.markUp(provider);
         return plaintext;
       } catch (error) {
@@ -154,6 +161,23 @@ export class KeyProviderChain {
     for (const provider of this.providers) provider.close?.();
   }
 
+  /** One provider call, timed and reported when someone listens. */
+  private async call<T>(provider: KeyProvider, operation: KeyProviderOperation, fn: () => Promise<T>): Promise<T> {
+    if (!this.events.wants.keyProviderCall) return fn();
+    const started = performance.now();
+    try {
+      const result = await fn();
+      this.events.emit('keyProviderCall', { type: 'keyProviderCall', provider: provider.name, operation, ok: true, durationMs: performance.now() - started, failure: undefined });
+      return result;
+    } catch (error) {
+      const failure = error instanceof KeyProviderError ? error.failure : 'error';
+      if (this.events.wants.keyProviderCall) {
+        this.events.emit('keyProviderCall', { type: 'keyProviderCall', provider: provider.name, operation, ok: false, durationMs: performance.now() - started, failure });
+      }
+      throw error;
+    }
+  }
+
   private isDown(provider: KeyProvider): boolean {
     const down = this.down.get(provider.name);
     return down !== undefined && this.clock() - down.since < this.retryAfterMs;
@@ -162,13 +186,13 @@ export class KeyProviderChain {
   private skip(provider: KeyProvider, attempts: ProviderAttempt[]): boolean {
     if (!this.isDown(provider)) return false;
     const { error } = this.down.get(provider.name)!;
-    attempts.push({ provider: provider.name, reason: `${error.message} (skipped: failed recently)`, hint: error.hint ?? PROVIDER_FIX[provider.name], failure: error.failure });
+    attempts.push({ provider: provider.name, reason: `${error.message} (skipped: failed recently)`, hint: error.hint ?? providerFix(provider.name), failure: error.failure });
     return true;
   }
 
   private onFailure(provider: KeyProvider, index: number, error: unknown, attempts: ProviderAttempt[]): void {
     if (!(error instanceof KeyProviderError)) throw error;
-    attempts.push({ provider: provider.name, reason: error.message, hint: error.hint ?? PROVIDER_FIX[provider.name], failure: error.failure });
+    attempts.push({ provider: provider.name, reason: error.message, hint: error.hint ?? providerFix(provider.name), failure: error.failure });
     if (!error.isOutage) return;
     const already = this.down.get(provider.name);
     this.down.set(provider.name, { since: this.clock(), error });
@@ -180,6 +204,7 @@ export class KeyProviderChain {
       `key provider ${provider.name} is unavailable (${error.message}); falling back to ${next}`,
     );
     this.audit?.append(AuditEvent.fallbackTaken, { provider: provider.name, failure: error.failure, fallbackTo: next });
+    if (this.events.wants.fallback) this.events.emit('fallback', { type: 'fallback', provider: provider.name, failure: error.failure, fallbackTo: next });
   }
 
   private markUp(provider: KeyProvider): void {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { silentLogger } from '../logger';
 import type { Logger } from '../types';
-import { KeyProviderError, KeyProviderFailure, PROVIDER_FIX } from './errors';
+import { KeyProviderError, KeyProviderFailure, providerFix } from './errors';
 import type { KeyContext, LocalRootKeyProvider, WrappedKey } from './keyProvider';
 import { generateWrappedDataKey, unwrapLocalKey, wrapLocalKey } from './localKeyWrap';
 import { assertStrongRootKey, deriveRootSubkey, rootKeyFingerprint } from './rootKey';
@@ -159,7 +159,7 @@ export class KeyringKeyProvider implements LocalRootKeyProvider {
       stored = await this.readStored();
       if (!stored) {
         throw new KeyProviderError('keyring', KeyProviderFailure.unavailable, 'The keyring accepted the root key but did not return it.', {
-          hint: PROVIDER_FIX.keyring,
+          hint: providerFix('keyring'),
         });
       }
       this.logger.info({ provider: 'keyring', service: this.service, account: this.account }, 'generated a new root key in the OS keyring');
@@ -196,7 +196,7 @@ export class KeyringKeyProvider implements LocalRootKeyProvider {
       // @napi-rs/keyring reports a missing D-Bus / locked keyring as GenericFailure, fast.
       const detail = error instanceof Error ? error.message : String(error);
       throw new KeyProviderError('keyring', KeyProviderFailure.unavailable, `Could not ${action} the OS keyring: ${detail}`, {
-        hint: PROVIDER_FIX.keyring,
+        hint: providerFix('keyring'),
         cause: error,
       });
     }

@@ -6,7 +6,7 @@ import {
   KMSClient,
 } from '@aws-sdk/client-kms';
 import { inspect } from 'node:util';
-import { KeyProviderError, KeyProviderFailure, KmsKeyMismatchError, PROVIDER_FIX } from './errors';
+import { KeyProviderError, KeyProviderFailure, KmsKeyMismatchError, providerFix } from './errors';
 import type { KeyContext, RewrappableKeyProvider, WrappedKey } from './keyProvider';
 
 export interface KmsKeyProviderOptions {
@@ -242,7 +242,7 @@ export function mapKmsError(error: unknown, action: string, kmsKeyId: string, co
     case 'KeyUnavailableException':
       return make(KeyProviderFailure.serviceUnavailable, `KMS could not serve ${action} on key ${kmsKeyId} (${name}).`, 'Transient on the KMS side; it is retried on the next key fetch.');
     case 'CredentialsProviderError':
-      return make(KeyProviderFailure.noCredentials, 'No AWS credentials were found for KMS.', PROVIDER_FIX.kms);
+      return make(KeyProviderFailure.noCredentials, 'No AWS credentials were found for KMS.', providerFix('kms'));
     case 'UnrecognizedClientException':
     case 'InvalidSignatureException':
     case 'ExpiredTokenException':

@@ -53,11 +53,23 @@ export async function retireKeyVersion(options: RetireKeyVersionOptions): Promis
   }
 
   const { total: scanned, byKeyId, mismatched, mismatches } = await entriesByKeyId(backend, { pageSize: options.pageSize, concurrency: options.concurrency });
-  const sealedUnder = byKeyId[keyId] ?? 0;
+  const sealedUnder = entriesUnder(keys, byKeyId, keyId);
   if (sealedUnder > 0) throw new KeyVersionInUseError(keyId, sealedUnder, options.backendDescription ?? backend.name);
 
   await keys.retire(keyId);
   return { keyId, scanned, keyIdMismatches: mismatched, mismatchSamples: mismatches };
+}
+
+/**
+ * Entries sealed under manifest version `versionId`, whichever form their key id takes: the
+ * qualified `k1:<manifest id>` written now (or its legacy alias) or the plain `k1` written before
+ * ids were qualified. Another manifest's `k1` sharing the store is not counted: it is not this
+ * version's.
+ */
+function entriesUnder(keys: KeyManager, byKeyId: Readonly<Record<string, number>>, versionId: string): number {
+  let count = 0;
+  for (const [keyId, n] of Object.entries(byKeyId)) if (keys.isSealedUnder(keyId, versionId)) count += n;
+  return count;
 }
 
 export interface RetireDrainedVersionsOptions {
@@ -97,7 +109,7 @@ export async function retireDrainedVersions(options: RetireDrainedVersionsOption
   const retired: string[] = [];
   const inUse: KeyVersionInUseError[] = [];
   for (const id of candidates) {
-    const sealedUnder = byKeyId[id] ?? 0;
+    const sealedUnder = entriesUnder(keys, byKeyId, id);
     if (sealedUnder > 0) {
       inUse.push(new KeyVersionInUseError(id, sealedUnder, options.backendDescription ?? backend.name));
       continue;

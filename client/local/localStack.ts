@@ -42,12 +42,12 @@ export interface LocalStack {
 
 /** Another `npm start` already runs on this project directory. */
 export class LocalStackRunningError extends CacheVaultError {
+  override name = 'LocalStackRunningError';
   override readonly code = 'LOCAL_STACK_RUNNING';
   constructor(pid: number, configPath: string) {
     super(`The local stack is already running here (process ${pid}).`, {
       hint: `Use it (export CACHEVAULT_CONFIG=${configPath}) or stop it with Ctrl-C in its terminal first.`,
     });
-    this.name = 'LocalStackRunningError';
   }
 }
 

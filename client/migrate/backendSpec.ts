@@ -1,10 +1,13 @@
-import { isAbsolute, resolve } from 'node:path';
-import { AdvancedCacheConfig, type CacheConfigInput } from '../config/schema';
+import { AdvancedCacheConfig, type BackendType, type CacheConfigInput } from '../config/schema';
+import { backendRegistry, type BackendRegistry } from '../backends/registry';
+import { sectionOf } from '../backends/registry/configSection';
+import type { SpecParameterKind } from '../backends/registry/types';
 import { BackendSpecError, redactSpec } from './errors';
 
 /** What a spec names: a backend type and the config fields it sets. */
 export interface BackendSpec {
-  readonly type: 'memory' | 'file' | 'dynamodb';
+  /** A registered type with a spec form (memory, file, dynamodb; a hybrid is migrated tier by tier). */
+  readonly type: BackendType;
   /** Partial config to merge over the loaded config (`backend` plus that backend's section). */
   readonly config: CacheConfigInput;
 }
@@ -12,26 +15,15 @@ export interface BackendSpec {
 export interface ParseSpecOptions {
   /** Relative file directories are resolved against this. @default process.cwd() */
   readonly cwd?: string;
+  /** The backend types a spec may name, each with its spec form. @default the built-in registry */
+  readonly registry?: BackendRegistry;
+  /** Validates the config a spec produces. @default AdvancedCacheConfig */
+  readonly schema?: { safeParse(input: unknown): { success: true; data: unknown } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } } };
 }
 
-/** Query parameters each backend takes, and how they are parsed. */
-const PARAMETERS = {
-  memory: { maxEntries: 'int', maxBytes: 'int' },
-  file: { durability: 'string', maxBytes: 'int', maxEntries: 'int', spillThresholdBytes: 'int', busyTimeoutMs: 'int' },
-  dynamodb: {
-    region: 'string',
-    endpoint: 'string',
-    consistentRead: 'boolean',
-    requestTimeoutMs: 'int',
-    maxAttempts: 'int',
-    chunkBytes: 'int',
-    batchRetryDeadlineMs: 'int',
-    createTable: 'boolean',
-  },
-} as const satisfies Record<BackendSpec['type'], Record<string, 'int' | 'string' | 'boolean'>>;
-
 /**
- * Parses a backend spec as the CLI takes it (`--from`, `--to`):
+ * Parses a backend spec as the CLI takes it (`--from`, `--to`): `type:location?param=value`, each
+ * registered backend type declaring its location and parameters (client/backends/registry):
  *
  * - `memory:` (optionally `memory:?maxEntries=1000`)
  * - `file:./dir`, `file:/abs/dir?durability=full`
@@ -42,55 +34,46 @@ const PARAMETERS = {
  * from another directory still names the same cache).
  */
 export function parseBackendSpec(spec: string, options: ParseSpecOptions = {}): BackendSpec {
+  const registry = options.registry ?? backendRegistry;
+  const known = registry.specNames;
   if (typeof spec !== 'string' || spec.trim() === '') throw new BackendSpecError(String(spec), 'it is empty');
   const colon = spec.indexOf(':');
-  if (colon <= 0) throw new BackendSpecError(spec, 'it does not start with a backend type (memory:, file:, dynamodb:)');
+  if (colon <= 0) throw new BackendSpecError(spec, `it does not start with a backend type (${known.map((t) => `${t}:`).join(', ')})`);
   const type = spec.slice(0, colon).toLowerCase();
-  if (!(type in PARAMETERS)) {
-    const hint = type === 'hybrid' ? '; a hybrid cache is migrated tier by tier (name the file or dynamodb tier)' : '';
-    throw new BackendSpecError(spec, `unknown backend type ${JSON.stringify(type)}; expected memory, file or dynamodb${hint}`);
+  const definition = registry.get(type);
+  const form = definition?.spec;
+  if (definition === undefined || form === undefined) {
+    const persistent = known.filter((t) => registry.definition(t).capabilities.persistent);
+    const tiers = definition?.tiersOf ? `; a ${type} cache is migrated tier by tier (name the ${orList(persistent)} tier)` : '';
+    throw new BackendSpecError(spec, `unknown backend type ${JSON.stringify(type)}; expected ${orList(known)}${tiers}`);
   }
   const rest = spec.slice(colon + 1);
   const q = rest.indexOf('?');
-  let target: string;
+  let location: string;
   try {
-    target = decodeURIComponent(q === -1 ? rest : rest.slice(0, q));
+    location = decodeURIComponent(q === -1 ? rest : rest.slice(0, q));
   } catch {
     throw new BackendSpecError(spec, 'the location has a malformed %-escape (write a literal % as %25)');
   }
-  const params = parseParams(spec, type as BackendSpec['type'], q === -1 ? '' : rest.slice(q + 1));
-  const backendType = type as BackendSpec['type'];
+  const params = parseParams(spec, type, form.parameters, q === -1 ? '' : rest.slice(q + 1));
+  const located = form.fromLocation(location, options.cwd ?? process.cwd());
+  if ('problem' in located && typeof located.problem === 'string') throw new BackendSpecError(spec, located.problem);
+  const config = { backend: type, [type]: { ...params, ...located } } as CacheConfigInput;
 
-  let config: CacheConfigInput;
-  if (backendType === 'memory') {
-    if (target !== '') throw new BackendSpecError(spec, 'memory: takes no location (write memory: or memory:?maxEntries=N)');
-    config = { backend: 'memory', memory: params };
-  } else if (backendType === 'file') {
-    if (target === '') throw new BackendSpecError(spec, 'file: needs a directory, e.g. file:./cache or file:/var/cache/app');
-    const dir = isAbsolute(target) ? target : resolve(options.cwd ?? process.cwd(), target);
-    config = { backend: 'file', file: { ...params, dir } };
-  } else {
-    if (target === '') throw new BackendSpecError(spec, 'dynamodb: needs a table name, e.g. dynamodb:my-cache-table');
-    config = { backend: 'dynamodb', dynamodb: { ...params, tableName: target } };
-  }
-
-  const checked = AdvancedCacheConfig.safeParse(config);
+  const checked = (options.schema ?? AdvancedCacheConfig).safeParse(config);
   if (!checked.success) {
     const problems = checked.error.issues.map((issue) => `${issue.path.slice(1).join('.') || issue.path.join('.')}: ${issue.message}`);
     throw new BackendSpecError(spec, problems.join('; '));
   }
-  const endpoint = backendType === 'dynamodb' ? checked.data.dynamodb.endpoint : undefined;
-  if (endpoint !== undefined && new URL(endpoint).username !== '') {
-    throw new BackendSpecError(spec, 'the endpoint must not carry credentials; use the AWS credential chain');
-  }
-  return { type: backendType, config };
+  const refusal = form.refuse?.(sectionOf(checked.data as object, type));
+  if (refusal !== undefined) throw new BackendSpecError(spec, refusal);
+  return { type: type as BackendType, config };
 }
 
-function parseParams(spec: string, type: BackendSpec['type'], query: string): Record<string, string | number | boolean> {
-  const allowed: Record<string, 'int' | 'string' | 'boolean'> = PARAMETERS[type];
+function parseParams(spec: string, type: string, allowed: Readonly<Record<string, SpecParameterKind>>, query: string): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
   for (const [name, raw] of new URLSearchParams(query)) {
-    const kind = allowed[name];
+    const kind = Object.hasOwn(allowed, name) ? allowed[name] : undefined;
     if (kind === undefined) {
       throw new BackendSpecError(spec, `unknown parameter ${JSON.stringify(name)} for ${type}:; allowed: ${Object.keys(allowed).join(', ') || 'none'}`);
     }
@@ -113,19 +96,31 @@ function parseParams(spec: string, type: BackendSpec['type'], query: string): Re
  */
 export function describeSpec(spec: string | BackendSpec, options: ParseSpecOptions = {}): string {
   const parsed = typeof spec === 'string' ? parseBackendSpec(spec, options) : spec;
-  const config = AdvancedCacheConfig.parse(parsed.config);
-  if (parsed.type === 'memory') return 'memory:';
-  if (parsed.type === 'file') return `file:${config.file.dir}`;
-  const db = config.dynamodb;
-  const where = new URLSearchParams(db.region ? { region: db.region } : {});
-  if (db.endpoint !== undefined) where.set('endpoint', redactSpec(db.endpoint));
-  const query = where.toString();
-  return query === '' ? `dynamodb:${db.tableName}` : `dynamodb:${db.tableName}?${query}`;
+  const checked = (options.schema ?? AdvancedCacheConfig).safeParse(parsed.config);
+  if (!checked.success) throw new BackendSpecError(parsed.type, checked.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
+  const described = formatSpec(parsed.type, checked.data as object, options.cwd ?? process.cwd(), redactSpec, options.registry);
+  if (described === undefined) throw new BackendSpecError(parsed.type, `no spec names a ${parsed.type} backend`);
+  return described;
 }
 
-/** Exposed for the CLI's help text. */
-export const BACKEND_SPEC_PARAMETERS: Readonly<Record<BackendSpec['type'], readonly string[]>> = {
-  memory: Object.keys(PARAMETERS.memory),
-  file: Object.keys(PARAMETERS.file),
-  dynamodb: Object.keys(PARAMETERS.dynamodb),
-};
+/**
+ * The spec naming where `type`'s section of `config` keeps its data (`file:/abs/dir`,
+ * `dynamodb:TABLE?region=...`), with URL parameters passed through `redactUrl`; undefined for a
+ * type no spec can name. Used for plan hashes and for commands printed to the user.
+ */
+export function formatSpec(type: string, config: object, cwd: string, redactUrl: (url: string) => string, registry: BackendRegistry = backendRegistry): string | undefined {
+  const form = registry.get(type)?.spec;
+  if (form === undefined) return undefined;
+  const { location, parameters } = form.identity(sectionOf(config, type), cwd);
+  const query = new URLSearchParams(parameters.map(([name, value]): [string, string] => [name, form.urlParameters?.includes(name) ? redactUrl(value) : value])).toString();
+  return query === '' ? `${type}:${location}` : `${type}:${location}?${query}`;
+}
+
+function orList(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+}
+
+/** Exposed for the CLI's help text: each spec-able type's parameters. */
+export const BACKEND_SPEC_PARAMETERS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
+  backendRegistry.definitions.flatMap((d) => (d.spec ? [[d.type, Object.keys(d.spec.parameters)]] : [])),
+);

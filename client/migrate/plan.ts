@@ -1,4 +1,5 @@
 import type { CacheBackend } from '../backends/cacheBackend';
+import { backendRegistry } from '../backends/registry';
 import { TableSchema } from '../schema/tableSchema';
 import type { Clock, StoredEntry } from '../types';
 import { prepareEntry, type Transcode } from './entryTranscoder';
@@ -7,16 +8,11 @@ import { freshSegments, scanSegments } from './segmentScan';
 import type { EntryFailure, MigrationPlan, ProgressListener } from './types';
 
 /**
- * Rough copy rates by destination, used only for the dry run's time estimate. Measured here:
- * DynamoDB Local takes ~3,300 items/s through BatchWriteItem (AWS is faster, but throttles by
- * provisioned capacity); the SQLite file tier ~7,000 writes/s; memory is bounded by the scan.
+ * Rough copy rate for a destination whose backend type declares none (each registered type
+ * declares its own, `estimatedEntriesPerSecond` in client/backends/registry); only for the dry
+ * run's time estimate.
  */
-export const ESTIMATED_ENTRIES_PER_SECOND = {
-  dynamodb: 2_000,
-  file: 5_000,
-  memory: 50_000,
-  other: 1_000,
-} as const;
+export const ESTIMATED_ENTRIES_PER_SECOND_OTHER = 1_000;
 
 /** Bytes a DynamoDB item carries besides the value: attribute names, numbers, the kind marker. */
 const ITEM_ATTRIBUTE_OVERHEAD = 100;
@@ -38,8 +34,12 @@ export function dynamoDbWriteUnits(entry: StoredEntry, chunkBytes: number = Tabl
   return units;
 }
 
+/**
+ * Whether the dry run counts DynamoDB write units: a shared destination is DynamoDB itself or a
+ * hybrid writing through to it (the only shared store cachevault starts from a configuration).
+ */
 export function isDynamoDbDestination(destination: CacheBackend): boolean {
-  return destination.name === 'dynamodb' || destination.capabilities.shared;
+  return destination.capabilities.shared;
 }
 
 export interface DryRunContext {
@@ -124,7 +124,14 @@ export async function dryRun(ctx: DryRunContext): Promise<MigrationPlan> {
 
 function estimateRate(ctx: DryRunContext): [number, string] {
   if (ctx.estimateEntriesPerSecond !== undefined) return [ctx.estimateEntriesPerSecond, `${ctx.estimateEntriesPerSecond} entries/s (given)`];
-  const name = isDynamoDbDestination(ctx.destination) ? 'dynamodb' : ctx.destination.name;
-  const rate = name in ESTIMATED_ENTRIES_PER_SECOND ? ESTIMATED_ENTRIES_PER_SECOND[name as keyof typeof ESTIMATED_ENTRIES_PER_SECOND] : ESTIMATED_ENTRIES_PER_SECOND.other;
+  const name = ctx.destination.name;
+  // A shared destination (DynamoDB, or a hybrid over it) goes at the pace of its shared store.
+  const rate = ctx.destination.capabilities.shared ? sharedStoreRate() : (backendRegistry.get(name)?.estimatedEntriesPerSecond ?? ESTIMATED_ENTRIES_PER_SECOND_OTHER);
   return [rate, `${rate} entries/s, a rough rate for a ${name} destination; provisioned capacity and network change it`];
+}
+
+/** The slowest declared rate among the registered shared backend types. */
+function sharedStoreRate(): number {
+  const rates = backendRegistry.definitions.filter((d) => d.capabilities.shared).map((d) => d.estimatedEntriesPerSecond ?? ESTIMATED_ENTRIES_PER_SECOND_OTHER);
+  return rates.length === 0 ? ESTIMATED_ENTRIES_PER_SECOND_OTHER : Math.min(...rates);
 }

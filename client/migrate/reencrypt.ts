@@ -21,7 +21,7 @@ export interface ReencryptOptions {
   /** Seals the rewritten entries (the active key, or NoEncryption to disable encryption). */
   readonly seal: EncryptionProvider;
   /**
-   * Which entries to rewrite: e.g. `(e) => e.keyId === 'k1'` after a rotation, `(e) => e.keyId === 'none'` to enable encryption.
+   * Which entries to rewrite: e.g. `(e) => keys.isSealedUnder(e.keyId, 'k1')` after a rotation (entries carry `k1:<manifest id>`, see keys/keyIds.ts), `(e) => e.keyId === 'none'` to enable encryption.
    * `keyId` here is the one in the entry's authenticated envelope header, not the clear column
    * (which anyone who can write the store can relabel); the clear one when the header is unreadable.
    */

@@ -1,6 +1,6 @@
 /**
  * A deploy, not only a synth: the real CDK CLI bootstraps moto and deploys the dev Data stack
- * (with the patches moto needs, listed by emulatorDeploy.ts), then the test reads back what was
+ * (with the patches moto needs, listed by test/support/emulatorDeploy.ts), then the test reads back what was
  * created through each service's API and runs an application and the health Lambda against the
  * deployed table name, key and secret. DynamoDB requests go to DynamoDB Local (moto's DynamoDB is
  * only used to read back the table's definition); KMS and Secrets Manager to moto.

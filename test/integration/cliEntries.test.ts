@@ -85,7 +85,7 @@ describe('cachevault get/set/delete, status and health (built CLI, DynamoDB Loca
     const { code, body } = await ws.json<{ backend: string; healthy: boolean; checks: { name: string; ok: boolean; detail?: string }[] }>(['health', '--backend', 'dynamodb']);
     expect(code).toBe(0);
     expect(body).toMatchObject({ backend: 'dynamodb', healthy: true });
-    // Read-only: a read of an absent canary, never a write into the table (issue 9: health changes nothing).
+    // Read-only: a read of an absent canary, never a write into the table (docs/security.md: `health` changes nothing).
     expect(body.checks.map((c) => c.name)).toContain('read');
     expect(body.checks.map((c) => c.name)).not.toContain('write');
     // The key checks follow the backend's: the env key is active and a canary seals and opens.

@@ -62,7 +62,9 @@ describe('cachevault encryption, keys and audit (built CLI, file cache, env key)
     }>(['encryption', 'enable']);
     expect(code).toBe(0);
     expect(body.alreadyEnabled).toBe(false);
-    expect(body.counts).toMatchObject({ rewritten: 5, failed: 0, keyIdsAfter: { k1: 5 } });
+    expect(body.counts).toMatchObject({ rewritten: 5, failed: 0 });
+    // Entries carry the version qualified by the manifest's id.
+    expect(Object.entries(body.counts.keyIdsAfter)).toEqual([[expect.stringMatching(/^k1:[0-9a-f]{16}$/), 5]]);
     expect(body.unencryptedRemaining).toBe(0);
     // `from` is absent for a key the file did not have.
     expect(body.configChanges).toEqual([
@@ -104,7 +106,8 @@ describe('cachevault encryption, keys and audit (built CLI, file cache, env key)
     const { code, body } = await json<{ previous: string; current: string; retired: string[]; sweep: { counts: { rewritten: number; keyIdsAfter: Record<string, number> } } }>(['encryption', 'rotate', '--retire']);
     expect(code).toBe(0);
     expect(body).toMatchObject({ previous: 'k1', current: 'k2', retired: ['k1'] });
-    expect(body.sweep.counts).toMatchObject({ rewritten: 5, keyIdsAfter: { k2: 5 } });
+    expect(body.sweep.counts).toMatchObject({ rewritten: 5 });
+    expect(Object.entries(body.sweep.counts.keyIdsAfter)).toEqual([[expect.stringMatching(/^k2:[0-9a-f]{16}$/), 5]]);
     expect((await json<{ value: unknown }>(['get', 'k0'])).body.value).toBe('v0');
   });
 

@@ -55,8 +55,9 @@ describe('cachevault keys retire (built CLI, file cache, env key)', () => {
     expect(text.code).toBe(0);
     expect(text.stdout.trim()).toBe('Retired key version k2: none of the 3 live entries was sealed under it.');
 
-    const status = await json<{ activeKeyId: string; entriesByKeyId: Record<string, number> }>(['encryption', 'status']);
-    expect(status.body).toMatchObject({ activeKeyId: 'k3', entriesByKeyId: { k3: 3 } });
+    const status = await json<{ activeKeyId: string; manifestId: string; entriesByKeyId: Record<string, number>; entriesByVersion: Record<string, number> }>(['encryption', 'status']);
+    expect(status.body).toMatchObject({ activeKeyId: 'k3', entriesByVersion: { k3: 3 } });
+    expect(status.body.entriesByKeyId).toEqual({ [`k3:${status.body.manifestId}`]: 3 });
     for (let i = 0; i < 3; i++) expect((await json<{ value: unknown }>(['get', `k${i}`])).body.value).toBe(`v${i}`);
   });
 });

@@ -106,8 +106,9 @@ describe('cachevault migrate (built CLI, file cache <-> DynamoDB Local)', () => 
     const asDestination = { ...env, CACHEVAULT_BACKEND: 'dynamodb', CACHEVAULT_DYNAMODB_TABLE_NAME: otherTable };
     const read = await ws.json<{ value: unknown }>(['--config', toConfig, 'get', 'k5'], { env: asDestination });
     expect(read).toMatchObject({ code: 0, body: { value: { i: 5 } } });
-    const status = await ws.json<{ entriesByKeyId: Record<string, number> }>(['--config', toConfig, 'encryption', 'status'], { env: asDestination });
-    expect(Object.keys(status.body.entriesByKeyId)).toEqual(['k1']);
+    const status = await ws.json<{ entriesByKeyId: Record<string, number>; entriesByVersion: Record<string, number> }>(['--config', toConfig, 'encryption', 'status'], { env: asDestination });
+    expect(Object.keys(status.body.entriesByVersion)).toEqual(['k1']);
+    expect(Object.keys(status.body.entriesByKeyId)).toEqual([expect.stringMatching(/^k1:[0-9a-f]{16}$/)]);
     // The source's key and manifest do not open the re-encrypted copy.
     expect((await ws.run(['get', 'k5'], { env: { CACHEVAULT_BACKEND: 'dynamodb', CACHEVAULT_DYNAMODB_TABLE_NAME: otherTable } })).code).toBe(1);
     await ws.run(['table', 'delete', '--yes', '--table', otherTable]);

@@ -41,11 +41,16 @@ function countdownContext(startMs: number, stepMs: number) {
 }
 const plentyOfTime = () => lambdaContext(FUNCTION_NAME, () => 800_000);
 
+/** Entries by key version; only ids qualified with this deployment's manifest id count as the plain version. */
 async function keyIdsInTable(): Promise<Record<string, number>> {
   const vault = await createCache();
   try {
     const counts: Record<string, number> = {};
-    for await (const entry of vault.backend.entries()) counts[entry.keyId] = (counts[entry.keyId] ?? 0) + 1;
+    const suffix = `:${vault.keys!.manifestId}`;
+    for await (const entry of vault.backend.entries()) {
+      const version = entry.keyId.endsWith(suffix) ? entry.keyId.slice(0, -suffix.length) : `unqualified ${entry.keyId}`;
+      counts[version] = (counts[version] ?? 0) + 1;
+    }
     return counts;
   } finally {
     await vault.close();

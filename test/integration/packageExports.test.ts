@@ -57,6 +57,36 @@ describe('the published package', () => {
     expect(out).toEqual({ rootLoadsSdk: false, classes: ['function', 'function', 'function', 'function'], sdkAfter: true });
   });
 
+  test('the root entry loads neither OpenTelemetry nor Powertools; cachevault/otel loads @opentelemetry/api only when it needs the global meter', () => {
+    const script = [
+      "const loaded = (name) => Object.keys(require.cache).some((p) => p.includes(`node_modules/${name}`));",
+      "const { CacheManager } = require('cachevault');",
+      "const root = { otel: loaded('@opentelemetry/'), powertools: loaded('@aws-lambda-powertools/') };",
+      "const { otelMetrics } = require('cachevault/otel');",
+      "const { emfMetrics } = require('cachevault/emf');",
+      "const subpaths = { otel: loaded('@opentelemetry/'), powertools: loaded('@aws-lambda-powertools/') };",
+      "const { MemoryBackend } = require('cachevault/backends');",
+      'const cache = new CacheManager({ backend: new MemoryBackend() });',
+      'const lines = [];',
+      'const emf = emfMetrics(cache, { write: (l) => lines.push(l) });',
+      "cache.get('k').then(() => {",
+      '  emf.flush();',
+      '  const afterEmf = { otel: loaded(\'@opentelemetry/\'), powertools: loaded(\'@aws-lambda-powertools/\') };',
+      '  otelMetrics(cache);',
+      "  console.log(JSON.stringify({ root, subpaths, afterEmf, misses: JSON.parse(lines[0]).Misses, afterOtel: loaded('@opentelemetry/api/') }));",
+      '});',
+    ].join('\n');
+    const dir = mkdtempSync(join(tmpdir(), 'cv-consumer-'));
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(root, join(dir, 'node_modules', 'cachevault'), 'dir');
+    writeFileSync(join(dir, 'main.js'), script);
+    const out = JSON.parse(execFileSync(process.execPath, [join(dir, 'main.js')], { cwd: dir }).toString());
+    const none = { otel: false, powertools: false };
+    expect(out).toEqual({ root: none, subpaths: none, afterEmf: none, misses: 1, afterOtel: true });
+    const esm = execFileSync(process.execPath, ['--input-type=module', '-e', "import { otelMetrics } from 'cachevault/otel'; import { emfMetrics } from 'cachevault/emf'; console.log(typeof otelMetrics, typeof emfMetrics);"], { cwd: dir });
+    expect(esm.toString().trim()).toBe('function function');
+  });
+
   test('a type error against the public API is caught by the consumer compiler', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cv-consumer-'));
     mkdirSync(join(dir, 'node_modules'));

@@ -65,27 +65,27 @@ describe('authenticated metadata: relabelled key ids', () => {
   });
 
   it('keys retire refuses to drop k1 when its entry is relabelled k2, and the entry stays readable', async () => {
-    await relabel("key = 'old'", 'k2');
+    await relabel("key = 'old'", keys.entryKeyId('k2'));
     await expect(retireKeyVersion({ keys, backend, keyId: 'k1' })).rejects.toThrow(KeyVersionInUseError);
     expect(keys.status().versions.find((v) => v.id === 'k1')?.state).toBe('decrypt-only');
     expect(await read('old')).toBe('value of old');
   });
 
   it('retiring every drained version after a rotation keeps k1 when its entry is relabelled, and reports the relabel', async () => {
-    await relabel("key = 'old'", 'k2');
+    await relabel("key = 'old'", keys.entryKeyId('k2'));
     const outcome = await retireDrainedVersions({ keys, backend });
     expect(outcome.retired).toEqual([]);
     expect(outcome.inUse.map((e) => e.keyId)).toEqual(['k1']);
     expect(outcome.keyIdMismatches).toBe(1);
-    expect(outcome.mismatchSamples[0]).toMatchObject({ key: 'old', storedKeyId: 'k2', headerKeyId: 'k1' });
+    expect(outcome.mismatchSamples[0]).toMatchObject({ key: 'old', storedKeyId: keys.entryKeyId('k2'), headerKeyId: keys.entryKeyId('k1') });
   });
 
   it('a rotation sweep still rewrites an entry relabelled with the new key id', async () => {
-    await relabel("key = 'old'", 'k2');
-    const report = await reencryptInPlace({ backend, open: encryption, seal: encryption, shouldRewrite: (e) => e.keyId === 'k1', stateDir: join(root, 'sweep'), description: 'rotate to k2' });
-    expect(report.counts).toMatchObject({ rewritten: 1, keyIdMismatches: 1, keyIdsBefore: { k1: 1, k2: 1 }, keyIdsAfter: { k2: 2 } });
+    await relabel("key = 'old'", keys.entryKeyId('k2'));
+    const report = await reencryptInPlace({ backend, open: encryption, seal: encryption, shouldRewrite: (e) => keys.isSealedUnder(e.keyId, 'k1'), stateDir: join(root, 'sweep'), description: 'rotate to k2' });
+    expect(report.counts).toMatchObject({ rewritten: 1, keyIdMismatches: 1, keyIdsBefore: { [keys.entryKeyId('k1')]: 1, [keys.entryKeyId('k2')]: 1 }, keyIdsAfter: { [keys.entryKeyId('k2')]: 2 } });
     const entry = await backend.get('app', 'old');
-    expect(readHeader(entry!.value).keyId).toBe('k2');
+    expect(readHeader(entry!.value).keyId).toBe(keys.entryKeyId('k2'));
     expect(await read('old')).toBe('value of old');
     // Now nothing is under k1, and it can go.
     expect((await retireDrainedVersions({ keys, backend })).retired).toEqual(['k1']);
@@ -93,15 +93,15 @@ describe('authenticated metadata: relabelled key ids', () => {
 
   it('an unencrypted entry relabelled as encrypted is still counted as unencrypted', async () => {
     await put('plain', new NoEncryption());
-    await relabel("key = 'plain'", 'k2');
+    await relabel("key = 'plain'", keys.entryKeyId('k2'));
     const counted = await entriesByKeyId(backend);
-    expect(counted.byKeyId).toEqual({ k1: 1, k2: 1, none: 1 });
+    expect(counted.byKeyId).toEqual({ [keys.entryKeyId('k1')]: 1, [keys.entryKeyId('k2')]: 1, none: 1 });
     expect(counted.mismatched).toBe(1);
   });
 
   it('an encrypted entry relabelled as unencrypted is not taken for plaintext by the enable sweep', async () => {
     await relabel("key = 'new'", 'none');
     const report = await reencryptInPlace({ backend, open: encryption, seal: encryption, shouldRewrite: (e) => e.keyId === 'none', stateDir: join(root, 'enable'), description: 'enable encryption' });
-    expect(report.counts).toMatchObject({ rewritten: 0, failed: 0, keyIdsBefore: { k1: 1, k2: 1 } });
+    expect(report.counts).toMatchObject({ rewritten: 0, failed: 0, keyIdsBefore: { [keys.entryKeyId('k1')]: 1, [keys.entryKeyId('k2')]: 1 } });
   });
 });

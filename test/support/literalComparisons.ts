@@ -27,8 +27,20 @@ export interface LiteralComparison {
 export interface LiteralComparisonOptions {
   /** The closed set of names (e.g. KEY_PROVIDER_NAMES). */
   readonly names: readonly string[];
-  /** Repository-relative files allowed to compare (the registry itself); files outside the repository by absolute path. */
+  /**
+   * Repository-relative files allowed to compare (the registry itself); files outside the
+   * repository by absolute path. An entry ending in `/` allows a whole folder.
+   */
   readonly allowedFiles?: readonly string[];
+  /**
+   * Which values count as typed by the names. `names` (the default): types made of the names
+   * alone, as above. `wide`: also unions that mix two or more of the names with other words
+   * (`'file' | 'dynamodb' | 'all'`, a CLI option naming tiers) and plain `string`/`any` values
+   * (`backend.name`, a `string` on the CacheBackend interface), which a type cannot tell from a
+   * name; for names that are not common words (the backend types). A type sharing only one word
+   * with the names (`manifest.store: 'file' | 'secretsmanager'`) is still another vocabulary.
+   */
+  readonly typed?: 'names' | 'wide';
 }
 
 const REPO = join(__dirname, '..', '..');
@@ -66,7 +78,8 @@ export function sourcesProgram(sources: Readonly<Record<string, string>>): ts.Pr
 /** Every comparison of a value typed by `names` to one of them as a literal, outside `allowedFiles`. */
 export function findLiteralComparisons(program: ts.Program, options: LiteralComparisonOptions): LiteralComparison[] {
   const names = new Set(options.names);
-  const allowed = new Set(options.allowedFiles ?? []);
+  const allowedFiles = options.allowedFiles ?? [];
+  const isAllowed = (file: string): boolean => allowedFiles.some((a) => (a.endsWith('/') ? file.startsWith(a) : file === a));
   const checker = program.getTypeChecker();
   const found: LiteralComparison[] = [];
   const isNameLiteral = (node: ts.Node): node is ts.StringLiteral | ts.NoSubstitutionTemplateLiteral =>
@@ -75,6 +88,7 @@ export function findLiteralComparisons(program: ts.Program, options: LiteralComp
   const isNameType = (type: ts.Type | undefined): boolean => {
     if (!type) return false;
     const members = type.isUnion() ? type.types : [type];
+    if (options.typed === 'wide' && isWideNameType(members)) return true;
     let named = 0;
     for (const member of members) {
       if (member.flags & (ts.TypeFlags.Undefined | ts.TypeFlags.Null)) continue;
@@ -88,7 +102,7 @@ export function findLiteralComparisons(program: ts.Program, options: LiteralComp
     if (source.isDeclarationFile || program.isSourceFileFromExternalLibrary(source)) continue;
     const inRepo = relative(REPO, source.fileName).split('\\').join('/');
     const file = inRepo.startsWith('..') ? source.fileName : inRepo;
-    if (allowed.has(file)) continue;
+    if (isAllowed(file)) continue;
     const report = (node: ts.Node, literal: string) =>
       found.push({ file, line: source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1, name: literal, text: node.getText(source) });
     const visit = (node: ts.Node): void => {
@@ -108,6 +122,11 @@ export function findLiteralComparisons(program: ts.Program, options: LiteralComp
     visit(source);
   }
   return found;
+
+  function isWideNameType(members: readonly ts.Type[]): boolean {
+    if (members.some((m) => m.flags & (ts.TypeFlags.String | ts.TypeFlags.Any))) return true;
+    return members.filter((m) => m.isStringLiteral() && names.has(m.value)).length >= 2;
+  }
 }
 
 /** One line per comparison, for a failure message a reader can act on. */

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBackend } from '../../client/backends/backendFactory';
@@ -87,6 +87,53 @@ describe('createBackend', () => {
     expect(await created.backend.get('n', 'k')).toBeDefined();
   });
 
+  describe('the replay queue of a hybrid whose shared tier is down', () => {
+    const entry = (key: string) => ({ namespace: 'n', key, value: Buffer.from(key), expiresAt: null, keyId: 'none', createdAt: Date.now() });
+    const hybridOverDeadDynamo = (hybrid: CacheConfigInput['hybrid']) =>
+      createBackend(config({ backend: 'hybrid', hybrid: { tiers: ['memory', 'file', 'dynamodb'], breakerFailureThreshold: 1, ...hybrid }, file: { dir: join(dir, 'cache') }, dynamodb: deadDynamo }));
+
+    test('hybrid.maxPendingReplays bounds it, and the queue kept in the file tier outlives the process', async () => {
+      const first = await hybridOverDeadDynamo({ maxPendingReplays: 2 });
+      for (const key of ['a', 'b', 'c']) await first.backend.set(entry(key));
+      expect(first.backend.stats().extra).toMatchObject({ pendingReplays: 2, replayDropped: 1, replayDurable: true });
+      await first.backend.close();
+
+      const next = await hybridOverDeadDynamo({ maxPendingReplays: 2 });
+      closers.push(() => next.backend.close());
+      expect(next.backend.stats().extra).toMatchObject({ pendingReplays: 2, replayDroppedEarlier: 1 });
+      expect(existsSync(join(dir, 'cache', 'v1', 'replay.db'))).toBe(true);
+    });
+
+    test('hybrid.durableReplays: false keeps it in memory only: nothing on disk, nothing after a restart', async () => {
+      const first = await hybridOverDeadDynamo({ durableReplays: false });
+      for (const key of ['a', 'b']) await first.backend.set(entry(key));
+      expect(first.backend.stats().extra).toMatchObject({ pendingReplays: 2, replayDurable: false });
+      await first.backend.close();
+      expect(existsSync(join(dir, 'cache', 'v1', 'replay.db'))).toBe(false);
+
+      const next = await hybridOverDeadDynamo({ durableReplays: false });
+      closers.push(() => next.backend.close());
+      expect(next.backend.stats().extra).toMatchObject({ pendingReplays: 0, replayDroppedEarlier: 0 });
+    });
+  });
+
+  test('a hybrid with a DynamoDB tier is coherent by default, and not when opened read-only or with coherence off', async () => {
+    const hybrid = { backend: 'hybrid' as const, hybrid: { tiers: ['memory' as const, 'dynamodb' as const] }, dynamodb: deadDynamo };
+    const coherent = await start(hybrid);
+    expect(coherent.backend.stats().extra).toHaveProperty('coherence');
+    const readOnly = await createBackend(config(hybrid), { readOnly: true });
+    closers.push(() => readOnly.backend.close());
+    expect(readOnly.backend.stats().extra).not.toHaveProperty('coherence');
+    const off = await start({ ...hybrid, hybrid: { ...hybrid.hybrid, coherence: { enabled: false } } });
+    expect(off.backend.stats().extra).not.toHaveProperty('coherence');
+    const local = await start({ backend: 'hybrid', hybrid: { tiers: ['memory', 'file'] }, file: { dir: join(dir, 'cache') } });
+    expect(local.backend.stats().extra).not.toHaveProperty('coherence');
+  });
+
+  test('a retention shorter than the local TTL cap allows is refused at start-up', async () => {
+    await expect(start({ backend: 'hybrid', hybrid: { tiers: ['memory', 'dynamodb'], coherence: { retentionMs: 30_000 } }, dynamodb: deadDynamo })).rejects.toThrow(/retentionMs/);
+  });
+
   test('closing the wrap lease it built releases the DynamoDB client the factory made for it', async () => {
     const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
     const destroy = jest.spyOn(DynamoDBClient.prototype, 'destroy');
@@ -113,5 +160,16 @@ describe('createBackend', () => {
     ].join('\n');
     const out = execFileSync(join(process.cwd(), 'node_modules/.bin/tsx'), ['-e', script], { cwd: process.cwd(), encoding: 'utf8' });
     expect(JSON.parse(out.trim())).toEqual({ lru: true, aws: false, sqlite: false });
+  });
+
+  test('importing the factory and its backend registry loads no backend class, SDK, SQLite or zod', () => {
+    const script = [
+      "require('./client/backends/backendFactory');",
+      'const loaded = Object.keys(require.cache);',
+      "const has = (part) => loaded.some((p) => p.includes(part));",
+      "console.log(JSON.stringify({ registry: has('backends/registry/index'), zod: has('/zod/'), aws: has('@aws-sdk'), sqlite: has('better-sqlite3'), lru: has('lru-cache'), classes: ['memoryBackend', 'fileBackend', 'dynamodbBackend', 'hybridBackend'].filter(has) }));",
+    ].join('\n');
+    const out = execFileSync(join(process.cwd(), 'node_modules/.bin/tsx'), ['-e', script], { cwd: process.cwd(), encoding: 'utf8' });
+    expect(JSON.parse(out.trim())).toEqual({ registry: true, zod: false, aws: false, sqlite: false, lru: false, classes: [] });
   });
 });

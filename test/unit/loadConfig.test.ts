@@ -102,6 +102,14 @@ describe('loadConfig', () => {
     expect(new Set(names).size).toBe(names.length);
   });
 
+  test('the hybrid replay queue settings default as HybridBackend does and come from the environment', () => {
+    expect(loadConfig({ env: {}, cwd: emptyDir() }).config.hybrid).toMatchObject({ maxPendingReplays: 10_000, durableReplays: true });
+    const { config, sources } = loadConfig({ env: { CACHEVAULT_HYBRID_MAX_PENDING_REPLAYS: '250', CACHEVAULT_HYBRID_DURABLE_REPLAYS: 'false' }, cwd: emptyDir() });
+    expect(config.hybrid).toMatchObject({ maxPendingReplays: 250, durableReplays: false });
+    expect(sources.get('hybrid.maxPendingReplays')).toBe('env:CACHEVAULT_HYBRID_MAX_PENDING_REPLAYS');
+    expect(() => loadConfig({ env: { CACHEVAULT_HYBRID_MAX_PENDING_REPLAYS: '0' }, cwd: emptyDir() })).toThrow(ConfigError);
+  });
+
   test('list values come from comma-separated environment variables', () => {
     const { config } = loadConfig({ env: { CACHEVAULT_KEYS_PROVIDERS: 'kms, keyring' }, cwd: emptyDir() });
     expect(config.keys.providers).toEqual(['kms', 'keyring']);

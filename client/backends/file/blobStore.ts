@@ -29,8 +29,10 @@ export const UNSAFE_BLOB_REFERENCE = 'unsafe blob reference';
  * (writes replace it, reads are misses), a blob file is opened with `O_NOFOLLOW`, and unlinking
  * removes a directory entry, never what a link points at.
  *
- * Calls are synchronous on purpose: a blob is a single small file operation, and going through
- * libuv's thread pool costs more than the I/O itself (see BASELINES.md).
+ * Calls are synchronous on purpose: a blob is one small file operation, and a trip through libuv's
+ * thread pool costs more than the I/O itself. Measured on Node 20 (Linux, ext4, 100 KB files,
+ * median of 7 rounds of 2,000 in sequence): readFileSync 68 µs against fs/promises readFile 110 µs;
+ * an exclusive write and rename 170 µs synchronously against 316 µs through fs/promises.
  */
 export class BlobStore {
   /** Names read back from rows that were not ours to use as paths; each such row became a miss. */

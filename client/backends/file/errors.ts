@@ -2,6 +2,7 @@ import { BackendError, type CacheVaultErrorOptions } from '../../errors';
 
 /** Another process held the cache's write lock for longer than `busyTimeoutMs`. */
 export class FileCacheBusyError extends BackendError {
+  override name = 'FileCacheBusyError';
   override readonly code = 'FILE_CACHE_BUSY';
   constructor(dir: string, operation: string, busyTimeoutMs: number, options: CacheVaultErrorOptions = {}) {
     super('file', `The file cache in ${dir} stayed locked by another process for ${busyTimeoutMs} ms (${operation}).`, {
@@ -9,7 +10,6 @@ export class FileCacheBusyError extends BackendError {
       hint: 'Another process is holding a long write on this directory. Raise file.busyTimeoutMs, or give each process its own file.dir.',
       context: { dir, operation, busyTimeoutMs },
     });
-    this.name = 'FileCacheBusyError';
   }
 }
 
@@ -51,6 +51,7 @@ export function fileBackendError(err: unknown, dir: string, operation: string, f
  * destroy another program's data.
  */
 export class ForeignDatabaseError extends BackendError {
+  override name = 'ForeignDatabaseError';
   override readonly code = 'FILE_CACHE_FOREIGN_DB';
   readonly path: string;
   constructor(path: string, detail: string, options: CacheVaultErrorOptions = {}) {
@@ -59,7 +60,6 @@ export class ForeignDatabaseError extends BackendError {
       hint: `Move it aside (mv ${path} ${path}.not-cachevault) or point file.dir at a directory of its own. If it is a cache from an older cachevault, delete it and its -wal/-shm files: it holds only cached data.`,
       context: { path, detail },
     });
-    this.name = 'ForeignDatabaseError';
     this.path = path;
   }
 }
@@ -70,6 +70,7 @@ export class ForeignDatabaseError extends BackendError {
  * keep (by running the older version) or to discard, explicitly.
  */
 export class FileCacheSchemaError extends BackendError {
+  override name = 'FileCacheSchemaError';
   override readonly code = 'FILE_CACHE_SCHEMA_UNMIGRATABLE';
   readonly path: string;
   readonly found: number;
@@ -79,7 +80,6 @@ export class FileCacheSchemaError extends BackendError {
       hint: 'Discard it with `cachevault reinit --tier file` (the file cache is recreated empty), or keep running the cachevault version that wrote it.',
       context: { path, found, supported },
     });
-    this.name = 'FileCacheSchemaError';
     this.path = path;
     this.found = found;
   }

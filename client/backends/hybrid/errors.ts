@@ -8,6 +8,7 @@ export type TierFailureKind = 'error' | 'timeout' | 'breaker-open';
  * `strict: true`; otherwise the hybrid degrades to the tiers that answered and reports it.
  */
 export class TierUnavailableError extends BackendError {
+  override name = 'TierUnavailableError';
   override readonly code = 'TIER_UNAVAILABLE';
   readonly tier: string;
   readonly kind: TierFailureKind;
@@ -20,7 +21,6 @@ export class TierUnavailableError extends BackendError {
       ...options,
       context: { tier, kind, ...options.context },
     });
-    this.name = 'TierUnavailableError';
     this.tier = tier;
     this.kind = kind;
   }
@@ -28,6 +28,7 @@ export class TierUnavailableError extends BackendError {
 
 /** One call to one tier took longer than its timeout; the call itself may still complete. */
 export class TierTimeoutError extends BackendError {
+  override name = 'TierTimeoutError';
   override readonly code = 'TIER_TIMEOUT';
   readonly tier: string;
   readonly timeoutMs: number;
@@ -36,7 +37,6 @@ export class TierTimeoutError extends BackendError {
       hint: 'Raise hybrid.tierTimeoutMs if the tier is healthy but slow, or check its network path.',
       context: { tier, operation, timeoutMs },
     });
-    this.name = 'TierTimeoutError';
     this.tier = tier;
     this.timeoutMs = timeoutMs;
   }
@@ -44,9 +44,9 @@ export class TierTimeoutError extends BackendError {
 
 /** No backend could be started from the configuration (and no fallback could either). */
 export class BackendStartError extends BackendError {
+  override name = 'BackendStartError';
   override readonly code = 'BACKEND_START_FAILED';
   constructor(backend: string, message: string, options: CacheVaultErrorOptions = {}) {
     super(backend, message, options);
-    this.name = 'BackendStartError';
   }
 }

@@ -17,6 +17,7 @@ const SEP = '\u0000';
  * made before its entry was created, so this never lets a copy live longer than the cap.
  */
 export class FreshnessIndex {
+  /** Per key: for each tier t, its copy's deadline at [2t] and when it was marked at [2t + 1]. */
   private readonly deadlines: LRUCache<string, number[]>;
 
   constructor(
@@ -28,17 +29,32 @@ export class FreshnessIndex {
 
   /** Until when the copy in `tier` may be served without asking the shared tier. */
   freshUntil(tier: number, entry: StoredEntry): number {
-    const known = this.deadlines.get(entry.namespace + SEP + entry.key)?.[tier];
+    const known = this.deadlines.get(entry.namespace + SEP + entry.key)?.[2 * tier];
     return known ?? entry.createdAt + this.capMs;
   }
 
-  /** Records that `tiers` now hold a copy fresh until `deadline`. */
-  mark(namespace: string, key: string, tiers: readonly number[], deadline: number): void {
+  /**
+   * When the copy in `tier` was last validated against the shared tier or written; for a copy
+   * the index does not know, its `createdAt` (no copy is older than its entry).
+   */
+  markedAt(tier: number, entry: StoredEntry): number {
+    const known = this.deadlines.get(entry.namespace + SEP + entry.key)?.[2 * tier + 1];
+    return known ?? entry.createdAt;
+  }
+
+  /**
+   * Records that `tiers` now hold a copy fresh until `deadline`, validated (or written) at
+   * `markedAt`; a copy marked `-Infinity` must be re-checked on its next hit.
+   */
+  mark(namespace: string, key: string, tiers: readonly number[], deadline: number, markedAt = -Infinity): void {
     if (tiers.length === 0) return;
     const id = namespace + SEP + key;
     const existing = this.deadlines.get(id);
     const next = existing ? [...existing] : [];
-    for (const t of tiers) next[t] = deadline;
+    for (const t of tiers) {
+      next[2 * t] = deadline;
+      next[2 * t + 1] = markedAt;
+    }
     this.deadlines.set(id, next);
   }
 

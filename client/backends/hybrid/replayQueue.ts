@@ -31,12 +31,14 @@ export class ReplayQueue {
   /**
    * @param onStoreError called when the store fails; the queue then carries on in memory for that op.
    * @param onDrop called with the number of ops just dropped past the bound.
+   * @param onQueue called with each op queued (after any drop it caused).
    */
   constructor(
     private readonly maxOps: number,
     private readonly store?: ReplayStore,
     private readonly onStoreError: (operation: string, err: unknown) => void = () => undefined,
     private readonly onDrop: (count: number) => void = () => undefined,
+    private readonly onQueue: (op: PendingOp) => void = () => undefined,
   ) {
     let earlier = 0;
     if (store) {
@@ -134,6 +136,7 @@ export class ReplayQueue {
       this.dropped += droppedNow;
       this.onDrop(droppedNow);
     }
+    this.onQueue(op);
   }
 
   private guard<T>(operation: string, fn: () => T): T | undefined {

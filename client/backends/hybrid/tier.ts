@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { CacheBackend } from '../cacheBackend';
 import type { BackendStats, Clock } from '../../types';
+import { NO_EVENTS, type CacheEventSink } from '../../events/cacheEvents';
 import { CircuitBreaker, type BreakerState } from './circuitBreaker';
 import { TierTimeoutError, TierUnavailableError, type TierFailureKind } from './errors';
 
@@ -38,6 +39,8 @@ export class Tier {
   readonly timeoutMs: number | undefined;
   readonly breaker: CircuitBreaker;
   private readonly onAnswer: ((tier: Tier) => void) | undefined;
+  /** Where timings are reported (`operation` events); set by the hybrid when a cache attaches. */
+  events: CacheEventSink = NO_EVENTS;
   readonly counters = { hits: 0, misses: 0, errors: 0, timeouts: 0, skipped: 0, calls: 0, latencySamples: 0, latencyMsTotal: 0, latencyMsMax: 0 };
 
   constructor(options: TierOptions) {
@@ -82,10 +85,10 @@ export class Tier {
     // Plain promise callbacks rather than an async function: this sits on every read's hot path.
     return pending.then(
       (value): TierOutcome<T> => {
-        this.succeeded(started, guarded);
+        this.succeeded(started, guarded, operation);
         return { ok: true, value };
       },
-      (err: unknown) => this.failed(started, guarded, err),
+      (err: unknown) => this.failed(started, guarded, err, operation),
     );
   }
 
@@ -100,25 +103,26 @@ export class Tier {
 
   /**
    * Counts a call and starts its clock. In-process tiers answer in about a microsecond, where two
-   * clock reads would be a third of the cost: their latency is sampled (1 call in 16); every
-   * call to other tiers is timed. Returns the start time, or -1 when this call is not timed.
+   * clock reads would be a third of the cost: their latency is sampled (1 call in 16), unless
+   * someone listens to `operation` events; every call to other tiers is timed. Returns the start
+   * time, or -1 when this call is not timed.
    */
   begin(): number {
-    const timed = this.timeoutMs !== undefined || (this.counters.calls & 15) === 0;
+    const timed = this.timeoutMs !== undefined || (this.counters.calls & 15) === 0 || this.events.wants.operation;
     this.counters.calls += 1;
     return timed ? performance.now() : -1;
   }
 
-  succeeded(started: number, guarded = true): void {
-    if (started >= 0) this.recordLatency(started);
+  succeeded(started: number, guarded = true, operation = 'get'): void {
+    if (started >= 0) this.recordLatency(started, operation, true);
     if (guarded) {
       this.breaker.success();
       this.onAnswer?.(this);
     }
   }
 
-  failed(started: number, guarded: boolean, err: unknown): TierOutcome<never> {
-    if (started >= 0) this.recordLatency(started);
+  failed(started: number, guarded: boolean, err: unknown, operation = 'get'): TierOutcome<never> {
+    if (started >= 0) this.recordLatency(started, operation, false);
     if (guarded) this.breaker.failure();
     this.counters.errors += 1;
     const timedOut = err instanceof TierTimeoutError;
@@ -126,8 +130,9 @@ export class Tier {
     return { ok: false, kind: timedOut ? 'timeout' : 'error', error: err instanceof Error ? err : new Error(String(err)) };
   }
 
-  private recordLatency(started: number): void {
+  private recordLatency(started: number, operation: string, ok: boolean): void {
     const elapsed = performance.now() - started;
+    if (this.events.wants.operation) this.events.emit('operation', { type: 'operation', tier: this.name, operation, durationMs: elapsed, ok });
     this.counters.latencySamples += 1;
     this.counters.latencyMsTotal += elapsed;
     if (elapsed > this.counters.latencyMsMax) this.counters.latencyMsMax = elapsed;

@@ -9,6 +9,7 @@ import { AuditEvent } from '../../audit/auditLog';
 import { NoEncryption } from '../../crypto/noEncryption';
 import { ExitCode } from '../../errors';
 import { entriesByKeyId } from '../../keys/entriesByKeyId';
+import { sealedUnderOlderVersion } from '../../keys/keyIds';
 import { retireDrainedVersions } from '../../keys/retireKeyVersion';
 import { rotateOrResume, rotationSweepDescription } from '../../keys/rotationResume';
 import { reencryptInPlace, type ReencryptReport } from '../../migrate/reencrypt';
@@ -102,14 +103,14 @@ function configChangesText(changes: readonly ConfigChange[]): string {
   return `\nConfig file changes:\n${changes.map((c) => `  ${describeChange(c)}`).join('\n') || '  (none)'}`;
 }
 
-function sweepSummary(r: ReencryptReport): Record<string, string | number> {
+function sweepSummary(r: ReencryptReport, keys: CliVault['keys']): Record<string, string | number> {
   return {
     scanned: r.counts.scanned,
     rewritten: r.counts.rewritten,
     unchanged: r.counts.unchanged,
     'changed by apps meanwhile (left)': r.counts.skippedChanged,
     failed: r.counts.failed,
-    'key ids after': Object.entries(r.counts.keyIdsAfter).map(([k, n]) => `${k}: ${n}`).join(', ') || '-',
+    'key ids after': Object.entries(byVersion(keys, r.counts.keyIdsAfter)).map(([k, n]) => `${k}: ${n}`).join(', ') || '-',
     ...(r.counts.keyIdMismatches > 0 ? { 'key id column disagreed with header': r.counts.keyIdMismatches } : {}),
   };
 }
@@ -152,6 +153,21 @@ async function compactFileTier(ctx: CliContext, vault: CliVault): Promise<Compac
   }
 }
 
+/**
+ * Entry counts as an operator reads them: this manifest's versions by their plain id (`k1`,
+ * whether entries carry `k1:<manifest id>` or the plain `k1` of older writes), another manifest's
+ * entries as `other manifest <id>`, anything else (`none`, process-local keys) as it is.
+ */
+function byVersion(keys: CliVault['keys'], byKeyId: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [keyId, n] of Object.entries(byKeyId)) {
+    const owner = keys?.ownerOf(keyId);
+    const label = owner?.kind === 'own' ? owner.versionId : owner?.kind === 'foreign' ? `other manifest ${owner.manifestId}` : keyId;
+    out[label] = (out[label] ?? 0) + n;
+  }
+  return out;
+}
+
 export function registerEncryption(program: Command, runtime: Runtime): void {
   const group = program.command('encryption').description('encryption state, enable/disable (rewrites entries), key rotation');
 
@@ -177,7 +193,10 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
       entries: total,
       entriesByKeyId: byKeyId,
       encryptedShare: total === 0 ? null : (total - (byKeyId.none ?? 0)) / total,
+      /** Entries by version of this manifest (both id forms merged), and other manifests' entries by manifest id. */
+      entriesByVersion: byVersion(vault.keys, byKeyId),
       activeKeyId: status?.activeKeyId ?? null,
+      manifestId: status?.manifestId ?? null,
       versions: status?.versions ?? [],
       providers: status?.providers ?? [],
     };
@@ -186,9 +205,10 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
         keyValues({
           encryption: r.enabled ? `enabled (${r.algorithm})` : 'disabled',
           'active key': r.activeKeyId,
+          'key manifest id': r.manifestId ?? undefined,
           entries: r.entries,
           encrypted: r.encryptedShare === null ? '-' : `${(r.encryptedShare * 100).toFixed(1)}%`,
-          'by key id': Object.entries(r.entriesByKeyId).map(([k, n]) => `${k}: ${n}`).join(', ') || '-',
+          'by key id': Object.entries(r.entriesByVersion).map(([k, n]) => `${k}: ${n}`).join(', ') || '-',
           'unencrypted reads': r.enabled ? (r.allowUnencryptedReads ? 'allowed (an enable sweep is unfinished, or set by hand)' : 'refused (misses)') : 'n/a (encryption disabled)',
           'unreadable entries': r.unreadableEntries > 0 ? r.unreadableEntries : undefined,
         }),
@@ -263,7 +283,7 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
         (r) =>
           [
             `Encryption enabled (${r.configFile}).`,
-            keyValues(sweepSummary(r)),
+            keyValues(sweepSummary(r, vault.keys)),
             configChangesText(r.configChanges),
             r.unencryptedRemaining === 0 ? '' : `Reading of unencrypted entries stays on: ${r.unencryptedRemaining} remain.`,
             backupText(r.backup),
@@ -289,14 +309,14 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
       await confirmDestructive(ctx, `Store every entry of namespace "${vault.config.namespace}" unencrypted`, opts.yes);
       const recorder = new ConfigRecorder(ctx);
       const backup = opts.backup === false ? null : await backupBeforeRewrite(ctx, vault, 'disable');
-      const report = await sweep(ctx, vault, 'disable', vault.encryption, new NoEncryption(), (e) => e.keyId !== 'none', 'disable encryption');
+      const report = await sweep(ctx, vault, 'disable', vault.encryption, new NoEncryption(), (e) => e.keyId !== 'none' && vault.keys?.ownerOf(e.keyId).kind !== 'foreign', 'disable encryption');
       recorder.set('encryption.enabled', false);
       vault.audit?.append(AuditEvent.encryptionDisabled, { rewritten: report.counts.rewritten, failed: report.counts.failed });
       const rollback = recorder.rollbackCommands();
       ctx.out.result(
         { enabled: false, configFile: recorder.file, configChanges: recorder.changes, backup, rollbackCommands: [...(backup?.restoreCommands ?? []), ...rollback], ...report },
         (r) =>
-          [`Encryption disabled (${r.configFile}).`, keyValues(sweepSummary(r)), configChangesText(r.configChanges), backupText(r.backup), rollbackText(r.backup, rollback)]
+          [`Encryption disabled (${r.configFile}).`, keyValues(sweepSummary(r, vault.keys)), configChangesText(r.configChanges), backupText(r.backup), rollbackText(r.backup, rollback)]
             .filter(Boolean)
             .join('\n'),
       );
@@ -319,7 +339,7 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
       const { previous, current, resumed } = await rotateOrResume(keys, sweepStateDir(vault.config, ctx.io.cwd, 'rotate'));
       let report: ReencryptReport | undefined;
       if (opts.sweep !== false) {
-        report = await sweep(ctx, vault, 'rotate', vault.encryption, vault.encryption, (e) => e.keyId !== 'none' && e.keyId !== current, rotationSweepDescription(current), resumed);
+        report = await sweep(ctx, vault, 'rotate', vault.encryption, vault.encryption, (e) => sealedUnderOlderVersion(e.keyId, keys.acceptedManifestIds, current), rotationSweepDescription(current), resumed);
       }
       const retired: string[] = [];
       if (opts.retire) {
@@ -336,7 +356,7 @@ export function registerEncryption(program: Command, runtime: Runtime): void {
       ctx.out.result({ previous: previous ?? null, current, resumed, sweep: report ?? null, retired }, (r) =>
         [
           `${r.resumed ? 'Resumed the interrupted rotation' : 'Rotated'}: ${r.previous ?? '(none)'} -> ${r.current}${r.retired.length ? `; retired ${r.retired.join(', ')}` : ''}.`,
-          r.sweep ? keyValues(sweepSummary(r.sweep)) : 'Entries were not re-encrypted (--no-sweep); run `cachevault encryption rotate` again later, or they move on their next write.',
+          r.sweep ? keyValues(sweepSummary(r.sweep, keys)) : 'Entries were not re-encrypted (--no-sweep); run `cachevault encryption rotate` again later, or they move on their next write.',
         ].join('\n'),
       );
       return report && report.counts.failed > 0 ? ExitCode.partial : ExitCode.ok;

@@ -95,7 +95,7 @@ export function registerKeys(program: Command, runtime: Runtime): void {
       ctx.out.result(result, (r) =>
         r.rewrapped.length === 0
           ? `Every key version is already wrapped under ${r.target}.`
-          : `Re-wrapped key versions ${r.rewrapped.join(', ')} under ${r.target}. Secrets Manager's older versions and earlier backups still hold the old wrappings: see docs/key-management.md#what-retire-destroys.`,
+          : `Re-wrapped key versions ${r.rewrapped.join(', ')} under ${r.target}. Secrets Manager's older versions and earlier backups still hold the old wrappings: see docs/key-management.md#what-retire-destroys-and-what-it-does-not.`,
       );
       return ExitCode.ok;
     },

@@ -120,8 +120,10 @@ export function registerMaintenance(program: Command, runtime: Runtime): void {
     async (ctx, opts) => {
       const { config } = ctx.config();
       const tier = opts.tier ?? 'all';
-      const wantFile = (tier === 'all' || tier === 'file') && usesTier(config, 'file');
-      const wantDynamo = (tier === 'all' || tier === 'dynamodb') && usesTier(config, 'dynamodb');
+      // reinit knows two tiers' own wipe (a FileBackend clear, a table re-create); --tier picks them.
+      const wants = (name: Exclude<typeof tier, 'all'>): boolean => (tier === 'all' || tier === name) && usesTier(config, name);
+      const wantFile = wants('file');
+      const wantDynamo = wants('dynamodb');
       if (!wantFile && !wantDynamo) throw new UsageError(`\`reinit --tier ${tier}\` matches no configured tier (configured: ${config.backend}).`);
       const what = [wantFile ? `the file cache in ${config.file.dir}` : '', wantDynamo ? `DynamoDB table "${config.dynamodb.tableName}"` : ''].filter(Boolean).join(' and ');
       await confirmDestructive(ctx, `Wipe ${what}`, opts.yes);

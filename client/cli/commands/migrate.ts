@@ -8,6 +8,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { createBackend } from '../../backends/backendFactory';
+import { backendRegistry } from '../../backends/registry';
+import { AdvancedCacheConfig } from '../../config/schema';
 import type { CacheBackend } from '../../backends/cacheBackend';
 import { loadConfig } from '../../config/loadConfig';
 import { ExitCode } from '../../errors';
@@ -104,8 +106,9 @@ export function registerMigrate(program: Command, runtime: Runtime): void {
       const stateDir = opts.stateDir ? resolve(ctx.io.cwd, opts.stateDir) : defaultStateDir(ctx.io.cwd, sourceDescription, destinationDescription);
       // Opening a file backend creates its directory: a mistyped --from would otherwise "migrate" an empty new cache and succeed.
       const sourceSpec = parseBackendSpec(opts.from, { cwd: ctx.io.cwd });
-      if (!opts.rollback && sourceSpec.type === 'file' && !existsSync(sourceSpec.config.file!.dir!)) {
-        throw new UsageError(`--from names no cache: ${sourceSpec.config.file!.dir!} does not exist.`, { hint: 'Check the path of the source cache directory (file.dir of the config that wrote it).' });
+      const sourcePath = backendRegistry.localPaths(AdvancedCacheConfig.parse(sourceSpec.config), ctx.io.cwd)[0];
+      if (!opts.rollback && sourcePath !== undefined && !existsSync(sourcePath)) {
+        throw new UsageError(`--from names no cache: ${sourcePath} does not exist.`, { hint: 'Check the path of the source cache directory (the directory in the config that wrote it, e.g. file.dir).' });
       }
       const source = await openSide(ctx, opts.from);
       let destination: CacheBackend | undefined;

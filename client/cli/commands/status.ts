@@ -9,7 +9,7 @@ import { sealedKeyId } from '../../keys/entriesByKeyId';
 import type { BackendStats } from '../../types';
 import { probeProviders } from '../providerProbe';
 import { defineAction, type Runtime } from '../command';
-import { configuredTiers } from '../configProbe';
+import { configuredTiers, describeBackend, usesTier } from '../configProbe';
 import { checkCacheHealth } from '../../health/cacheHealth';
 import { healthExitCode } from './health';
 import { tableManagerFor } from './table';
@@ -60,11 +60,11 @@ export function registerStatus(program: Command, runtime: Runtime): void {
           detail: missing,
           keyProviders: providers,
           healthy: keysOk,
-          file: configuredTiers(config).includes('file') ? { dir: config.file.dir } : null,
+          file: usesTier(config, 'file') ? { dir: config.file.dir } : null,
         };
         ctx.out.result(empty, (s) =>
           keyValues({
-            backend: `${s.backend.type}${s.backend.type === 'hybrid' ? ` (${s.backend.tiers.join(' -> ')})` : ''}`,
+            backend: describeBackend(s.backend.type, s.backend.tiers),
             encryption: s.encryption.enabled ? `${s.encryption.algorithm} via ${s.encryption.providers.join(', ')}` : 'disabled',
             'file dir': s.file?.dir,
             cache: s.detail,
@@ -93,7 +93,7 @@ export function registerStatus(program: Command, runtime: Runtime): void {
       const health = await checkCacheHealth(vault, { readOnly: true });
       const keyStatus = vault.keys?.status();
       let tableInfo: TableSummary | { error: string } | null = null;
-      if (configuredTiers(config).includes('dynamodb')) {
+      if (usesTier(config, 'dynamodb')) {
         const { manager, close } = tableManagerFor(ctx);
         try {
           tableInfo = await manager.describe();
@@ -114,6 +114,8 @@ export function registerStatus(program: Command, runtime: Runtime): void {
           providers: config.keys.providers,
           activeKeyId: keyStatus?.activeKeyId ?? null,
           manifest: keyStatus?.manifest ?? null,
+          /** Qualifies the key ids entries carry (`k1:<manifestId>`); see docs/key-management.md. */
+          manifestId: keyStatus?.manifestId ?? null,
           manifestSealed: keyStatus?.manifestSealed ?? null,
           manifestRevision: keyStatus?.manifestRevision ?? null,
           versions: (keyStatus?.versions ?? []).map((v) => ({ id: v.id, state: v.state, ageDays: v.ageDays, createdAt: v.createdAt, localOnly: v.localOnly, wrappedBy: v.wrappedBy })),
@@ -123,20 +125,20 @@ export function registerStatus(program: Command, runtime: Runtime): void {
         tiers: tierRows(stats),
         counted,
         hitRatio: reads === 0 ? null : stats.hits / reads,
-        file: configuredTiers(config).includes('file') ? { dir: config.file.dir } : null,
-        dynamodb: configuredTiers(config).includes('dynamodb') ? { tableName: config.dynamodb.tableName, region: config.dynamodb.region, endpoint: config.dynamodb.endpoint === undefined ? null : redactUrlUserinfo(config.dynamodb.endpoint), table: tableInfo } : null,
+        file: usesTier(config, 'file') ? { dir: config.file.dir } : null,
+        dynamodb: usesTier(config, 'dynamodb') ? { tableName: config.dynamodb.tableName, region: config.dynamodb.region, endpoint: config.dynamodb.endpoint === undefined ? null : redactUrlUserinfo(config.dynamodb.endpoint), table: tableInfo } : null,
         health,
         warnings: vault.warnings,
       };
       ctx.out.result(status, (s) =>
         [
           keyValues({
-            backend: `${s.backend.type}${s.backend.type === 'hybrid' ? ` (${s.backend.tiers.join(' -> ')})` : ''}`,
+            backend: describeBackend(s.backend.type, s.backend.tiers),
             namespace: s.backend.namespace,
             fallback: s.backend.fallback ?? 'none',
             encryption: s.encryption.enabled ? `${s.encryption.algorithm} via ${s.encryption.providers.join(', ')}` : 'disabled',
             'file cache': s.file?.dir,
-            'key manifest': s.encryption.enabled && s.encryption.manifest ? `${s.encryption.manifest} (revision ${s.encryption.manifestRevision}, ${s.encryption.manifestSealed ? 'MAC verified' : 'NOT MACed: see docs/key-management.md'})` : undefined,
+            'key manifest': s.encryption.enabled && s.encryption.manifest ? `${s.encryption.manifest} (${s.encryption.manifestId ? `id ${s.encryption.manifestId}, ` : ''}revision ${s.encryption.manifestRevision}, ${s.encryption.manifestSealed ? 'MAC verified' : 'NOT MACed: see docs/key-management.md'})` : undefined,
             'key versions': s.encryption.enabled ? s.encryption.versions.map((v) => `${v.id} ${v.state} ${v.ageDays} d`).join(', ') || 'none yet (created on first write)' : undefined,
             'fallback taken': s.fallbackReason ?? undefined,
             'dynamodb table': s.dynamodb ? `${s.dynamodb.tableName} (${s.dynamodb.endpoint ?? s.dynamodb.region})` : undefined,

@@ -1,10 +1,10 @@
 /** `cachevault table create|describe|validate|delete`: the DynamoDB table, from the shared schema. */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { createDynamoDBClient } from '../../dynamodb/dynamodbClient';
-import { TableManager, type TableSummary } from '../../dynamodb/tableManager';
+import type { TableManager, TableSummary } from '../../dynamodb/tableManager';
 import { DynamoDBConfig } from '../../config/schema';
 import { ExitCode } from '../../errors';
+import { loadOptional } from '../../optionalDependency';
 import { defineAction, type Runtime } from '../command';
 import { confirmDestructive } from '../confirm';
 import type { CliContext } from '../context';
@@ -20,9 +20,17 @@ const CreateOptions = TableOption.extend({
 
 const DeleteOptions = TableOption.extend({ yes: z.boolean().optional() });
 
-/** A TableManager for the configured table (or `--table`), with the configured endpoint and timeouts. */
+/**
+ * A TableManager for the configured table (or `--table`), with the configured endpoint and timeouts.
+ * The AWS SDK is loaded here, when a command first needs the table, so the commands that never
+ * do (`--help`, `get` on a file cache...) start without it.
+ */
 export function tableManagerFor(ctx: CliContext, tableName?: string): { manager: TableManager; close(): void } {
   const { dynamodb } = ctx.config().config;
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { createDynamoDBClient } = loadOptional('@aws-sdk/client-dynamodb', () => require('../../dynamodb/dynamodbClient') as typeof import('../../dynamodb/dynamodbClient'));
+  const { TableManager } = require('../../dynamodb/tableManager') as typeof import('../../dynamodb/tableManager');
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const client = createDynamoDBClient({
     region: dynamodb.region,
     endpoint: dynamodb.endpoint,

@@ -55,7 +55,7 @@ describe('the key provider chain', () => {
     kms.failWith(awsError('ThrottlingException'));
     const cold = await open();
     const key = await cold.activeKey();
-    expect(key).toEqual({ id: 'k1', material });
+    expect(key).toEqual({ id: 'k1', entryKeyId: `k1:${cold.manifestId}`, material });
     expect(cold.isLocalOnly('k1')).toBe(false);
     expect(cold.stats().fallbacks).toBe(1);
   });

@@ -42,7 +42,9 @@ describe('key backup and recovery', () => {
     const b = machine();
     const keysB = await b.open();
     await expect(keysB.importBackup(backup, PASSPHRASE, LOW)).resolves.toEqual({ imported: ['k2', 'k3'], activeKeyId: 'k3' });
-    expect((await keysB.activeKey())).toEqual({ id: 'k3', material: k3 });
+    // The restored manifest keeps its id, so entries sealed on machine A read on machine B.
+    expect(keysB.manifestId).toBe(keysA.manifestId);
+    expect((await keysB.activeKey())).toEqual({ id: 'k3', entryKeyId: `k3:${keysA.manifestId}`, material: k3 });
     expect((await keysB.keyById('k2')).material).toEqual(k2);
     await expect(keysB.keyById('k1')).rejects.toThrow(/retired/);
     const wrapped = b.store.manifest!.versions.find((v) => v.id === 'k2')!.wrapped;

@@ -39,7 +39,9 @@ describe('KeyManager under the encryption layer', () => {
     await expect(cache.get('a')).resolves.toEqual({ n: 1 });
     await expect(cache.get('b')).resolves.toEqual({ n: 2 });
     const page = await backend.scan({});
-    expect(Object.fromEntries(page.entries.map((e) => [e.key, e.keyId]))).toEqual({ a: 'k1', b: 'k2' });
+    // Entries carry the version qualified by the manifest's id, unique across manifests.
+    expect(keys.manifestId).toMatch(/^[0-9a-f]{16}$/);
+    expect(Object.fromEntries(page.entries.map((e) => [e.key, e.keyId]))).toEqual({ a: `k1:${keys.manifestId}`, b: `k2:${keys.manifestId}` });
   });
 
   it('an entry under a retired key reads as a counted miss, not an error', async () => {
@@ -69,7 +71,7 @@ describe('KeyManager under the encryption layer', () => {
     expect(cold.keys.stats().fallbacks).toBe(1);
   });
 
-  it('a client of another deployment (other keyring, no KMS access) reads misses, never garbage', async () => {
+  it('a client of another deployment (other keyring, no KMS access) reads misses counted as foreignManifest, never garbage', async () => {
     const { open, backend } = setup();
     const { cache } = await open();
     await cache.set('secret', 'value');
@@ -83,9 +85,13 @@ describe('KeyManager under the encryption layer', () => {
       environment: 'dev',
     });
     const strangerCache = new CacheManager({ backend, encryption: new AeadEncryption({ keys: stranger }), defaultTtlMs: null });
-    // Its own k1 is a different key: the tag check fails and the read is a counted miss.
+    // Its own k1 is another manifest's: the entry's key id says so, and the read is a counted
+    // miss of its own kind, with no key looked up and no integrity failure.
     await strangerCache.set('own', 'mine');
+    const reloads = stranger.stats().manifestReloads;
     await expect(strangerCache.get('secret')).resolves.toBeUndefined();
-    expect(strangerCache.stats().decryptFailures).toBe(1);
+    expect(strangerCache.stats()).toMatchObject({ foreignManifest: 1, decryptFailures: 0, keyUnavailable: 0, misses: 1 });
+    expect(stranger.stats().manifestReloads).toBe(reloads);
+    await expect(strangerCache.get('own')).resolves.toBe('mine');
   });
 });

@@ -62,9 +62,9 @@ describe('retireKeyVersion', () => {
 
   it('retires the version once the re-encryption sweep has moved every live entry, and expired ones do not hold it back', async () => {
     clock.advance(2_000);
-    await reencryptInPlace({ backend, open: encryption, seal: encryption, shouldRewrite: (e) => e.keyId === 'k1', stateDir, clock: clock.read, description: 'rotate to k2' });
+    await reencryptInPlace({ backend, open: encryption, seal: encryption, shouldRewrite: (e) => keys.isSealedUnder(e.keyId, 'k1'), stateDir, clock: clock.read, description: 'rotate to k2' });
     // The sweep leaves the expired entry as it was, still under k1.
-    expect((await backend.scan({ includeExpired: true, pageSize: 100 })).entries.filter((e) => e.keyId === 'k1').map((e) => e.key)).toEqual(['expiring']);
+    expect((await backend.scan({ includeExpired: true, pageSize: 100 })).entries.filter((e) => keys.isSealedUnder(e.keyId, 'k1')).map((e) => e.key)).toEqual(['expiring']);
 
     const result = await retireKeyVersion({ keys, backend, keyId: 'k1', pageSize: 3 });
     expect(result).toEqual({ keyId: 'k1', scanned: 9, keyIdMismatches: 0, mismatchSamples: [] });
@@ -85,7 +85,7 @@ describe('retireKeyVersion', () => {
     for (let i = 0; i < 3; i++) await put(`newest-${i}`, null);
     // k1 still seals the old entries; k2's two entries are moved to k3.
     clock.advance(2_000);
-    await reencryptInPlace({ backend, open: encryption, seal: encryption, shouldRewrite: (e) => e.keyId === 'k2', stateDir, clock: clock.read, description: 'drain k2' });
+    await reencryptInPlace({ backend, open: encryption, seal: encryption, shouldRewrite: (e) => keys.isSealedUnder(e.keyId, 'k2'), stateDir, clock: clock.read, description: 'drain k2' });
     backend.scans = 0;
     const result = await retireDrainedVersions({ keys, backend, pageSize: 100 });
     expect(result.retired).toEqual(['k2']);

@@ -96,7 +96,7 @@ describe.each(httpShapes)('cacheResponse with an event from %s', (_shape, makeEv
     expect(stored!.key).not.toContain('secret-sku');
     expect(stored!.key).not.toContain('ada@example.com');
     expect(Buffer.from(stored!.value).includes(Buffer.from('Widget'))).toBe(false);
-    expect(stored!.keyId).toMatch(/^k\d+$/);
+    expect(stored!.keyId).toMatch(/^k\d+:[0-9a-f]{16}$/);
   });
 
   test('a POST bypasses the cache (its key is undefined): the handler runs every time and nothing is stored', async () => {
