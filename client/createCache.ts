@@ -293,6 +293,7 @@ export async function createCache(input: CreateCacheOptions | LegacyCreateCacheO
       transforms: config.compression.enabled ? [compressionTransform({ thresholdBytes: config.compression.thresholdBytes })] : [],
       lease,
       strict: config.hybrid.strict,
+      sharedValues: config.memory.sharedValues,
       tagVersionCacheMs: config.tags.versionCacheMs,
       tagVersionTtlMs: config.tags.versionTtlMs,
       clock: runtime.clock,

@@ -46,10 +46,13 @@ export interface CacheManagerOptions {
   readonly lease?: StampedeLease;
   /**
    * Hand every caller the same decoded object when a tier returns the same stored entry (memory
-   * hits), instead of a fresh copy per `get`. Several times faster for object values; callers
-   * must then treat cached objects as read-only, since a mutation is seen by every later hit
-   * within the reuse window. Primitives (strings, numbers...) are always shared: they are
-   * immutable. @default false (each `get` returns its own copy)
+   * hits), instead of a fresh copy per `get`: several times faster for object values. The
+   * shared object is deep-frozen, so a mutation throws a TypeError in strict-mode code (and is
+   * ignored elsewhere) instead of reaching other callers: plain objects and arrays are frozen,
+   * and the mutating methods of a Date, Map or Set throw. Values holding bytes (Buffer, typed
+   * arrays, ArrayBuffer), which cannot be frozen, are still copied per `get`. Primitives
+   * (strings, numbers...) are always shared: they are immutable.
+   * @default false (each `get` returns its own, mutable copy)
    */
   readonly sharedValues?: boolean;
   /** Rethrow backend failures on reads instead of treating them as misses. @default false */
@@ -122,6 +125,8 @@ interface SharedState {
   readonly loggedReasons: Set<string>;
   /** Entries already verified and decoded, by object identity (see VERIFIED_REUSE_MS). */
   readonly verified: VerifiedEntries;
+  /** Envelopes being opened, by entry: concurrent reads of one entry wait for one open, not one each. */
+  readonly opening: WeakMap<StoredEntry, Promise<unknown>>;
   readonly events: CacheEventEmitter;
   /** Tag versions, created on first use of tags, and the manager of their items. */
   tags: TagVersions | undefined;
@@ -147,17 +152,20 @@ type WrapRead<T> =
 const MISS: Lookup<never> = Object.freeze({ found: false, value: undefined, expiresAt: null });
 
 /**
- * What a successful decode leaves behind for the next read of the same entry object. Objects
- * are kept as verified plaintext bytes and deserialized again on every hit, so each caller still
- * gets its own copy; immutable primitives (strings, numbers...) are kept as they are.
+ * What a successful decode (or this manager's own write) leaves behind for the next read of the
+ * same entry object. Objects are kept as verified plaintext bytes and deserialized again on every
+ * hit, so each caller still gets its own copy; immutable primitives (strings, numbers...) are
+ * kept as they are, and with `sharedValues` one deep-frozen object is.
  */
 interface VerifiedEntry {
   readonly at: number;
   readonly serializer: Serializer;
   readonly plaintext: Uint8Array | undefined;
   readonly primitive: unknown;
-  /** The decoded object itself, kept only with `sharedValues`. */
+  /** The decoded object itself, deep-frozen, kept only with `sharedValues`. */
   readonly shared?: { readonly value: unknown };
+  /** With `sharedValues`: the value cannot be frozen (it holds bytes), so it is copied per hit. */
+  readonly unshareable?: boolean;
   readonly meta: EntryMeta | undefined;
 }
 
@@ -263,6 +271,7 @@ export class CacheManager {
       flights: new SingleFlight<unknown>(),
       loggedReasons: new Set<string>(),
       verified: new VerifiedEntries(),
+      opening: new WeakMap<StoredEntry, Promise<unknown>>(),
       events: new CacheEventEmitter(this.logger),
       tags: undefined,
       background: new Set<Promise<unknown>>(),
@@ -677,10 +686,35 @@ export class CacheManager {
   private async encode(key: string, value: unknown, expiresAt: number | null, meta: EntryMeta | undefined): Promise<StoredEntry> {
     checkString(key, 'key');
     const identity: EntryIdentity = { namespace: this.namespaceName, key, expiresAt };
-    let bytes = frameEntry(this.serializer.serialize(value), meta);
+    const payload = this.serializer.serialize(value);
+    let bytes = frameEntry(payload, meta);
     for (const transform of this.transforms) bytes = await transform.encode(bytes, identity);
     const sealed = await this.sealer.seal(bytes, identity);
-    return { ...identity, value: sealed.bytes, keyId: sealed.keyId, createdAt: this.clock() };
+    const entry: StoredEntry = { ...identity, value: sealed.bytes, keyId: sealed.keyId, createdAt: this.clock() };
+    this.rememberWritten(entry, payload, meta);
+    return entry;
+  }
+
+  /**
+   * Records an entry this manager has just sealed as verified, with the plaintext it sealed: a
+   * tier that keeps the entry object itself (the memory tier) then serves the first reads after
+   * the write without opening the envelope, as it serves reads after a decode. The entry was made
+   * here, so there is nothing to verify; storage that hands back any other object (another
+   * process's write, a file or DynamoDB read) gets no such shortcut.
+   */
+  private rememberWritten(entry: StoredEntry, payload: Uint8Array, meta: EntryMeta | undefined): void {
+    const now = this.clock();
+    let plaintext: Uint8Array | undefined;
+    let primitive: unknown;
+    try {
+      // Kept as the reader would decode it, never the caller's own object (which it may mutate).
+      const decoded = this.serializer === msgpackSerializer && isPrimitiveBytes(payload) ? this.serializer.deserialize(payload) : OBJECT;
+      if (decoded === OBJECT || !isPrimitive(decoded)) plaintext = payload.slice();
+      else primitive = decoded;
+    } catch {
+      return; // read it back the long way
+    }
+    this.shared.verified.set(entry, now, { at: now, serializer: this.serializer, plaintext, primitive, meta });
   }
 
   /**
@@ -698,18 +732,30 @@ export class CacheManager {
     const verified = entry.key === key && entry.namespace === this.namespaceName ? this.shared.verified.get(entry, now) : undefined;
     if (verified !== undefined && now - verified.at < VERIFIED_REUSE_MS && verified.serializer === this.serializer) {
       try {
-        const value = (
-          verified.shared !== undefined ? verified.shared.value
-          : verified.plaintext === undefined ? verified.primitive
-          : this.serializer.deserialize(verified.plaintext)
-        ) as T;
+        let value: T;
+        if (verified.shared !== undefined) value = verified.shared.value as T;
+        else if (verified.plaintext === undefined) value = verified.primitive as T;
+        else {
+          value = this.serializer.deserialize(verified.plaintext) as T;
+          // An entry this manager wrote: share its first decoded copy from now on (same window).
+          if (this.sharedValues && verified.unshareable !== true) {
+            this.shared.verified.set(entry, now, deepFreeze(value) ? { ...verified, shared: { value } } : { ...verified, unshareable: true });
+          }
+        }
         counters.bytesRead += entry.value.byteLength;
         return verified.meta === undefined ? { found: true, value, expiresAt: entry.expiresAt } : { found: true, value, expiresAt: entry.expiresAt, meta: verified.meta };
       } catch {
         this.shared.verified.delete(entry); // decode it the long way, which counts and logs the failure
       }
     }
-    return this.decodeSealed<T>(entry, key, now);
+    const opening = this.shared.opening.get(entry);
+    // Decoded again once the open under way settles: a verified hit then (each caller still gets
+    // its own copy), or, if it failed, an open of this read's own, counted as before.
+    if (opening !== undefined) return opening.then(() => this.decode<T>(entry, key));
+    const opened = this.decodeSealed<T>(entry, key, now);
+    const settled = opened.then(() => this.shared.opening.delete(entry));
+    this.shared.opening.set(entry, settled);
+    return opened;
   }
 
   private async decodeSealed<T>(entry: StoredEntry, key: string, now: number): Promise<Opened<T>> {
@@ -720,13 +766,15 @@ export class CacheManager {
       for (let i = this.transforms.length - 1; i >= 0; i--) bytes = await this.transforms[i]!.decode(bytes, identity);
       const { meta, payload } = unframeEntry(bytes);
       const value = this.serializer.deserialize(payload) as T;
-      const primitive = value === null || (typeof value !== 'object' && typeof value !== 'function');
+      const primitive = isPrimitive(value);
+      const frozen = this.sharedValues && !primitive && deepFreeze(value);
       this.shared.verified.set(entry, now, {
         at: now,
         serializer: this.serializer,
         plaintext: primitive ? undefined : payload,
         primitive: primitive ? value : undefined,
-        shared: this.sharedValues && !primitive ? { value } : undefined,
+        shared: frozen ? { value } : undefined,
+        unshareable: this.sharedValues && !primitive && !frozen,
         meta,
       });
       counters.bytesRead += entry.value.byteLength;
@@ -1001,6 +1049,75 @@ function checkDuration(ms: number, field: string, min: 0 | 1): void {
       hint: 'Durations are in milliseconds: one second is 1000.',
     });
   }
+}
+
+function isPrimitive(value: unknown): boolean {
+  return value === null || (typeof value !== 'object' && typeof value !== 'function');
+}
+
+/** Stands for "an object" where rememberWritten did not decode the payload to find out. */
+const OBJECT = Symbol('object');
+
+/**
+ * Whether msgpack bytes may hold a primitive, judged from the first byte without decoding:
+ * fixint, fixstr, nil/false/true, floats, ints and str8-32 (msgpackr's record references share
+ * the fixint range, so the caller decodes to be sure). Anything else (maps, arrays, extensions)
+ * counts as an object: kept as bytes and decoded per hit, which is always correct.
+ */
+function isPrimitiveBytes(bytes: Uint8Array): boolean {
+  const b = bytes[0];
+  if (b === undefined) return false;
+  return b <= 0x7f || (b >= 0xa0 && b <= 0xbf) || (b >= 0xc0 && b <= 0xc3) || (b >= 0xca && b <= 0xd3) || (b >= 0xd9 && b <= 0xdb) || b >= 0xe0;
+}
+
+function readOnlyMethod(name: string): () => never {
+  return () => {
+    throw new TypeError(`Cannot call ${name}() on a cached value shared by sharedValues: it is read-only. Copy it first (structuredClone) to change it.`);
+  };
+}
+
+const READ_ONLY_METHODS: readonly [new (...args: never[]) => object, readonly string[]][] = [
+  [Date, Object.getOwnPropertyNames(Date.prototype).filter((n) => n.startsWith('set'))],
+  [Map, ['set', 'delete', 'clear']],
+  [Set, ['add', 'delete', 'clear']],
+];
+
+/**
+ * Deep-freezes a decoded value so one caller's mutation cannot reach another through
+ * `sharedValues`: objects and arrays are frozen; Dates, Maps and Sets, whose contents freezing
+ * does not protect, get their mutating methods shadowed by ones that throw. Returns false (and
+ * the value must then not be shared) when it holds something that cannot be made read-only:
+ * bytes (Buffer, typed arrays, ArrayBuffer, DataView), or an object of another kind.
+ */
+function deepFreeze(root: unknown): boolean {
+  const seen = new Set<object>();
+  const stack: unknown[] = [root];
+  const pending: object[] = [];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (value === null || (typeof value !== 'object' && typeof value !== 'function')) continue;
+    const obj = value as object;
+    if (seen.has(obj)) continue;
+    seen.add(obj);
+    if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && obj instanceof SharedArrayBuffer)) return false;
+    const proto: unknown = Object.getPrototypeOf(obj);
+    if (!(proto === Object.prototype || proto === null || Array.isArray(obj) || obj instanceof Date || obj instanceof Map || obj instanceof Set || obj instanceof Error || obj instanceof RegExp)) return false;
+    if (obj instanceof Map) for (const [k, v] of obj) stack.push(k, v);
+    else if (obj instanceof Set) for (const v of obj) stack.push(v);
+    for (const k of Reflect.ownKeys(obj)) {
+      const d = Object.getOwnPropertyDescriptor(obj, k);
+      if (d !== undefined && 'value' in d) stack.push(d.value);
+    }
+    pending.push(obj);
+  }
+  // Frozen only once the whole graph is known to be freezable: a refused value stays untouched.
+  for (const obj of pending) {
+    for (const [type, methods] of READ_ONLY_METHODS) {
+      if (obj instanceof type) for (const name of methods) Object.defineProperty(obj, name, { value: readOnlyMethod(name), enumerable: false });
+    }
+    Object.freeze(obj);
+  }
+  return true;
 }
 
 function valueOf<T>(found: Lookup<T>): T | undefined {

@@ -14,7 +14,10 @@ function codec(): Packr {
   if (packr === undefined) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { Packr: PackrClass } = require('msgpackr') as typeof import('msgpackr');
-    packr = new PackrClass({ structuredClone: true, moreTypes: true });
+    // copyBuffers: a decoded Buffer is its own memory, not a view of the bytes decoded. Verified
+    // plaintext is decoded again on every memory hit, and a view would let one caller's write
+    // into a cached Buffer change what every later hit returns.
+    packr = new PackrClass({ structuredClone: true, moreTypes: true, copyBuffers: true });
   }
   return packr;
 }

@@ -24,6 +24,9 @@ export const SCHEMA_VERSION = 2;
  */
 export const APPLICATION_ID = 0x63766c74;
 
+/** WAL pages between automatic checkpoints (see openDatabase). */
+const WAL_AUTOCHECKPOINT_PAGES = 4000;
+
 /** The files SQLite keeps beside the database; each is checked like the database itself. */
 const SIDE_FILES = ['-wal', '-shm', '-journal'] as const;
 
@@ -494,6 +497,14 @@ function openDatabase(path: string, options: IndexOptions, tightened: TightenedP
     // overwrite and delete rates within noise of OFF), and after a checkpoint it left none of 300
     // overwritten values in the file, where OFF left all 300. `compact()` goes the rest of the way.
     db.pragma('secure_delete = FAST');
+    // Checkpoint every 4,000 WAL pages (~16 MiB) rather than SQLite's 1,000. With
+    // synchronous=NORMAL a commit does not fsync but a checkpoint fsyncs the WAL and the database,
+    // and a set writes ~6 pages (row, key index, access row and its index, totals), so at 1,000 a
+    // checkpoint and its two fsyncs came every ~170 sets, a large share of a set's wall time on a
+    // busy disk (CPU per set unchanged). Durability is the same (WAL, NORMAL): a checkpoint only
+    // moves committed pages into the database. The WAL file grows to about that size and is
+    // reused; `compact()` truncates it.
+    db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     for (const suffix of SIDE_FILES) checkPrivateFile(path + suffix, 'cache database file', tightened);
     const backup = identity === 'schema-1' ? backupBeforeMigration(db, path, 1) : undefined;
     if (found < SCHEMA_VERSION || identity !== 'ours') {

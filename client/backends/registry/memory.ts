@@ -8,6 +8,11 @@ function memoryConfig(z: ZodApi) {
     maxEntries: positiveInt.default(10_000),
     /** Most bytes held in memory. */
     maxBytes: positiveInt.default(64 * 1024 * 1024),
+    /**
+     * Memory hits hand every caller one deep-frozen decoded object instead of a copy each. Read
+     * by createCache (CacheManager's `sharedValues`), not by the backend, which holds bytes only.
+     */
+    sharedValues: z.boolean().default(false),
   });
 }
 
@@ -27,6 +32,7 @@ export const memoryBackendDefinition: BackendDefinition<'memory', ReturnType<typ
   async create({ section, deps }) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { MemoryBackend } = require('../memoryBackend') as typeof import('../memoryBackend');
-    return { backend: new MemoryBackend({ clock: deps.clock, logger: deps.logger, ...section }), warnings: [] };
+    const { maxEntries, maxBytes } = section;
+    return { backend: new MemoryBackend({ clock: deps.clock, logger: deps.logger, maxEntries, maxBytes }), warnings: [] };
   },
 };

@@ -45,11 +45,14 @@ describe('KeyManager under the encryption layer', () => {
   });
 
   it('an entry under a retired key reads as a counted miss, not an error', async () => {
-    const { open } = setup();
+    const { open, clock } = setup();
     const { keys, cache } = await open();
     await cache.set('old', 'value');
     await keys.rotate();
     await keys.retire('k1');
+    // A value written or read in the last second is served from the manager's verified copy
+    // (its plaintext reuse window); a key's retirement takes effect once that window has passed.
+    clock.advance(1_001);
     await expect(cache.get('old')).resolves.toBeUndefined();
     expect(cache.stats().keyUnavailable).toBe(1);
   });
