@@ -1,35 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { emfProblems } from '../support/emfSpec';
+import { runExample } from '../support/runExample';
 
-/**
- * The metrics examples of docs/integrations.md (examples/otel, examples/emf) run as a reader runs
- * them: `node examples/...` against the built package (they import `cachevault` by name, which
- * resolves to this package), on a machine with no keyring and a key in CACHEVAULT_KEY. Needs
- * dist/ (`npm test` builds first).
- */
-const root = resolve(__dirname, '../..');
-
-function runExample(file: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'cv-example-'));
-  return execFileSync(process.execPath, [join(root, 'examples', file)], {
-    cwd: dir,
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: {
-      PATH: process.env.PATH,
-      HOME: dir,
-      XDG_CACHE_HOME: join(dir, '.cache'),
-      DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent',
-      CACHEVAULT_KEY: randomBytes(32).toString('base64'),
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    },
-  });
-}
-
+/** The metrics examples of docs/integrations.md (examples/otel, examples/emf), run as a reader runs them. */
 const documents = (stdout: string) =>
   stdout
     .split('\n')

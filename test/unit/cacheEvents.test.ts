@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { MemoryBackend, type MemoryBackendOptions } from '../../client/backends/memoryBackend';
+import { MemoryBackend } from '../../client/backends/memoryBackend';
 import { HybridBackend } from '../../client/backends/hybridBackend';
 import { CacheManager } from '../../client/core/cacheManager';
 import { AeadEncryption } from '../../client/crypto/aeadEncryption';
@@ -12,40 +12,15 @@ import { CacheEventEmitter, type CacheEvent, type CacheEventMap, type CacheEvent
 import { KeyManager } from '../../client/keys/keyManager';
 import { KmsKeyProvider } from '../../client/keys/kmsKeyProvider';
 import { KeyringKeyProvider } from '../../client/keys/keyringKeyProvider';
-import type { BackendCapabilities, StoredEntry, WriteResult } from '../../client/types';
 import { ManualClock } from '../contract/backendContract';
 import { CollectingLogger, FakeKeyring, MemoryManifestStore, awsError, fakeKms } from './keys/fakes';
+import { SharedMemoryBackend } from '../support/sharedMemoryBackend';
 
 /** Records every event of the given names, in order. */
 function record(target: { on<K extends CacheEventName>(name: K, fn: (e: CacheEventMap[K]) => unknown): unknown }, names: readonly CacheEventName[]): CacheEvent[] {
   const seen: CacheEvent[] = [];
   for (const name of names) target.on(name, (e) => void seen.push(e));
   return seen;
-}
-
-/** A memory backend that claims to be the shared tier and can be taken down. */
-class SharedMemory extends MemoryBackend {
-  override readonly capabilities: BackendCapabilities = { scanSegments: 1, maxBatchWrite: 25, persistent: true, shared: true };
-  down = false;
-  constructor(options: MemoryBackendOptions = {}) {
-    super(options);
-  }
-  protected override async _get(namespace: string, key: string): Promise<StoredEntry | undefined> {
-    if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:8000');
-    return super._get(namespace, key);
-  }
-  protected override async _getMany(namespace: string, keys: readonly string[]): Promise<(StoredEntry | undefined)[]> {
-    if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:8000');
-    return super._getMany(namespace, keys);
-  }
-  protected override async _setMany(entries: readonly StoredEntry[]): Promise<WriteResult> {
-    if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:8000');
-    return super._setMany(entries);
-  }
-  protected override async _deleteMany(namespace: string, keys: readonly string[]): Promise<number> {
-    if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:8000');
-    return super._deleteMany(namespace, keys);
-  }
 }
 
 describe('cache events on a single backend', () => {
@@ -254,12 +229,12 @@ describe('cache events through a hybrid backend', () => {
   const CAP = 60_000;
   let clock: ManualClock;
   let l0: MemoryBackend;
-  let l1: SharedMemory;
+  let l1: SharedMemoryBackend;
   let cache: CacheManager;
   beforeEach(() => {
     clock = new ManualClock(1_700_000_000_000);
     l0 = new MemoryBackend({ clock: clock.read });
-    l1 = new SharedMemory({ clock: clock.read });
+    l1 = new SharedMemoryBackend({ clock: clock.read });
     const backend = new HybridBackend({
       clock: clock.read,
       localTtlCapMs: CAP,

@@ -8,7 +8,7 @@ import {
   type Histogram,
   type MetricData,
 } from '@opentelemetry/sdk-metrics';
-import { MemoryBackend, type MemoryBackendOptions } from '../../client/backends/memoryBackend';
+import { MemoryBackend } from '../../client/backends/memoryBackend';
 import { HybridBackend } from '../../client/backends/hybridBackend';
 import { CacheManager } from '../../client/core/cacheManager';
 import { AeadEncryption } from '../../client/crypto/aeadEncryption';
@@ -16,30 +16,9 @@ import { KeyManager } from '../../client/keys/keyManager';
 import { KeyringKeyProvider } from '../../client/keys/keyringKeyProvider';
 import { KmsKeyProvider } from '../../client/keys/kmsKeyProvider';
 import { LATENCY_BUCKETS_MS, otelMetrics } from '../../client/exports/otel';
-import type { BackendCapabilities, StoredEntry, WriteResult } from '../../client/types';
 import { ManualClock } from '../contract/backendContract';
 import { CollectingLogger, FakeKeyring, MemoryManifestStore, fakeKms } from './keys/fakes';
-
-/** A memory backend that claims to be the shared tier and can be taken down. */
-class SharedMemory extends MemoryBackend {
-  override readonly capabilities: BackendCapabilities = { scanSegments: 1, maxBatchWrite: 25, persistent: true, shared: true };
-  down = false;
-  constructor(options: MemoryBackendOptions = {}) {
-    super(options);
-  }
-  protected override async _get(namespace: string, key: string): Promise<StoredEntry | undefined> {
-    if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:8000');
-    return super._get(namespace, key);
-  }
-  protected override async _getMany(namespace: string, keys: readonly string[]): Promise<(StoredEntry | undefined)[]> {
-    if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:8000');
-    return super._getMany(namespace, keys);
-  }
-  protected override async _setMany(entries: readonly StoredEntry[]): Promise<WriteResult> {
-    if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:8000');
-    return super._setMany(entries);
-  }
-}
+import { SharedMemoryBackend } from '../support/sharedMemoryBackend';
 
 /** A cache whose key manager reports on the cache's own events, as createCache wires it. */
 class KeyedCache extends CacheManager {
@@ -76,7 +55,7 @@ describe('cachevault/otel', () => {
     const { provider, collect } = metricsReader();
     const clock = new ManualClock(1_700_000_000_000);
     const l0 = new MemoryBackend({ clock: clock.read });
-    const l1 = new SharedMemory({ clock: clock.read });
+    const l1 = new SharedMemoryBackend({ clock: clock.read });
     const kms = fakeKms();
     const keys = await KeyManager.open({
       providers: [new KmsKeyProvider({ keyId: 'alias/cv', client: kms.client }), new KeyringKeyProvider({ entryFactory: new FakeKeyring().factory })],
